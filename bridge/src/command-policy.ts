@@ -1,0 +1,75 @@
+/** A redis command as sent over the wire: name first, every argument already a string. */
+export type CommandArgs = [name: string, ...args: string[]];
+
+// Commands that change the state of the connection they run on. On a pooled connection that
+// state would leak into every other request sharing it (or, for SUBSCRIBE/MONITOR/HELLO 3,
+// break the reply stream outright), so they are refused. MULTI/EXEC go through /multi-exec.
+const CONNECTION_STATE_COMMANDS = new Set([
+  "auth",
+  "discard",
+  "exec",
+  "hello",
+  "monitor",
+  "multi",
+  "psubscribe",
+  "psync",
+  "punsubscribe",
+  "quit",
+  "replconf",
+  "reset",
+  "select",
+  "ssubscribe",
+  "subscribe",
+  "sunsubscribe",
+  "sync",
+  "unsubscribe",
+  "unwatch",
+  "watch",
+]);
+
+const CONNECTION_STATE_CLIENT_SUBCOMMANDS = new Set(["reply", "tracking", "caching"]);
+
+// Commands that can park the connection until a timeout; on a shared, pipelined connection they
+// would stall every request queued behind them, so they get a connection of their own.
+const ALWAYS_BLOCKING = new Set([
+  "blmove",
+  "blmpop",
+  "blpop",
+  "brpop",
+  "brpoplpush",
+  "bzmpop",
+  "bzpopmax",
+  "bzpopmin",
+  "wait",
+  "waitaof",
+]);
+
+// These block only with a BLOCK option.
+const BLOCKING_WITH_OPTION = new Set(["xread", "xreadgroup"]);
+
+/** Why the bridge will not run a command at all, or undefined if it may. */
+export function refusalReason(command: CommandArgs): string | undefined {
+  const name = command[0].toLowerCase();
+  if (CONNECTION_STATE_COMMANDS.has(name)) {
+    return name === "multi" || name === "exec" || name === "discard" || name === "watch" || name === "unwatch"
+      ? `ERR '${command[0]}' is not supported by the bridge over REST; send the transaction to POST /multi-exec`
+      : `ERR '${command[0]}' is not supported by the bridge: it changes the state of a shared connection`;
+  }
+  if (name === "client") {
+    const sub = command[1]?.toLowerCase();
+    if (sub !== undefined && CONNECTION_STATE_CLIENT_SUBCOMMANDS.has(sub)) {
+      return `ERR 'CLIENT ${command[1]}' is not supported by the bridge: it changes the state of a shared connection`;
+    }
+  }
+  return undefined;
+}
+
+export function isBlocking(command: CommandArgs): boolean {
+  const name = command[0].toLowerCase();
+  if (ALWAYS_BLOCKING.has(name)) return true;
+  if (BLOCKING_WITH_OPTION.has(name)) {
+    // A stream key literally named "block" also matches; it then merely runs on its own connection.
+    for (let i = 1; i < command.length; i++) if (command[i]!.toLowerCase() === "block") return true;
+  }
+  return false;
+}

@@ -1,0 +1,40 @@
+import { z } from "zod";
+
+/** Product ids travel in URLs, Redis keys and Kafka keys: keep them short and unambiguous. */
+export const ProductId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "productId: 1-64 characters, letters, digits, '.', '_' or '-'");
+export type ProductId = z.infer<typeof ProductId>;
+
+export const UserId = z
+  .string()
+  .min(1, "userId must not be empty")
+  .max(128, "userId: at most 128 characters")
+  .regex(/^[\x21-\x7e]+$/, "userId: visible ASCII characters only");
+export type UserId = z.infer<typeof UserId>;
+
+/** The Idempotency-Key header: 1-128 visible ASCII characters. */
+export const IdempotencyKey = z
+  .string()
+  .min(1, "Idempotency-Key must not be empty")
+  .max(128, "Idempotency-Key: at most 128 characters")
+  .regex(/^[\x21-\x7e]+$/, "Idempotency-Key: visible ASCII characters only");
+
+/**
+ * An order the edge accepted. This one schema is what the edge forwards and appends to the
+ * outbox, what the origin produces to Kafka and what the worker persists: change it here only.
+ */
+export const OrderMessage = z.object({
+  /** Schema version, so a consumer can refuse what it does not understand instead of guessing. */
+  v: z.literal(1),
+  orderId: z.string().min(1).max(64),
+  /** Which run of the sale (POST /init restarts it): orders of an earlier run never mix with this one. */
+  saleId: z.string().min(1).max(64),
+  productId: ProductId,
+  userId: UserId,
+  quantity: z.number().int().min(1).max(1000),
+  idempotencyKey: IdempotencyKey,
+  /** Milliseconds since the epoch, from Redis' clock at the moment the stock was taken. */
+  acceptedAt: z.number().int().nonnegative(),
+});
+export type OrderMessage = z.infer<typeof OrderMessage>;

@@ -1,0 +1,6 @@
+/** Kafka topics shared by origin (producer) and worker (consumer). */
+export const Topics = {
+  orders: "orders",
+  /** Messages that can never be persisted, with the reason in a header. */
+  deadLetters: "orders.dlq",
+} as const;

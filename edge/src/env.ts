@@ -1,0 +1,2 @@
+/** Hono's type parameter for this worker: bindings as `wrangler types` generates them. */
+export type EdgeEnv = { Bindings: Env };

@@ -1,0 +1,17 @@
+import { healthStatusCode, probeAll } from "@fluxgate/common";
+import { Hono } from "hono";
+import type { EdgeEnv } from "../env";
+import { edgeConfig } from "../config";
+import { redisFor } from "../redis";
+
+export const health = new Hono<EdgeEnv>().get("/", async (c) => {
+  const config = edgeConfig(c.env);
+  const report = await probeAll("edge", {
+    upstash: () => redisFor(config).ping(),
+    origin: async () => {
+      const res = await fetch(new URL("/health", config.ORIGIN_URL));
+      if (!res.ok) throw new Error(`origin answered ${res.status}`);
+    },
+  });
+  return c.json(report, healthStatusCode(report));
+});

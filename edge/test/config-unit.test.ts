@@ -1,0 +1,27 @@
+import { env } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../src/index";
+
+const call = (bindings: Record<string, unknown>, path = "/health") =>
+  worker.fetch(new Request(`http://edge${path}`), bindings as unknown as Env, createExecutionContext());
+
+describe("configuration", () => {
+  it.each(["ADMIN_TOKEN", "TICKET_SECRET", "ORIGIN_SIGNING_SECRET", "UPSTASH_REDIS_REST_TOKEN"])(
+    "a missing %s is a 500 that names it and says how to set it",
+    async (name) => {
+      const res = await call({ ...env, [name]: undefined });
+      expect(res.status).toBe(500);
+      const body = await res.json<{ error: string; problems: string[] }>();
+      expect(body.error).toBe("misconfigured");
+      expect(body.problems.join("\n")).toContain(name);
+      expect(body.problems.join("\n")).toContain(`wrangler secret put ${name}`);
+    },
+  );
+
+  it("an unknown path is a JSON 404", async () => {
+    const res = await call({ ...env }, "/nope");
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: "not found" });
+  });
+});

@@ -1,0 +1,29 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineProject } from "vitest/config";
+import type { StackState } from "../stack/src/state";
+
+/**
+ * Edge tests run inside workerd (the Workers runtime) and reach the real stack that the root
+ * global setup brought up: the Upstash bridge in front of redis, and the origin.
+ */
+export default defineProject({
+  plugins: [
+    cloudflareTest(({ inject }) => {
+      const stack = inject<StackState>("stack");
+      return {
+        wrangler: { configPath: "../wrangler.toml" },
+        miniflare: {
+          bindings: {
+            UPSTASH_REDIS_REST_URL: stack.bridge.url,
+            UPSTASH_REDIS_REST_TOKEN: stack.bridge.token,
+            ORIGIN_URL: stack.origin.url,
+            ADMIN_TOKEN: "test-admin-token",
+            TICKET_SECRET: "test-ticket-secret",
+            ORIGIN_SIGNING_SECRET: "test-origin-signing-secret",
+          },
+        },
+      };
+    }),
+  ],
+  test: { name: "edge" },
+});

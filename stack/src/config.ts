@@ -1,0 +1,44 @@
+import { z } from "zod";
+import { stackHome, type StackHome } from "./home";
+
+const num = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+const StackEnv = z.object({
+  REDIS_URL: z.string().default("redis://127.0.0.1:6379"),
+  /** Where `up` starts its own redis-server when REDIS_URL does not answer. */
+  STACK_REDIS_PORT: num(6390),
+  DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/fluxgate"),
+  STACK_POSTGRES_PORT: num(5433),
+  KAFKA_PORT: num(9092),
+  KAFKA_CONTROLLER_PORT: num(9093),
+  KAFKA_HEAP_MB: num(512),
+  BRIDGE_PORT: num(8079),
+  ORIGIN_PORT: num(3000),
+  WORKER_PORT: num(3001),
+  EDGE_PORT: num(8787),
+  EDGE_INSPECTOR_PORT: num(9229),
+});
+
+export interface StackConfig {
+  home: StackHome;
+  redisUrl: string;
+  ownRedisPort: number;
+  databaseUrl: string;
+  ownPostgresPort: number;
+  kafka: { port: number; controllerPort: number; heapMb: number };
+  ports: { bridge: number; origin: number; worker: number; edge: number; edgeInspector: number };
+}
+
+/** The stack's settings: defaults match the README; every port can be moved by an environment variable. */
+export function stackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
+  const e = StackEnv.parse(env);
+  return {
+    home: stackHome(env.FLUXGATE_HOME),
+    redisUrl: e.REDIS_URL,
+    ownRedisPort: e.STACK_REDIS_PORT,
+    databaseUrl: e.DATABASE_URL,
+    ownPostgresPort: e.STACK_POSTGRES_PORT,
+    kafka: { port: e.KAFKA_PORT, controllerPort: e.KAFKA_CONTROLLER_PORT, heapMb: e.KAFKA_HEAP_MB },
+    ports: { bridge: e.BRIDGE_PORT, origin: e.ORIGIN_PORT, worker: e.WORKER_PORT, edge: e.EDGE_PORT, edgeInspector: e.EDGE_INSPECTOR_PORT },
+  };
+}

@@ -1,0 +1,24 @@
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root: stack/src/home.ts is two levels below it. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/**
+ * Everything the stack writes (logs, pids, data, generated config) lives under one
+ * gitignored folder, so `down` + `rm -rf .fluxgate` is a complete reset. Tests point
+ * FLUXGATE_HOME elsewhere to run a second, independent stack.
+ */
+export interface StackHome {
+  root: string;
+  logs: string;
+  run: string;
+  data: string;
+}
+
+export function stackHome(root: string = process.env.FLUXGATE_HOME ?? join(repoRoot, ".fluxgate")): StackHome {
+  const home = { root, logs: join(root, "logs"), run: join(root, "run"), data: join(root, "data") };
+  for (const dir of [home.logs, home.run, home.data]) mkdirSync(dir, { recursive: true });
+  return home;
+}

@@ -1,0 +1,28 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { StackHome } from "./home";
+
+/** What `up` resolved: the addresses tests, tools and `status` use, and which parts are ours. */
+export interface StackState {
+  redis: { url: string; ours: boolean };
+  postgres: { url: string; ours: boolean };
+  kafka: { brokers: string[]; version: string };
+  bridge: { url: string; token: string };
+  origin: { url: string };
+  worker: { url: string };
+  edge: { url: string };
+}
+
+const statePath = (home: StackHome) => join(home.root, "stack.json");
+
+export function writeState(home: StackHome, state: StackState): void {
+  writeFileSync(statePath(home), JSON.stringify(state, null, 2), { mode: 0o600 });
+}
+
+export function readState(home: StackHome): StackState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(home), "utf8")) as StackState;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,58 @@
+import type { StackConfig } from "./config";
+import { runningDaemon } from "./daemon";
+import { redisAnswers } from "./redis";
+import { serviceNames, serviceUrl } from "./services";
+import { readState } from "./state";
+
+export interface ComponentStatus {
+  name: string;
+  running: boolean;
+  /** "ours" when `up` started it (and `down` will stop it), "external" when it was already there. */
+  owner: "ours" | "external" | "-";
+  pid?: number;
+  address: string;
+  detail?: string;
+}
+
+async function health(url: string): Promise<string> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(3000) });
+    const body = (await res.json()) as { status?: string; dependencies?: Record<string, { ok: boolean }> };
+    const deps = Object.entries(body.dependencies ?? {}).map(([name, s]) => `${name} ${s.ok ? "up" : "DOWN"}`);
+    return `${body.status ?? res.status}${deps.length ? ` (${deps.join(", ")})` : ""}`;
+  } catch (error) {
+    return `no answer: ${(error as Error).message}`;
+  }
+}
+
+export async function status(config: StackConfig): Promise<ComponentStatus[]> {
+  const state = readState(config.home);
+  const rows: ComponentStatus[] = [];
+  const daemonRow = (name: string, address: string): ComponentStatus => {
+    const d = runningDaemon(config.home, name);
+    return { name, running: d !== undefined, owner: d ? "ours" : "-", ...(d ? { pid: d.pid } : {}), address };
+  };
+
+  const redisRow = daemonRow("redis", state?.redis.url ?? config.redisUrl);
+  if (!redisRow.running && state && !state.redis.ours && (await redisAnswers(state.redis.url))) Object.assign(redisRow, { running: true, owner: "external" });
+  rows.push(redisRow);
+
+  const pgRow = daemonRow("postgres", state?.postgres.url.replace(/:[^:@/]+@/, ":***@") ?? config.databaseUrl);
+  if (!pgRow.running && state && !state.postgres.ours) Object.assign(pgRow, { running: true, owner: "external", detail: "not started by up" });
+  rows.push(pgRow);
+
+  rows.push({ ...daemonRow("kafka", `127.0.0.1:${config.kafka.port}`), ...(state ? { detail: `Apache Kafka ${state.kafka.version}` } : {}) });
+  for (const name of serviceNames) {
+    const row = daemonRow(name, serviceUrl(config, name));
+    if (row.running && name !== "bridge") row.detail = await health(row.address);
+    rows.push(row);
+  }
+  return rows;
+}
+
+export function formatStatus(rows: ComponentStatus[]): string {
+  const cells = (r: ComponentStatus) => [r.name, r.running ? "running" : "stopped", r.owner, String(r.pid ?? ""), r.address, r.detail ?? ""];
+  const table = [["part", "state", "owner", "pid", "address", "health"], ...rows.map(cells)];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}

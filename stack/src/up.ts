@@ -1,0 +1,62 @@
+import type { StackConfig } from "./config";
+import { runningDaemon } from "./daemon";
+import { ensureKafkaJars, ensureTopics, KAFKA_DAEMON, KAFKA_VERSION, kafkaBrokers, startKafka, waitKafkaReady } from "./kafka";
+import { ensurePostgres } from "./postgres";
+import { ensureRedis } from "./redis";
+import { withLock } from "./lock";
+import { ensureDevVars } from "./secrets";
+import { ensureService, serviceNames, type ServiceEnv } from "./services";
+import { writeState, type StackState } from "./state";
+
+export type Say = (line: string) => void;
+
+/**
+ * Starts whatever of the stack is not running yet, in dependency order, and waits until each
+ * part is ready. Safe to run again at any time: running parts are left alone.
+ */
+export function up(config: StackConfig, say: Say = () => undefined): Promise<StackState> {
+  return withLock(config.home, "stack", () => bringUp(config, say));
+}
+
+async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
+  const started = Date.now();
+  const since = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+  const secrets = ensureDevVars();
+
+  // Independent and slow-ish: the jar download (first run only), redis and postgres.
+  const [, redis, postgres] = await Promise.all([
+    ensureKafkaJars(config.home, KAFKA_VERSION),
+    ensureRedis(config).then((r) => (say(`redis      ${r.url}${r.ours ? " (started)" : ""}  ${since()}`), r)),
+    ensurePostgres(config).then((p) => (say(`postgres   ${redact(p.url)}${p.ours ? " (started)" : ""}  ${since()}`), p)),
+  ]);
+
+  const brokers = kafkaBrokers(config.kafka);
+  const kafkaWasUp = runningDaemon(config.home, KAFKA_DAEMON) !== undefined;
+  await startKafka({ home: config.home, ...config.kafka });
+  await waitKafkaReady(brokers, 120_000, { home: config.home });
+  await ensureTopics(brokers);
+  say(`kafka      ${brokers.join(",")} (Apache Kafka ${KAFKA_VERSION}, KRaft)${kafkaWasUp ? "" : " (started)"}  ${since()}`);
+
+  const env: ServiceEnv = { redisUrl: redis.url, databaseUrl: postgres.url, kafkaBrokers: brokers.join(","), secrets };
+  const urls: Record<string, string> = {};
+  for (const name of serviceNames) {
+    const service = await ensureService(config, name, env);
+    urls[name] = service.url;
+    say(`${name.padEnd(10)} ${service.url}${service.started ? " (started)" : ""}  ${since()}`);
+  }
+
+  const state: StackState = {
+    redis,
+    postgres,
+    kafka: { brokers, version: KAFKA_VERSION },
+    bridge: { url: urls.bridge!, token: secrets.get("UPSTASH_REDIS_REST_TOKEN")! },
+    origin: { url: urls.origin! },
+    worker: { url: urls.worker! },
+    edge: { url: urls.edge! },
+  };
+  writeState(config.home, state);
+  say(`stack up in ${since()}`);
+  return state;
+}
+
+const redact = (url: string) => url.replace(/:[^:@/]+@/, ":***@");

@@ -1,0 +1,20 @@
+import { describe, expect, inject, it } from "vitest";
+
+type Health = { service: string; status: string; dependencies: Record<string, { ok: boolean; error?: string }> };
+
+describe("after up, every service reports its own dependencies up", () => {
+  const stack = inject("stack");
+
+  it.each([
+    ["origin", stack.origin.url, ["kafka", "redis"]],
+    ["worker", stack.worker.url, ["kafka", "postgres"]],
+    ["edge", stack.edge.url, ["upstash", "origin"]],
+  ] as const)("%s /health", async (service, url, dependencies) => {
+    const res = await fetch(`${url}/health`);
+    const body = (await res.json()) as Health;
+    expect(body.service).toBe(service);
+    expect(Object.keys(body.dependencies).sort()).toEqual([...dependencies].sort());
+    for (const name of dependencies) expect(body.dependencies[name], name).toMatchObject({ ok: true });
+    expect(res.status).toBe(200);
+  });
+});

@@ -1,0 +1,88 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import type { DaemonRecord } from "../src/daemon";
+import { repoRoot } from "../src/home";
+import { redisAnswers } from "../src/redis";
+
+const run = promisify(execFile);
+
+/**
+ * A second, independent stack (own FLUXGATE_HOME, own ports) driven through the same CLI a user
+ * types, so this test can take it down without disturbing the stack the other tests use.
+ */
+const home = mkdtempSync(join(tmpdir(), "fluxgate-lifecycle-"));
+const env = {
+  ...process.env,
+  FLUXGATE_HOME: home,
+  REDIS_URL: inject("stack").redis.url,
+  DATABASE_URL: inject("stack").postgres.url,
+  KAFKA_PORT: "19192",
+  KAFKA_CONTROLLER_PORT: "19193",
+  BRIDGE_PORT: "18079",
+  ORIGIN_PORT: "13000",
+  WORKER_PORT: "13001",
+  EDGE_PORT: "18787",
+  EDGE_INSPECTOR_PORT: "19339",
+};
+const cli = (command: string) => run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/cli.ts"), command], { cwd: repoRoot, env, timeout: 300_000 });
+
+const daemons = (): DaemonRecord[] =>
+  readdirSync(join(home, "run"))
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => JSON.parse(readFileSync(join(home, "run", f), "utf8")) as DaemonRecord);
+
+const groupAlive = (pgid: number) => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("npm run up / status / down", { timeout: 300_000 }, () => {
+  afterAll(async () => {
+    await cli("down").catch(() => undefined);
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  let first: DaemonRecord[] = [];
+
+  it("up starts every part and prints where each listens", async () => {
+    const { stdout } = await cli("up");
+    for (const address of ["127.0.0.1:19192", "http://127.0.0.1:18079", "http://127.0.0.1:13000", "http://127.0.0.1:13001", "http://127.0.0.1:18787"]) {
+      expect(stdout).toContain(address);
+    }
+    first = daemons();
+    expect(first.map((d) => d.name).sort()).toEqual(["bridge", "edge", "kafka", "origin", "worker"]);
+    const edge = await fetch("http://127.0.0.1:18787/health");
+    expect(edge.status).toBe(200);
+  });
+
+  it("up a second time is harmless: nothing restarted, everything still answers", async () => {
+    const { stdout } = await cli("up");
+    expect(stdout).not.toContain("(started)");
+    expect(daemons().map((d) => [d.name, d.pid]).sort()).toEqual(first.map((d) => [d.name, d.pid]).sort());
+    const origin = await fetch("http://127.0.0.1:13000/health");
+    expect(origin.status).toBe(200);
+  });
+
+  it("status lists the running parts", async () => {
+    const { stdout } = await cli("status");
+    for (const name of ["kafka", "bridge", "origin", "worker", "edge"]) expect(stdout).toMatch(new RegExp(`^${name}\\s+running\\s+ours`, "m"));
+  });
+
+  it("down leaves no process of ours and keeps the redis it did not start", async () => {
+    await cli("down");
+    expect(first.length).toBe(5);
+    for (const daemon of first) expect(groupAlive(daemon.pid), `${daemon.name} (pgid ${daemon.pid})`).toBe(false);
+    expect(daemons()).toEqual([]);
+    expect(await redisAnswers(env.REDIS_URL)).toBe(true);
+    const { stdout } = await cli("status").catch((e: { stdout: string }) => e);
+    expect(stdout).not.toMatch(/running\s+ours/);
+  });
+});
