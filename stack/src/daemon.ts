@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StackHome } from "./home";
 
@@ -80,13 +80,23 @@ function isZombie(pid: number): boolean {
   }
 }
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
+/**
+ * Whether any live process remains in the group. Zombies do not count: once our child exits it
+ * belongs to init, which may take its time to reap it, and `kill(-pgid, 0)` would still succeed.
+ */
+export function groupAlive(pgid: number): boolean {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // fields[0] is the state, fields[2] the process group id.
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") return true;
+    } catch {
+      /* exited while we looked */
+    }
   }
+  return false;
 }
 
 /**

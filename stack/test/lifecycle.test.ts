@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import type { DaemonRecord } from "../src/daemon";
+import { groupAlive, type DaemonRecord } from "../src/daemon";
 import { repoRoot } from "../src/home";
 import { redisAnswers } from "../src/redis";
 
@@ -35,14 +35,17 @@ const daemons = (): DaemonRecord[] =>
     .filter((f) => f.endsWith(".json"))
     .map((f) => JSON.parse(readFileSync(join(home, "run", f), "utf8")) as DaemonRecord);
 
-const groupAlive = (pgid: number) => {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Live processes whose command line mentions this stack's home (kafka's config, wrangler's state). */
+const processesUsingHome = () =>
+  readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(home) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+      } catch {
+        return false;
+      }
+    });
 
 describe("npm run up / status / down", { timeout: 300_000 }, () => {
   afterAll(async () => {
@@ -58,6 +61,7 @@ describe("npm run up / status / down", { timeout: 300_000 }, () => {
       expect(stdout).toContain(address);
     }
     first = daemons();
+    expect(processesUsingHome().length).toBeGreaterThan(0);
     expect(first.map((d) => d.name).sort()).toEqual(["bridge", "edge", "kafka", "origin", "worker"]);
     const edge = await fetch("http://127.0.0.1:18787/health");
     expect(edge.status).toBe(200);
@@ -81,6 +85,7 @@ describe("npm run up / status / down", { timeout: 300_000 }, () => {
     expect(first.length).toBe(5);
     for (const daemon of first) expect(groupAlive(daemon.pid), `${daemon.name} (pgid ${daemon.pid})`).toBe(false);
     expect(daemons()).toEqual([]);
+    expect(processesUsingHome()).toEqual([]);
     expect(await redisAnswers(env.REDIS_URL)).toBe(true);
     const { stdout } = await cli("status").catch((e: { stdout: string }) => e);
     expect(stdout).not.toMatch(/running\s+ours/);
