@@ -2,9 +2,17 @@ import { Hono } from "hono";
 import type { EdgeEnv } from "./env";
 import { notFound, onError } from "./errors";
 import { health } from "./routes/health";
+import { init } from "./routes/init";
+import { order } from "./routes/order";
+import { sales } from "./routes/sales";
+import { waitingRoom } from "./routes/waiting-room";
 
-const app = new Hono<EdgeEnv>();
-app.route("/health", health);
+const app = new Hono<EdgeEnv>()
+  .route("/health", health)
+  .route("/init", init)
+  .route("/order", order)
+  .route("/sales", sales)
+  .route("/waiting-room", waitingRoom);
 app.onError(onError);
 app.notFound(notFound);
 

@@ -8,7 +8,8 @@ export function redisFor(config: EdgeConfig): Redis {
   if (client?.url !== config.UPSTASH_REDIS_REST_URL) {
     client = {
       url: config.UPSTASH_REDIS_REST_URL,
-      redis: new Redis({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false }),
+      // Replies stay raw: the gate returns JSON text that must reach the origin byte for byte.
+      redis: new Redis({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false }),
     };
   }
   return client.redis;

@@ -1,0 +1,37 @@
+import { SignatureHeaders, signBody } from "@fluxgate/common";
+import type { EdgeConfig } from "./config";
+
+export const OUTBOX_ID_HEADER = "x-fluxgate-outbox-id";
+const delaysMs = [0, 200, 1000];
+
+/**
+ * Sends an accepted order to the origin, signed, with a few retries. Runs in waitUntil: the
+ * buyer's 200 never waits for it. When every try fails the order is still safe in the outbox,
+ * which the origin relays; so this only reports, it never throws.
+ */
+export async function forwardOrder(config: EdgeConfig, order: string, outboxId: string): Promise<boolean> {
+  for (const delay of delaysMs) {
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+    try {
+      const timestamp = Date.now();
+      const res = await fetch(new URL("/orders", config.ORIGIN_URL), {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          [SignatureHeaders.timestamp]: String(timestamp),
+          [SignatureHeaders.signature]: await signBody(config.ORIGIN_SIGNING_SECRET, timestamp, order),
+          [OUTBOX_ID_HEADER]: outboxId,
+        },
+        body: order,
+      });
+      await res.body?.cancel();
+      if (res.ok) return true;
+      // A 4xx will not get better by retrying; the relay and its dead-letter path handle it.
+      if (res.status < 500) return false;
+    } catch {
+      /* network error: retry */
+    }
+  }
+  console.warn(`forward of ${outboxId} failed; the outbox relay will deliver it`);
+  return false;
+}

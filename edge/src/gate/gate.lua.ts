@@ -1,0 +1,134 @@
+/**
+ * The gate: everything a purchase attempt decides, in one atomic script (one EVALSHA).
+ *
+ * KEYS[1] sale    HASH    the running sale: settings, stock, token bucket, ticket counters
+ * KEYS[2] idem    HASH    Idempotency-Key -> "<requestHash>|<status>|<payload>" (final outcomes, and the ticket of a queued key)
+ * KEYS[3] buyers  HASH    userId -> units bought in this sale
+ * KEYS[4] outbox  STREAM  accepted orders, relayed to Kafka by the origin
+ * KEYS[5] marks   ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
+ * KEYS[6] used    BITMAP  ticket number -> 1 once an admitted ticket bought
+ * ARGV[1] idempotencyKey
+ * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
+ * ARGV[3] userId
+ * ARGV[4] quantity
+ * ARGV[5] ticket          queue ticket number presented, 0 when none
+ * ARGV[6] ticketSaleId    the sale the ticket was issued for, "" when none
+ * ARGV[7] orderId         the order's id if this attempt is accepted
+ * ARGV[8] productId
+ *
+ * Returns { outcome, saleId, remaining, issued, admitted, rate, detail... }:
+ *   accepted   detail = order JSON, outbox entry id
+ *   replay     detail = status, payload (the first outcome of this Idempotency-Key)
+ *   queued     detail = ticket number, "expired" when an admitted ticket came back too late
+ *   sold_out | limit_reached | insufficient   detail = payload
+ *   not_started detail = startsAt (ms);  conflict;  unknown (no sale: nothing else is returned)
+ *
+ * Time is Redis' own clock (TIME), so every isolate refills the same bucket at the same rate.
+ */
+export const gateLua = `
+local sale, idem, buyers, outbox, marks, used = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local key, requestHash, userId = ARGV[1], ARGV[2], ARGV[3]
+local quantity, ticket, ticketSaleId = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local orderId, productId = ARGV[7], ARGV[8]
+
+local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
+  'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs')
+local saleId = f[1]
+if not saleId then return {'unknown'} end
+local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
+local startsAt, tokens, refilledAt = tonumber(f[6]), tonumber(f[7]), tonumber(f[8])
+local issued, admitted, ticketTtlMs = tonumber(f[9]), tonumber(f[10]), tonumber(f[11])
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local function reply(outcome, a, b)
+  return {outcome, saleId, remaining, issued, admitted, rate, a, b}
+end
+
+-- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a
+-- double click, or a retry that lost the ticket, gets the same place instead of a second one.
+local seen = redis.call('HGET', idem, key)
+if seen then
+  local bar1 = string.find(seen, '|', 1, true)
+  local bar2 = string.find(seen, '|', bar1 + 1, true)
+  if string.sub(seen, 1, bar1 - 1) ~= requestHash then return reply('conflict') end
+  local status, payload = string.sub(seen, bar1 + 1, bar2 - 1), string.sub(seen, bar2 + 1)
+  if status ~= 'queued' then return reply('replay', status, payload) end
+  ticket, ticketSaleId = tonumber(payload), saleId
+end
+
+if now < startsAt then return reply('not_started', startsAt) end
+if remaining <= 0 then return reply('sold_out') end
+
+-- Token bucket, refilled for the time since the last call. Tokens first move the queue's watermark:
+-- tickets up to the watermark may buy, in the order they were issued.
+tokens = math.min(burst, tokens + math.max(0, now - refilledAt) * rate / 1000)
+local backlog = issued - admitted
+if backlog > 0 and tokens >= 1 then
+  local step = math.min(math.floor(tokens), backlog)
+  admitted = admitted + step
+  tokens = tokens - step
+  redis.call('ZADD', marks, now, admitted)
+end
+
+local function save()
+  redis.call('HSET', sale, 'tokens', tostring(tokens), 'refilledAt', now, 'issued', issued, 'admitted', admitted)
+end
+local function enqueue(note)
+  issued = issued + 1
+  redis.call('HSET', idem, key, requestHash .. '|queued|' .. issued)
+  save()
+  return reply('queued', issued, note)
+end
+
+local admittedByTicket = false
+if ticket > 0 and ticketSaleId == saleId and ticket <= issued and redis.call('GETBIT', used, ticket) == 0 then
+  if ticket > admitted then
+    save()
+    return reply('queued', ticket)
+  end
+  -- Admitted, but only for ticketTtlMs after the watermark passed it: an abandoned ticket
+  -- must not keep a slot forever. The newest checkpoint older than the TTL tells.
+  local old = redis.call('ZREVRANGEBYSCORE', marks, now - ticketTtlMs, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if old[1] and ticket <= tonumber(old[1]) then
+    redis.call('ZREMRANGEBYSCORE', marks, '-inf', '(' .. old[2])
+    return enqueue('expired')
+  end
+  admittedByTicket = true
+elseif issued > admitted then
+  -- Others are waiting: a fresh arrival queues behind them, whatever the bucket holds.
+  return enqueue()
+elseif tokens >= 1 then
+  tokens = tokens - 1
+else
+  return enqueue()
+end
+
+local function final(status, payload)
+  redis.call('HSET', idem, key, requestHash .. '|' .. status .. '|' .. payload)
+  if admittedByTicket then redis.call('SETBIT', used, ticket, 1) end
+  save()
+  return reply(status, payload)
+end
+
+local bought = tonumber(redis.call('HGET', buyers, userId) or '0')
+if bought + quantity > perUserLimit then
+  return final('limit_reached', cjson.encode({bought = bought, limit = perUserLimit}))
+end
+if quantity > remaining then
+  save()
+  return reply('insufficient', cjson.encode({remaining = remaining}))
+end
+
+remaining = redis.call('HINCRBY', sale, 'remaining', -quantity)
+redis.call('HINCRBY', buyers, userId, quantity)
+local order = '{"v":1,"orderId":' .. cjson.encode(orderId) .. ',"saleId":' .. cjson.encode(saleId) ..
+  ',"productId":' .. cjson.encode(productId) .. ',"userId":' .. cjson.encode(userId) ..
+  ',"quantity":' .. quantity .. ',"idempotencyKey":' .. cjson.encode(key) ..
+  ',"acceptedAt":' .. string.format('%d', now) .. '}'
+local entry = redis.call('XADD', outbox, '*', 'order', order)
+local r = final('accepted', order)
+r[8] = entry
+return r
+`;

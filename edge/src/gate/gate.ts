@@ -1,0 +1,74 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import { saleKeys } from "./keys";
+import { runScript, scripts } from "./scripts";
+
+export interface Attempt {
+  productId: string;
+  userId: string;
+  quantity: number;
+  idempotencyKey: string;
+  /** Hex SHA-256 of what the request asks for: the same key with another body is refused. */
+  requestHash: string;
+  /** A verified queue ticket, if the request carried one. */
+  ticket?: { saleId: string; number: number };
+  orderId: string;
+}
+
+/** What the gate saw of the sale while deciding: the edge caches it to answer later requests from memory. */
+export interface SaleSnapshot {
+  saleId: string;
+  remaining: number;
+  issued: number;
+  admitted: number;
+  rate: number;
+}
+
+export type GateOutcome =
+  | { kind: "unknown" }
+  | ({ kind: "conflict" } & SaleSnapshot)
+  | ({ kind: "not_started"; startsAt: number } & SaleSnapshot)
+  | ({ kind: "sold_out" } & SaleSnapshot)
+  | ({ kind: "queued"; ticket: number; expired: boolean } & SaleSnapshot)
+  | ({ kind: "accepted"; order: string; outboxId: string } & SaleSnapshot)
+  /** A final outcome decided earlier for the same Idempotency-Key (accepted or limit_reached). */
+  | ({ kind: "replay"; status: string; payload: string } & SaleSnapshot)
+  | ({ kind: "limit_reached"; payload: string } & SaleSnapshot)
+  | ({ kind: "insufficient"; payload: string } & SaleSnapshot);
+
+type Reply = [string, string?, number?, number?, number?, number?, (string | number)?, (string | number)?];
+
+/** One purchase attempt through the gate script: exactly one Redis command. */
+export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateOutcome> {
+  const k = saleKeys(attempt.productId);
+  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.used], [
+    attempt.idempotencyKey,
+    attempt.requestHash,
+    attempt.userId,
+    attempt.quantity,
+    attempt.ticket?.number ?? 0,
+    attempt.ticket?.saleId ?? "",
+    attempt.orderId,
+    attempt.productId,
+  ]);
+  const [kind, saleId, remaining, issued, admitted, rate, a, b] = reply;
+  if (kind === "unknown") return { kind };
+  const snapshot: SaleSnapshot = { saleId: String(saleId), remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate) };
+  switch (kind) {
+    case "conflict":
+    case "sold_out":
+      return { kind, ...snapshot };
+    case "not_started":
+      return { kind, startsAt: Number(a), ...snapshot };
+    case "queued":
+      return { kind, ticket: Number(a), expired: b === "expired", ...snapshot };
+    case "accepted":
+      return { kind, order: String(a), outboxId: String(b), ...snapshot };
+    case "replay":
+      return { kind, status: String(a), payload: String(b), ...snapshot };
+    case "limit_reached":
+    case "insufficient":
+      return { kind, payload: String(a), ...snapshot };
+    default:
+      throw new Error(`gate script answered an unknown outcome: ${kind}`);
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * Every key of a product shares the hash tag {productId}, so the gate's keys live in one slot and
+ * one script can touch them all, on a single node or a cluster.
+ */
+export function saleKeys(productId: string) {
+  const p = `fg:{${productId}}`;
+  return {
+    sale: `${p}:sale`,
+    idem: `${p}:idem`,
+    buyers: `${p}:buyers`,
+    outbox: `${p}:outbox`,
+    marks: `${p}:marks`,
+    used: `${p}:used`,
+  };
+}
+export type SaleKeys = ReturnType<typeof saleKeys>;

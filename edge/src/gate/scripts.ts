@@ -1,0 +1,31 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import { gateLua } from "./gate.lua";
+import { initSaleLua } from "./init-sale.lua";
+
+export interface LuaScript {
+  name: string;
+  lua: string;
+  /** SHA-1 of `lua`; scripts.test.ts checks it against SCRIPT LOAD, so an edit cannot ship a stale hash. */
+  sha: string;
+}
+
+export const scripts = {
+  gate: { name: "gate", lua: gateLua, sha: "8b1a424dbe8a7112b5d8079a68c7787fd9857aa6" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "ea4f2c5d1b7a4862f2a745906c87694b77f16dde" },
+} satisfies Record<string, LuaScript>;
+
+type Evaluator = Pick<Redis, "evalsha" | "eval">;
+
+/**
+ * EVALSHA, and EVAL only when Redis lost the script (a restart, SCRIPT FLUSH). /init loads the
+ * scripts, so on the purchase path this is exactly one command.
+ */
+export async function runScript<T>(redis: Evaluator, script: LuaScript, keys: string[], args: (string | number)[]): Promise<T> {
+  const argv = args.map(String);
+  try {
+    return (await redis.evalsha(script.sha, keys, argv)) as T;
+  } catch (error) {
+    if (!(error instanceof Error && error.message.includes("NOSCRIPT"))) throw error;
+    return (await redis.eval(script.lua, keys, argv)) as T;
+  }
+}

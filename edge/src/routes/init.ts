@@ -1,0 +1,50 @@
+import { ProductId } from "@fluxgate/common";
+import { Hono } from "hono";
+import { z } from "zod";
+import { edgeConfig } from "../config";
+import type { EdgeEnv } from "../env";
+import { saleKeys } from "../gate/keys";
+import { runScript, scripts } from "../gate/scripts";
+import { adminOnly } from "../http/admin";
+import { jsonBody } from "../http/json-body";
+import { forget } from "../memory";
+import { redisFor } from "../redis";
+
+export const InitRequest = z
+  .strictObject({
+    productId: ProductId,
+    quantity: z.number().int().min(0).max(1_000_000_000),
+    ratePerSecond: z.number().positive().max(1_000_000).default(10_000),
+    burst: z.number().int().min(1).max(1_000_000).optional(),
+    perUserLimit: z.number().int().min(1).max(1000).default(1),
+    startsAt: z.iso.datetime({ offset: true }).optional(),
+    /** How long an admitted ticket may wait before buying; then its slot goes to the next in line. */
+    ticketTtlSeconds: z.number().int().min(1).max(3600).default(60),
+  })
+  .transform((r) => ({ ...r, burst: r.burst ?? Math.max(1, Math.floor(r.ratePerSecond)) }));
+
+export const init = new Hono<EdgeEnv>()
+  .post("/", adminOnly, async (c) => {
+    const req = await jsonBody(c, InitRequest);
+    const redis = redisFor(edgeConfig(c.env));
+    const k = saleKeys(req.productId);
+    const saleId = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+    const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
+    // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL.
+    await redis.scriptLoad(scripts.gate.lua);
+    const createdAt = await runScript<number>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used], [
+      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000,
+    ]);
+    forget(req.productId);
+    return c.json({
+      productId: req.productId,
+      saleId,
+      quantity: req.quantity,
+      ratePerSecond: req.ratePerSecond,
+      burst: req.burst,
+      perUserLimit: req.perUserLimit,
+      startsAt: new Date(startsAt || createdAt).toISOString(),
+      ticketTtlSeconds: req.ticketTtlSeconds,
+    });
+  })
+  .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));

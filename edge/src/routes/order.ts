@@ -1,0 +1,97 @@
+import { IdempotencyKey, ProductId, UserId } from "@fluxgate/common";
+import { Hono, type Context } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { z } from "zod";
+import { edgeConfig, type EdgeConfig } from "../config";
+import type { EdgeEnv } from "../env";
+import { forwardOrder } from "../forward";
+import { passGate, type GateOutcome } from "../gate/gate";
+import { jsonBody } from "../http/json-body";
+import { remember, soldOutInMemory } from "../memory";
+import { redisFor } from "../redis";
+import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
+
+export const OrderRequest = z.strictObject({
+  productId: ProductId,
+  userId: UserId,
+  quantity: z.number().int().min(1).max(100).default(1),
+});
+type OrderRequest = z.output<typeof OrderRequest>;
+
+const sha256Hex = async (text: string) =>
+  [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** The 200 a buyer gets, built from the order itself so a replay answers byte for byte the same. */
+function acceptedBody(order: string) {
+  const o = JSON.parse(order) as { orderId: string; productId: string; userId: string; quantity: number; acceptedAt: number };
+  return { status: "accepted", orderId: o.orderId, productId: o.productId, userId: o.userId, quantity: o.quantity, acceptedAt: new Date(o.acceptedAt).toISOString() };
+}
+
+const limitBody = (productId: string, payload: string) => ({ status: "limit_reached", productId, limit: (JSON.parse(payload) as { limit: number }).limit });
+
+async function queuedResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, outcome: Extract<GateOutcome, { kind: "queued" }>) {
+  const ticket: Ticket = { productId: req.productId, saleId: outcome.saleId, number: outcome.ticket, admittedAtIssue: outcome.admitted, rate: outcome.rate, issuedAt: Date.now() };
+  const token = await signTicket(config.TICKET_SECRET, ticket, req.userId);
+  const ahead = Math.max(0, ticket.number - outcome.admitted);
+  setCookie(c, ticketCookie(req.productId), token, {
+    path: "/",
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: new URL(c.req.url).protocol === "https:",
+    maxAge: 3600,
+  });
+  c.header(TICKET_HEADER, token);
+  c.header("location", `/waiting-room?productId=${encodeURIComponent(req.productId)}`);
+  return c.json({ status: "queued", productId: req.productId, position: ahead, etaSeconds: etaSeconds(ahead, outcome.rate), expired: outcome.expired, ticket: token }, 302);
+}
+
+export const order = new Hono<EdgeEnv>()
+  .post("/", async (c) => {
+    const config = edgeConfig(c.env);
+    const req = await jsonBody(c, OrderRequest);
+    const key = IdempotencyKey.safeParse(c.req.header("idempotency-key") ?? c.req.header("x-idempotency-key"));
+    if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
+
+    if (soldOutInMemory(req.productId)) return c.json({ status: "sold_out", productId: req.productId }, 409);
+
+    let ticket: Ticket | undefined;
+    const token = c.req.header(TICKET_HEADER) ?? getCookie(c, ticketCookie(req.productId));
+    if (token) {
+      ticket = await verifyTicket(config.TICKET_SECRET, token, req.userId);
+      if (!ticket || ticket.productId !== req.productId) return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
+    }
+
+    const outcome = await passGate(redisFor(config), {
+      productId: req.productId,
+      userId: req.userId,
+      quantity: req.quantity,
+      idempotencyKey: key.data,
+      requestHash: await sha256Hex(`${req.productId}\n${req.userId}\n${req.quantity}`),
+      orderId: crypto.randomUUID(),
+      ...(ticket ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
+    });
+    if (outcome.kind !== "unknown") remember(req.productId, outcome);
+
+    switch (outcome.kind) {
+      case "unknown":
+        return c.json({ error: "unknown product", productId: req.productId }, 404);
+      case "conflict":
+        return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
+      case "not_started":
+        return c.json({ status: "not_started", productId: req.productId, startsAt: new Date(outcome.startsAt).toISOString() }, 425);
+      case "sold_out":
+        return c.json({ status: "sold_out", productId: req.productId }, 409);
+      case "insufficient":
+        return c.json({ status: "insufficient_stock", productId: req.productId, ...(JSON.parse(outcome.payload) as object) }, 409);
+      case "limit_reached":
+        return c.json(limitBody(req.productId, outcome.payload), 409);
+      case "queued":
+        return queuedResponse(c, config, req, outcome);
+      case "accepted":
+        c.executionCtx.waitUntil(forwardOrder(config, outcome.order, outcome.outboxId));
+        return c.json(acceptedBody(outcome.order), 200);
+      case "replay":
+        return outcome.status === "accepted" ? c.json(acceptedBody(outcome.payload), 200) : c.json(limitBody(req.productId, outcome.payload), 409);
+    }
+  })
+  .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));

@@ -1,0 +1,69 @@
+import { env } from "cloudflare:workers";
+import { Redis } from "@upstash/redis/cloudflare";
+import { describe, expect, it } from "vitest";
+import { saleKeys } from "../src/gate/keys";
+import { countRedisCommands, initSale, order, sale, uniqueProduct } from "./helpers";
+
+const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
+
+async function outboxOrders(productId: string, saleId: string) {
+  // Raw reply: [[id, ["order", json]], ...]
+  const entries = (await redis.xrange(saleKeys(productId).outbox, "-", "+")) as unknown as [string, string[]][];
+  return entries
+    .map(([, fields]) => JSON.parse(fields[1]!) as { orderId: string; saleId: string; userId: string })
+    .filter((o) => o.saleId === saleId);
+}
+
+describe("the gate under a crowd", { timeout: 120_000 }, () => {
+  it("sells exactly the stock to 5,000 concurrent buyers: 100 accepted, remaining 0, never negative", async () => {
+    const productId = uniqueProduct("race");
+    const { saleId } = await initSale({ productId, quantity: 100, ratePerSecond: 1_000_000 });
+    const responses = await Promise.all(
+      Array.from({ length: 5000 }, (_, i) => order({ productId, userId: `u${i}` }).then(async (r) => ({ status: r.status, body: await r.json<{ status: string; orderId?: string }>() }))),
+    );
+    const accepted = responses.filter((r) => r.status === 200);
+    expect(accepted.length).toBe(100);
+    expect(responses.filter((r) => r.status === 409 && r.body.status === "sold_out").length).toBe(4900);
+    expect(new Set(accepted.map((r) => r.body.orderId)).size).toBe(100);
+    expect(await sale(productId)).toMatchObject({ quantity: 100, remaining: 0, sold: 100 });
+    expect(Number(await redis.hget(saleKeys(productId).sale, "remaining"))).toBe(0);
+    const outbox = await outboxOrders(productId, saleId);
+    expect(outbox.map((o) => o.orderId).sort()).toEqual(accepted.map((r) => r.body.orderId).sort());
+  });
+
+  it("turns 50 simultaneous copies of one request into one order and 50 identical answers", async () => {
+    const productId = uniqueProduct("double");
+    const { saleId } = await initSale({ productId, quantity: 10 });
+    const key = crypto.randomUUID();
+    const responses = await Promise.all(Array.from({ length: 50 }, () => order({ productId, userId: "clicker", quantity: 1 }, { key }).then(async (r) => `${r.status} ${await r.text()}`)));
+    expect(new Set(responses).size).toBe(1);
+    expect(responses[0]).toMatch(/^200 .*"status":"accepted"/);
+    expect(await sale(productId)).toMatchObject({ remaining: 9, sold: 1 });
+    expect((await outboxOrders(productId, saleId)).length).toBe(1);
+    // And a retry long after answers the same again.
+    const later = await order({ productId, userId: "clicker", quantity: 1 }, { key });
+    expect(`${later.status} ${await later.text()}`).toBe(responses[0]);
+  });
+
+  it("holds the per-user limit when one user fires 20 different orders at once", async () => {
+    const productId = uniqueProduct("limit");
+    await initSale({ productId, quantity: 100, perUserLimit: 2 });
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => order({ productId, userId: "greedy" }).then(async (r) => `${r.status} ${(await r.json<{ status: string }>()).status}`)));
+    expect(statuses.filter((s) => s === "200 accepted").length).toBe(2);
+    expect(statuses.filter((s) => s === "409 limit_reached").length).toBe(18);
+    expect(await sale(productId)).toMatchObject({ remaining: 98, sold: 2 });
+  });
+
+  it("accepts with exactly one Redis command, and answers sold-out from memory with none", async () => {
+    const productId = uniqueProduct("count");
+    await initSale({ productId, quantity: 1 });
+    const first = await countRedisCommands(() => order({ productId, userId: "first" }));
+    expect(first.result.status).toBe(200);
+    expect(first.commands).toBe(1);
+
+    // The isolate saw the stock reach 0 in that answer: everyone after is told from memory.
+    const crowd = await countRedisCommands(() => Promise.all(Array.from({ length: 200 }, (_, i) => order({ productId, userId: `late${i}` }).then((r) => r.status))));
+    expect(crowd.result.every((s) => s === 409)).toBe(true);
+    expect(crowd.commands).toBe(0);
+  });
+});

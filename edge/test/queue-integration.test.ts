@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { initSale, order, uniqueProduct } from "./helpers";
+
+type Queued = { status: string; position: number; ticket: string; expired: boolean };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ticketNumber = (token: string) => (JSON.parse(atob(token.split(".")[0]!.replaceAll("-", "+").replaceAll("_", "/"))) as number[])[2]!;
+
+describe("the queue", { timeout: 60_000 }, () => {
+  it("admits tickets in arrival order at the sale's rate; no fresh arrival jumps the line", async () => {
+    const productId = uniqueProduct("fifo");
+    await initSale({ productId, quantity: 100, ratePerSecond: 20, burst: 1 });
+    expect((await order({ productId, userId: "opener" })).status).toBe(200);
+
+    // Eight people arrive one after another while the bucket is empty: each gets the next place.
+    const waiting: { userId: string; key: string; ticket: string; number: number }[] = [];
+    for (let i = 0; i < 8; i++) {
+      const userId = `w${i}`;
+      const key = crypto.randomUUID();
+      const res = await order({ productId, userId }, { key });
+      expect(res.status).toBe(302);
+      expect(res.headers.get("location")).toBe(`/waiting-room?productId=${productId}`);
+      const body = await res.json<Queued>();
+      expect(res.headers.get("x-queue-ticket")).toBe(body.ticket);
+      expect(res.headers.get("set-cookie")).toContain(`fg_ticket_${productId}=`);
+      waiting.push({ userId, key, ticket: body.ticket, number: ticketNumber(body.ticket) });
+    }
+    expect(waiting.map((w) => w.number)).toEqual([...waiting.map((w) => w.number)].sort((a, b) => a - b));
+
+    // Everyone polls in reverse order, as impatient browsers would; a newcomer arrives meanwhile.
+    const acceptedOrder: string[] = [];
+    let newcomer: number | undefined;
+    for (let round = 0; round < 40 && acceptedOrder.length < waiting.length; round++) {
+      for (const w of [...waiting].reverse()) {
+        if (acceptedOrder.includes(w.userId)) continue;
+        const res = await order({ productId, userId: w.userId }, { key: w.key, ticket: w.ticket });
+        if (res.status === 200) acceptedOrder.push(w.userId);
+        else expect(res.status).toBe(302);
+      }
+      if (round === 1) {
+        const res = await order({ productId, userId: "newcomer" });
+        expect(res.status).toBe(302);
+        newcomer = ticketNumber((await res.json<Queued>()).ticket);
+      }
+      await sleep(60);
+    }
+    expect(acceptedOrder).toEqual(waiting.map((w) => w.userId));
+    expect(newcomer).toBeGreaterThan(Math.max(...waiting.map((w) => w.number)));
+  });
+
+  it("refuses a forged ticket and one borrowed from another user", async () => {
+    const productId = uniqueProduct("forge");
+    await initSale({ productId, quantity: 10, ratePerSecond: 1, burst: 1 });
+    await order({ productId, userId: "first" });
+    const res = await order({ productId, userId: "owner" });
+    expect(res.status).toBe(302);
+    const { ticket } = await res.json<Queued>();
+
+    const [payload, mac] = ticket.split(".");
+    const tampered = `${payload!.slice(0, -2)}${payload!.endsWith("A") ? "B" : "A"}${payload!.slice(-1)}.${mac}`;
+    const forged = await order({ productId, userId: "owner" }, { ticket: tampered });
+    expect(forged.status).toBe(403);
+    expect(await forged.json()).toMatchObject({ status: "invalid_ticket" });
+
+    const borrowed = await order({ productId, userId: "thief" }, { ticket });
+    expect(borrowed.status).toBe(403);
+  });
+
+  it("an admitted ticket that is not used in time expires and goes to the back", async () => {
+    const productId = uniqueProduct("expire");
+    await initSale({ productId, quantity: 10, ratePerSecond: 10, burst: 1, ticketTtlSeconds: 1 });
+    await order({ productId, userId: "first" });
+    const key = crypto.randomUUID();
+    const res = await order({ productId, userId: "slow" }, { key });
+    const { ticket } = await res.json<Queued>();
+    // Admitted after ~100 ms; another arrival moves the watermark past it; then the TTL passes.
+    await sleep(300);
+    await order({ productId, userId: "bystander" });
+    await sleep(1500);
+    await order({ productId, userId: "bystander2" });
+    const late = await order({ productId, userId: "slow" }, { key, ticket });
+    expect(late.status).toBe(302);
+    const body = await late.json<Queued>();
+    expect(body.expired).toBe(true);
+    expect(ticketNumber(body.ticket)).toBeGreaterThan(ticketNumber(ticket));
+  });
+
+  it("gives a double-clicked queued request the same place, not two", async () => {
+    const productId = uniqueProduct("qdouble");
+    await initSale({ productId, quantity: 10, ratePerSecond: 1, burst: 1 });
+    await order({ productId, userId: "first" });
+    const key = crypto.randomUUID();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => order({ productId, userId: "dbl" }, { key }).then((r) => r.json<Queued>())));
+    expect(new Set(answers.map((a) => ticketNumber(a.ticket))).size).toBe(1);
+  });
+
+  it("tells queued users at once when the stock is gone", async () => {
+    const productId = uniqueProduct("gone");
+    await initSale({ productId, quantity: 2, ratePerSecond: 2, burst: 1 });
+    expect((await order({ productId, userId: "u1" })).status).toBe(200);
+    const second = await order({ productId, userId: "u2" });
+    const third = await order({ productId, userId: "u3" });
+    expect([second.status, third.status]).toEqual([302, 302]);
+    const [t2, t3] = [(await second.json<Queued>()).ticket, (await third.json<Queued>()).ticket];
+    await sleep(700);
+    expect((await order({ productId, userId: "u2" }, { ticket: t2 })).status).toBe(200);
+    // u3's turn has not come yet, but there is nothing left to wait for.
+    const last = await order({ productId, userId: "u3" }, { ticket: t3 });
+    expect(last.status).toBe(409);
+    expect(await last.json()).toMatchObject({ status: "sold_out" });
+  });
+});
