@@ -7,7 +7,7 @@ import type { SaleSnapshot } from "./gate/gate";
  */
 export const SOLD_OUT_MEMORY_MS = 3_000;
 
-interface Known {
+export interface Known {
   snapshot: SaleSnapshot;
   seenAt: number;
 }
@@ -28,8 +28,8 @@ export function forget(productId: string): void {
   sales.delete(productId);
 }
 
-export function knownSale(productId: string): SaleSnapshot | undefined {
-  return sales.get(productId)?.snapshot;
+export function knownSale(productId: string): Readonly<Known> | undefined {
+  return sales.get(productId);
 }
 
 export function soldOutInMemory(productId: string, now = Date.now()): boolean {

@@ -14,3 +14,6 @@ export function saleKeys(productId: string) {
   };
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;
+
+/** The set of every sale's outbox stream, for the origin's relay. */
+export const OUTBOXES_KEY = "fg:outboxes";

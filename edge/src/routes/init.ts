@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { saleKeys } from "../gate/keys";
+import { OUTBOXES_KEY, saleKeys } from "../gate/keys";
 import { runScript, scripts } from "../gate/scripts";
 import { adminOnly } from "../http/admin";
 import { jsonBody } from "../http/json-body";
@@ -35,6 +35,8 @@ export const init = new Hono<EdgeEnv>()
     const createdAt = await runScript<number>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used], [
       saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000,
     ]);
+    // The origin's relay finds every sale's outbox through this set.
+    await redis.sadd(OUTBOXES_KEY, k.outbox);
     forget(req.productId);
     return c.json({
       productId: req.productId,
