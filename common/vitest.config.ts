@@ -1,2 +1,2 @@
 import { defineProject } from "vitest/config";
-export default defineProject({ test: { name: "contract", environment: "node" } });
+export default defineProject({ test: { name: "common", environment: "node" } });

@@ -27,6 +27,7 @@ export const IdempotencyKey = z
 export const OrderMessage = z.object({
   /** Schema version, so a consumer can refuse what it does not understand instead of guessing. */
   v: z.literal(1),
+  type: z.literal("order"),
   orderId: z.string().min(1).max(64),
   /** Which run of the sale (POST /init restarts it): orders of an earlier run never mix with this one. */
   saleId: z.string().min(1).max(64),
@@ -38,3 +39,23 @@ export const OrderMessage = z.object({
   acceptedAt: z.number().int().nonnegative(),
 });
 export type OrderMessage = z.infer<typeof OrderMessage>;
+
+/**
+ * A sale was started (or restarted) at the edge: the worker creates its stock row from this. It
+ * travels the same way as the orders (outbox, origin, Kafka keyed by productId), so within a
+ * partition it always comes before the sale's orders.
+ */
+export const SaleStarted = z.object({
+  v: z.literal(1),
+  type: z.literal("sale"),
+  saleId: z.string().min(1).max(64),
+  productId: ProductId,
+  quantity: z.number().int().min(0),
+  perUserLimit: z.number().int().min(1),
+  startedAt: z.number().int().nonnegative(),
+});
+export type SaleStarted = z.infer<typeof SaleStarted>;
+
+/** Everything on the `orders` topic and in the outbox. */
+export const SaleEvent = z.discriminatedUnion("type", [OrderMessage, SaleStarted]);
+export type SaleEvent = z.infer<typeof SaleEvent>;

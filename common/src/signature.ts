@@ -8,9 +8,11 @@ export const SignatureHeaders = {
 } as const;
 
 const encoder = new TextEncoder();
-const keys = new Map<string, Promise<CryptoKey>>();
+// Spelled this way because Node's and workerd's type libraries name the key type differently.
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+const keys = new Map<string, Promise<HmacKey>>();
 
-export function hmacKey(secret: string): Promise<CryptoKey> {
+export function hmacKey(secret: string): Promise<HmacKey> {
   let key = keys.get(secret);
   if (!key) {
     key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);

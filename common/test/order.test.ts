@@ -3,6 +3,7 @@ import { OrderMessage } from "../src";
 
 const valid = {
   v: 1,
+  type: "order",
   orderId: "01J9Z4Q6W8E2",
   saleId: "s1",
   productId: "iphone-15",

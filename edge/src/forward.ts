@@ -5,11 +5,11 @@ export const OUTBOX_ID_HEADER = "x-fluxgate-outbox-id";
 const delaysMs = [0, 200, 1000];
 
 /**
- * Sends an accepted order to the origin, signed, with a few retries. Runs in waitUntil: the
+ * Sends an outbox message (an accepted order, a started sale) to the origin, signed, with a few retries. Runs in waitUntil: the
  * buyer's 200 never waits for it. When every try fails the order is still safe in the outbox,
  * which the origin relays; so this only reports, it never throws.
  */
-export async function forwardOrder(config: EdgeConfig, order: string, outboxId: string): Promise<boolean> {
+export async function forwardToOrigin(config: EdgeConfig, message: string, outboxId: string): Promise<boolean> {
   for (const delay of delaysMs) {
     if (delay) await new Promise((r) => setTimeout(r, delay));
     try {
@@ -19,10 +19,10 @@ export async function forwardOrder(config: EdgeConfig, order: string, outboxId: 
         headers: {
           "content-type": "application/json",
           [SignatureHeaders.timestamp]: String(timestamp),
-          [SignatureHeaders.signature]: await signBody(config.ORIGIN_SIGNING_SECRET, timestamp, order),
+          [SignatureHeaders.signature]: await signBody(config.ORIGIN_SIGNING_SECRET, timestamp, message),
           [OUTBOX_ID_HEADER]: outboxId,
         },
-        body: order,
+        body: message,
       });
       await res.body?.cancel();
       if (res.ok) return true;

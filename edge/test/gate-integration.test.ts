@@ -1,16 +1,17 @@
 import { env } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
-import { saleKeys } from "../src/gate/keys";
+import { OrderMessage, saleKeys } from "@fluxgate/common";
 import { countRedisCommands, initSale, order, sale, uniqueProduct } from "./helpers";
 
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
 
 async function outboxOrders(productId: string, saleId: string) {
-  // Raw reply: [[id, ["order", json]], ...]
+  // Raw reply: [[id, ["order" | "sale", json]], ...]; every order must be a valid OrderMessage.
   const entries = (await redis.xrange(saleKeys(productId).outbox, "-", "+")) as unknown as [string, string[]][];
   return entries
-    .map(([, fields]) => JSON.parse(fields[1]!) as { orderId: string; saleId: string; userId: string })
+    .filter(([, fields]) => fields[0] === "order")
+    .map(([, fields]) => OrderMessage.parse(JSON.parse(fields[1]!)))
     .filter((o) => o.saleId === saleId);
 }
 
@@ -29,6 +30,7 @@ describe("the gate under a crowd", { timeout: 120_000 }, () => {
     expect(Number(await redis.hget(saleKeys(productId).sale, "remaining"))).toBe(0);
     const outbox = await outboxOrders(productId, saleId);
     expect(outbox.map((o) => o.orderId).sort()).toEqual(accepted.map((r) => r.body.orderId).sort());
+    expect(new Set(outbox.map((o) => o.userId)).size).toBe(100);
   });
 
   it("turns 50 simultaneous copies of one request into one order and 50 identical answers", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
 import { beforeAll, describe, expect, it } from "vitest";
-import { saleKeys } from "../src/gate/keys";
+import { saleKeys } from "@fluxgate/common";
 import { ADMIN, call, initSale, order, sale, uniqueProduct } from "./helpers";
 
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });

@@ -4,7 +4,7 @@
  * KEYS[1] sale    HASH    the running sale: settings, stock, token bucket, ticket counters
  * KEYS[2] idem    HASH    Idempotency-Key -> "<requestHash>|<status>|<payload>" (final outcomes, and the ticket of a queued key)
  * KEYS[3] buyers  HASH    userId -> units bought in this sale
- * KEYS[4] outbox  STREAM  accepted orders, relayed to Kafka by the origin
+ * KEYS[4] outbox  STREAM  accepted orders (field "order"), relayed to Kafka by the origin
  * KEYS[5] marks   ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
  * KEYS[6] used    BITMAP  ticket number -> 1 once an admitted ticket bought
  * ARGV[1] idempotencyKey
@@ -123,7 +123,7 @@ end
 
 remaining = redis.call('HINCRBY', sale, 'remaining', -quantity)
 redis.call('HINCRBY', buyers, userId, quantity)
-local order = '{"v":1,"orderId":' .. cjson.encode(orderId) .. ',"saleId":' .. cjson.encode(saleId) ..
+local order = '{"v":1,"type":"order","orderId":' .. cjson.encode(orderId) .. ',"saleId":' .. cjson.encode(saleId) ..
   ',"productId":' .. cjson.encode(productId) .. ',"userId":' .. cjson.encode(userId) ..
   ',"quantity":' .. quantity .. ',"idempotencyKey":' .. cjson.encode(key) ..
   ',"acceptedAt":' .. string.format('%d', now) .. '}'

@@ -1,5 +1,5 @@
 import type { Redis } from "@upstash/redis/cloudflare";
-import { saleKeys } from "./keys";
+import { saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "./scripts";
 
 export interface Attempt {

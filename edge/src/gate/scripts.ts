@@ -10,8 +10,8 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "8b1a424dbe8a7112b5d8079a68c7787fd9857aa6" },
-  initSale: { name: "init-sale", lua: initSaleLua, sha: "ea4f2c5d1b7a4862f2a745906c87694b77f16dde" },
+  gate: { name: "gate", lua: gateLua, sha: "4a19dead8949ea4b7ae1ba5f997be16b2185dac2" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "e33fa5a24b023e0ed167aa5d659f37ec60810846" },
 } satisfies Record<string, LuaScript>;
 
 type Evaluator = Pick<Redis, "evalsha" | "eval">;

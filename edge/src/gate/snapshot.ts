@@ -1,6 +1,6 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { SaleSnapshot } from "./gate";
-import { saleKeys } from "./keys";
+import { saleKeys } from "@fluxgate/common";
 
 /** The sale's counters as they are in Redis now (one HMGET), or undefined when there is no sale. */
 export async function readSnapshot(redis: Pick<Redis, "hmget">, productId: string): Promise<SaleSnapshot | undefined> {

@@ -1,10 +1,10 @@
-import { ProductId } from "@fluxgate/common";
 import { Hono } from "hono";
 import { z } from "zod";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { OUTBOXES_KEY, saleKeys } from "../gate/keys";
+import { OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
+import { forwardToOrigin } from "../forward";
 import { adminOnly } from "../http/admin";
 import { jsonBody } from "../http/json-body";
 import { forget } from "../memory";
@@ -26,15 +26,17 @@ export const InitRequest = z
 export const init = new Hono<EdgeEnv>()
   .post("/", adminOnly, async (c) => {
     const req = await jsonBody(c, InitRequest);
-    const redis = redisFor(edgeConfig(c.env));
+    const config = edgeConfig(c.env);
+    const redis = redisFor(config);
     const k = saleKeys(req.productId);
     const saleId = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
     const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
     // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL.
     await redis.scriptLoad(scripts.gate.lua);
-    const createdAt = await runScript<number>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used], [
-      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000,
+    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox], [
+      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId,
     ]);
+    c.executionCtx.waitUntil(forwardToOrigin(config, event, outboxId));
     // The origin's relay finds every sale's outbox through this set.
     await redis.sadd(OUTBOXES_KEY, k.outbox);
     forget(req.productId);

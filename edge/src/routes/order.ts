@@ -4,7 +4,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { edgeConfig, type EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { forwardOrder } from "../forward";
+import { forwardToOrigin } from "../forward";
 import { passGate, type GateOutcome } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
 import { remember, soldOutInMemory } from "../memory";
@@ -88,7 +88,7 @@ export const order = new Hono<EdgeEnv>()
       case "queued":
         return queuedResponse(c, config, req, outcome);
       case "accepted":
-        c.executionCtx.waitUntil(forwardOrder(config, outcome.order, outcome.outboxId));
+        c.executionCtx.waitUntil(forwardToOrigin(config, outcome.order, outcome.outboxId));
         return c.json(acceptedBody(outcome.order), 200);
       case "replay":
         return outcome.status === "accepted" ? c.json(acceptedBody(outcome.payload), 200) : c.json(limitBody(req.productId, outcome.payload), 409);

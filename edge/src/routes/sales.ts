@@ -1,8 +1,7 @@
-import { ProductId } from "@fluxgate/common";
 import { Hono } from "hono";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { saleKeys } from "../gate/keys";
+import { ProductId, saleKeys } from "@fluxgate/common";
 import { redisFor } from "../redis";
 
 export const sales = new Hono<EdgeEnv>().get("/:productId", async (c) => {

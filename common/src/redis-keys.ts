@@ -17,3 +17,13 @@ export type SaleKeys = ReturnType<typeof saleKeys>;
 
 /** The set of every sale's outbox stream, for the origin's relay. */
 export const OUTBOXES_KEY = "fg:outboxes";
+
+/**
+ * An outbox entry has one field: `order` (an OrderMessage) or `sale` (a SaleStarted), the JSON
+ * exactly as produced to Kafka. The origin's relay reads them with this consumer group.
+ */
+export const Outbox = {
+  orderField: "order",
+  saleField: "sale",
+  relayGroup: "relay",
+} as const;
