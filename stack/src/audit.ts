@@ -1,0 +1,146 @@
+import { Outbox, saleKeys, SaleEvent, Topics } from "@fluxgate/common";
+import { Redis } from "ioredis";
+import { Kafka, logLevel } from "kafkajs";
+import pg from "pg";
+
+export interface AuditTargets {
+  redisUrl: string;
+  databaseUrl: string;
+  databaseSchema?: string;
+  kafkaBrokers: string[];
+  topic?: string;
+}
+
+export interface AuditReport {
+  productId: string;
+  saleId: string | null;
+  redis: { initial: number; remaining: number; sold: number; acceptedOrders: number };
+  outbox: { pending: number };
+  kafka: { messages: number; distinctOrders: number };
+  postgres: { orders: number; units: number; initialStock: number | null; stock: number | null };
+  /** Units persisted or taken at the edge beyond the initial stock. */
+  oversold: number;
+  /** Orders accepted at the edge that PostgreSQL does not have. */
+  lost: number;
+  /** Rows in PostgreSQL that no accepted order explains, plus Idempotency-Keys persisted more than once. */
+  duplicates: number;
+  /** PostgreSQL's stock equals initial − units sold at the edge. */
+  stockConsistent: boolean;
+}
+
+interface Accepted {
+  orderId: string;
+  quantity: number;
+}
+
+/** Every order the edge accepted in this sale: the idempotency records keep them all, final outcomes never expire. */
+async function acceptedAtEdge(redis: Redis, productId: string): Promise<Map<string, Accepted>> {
+  const accepted = new Map<string, Accepted>();
+  let cursor = "0";
+  do {
+    const [next, flat] = await redis.hscan(saleKeys(productId).idem, cursor, "COUNT", 1000);
+    cursor = next;
+    for (let i = 1; i < flat.length; i += 2) {
+      const record = flat[i]!;
+      const first = record.indexOf("|");
+      const second = record.indexOf("|", first + 1);
+      if (record.slice(first + 1, second) !== "accepted") continue;
+      const order = JSON.parse(record.slice(second + 1)) as Accepted;
+      accepted.set(order.orderId, { orderId: order.orderId, quantity: order.quantity });
+    }
+  } while (cursor !== "0");
+  return accepted;
+}
+
+async function pendingInOutbox(redis: Redis, productId: string, saleId: string): Promise<number> {
+  const entries = await redis.xrange(saleKeys(productId).outbox, "-", "+");
+  return entries.filter(([, fields]) => fields[0] === Outbox.orderField && (JSON.parse(fields[1]!) as { saleId: string }).saleId === saleId).length;
+}
+
+/** Reads the whole topic once, up to the offsets it had when the audit began. */
+async function ordersInKafka(brokers: string[], topic: string, productId: string, saleId: string) {
+  const kafka = new Kafka({ clientId: "fluxgate-audit", brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `fluxgate-audit-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+  const remainingPartitions = new Set([...ends].filter(([, high]) => high > 0).map(([p]) => p));
+  const orderIds: string[] = [];
+  if (remainingPartitions.size > 0) {
+    const consumer = kafka.consumer({ groupId, maxBytes: 10 * 1024 * 1024 });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            for (const message of batch.messages) {
+              if (message.key?.toString() !== productId || !message.value) continue;
+              const event = SaleEvent.safeParse(JSON.parse(message.value.toString()));
+              if (event.success && event.data.type === "order" && event.data.saleId === saleId) orderIds.push(event.data.orderId);
+            }
+            if (Number(batch.highWatermark) >= (ends.get(batch.partition) ?? 0) && Number(batch.lastOffset()) + 1 >= (ends.get(batch.partition) ?? 0)) {
+              remainingPartitions.delete(batch.partition);
+              if (remainingPartitions.size === 0) resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+    await consumer.disconnect();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+  }
+  await admin.disconnect();
+  return { messages: orderIds.length, distinctOrders: new Set(orderIds).size };
+}
+
+/**
+ * Compares what each layer holds for the product's current sale: Redis (what the edge sold),
+ * the outbox, Kafka and PostgreSQL. Read-only.
+ */
+export async function audit(targets: AuditTargets, productId: string): Promise<AuditReport> {
+  const redis = new Redis(targets.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const db = new pg.Client({ connectionString: targets.databaseUrl });
+  await Promise.all([redis.connect(), db.connect()]);
+  try {
+    if (targets.databaseSchema) await db.query(`set search_path to "${targets.databaseSchema.replaceAll('"', '""')}"`);
+    const [saleId, quantity, remaining] = await redis.hmget(saleKeys(productId).sale, "saleId", "quantity", "remaining");
+    if (!saleId) throw new Error(`no sale for product ${productId} in redis`);
+    const initial = Number(quantity);
+    const sold = initial - Number(remaining);
+    const accepted = await acceptedAtEdge(redis, productId);
+
+    const [pending, kafka, rows, saleRow] = await Promise.all([
+      pendingInOutbox(redis, productId, saleId),
+      ordersInKafka(targets.kafkaBrokers, targets.topic ?? Topics.orders, productId, saleId),
+      db.query<{ order_id: string; quantity: number; idempotency_key: string }>("select order_id, quantity, idempotency_key from orders where sale_id = $1", [saleId]),
+      db.query<{ initial_stock: number; stock: number }>("select initial_stock, stock from sales where sale_id = $1", [saleId]),
+    ]);
+
+    const persisted = new Map(rows.rows.map((r) => [r.order_id, r]));
+    const units = rows.rows.reduce((sum, r) => sum + Number(r.quantity), 0);
+    const lost = [...accepted.keys()].filter((id) => !persisted.has(id)).length;
+    const unexplained = rows.rows.filter((r) => !accepted.has(r.order_id)).length;
+    const keys = new Map<string, number>();
+    for (const r of rows.rows) keys.set(r.idempotency_key, (keys.get(r.idempotency_key) ?? 0) + 1);
+    const repeatedKeys = [...keys.values()].filter((n) => n > 1).reduce((sum, n) => sum + n - 1, 0);
+    const sale = saleRow.rows[0];
+
+    return {
+      productId,
+      saleId,
+      redis: { initial, remaining: Number(remaining), sold, acceptedOrders: accepted.size },
+      outbox: { pending },
+      kafka,
+      postgres: { orders: rows.rowCount ?? 0, units, initialStock: sale ? Number(sale.initial_stock) : null, stock: sale ? Number(sale.stock) : null },
+      oversold: Math.max(0, units - initial, sold - initial, Number(remaining) < 0 ? -Number(remaining) : 0),
+      lost,
+      duplicates: unexplained + repeatedKeys,
+      stockConsistent: sale !== undefined && Number(sale.stock) === initial - sold,
+    };
+  } finally {
+    redis.disconnect();
+    await db.end();
+  }
+}
