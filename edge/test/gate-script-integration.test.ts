@@ -1,0 +1,60 @@
+import { env } from "cloudflare:workers";
+import { saleKeys } from "@fluxgate/common";
+import { Redis } from "@upstash/redis/cloudflare";
+import { describe, expect, it } from "vitest";
+import { passGate, type Attempt } from "../src/gate/gate";
+import { runScript, scripts } from "../src/gate/scripts";
+import { uniqueProduct } from "./helpers";
+
+/** The gate script straight against Redis (through the bridge), without HTTP: the bucket's arithmetic. */
+const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function start(productId: string, rate: number, burst: number) {
+  const k = saleKeys(productId);
+  await runScript(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox], ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId]);
+}
+
+const attempt = (productId: string, userId: string, ticket?: number): Attempt => ({
+  productId,
+  userId,
+  quantity: 1,
+  idempotencyKey: crypto.randomUUID(),
+  requestHash: "h",
+  orderId: crypto.randomUUID(),
+  ...(ticket ? { ticket: { saleId: "sale-1", number: ticket } } : {}),
+});
+
+describe("token bucket and watermark (gate.lua)", () => {
+  it("spends the burst at once, then queues; the refill admits tickets at the rate", async () => {
+    const productId = uniqueProduct("bucket");
+    await start(productId, 4, 3);
+    const first = await Promise.all([1, 2, 3, 4, 5].map((i) => passGate(redis, attempt(productId, `u${i}`))));
+    expect(first.map((o) => o.kind).sort()).toEqual(["accepted", "accepted", "accepted", "queued", "queued"]);
+    const tickets = first.flatMap((o) => (o.kind === "queued" ? [o.ticket] : [])).sort();
+    expect(tickets).toEqual([1, 2]);
+
+    // 4 tokens/s: after ~300 ms one token has come back (two would take 500 ms), so the
+    // watermark passes ticket 1 only.
+    await sleep(300);
+    const one = await passGate(redis, attempt(productId, "t1", 1));
+    expect(one.kind).toBe("accepted");
+    const two = await passGate(redis, attempt(productId, "t2", 2));
+    expect(two.kind).toBe("queued");
+    expect(two.kind === "queued" && two.admitted).toBe(1);
+  });
+
+  it("never holds more than the burst, however long the sale was idle", async () => {
+    const productId = uniqueProduct("cap");
+    await start(productId, 50, 2);
+    await sleep(400); // 20 tokens' worth of time, capped at 2
+    const outcomes = await Promise.all([1, 2, 3, 4].map((i) => passGate(redis, attempt(productId, `u${i}`))));
+    expect(outcomes.filter((o) => o.kind === "accepted").length).toBe(2);
+  });
+
+  it("answers unknown for a product with no sale and touches nothing", async () => {
+    const productId = uniqueProduct("none");
+    expect(await passGate(redis, attempt(productId, "u"))).toEqual({ kind: "unknown" });
+    expect(await redis.exists(saleKeys(productId).sale, saleKeys(productId).outbox)).toBe(0);
+  });
+});
