@@ -29,7 +29,16 @@ function acceptedBody(order: string) {
 
 const limitBody = (productId: string, payload: string) => ({ status: "limit_reached", productId, limit: (JSON.parse(payload) as { limit: number }).limit });
 
-async function queuedResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, outcome: Extract<GateOutcome, { kind: "queued" }>) {
+/**
+ * Where a queued browser goes: the page learns from the query who it waits for and what to send
+ * again (with the same key, so the whole flow stays idempotent) when the turn comes.
+ */
+export function waitingRoomUrl(req: OrderRequest, key: string): string {
+  const query = new URLSearchParams({ productId: req.productId, userId: req.userId, quantity: String(req.quantity), key });
+  return `/waiting-room?${query}`;
+}
+
+async function queuedResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, outcome: Extract<GateOutcome, { kind: "queued" }>) {
   const ticket: Ticket = { productId: req.productId, saleId: outcome.saleId, number: outcome.ticket, admittedAtIssue: outcome.admitted, rate: outcome.rate, issuedAt: Date.now() };
   const token = await signTicket(config.TICKET_SECRET, ticket, req.userId);
   const ahead = Math.max(0, ticket.number - outcome.admitted);
@@ -41,7 +50,7 @@ async function queuedResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: Orde
     maxAge: 3600,
   });
   c.header(TICKET_HEADER, token);
-  c.header("location", `/waiting-room?productId=${encodeURIComponent(req.productId)}`);
+  c.header("location", waitingRoomUrl(req, key));
   return c.json({ status: "queued", productId: req.productId, position: ahead, etaSeconds: etaSeconds(ahead, outcome.rate), expired: outcome.expired, ticket: token }, 302);
 }
 
@@ -86,7 +95,7 @@ export const order = new Hono<EdgeEnv>()
       case "limit_reached":
         return c.json(limitBody(req.productId, outcome.payload), 409);
       case "queued":
-        return queuedResponse(c, config, req, outcome);
+        return queuedResponse(c, config, req, key.data, outcome);
       case "accepted":
         c.executionCtx.waitUntil(forwardToOrigin(config, outcome.order, outcome.outboxId));
         return c.json(acceptedBody(outcome.order), 200);
