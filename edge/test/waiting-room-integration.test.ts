@@ -65,3 +65,15 @@ describe("GET /waiting-room/status", { timeout: 30_000 }, () => {
     expect(await res.json()).toMatchObject({ state: "no_ticket" });
   });
 });
+
+describe("GET /waiting-room", () => {
+  it("serves the page, small, with a live region for the position", async () => {
+    const res = await call("/waiting-room?productId=p&userId=u&quantity=1&key=k");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(new TextEncoder().encode(html).byteLength).toBeLessThan(30 * 1024);
+    expect(html).toContain('aria-live="polite"');
+    expect(html).toContain("/waiting-room/status");
+  });
+});

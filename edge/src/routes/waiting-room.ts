@@ -1,5 +1,6 @@
 import { ProductId, UserId } from "@fluxgate/common";
 import { Hono } from "hono";
+import page from "../../../waiting-room/index.html";
 import { getCookie } from "hono/cookie";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
@@ -32,12 +33,9 @@ function refreshIfStale(redis: Parameters<typeof readSnapshot>[0], productId: st
   return pending;
 }
 
-// The page people see is built in waiting-room/ (its own issue); until then a minimal one that
-// keeps the redirect target honest.
 export const waitingRoom = new Hono<EdgeEnv>()
-  .get("/", (c) =>
-    c.html(`<!doctype html><meta charset="utf-8"><title>Waiting room</title><main><h1>You are in line</h1><p>Keep this page open.</p></main>`),
-  )
+  // One static page: everything user-specific comes from its query and its status polls, so it caches well.
+  .get("/", (c) => c.html(page, 200, { "cache-control": "public, max-age=60" }))
   /**
    * Where a waiting user stands, from the signed ticket and this isolate's memory of the sale.
    * "your_turn" tells the page to send the order again with the ticket; the gate has the final word.
