@@ -36,3 +36,22 @@ export function soldOutInMemory(productId: string, now = Date.now()): boolean {
   const known = sales.get(productId);
   return known !== undefined && known.snapshot.remaining <= 0 && now - known.seenAt < SOLD_OUT_MEMORY_MS;
 }
+
+/**
+ * Final answers this isolate gave, by sale and Idempotency-Key, so a retry that arrives after the
+ * isolate started answering sold-out from memory still gets its original 200. Bounded: the oldest
+ * entries go first (a Map iterates in insertion order).
+ */
+const MAX_ANSWERS = 10_000;
+const answers = new Map<string, { requestHash: string; status: number; body: unknown }>();
+
+export function rememberAnswer(productId: string, key: string, requestHash: string, status: number, body: unknown): void {
+  const id = `${productId}\n${key}`;
+  answers.delete(id);
+  answers.set(id, { requestHash, status, body });
+  if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
+}
+
+export function answerFor(productId: string, key: string) {
+  return answers.get(`${productId}\n${key}`);
+}

@@ -59,13 +59,21 @@ describe("the gate under a crowd", { timeout: 120_000 }, () => {
   it("accepts with exactly one Redis command, and answers sold-out from memory with none", async () => {
     const productId = uniqueProduct("count");
     await initSale({ productId, quantity: 1 });
-    const first = await countRedisCommands(() => order({ productId, userId: "first" }));
+    const firstKey = crypto.randomUUID();
+    const first = await countRedisCommands(() => order({ productId, userId: "first" }, { key: firstKey }));
     expect(first.result.status).toBe(200);
+    const firstBody = await first.result.json();
     expect(first.commands).toBe(1);
 
     // The isolate saw the stock reach 0 in that answer: everyone after is told from memory.
     const crowd = await countRedisCommands(() => Promise.all(Array.from({ length: 200 }, (_, i) => order({ productId, userId: `late${i}` }).then((r) => r.status))));
     expect(crowd.result.every((s) => s === 409)).toBe(true);
     expect(crowd.commands).toBe(0);
+
+    // The buyer's own retry still gets its 200, from the same memory.
+    const retry = await countRedisCommands(() => order({ productId, userId: "first" }, { key: firstKey }));
+    expect(retry.result.status).toBe(200);
+    expect(await retry.result.json()).toEqual(firstBody);
+    expect(retry.commands).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import type { EdgeEnv } from "../env";
 import { forwardToOrigin } from "../forward";
 import { passGate, type GateOutcome } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
-import { remember, soldOutInMemory } from "../memory";
+import { answerFor, remember, rememberAnswer, soldOutInMemory } from "../memory";
 import { redisFor } from "../redis";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
 
@@ -20,6 +20,7 @@ type OrderRequest = z.output<typeof OrderRequest>;
 
 const sha256Hex = async (text: string) =>
   [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+const requestHashOf = (req: OrderRequest) => sha256Hex(`${req.productId}\n${req.userId}\n${req.quantity}`);
 
 /** The 200 a buyer gets, built from the order itself so a replay answers byte for byte the same. */
 function acceptedBody(order: string) {
@@ -61,7 +62,14 @@ export const order = new Hono<EdgeEnv>()
     const key = IdempotencyKey.safeParse(c.req.header("idempotency-key") ?? c.req.header("x-idempotency-key"));
     if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
 
-    if (soldOutInMemory(req.productId)) return c.json({ status: "sold_out", productId: req.productId }, 409);
+    // The hot path of a sold-out sale: no Redis, no hashing, unless this isolate answered this key before.
+    if (soldOutInMemory(req.productId)) {
+      const earlier = answerFor(req.productId, key.data);
+      if (!earlier) return c.json({ status: "sold_out", productId: req.productId }, 409);
+      if (earlier.requestHash !== (await requestHashOf(req))) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
+      return c.json(earlier.body, earlier.status as 200);
+    }
+    const requestHash = await requestHashOf(req);
 
     let ticket: Ticket | undefined;
     const token = c.req.header(TICKET_HEADER) ?? getCookie(c, ticketCookie(req.productId));
@@ -75,7 +83,7 @@ export const order = new Hono<EdgeEnv>()
       userId: req.userId,
       quantity: req.quantity,
       idempotencyKey: key.data,
-      requestHash: await sha256Hex(`${req.productId}\n${req.userId}\n${req.quantity}`),
+      requestHash,
       orderId: crypto.randomUUID(),
       ...(ticket ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
     });
@@ -96,9 +104,12 @@ export const order = new Hono<EdgeEnv>()
         return c.json(limitBody(req.productId, outcome.payload), 409);
       case "queued":
         return queuedResponse(c, config, req, key.data, outcome);
-      case "accepted":
+      case "accepted": {
         c.executionCtx.waitUntil(forwardToOrigin(config, outcome.order, outcome.outboxId));
-        return c.json(acceptedBody(outcome.order), 200);
+        const body = acceptedBody(outcome.order);
+        rememberAnswer(req.productId, key.data, requestHash, 200, body);
+        return c.json(body, 200);
+      }
       case "replay":
         return outcome.status === "accepted" ? c.json(acceptedBody(outcome.payload), 200) : c.json(limitBody(req.productId, outcome.payload), 409);
     }
