@@ -11,6 +11,7 @@ export function saleKeys(productId: string) {
     outbox: `${p}:outbox`,
     marks: `${p}:marks`,
     used: `${p}:used`,
+    stats: `${p}:stats`,
   };
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { EdgeEnv } from "./env";
 import { notFound, onError } from "./errors";
+import { admin } from "./routes/admin";
 import { health } from "./routes/health";
 import { init } from "./routes/init";
 import { order } from "./routes/order";
@@ -9,6 +10,7 @@ import { waitingRoom } from "./routes/waiting-room";
 
 const app = new Hono<EdgeEnv>()
   .route("/health", health)
+  .route("/admin", admin)
   .route("/init", init)
   .route("/order", order)
   .route("/sales", sales)

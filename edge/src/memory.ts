@@ -55,3 +55,16 @@ export function rememberAnswer(productId: string, key: string, requestHash: stri
 export function answerFor(productId: string, key: string) {
   return answers.get(`${productId}\n${key}`);
 }
+
+/** Sold-out answers given from memory, per sale, not yet counted in Redis (the next gate call carries them). */
+const soldOutAnswers = new Map<string, number>();
+
+export function countSoldOutAnswer(productId: string): void {
+  soldOutAnswers.set(productId, (soldOutAnswers.get(productId) ?? 0) + 1);
+}
+
+export function takeSoldOutAnswers(productId: string): number {
+  const n = soldOutAnswers.get(productId) ?? 0;
+  soldOutAnswers.delete(productId);
+  return n;
+}

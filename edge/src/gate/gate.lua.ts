@@ -7,6 +7,8 @@
  * KEYS[4] outbox  STREAM  accepted orders (field "order"), relayed to Kafka by the origin
  * KEYS[5] marks   ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
  * KEYS[6] used    BITMAP  ticket number -> 1 once an admitted ticket bought
+ * KEYS[7] stats   HASH    "<second>:accepted|throttled|sold_out|limit_reached" -> count,
+ *                         "<second>:remaining|waiting" -> level, for the operator's live page
  * ARGV[1] idempotencyKey
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
  * ARGV[3] userId
@@ -15,6 +17,7 @@
  * ARGV[6] ticketSaleId    the sale the ticket was issued for, "" when none
  * ARGV[7] orderId         the order's id if this attempt is accepted
  * ARGV[8] productId
+ * ARGV[9] soldOutFromMemory  sold-out answers the isolate gave from memory since its last call (batched counter)
  *
  * Returns { outcome, saleId, remaining, issued, admitted, rate, detail... }:
  *   accepted   detail = order JSON, outbox entry id
@@ -26,10 +29,10 @@
  * Time is Redis' own clock (TIME), so every isolate refills the same bucket at the same rate.
  */
 export const gateLua = `
-local sale, idem, buyers, outbox, marks, used = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local sale, idem, buyers, outbox, marks, used, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local key, requestHash, userId = ARGV[1], ARGV[2], ARGV[3]
 local quantity, ticket, ticketSaleId = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local orderId, productId = ARGV[7], ARGV[8]
+local orderId, productId, soldOutFromMemory = ARGV[7], ARGV[8], tonumber(ARGV[9]) or 0
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
   'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs')
@@ -42,7 +45,13 @@ local issued, admitted, ticketTtlMs = tonumber(f[9]), tonumber(f[10]), tonumber(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
+local counted = {accepted = 'accepted', queued = 'throttled', sold_out = 'sold_out', limit_reached = 'limit_reached'}
 local function reply(outcome, a, b)
+  -- Per-second counters and levels for the operator's live page, in the same call.
+  local sec = string.format('%d', math.floor(now / 1000))
+  if counted[outcome] then redis.call('HINCRBY', stats, sec .. ':' .. counted[outcome], 1) end
+  if soldOutFromMemory > 0 then redis.call('HINCRBY', stats, sec .. ':sold_out', soldOutFromMemory) end
+  redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted)
   return {outcome, saleId, remaining, issued, admitted, rate, a, b}
 end
 

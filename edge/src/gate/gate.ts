@@ -12,6 +12,8 @@ export interface Attempt {
   /** A verified queue ticket, if the request carried one. */
   ticket?: { saleId: string; number: number };
   orderId: string;
+  /** Sold-out answers this isolate gave from memory since its last gate call: counted in Redis now. */
+  soldOutFromMemory?: number;
 }
 
 /** What the gate saw of the sale while deciding: the edge caches it to answer later requests from memory. */
@@ -40,7 +42,7 @@ type Reply = [string, string?, number?, number?, number?, number?, (string | num
 /** One purchase attempt through the gate script: exactly one Redis command. */
 export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateOutcome> {
   const k = saleKeys(attempt.productId);
-  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.used], [
+  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.used, k.stats], [
     attempt.idempotencyKey,
     attempt.requestHash,
     attempt.userId,
@@ -49,6 +51,7 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     attempt.ticket?.saleId ?? "",
     attempt.orderId,
     attempt.productId,
+    attempt.soldOutFromMemory ?? 0,
   ]);
   const [kind, saleId, remaining, issued, admitted, rate, a, b] = reply;
   if (kind === "unknown") return { kind };

@@ -9,6 +9,7 @@
  * KEYS[4] marks   ZSET
  * KEYS[5] used    BITMAP
  * KEYS[6] outbox  STREAM
+ * KEYS[7] stats   HASH
  * ARGV[1] saleId
  * ARGV[2] quantity
  * ARGV[3] ratePerSecond
@@ -21,7 +22,7 @@
  * Returns { createdAt (Redis' clock, ms), sale event JSON, outbox entry id }.
  */
 export const initSaleLua = `
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], 'saleId', ARGV[1], 'quantity', ARGV[2], 'remaining', ARGV[2], 'rate', ARGV[3],

@@ -10,8 +10,8 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "4a19dead8949ea4b7ae1ba5f997be16b2185dac2" },
-  initSale: { name: "init-sale", lua: initSaleLua, sha: "e33fa5a24b023e0ed167aa5d659f37ec60810846" },
+  gate: { name: "gate", lua: gateLua, sha: "f1b8cbe9b6f32083e852da72ef4a283c5c7e4395" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "b5c62b20195ed74c667121db4a790382196dcb9a" },
 } satisfies Record<string, LuaScript>;
 
 type Evaluator = Pick<Redis, "evalsha" | "eval">;

@@ -33,7 +33,7 @@ export const init = new Hono<EdgeEnv>()
     const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
     // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL.
     await redis.scriptLoad(scripts.gate.lua);
-    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox], [
+    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox, k.stats], [
       saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId,
     ]);
     c.executionCtx.waitUntil(forwardToOrigin(config, event, outboxId));

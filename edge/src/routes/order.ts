@@ -7,7 +7,7 @@ import type { EdgeEnv } from "../env";
 import { forwardToOrigin } from "../forward";
 import { passGate, type GateOutcome } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
-import { answerFor, remember, rememberAnswer, soldOutInMemory } from "../memory";
+import { answerFor, countSoldOutAnswer, remember, rememberAnswer, soldOutInMemory, takeSoldOutAnswers } from "../memory";
 import { redisFor } from "../redis";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
 
@@ -65,7 +65,10 @@ export const order = new Hono<EdgeEnv>()
     // The hot path of a sold-out sale: no Redis, no hashing, unless this isolate answered this key before.
     if (soldOutInMemory(req.productId)) {
       const earlier = answerFor(req.productId, key.data);
-      if (!earlier) return c.json({ status: "sold_out", productId: req.productId }, 409);
+      if (!earlier) {
+        countSoldOutAnswer(req.productId);
+        return c.json({ status: "sold_out", productId: req.productId }, 409);
+      }
       if (earlier.requestHash !== (await requestHashOf(req))) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
       return c.json(earlier.body, earlier.status as 200);
     }
@@ -78,7 +81,9 @@ export const order = new Hono<EdgeEnv>()
       if (!ticket || ticket.productId !== req.productId) return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
     }
 
+    const soldOutFromMemory = takeSoldOutAnswers(req.productId);
     const outcome = await passGate(redisFor(config), {
+      soldOutFromMemory,
       productId: req.productId,
       userId: req.userId,
       quantity: req.quantity,

@@ -1,0 +1,62 @@
+import { saleKeys } from "@fluxgate/common";
+import type { Redis } from "@upstash/redis/cloudflare";
+
+export interface SecondStats {
+  /** Unix time, seconds. */
+  t: number;
+  accepted: number;
+  throttled: number;
+  soldOut: number;
+  limitReached: number;
+  remaining: number | null;
+  queued: number | null;
+}
+
+export interface SaleStats {
+  productId: string;
+  saleId: string;
+  quantity: number;
+  remaining: number;
+  sold: number;
+  queued: number;
+  series: SecondStats[];
+}
+
+/**
+ * The operator's figures: the sale's counters now and, per second, what the gate decided
+ * (written by gate.lua in the same call as each decision). Two reads, admin path only.
+ */
+export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, productId: string, windowSeconds = 300): Promise<SaleStats | undefined> {
+  const k = saleKeys(productId);
+  // Replies are raw (see redis.ts): HMGET and HGETALL answer flat arrays.
+  const [saleId, quantity, remaining, issued, admitted] = (await redis.hmget(k.sale, "saleId", "quantity", "remaining", "issued", "admitted")) as unknown as (string | null)[];
+  if (!saleId) return undefined;
+  const flat = ((await redis.hgetall(k.stats)) ?? []) as unknown as string[];
+  const bySecond = new Map<number, SecondStats>();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const [sec, field] = flat[i]!.split(":") as [string, string];
+    const t = Number(sec);
+    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, remaining: null, queued: null };
+    const value = Number(flat[i + 1]);
+    if (field === "accepted") row.accepted = value;
+    else if (field === "throttled") row.throttled = value;
+    else if (field === "waiting") row.queued = value;
+    else if (field === "sold_out") row.soldOut = value;
+    else if (field === "limit_reached") row.limitReached = value;
+    else if (field === "remaining") row.remaining = value;
+    bySecond.set(t, row);
+  }
+  // Levels are written only in seconds with a gate call: carry the last one forward.
+  const seconds = [...bySecond.keys()].sort((a, b) => a - b);
+  const last = seconds.at(-1) ?? Math.floor(Date.now() / 1000);
+  const series: SecondStats[] = [];
+  let level = { remaining: Number(quantity), queued: 0 };
+  for (let t = Math.max(seconds[0] ?? last, last - windowSeconds + 1); t <= last; t++) {
+    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, remaining: null, queued: null };
+    level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued };
+    series.push({ ...row, remaining: level.remaining, queued: level.queued });
+  }
+  const q = Number(quantity);
+  const left = Math.max(0, Number(remaining));
+  return { productId, saleId, quantity: q, remaining: left, sold: q - left, queued: Math.max(0, Number(issued) - Number(admitted)), series };
+}

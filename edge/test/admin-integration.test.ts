@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { ADMIN, call, initSale, order, uniqueProduct } from "./helpers";
+
+type Stats = { remaining: number; sold: number; queued: number; series: { accepted: number; throttled: number; soldOut: number; remaining: number; queued: number }[] };
+const sum = (stats: Stats, key: "accepted" | "throttled" | "soldOut") => stats.series.reduce((n, s) => n + s[key], 0);
+
+describe("the operator's figures", () => {
+  it("count what the gate decided, per second, and the stock and line levels", async () => {
+    const productId = uniqueProduct("ops");
+    await initSale({ productId, quantity: 3, ratePerSecond: 1, burst: 4 });
+    // Four tokens for four simultaneous buyers: three buy, the fourth is told sold out by the gate.
+    const statuses = await Promise.all(Array.from({ length: 4 }, (_, i) => order({ productId, userId: `u${i}` }).then((r) => r.status)));
+    expect(statuses.sort()).toEqual([200, 200, 200, 409]);
+
+    const other = uniqueProduct("ops-queue");
+    await initSale({ productId: other, quantity: 10, ratePerSecond: 1, burst: 1 });
+    await Promise.all(Array.from({ length: 3 }, (_, i) => order({ productId: other, userId: `q${i}` })));
+
+    const res = await call(`/admin/sales/${productId}`, { headers: ADMIN });
+    expect(res.status).toBe(200);
+    const stats = await res.json<Stats>();
+    expect(stats).toMatchObject({ remaining: 0, sold: 3, queued: 0 });
+    expect(sum(stats, "accepted")).toBe(3);
+    expect(sum(stats, "soldOut")).toBe(1);
+    expect(stats.series.at(-1)!.remaining).toBe(0);
+
+    const queued = await (await call(`/admin/sales/${other}`, { headers: ADMIN })).json<Stats>();
+    expect(sum(queued, "accepted")).toBe(1);
+    expect(sum(queued, "throttled")).toBe(2);
+    expect(queued.queued).toBe(2);
+    expect(queued.series.at(-1)!.queued).toBe(2);
+  });
+
+  it("are behind the admin token; the page itself holds no data", async () => {
+    expect((await call(`/admin/sales/${uniqueProduct()}`)).status).toBe(401);
+    const page = await call("/admin");
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("/admin/sales/");
+  });
+});
