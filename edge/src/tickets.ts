@@ -15,7 +15,7 @@ export interface Ticket {
   admittedAtIssue: number;
   /** Admissions per second when the ticket was issued. */
   rate: number;
-  /** Redis-independent wall clock of the issuing isolate, ms. */
+  /** Redis' clock (ms) when the ticket was issued: the base of the ETA projection. */
   issuedAt: number;
 }
 

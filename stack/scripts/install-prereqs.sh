@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, whatever the native stack needs and this machine lacks:
-# Java 17+ and Maven (to fetch and run Apache Kafka), redis-server and PostgreSQL.
+# Java 17+ and Maven (to fetch and run Apache Kafka), redis-server, PostgreSQL and Chromium.
 # Does nothing when all are present; needs root (or sudo) otherwise.
 set -euo pipefail
 
@@ -9,9 +9,11 @@ command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 command -v redis-server >/dev/null || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+# Headless Chromium for the waiting-room browser tests (driven by playwright-core).
+command -v chromium >/dev/null || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "prerequisites: all present (java, mvn, redis-server, postgresql)"
+  echo "prerequisites: all present (java, mvn, redis-server, postgresql, chromium)"
   exit 0
 fi
 sudo=""

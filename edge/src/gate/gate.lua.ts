@@ -19,7 +19,7 @@
  * ARGV[8] productId
  * ARGV[9] soldOutFromMemory  sold-out answers the isolate gave from memory since its last call (batched counter)
  *
- * Returns { outcome, saleId, remaining, issued, admitted, rate, detail... }:
+ * Returns { outcome, saleId, remaining, issued, admitted, rate, now (ms), detail... }:
  *   accepted   detail = order JSON, outbox entry id
  *   replay     detail = status, payload (the first outcome of this Idempotency-Key)
  *   queued     detail = ticket number, "expired" when an admitted ticket came back too late
@@ -52,7 +52,7 @@ local function reply(outcome, a, b)
   if counted[outcome] then redis.call('HINCRBY', stats, sec .. ':' .. counted[outcome], 1) end
   if soldOutFromMemory > 0 then redis.call('HINCRBY', stats, sec .. ':sold_out', soldOutFromMemory) end
   redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted)
-  return {outcome, saleId, remaining, issued, admitted, rate, a, b}
+  return {outcome, saleId, remaining, issued, admitted, rate, now, a, b}
 end
 
 -- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a
@@ -71,15 +71,18 @@ if now < startsAt then return reply('not_started', startsAt) end
 if remaining <= 0 then return reply('sold_out') end
 
 -- Token bucket, refilled for the time since the last call. Tokens first move the queue's watermark:
--- tickets up to the watermark may buy, in the order they were issued.
-tokens = math.min(burst, tokens + math.max(0, now - refilledAt) * rate / 1000)
+-- tickets up to it may buy, in the order they were issued. While people wait the watermark moves at
+-- the full rate, however long nobody called (each waiting page computes the same projection); the
+-- burst caps only the capacity saved up while nobody waits.
+local available = tokens + math.max(0, now - refilledAt) * rate / 1000
 local backlog = issued - admitted
-if backlog > 0 and tokens >= 1 then
-  local step = math.min(math.floor(tokens), backlog)
+if backlog > 0 and available >= 1 then
+  local step = math.min(math.floor(available), backlog)
   admitted = admitted + step
-  tokens = tokens - step
+  available = available - step
   redis.call('ZADD', marks, now, admitted)
 end
+tokens = math.min(burst, available)
 
 local function save()
   redis.call('HSET', sale, 'tokens', tostring(tokens), 'refilledAt', now, 'issued', issued, 'admitted', admitted)
@@ -138,6 +141,6 @@ local order = '{"v":1,"type":"order","orderId":' .. cjson.encode(orderId) .. ',"
   ',"acceptedAt":' .. string.format('%d', now) .. '}'
 local entry = redis.call('XADD', outbox, '*', 'order', order)
 local r = final('accepted', order)
-r[8] = entry
+r[9] = entry
 return r
 `;

@@ -23,6 +23,8 @@ export interface SaleSnapshot {
   issued: number;
   admitted: number;
   rate: number;
+  /** Redis' clock (ms) when `admitted` was computed: waiting pages project the watermark from here. */
+  at: number;
 }
 
 export type GateOutcome =
@@ -37,7 +39,7 @@ export type GateOutcome =
   | ({ kind: "limit_reached"; payload: string } & SaleSnapshot)
   | ({ kind: "insufficient"; payload: string } & SaleSnapshot);
 
-type Reply = [string, string?, number?, number?, number?, number?, (string | number)?, (string | number)?];
+type Reply = [string, string?, number?, number?, number?, number?, number?, (string | number)?, (string | number)?];
 
 /** One purchase attempt through the gate script: exactly one Redis command. */
 export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateOutcome> {
@@ -53,9 +55,9 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     attempt.productId,
     attempt.soldOutFromMemory ?? 0,
   ]);
-  const [kind, saleId, remaining, issued, admitted, rate, a, b] = reply;
+  const [kind, saleId, remaining, issued, admitted, rate, at, a, b] = reply;
   if (kind === "unknown") return { kind };
-  const snapshot: SaleSnapshot = { saleId: String(saleId), remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate) };
+  const snapshot: SaleSnapshot = { saleId: String(saleId), remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate), at: Number(at) };
   switch (kind) {
     case "conflict":
     case "sold_out":

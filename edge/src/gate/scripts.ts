@@ -10,7 +10,7 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "f1b8cbe9b6f32083e852da72ef4a283c5c7e4395" },
+  gate: { name: "gate", lua: gateLua, sha: "158cfd77c9f49fbb0b2c1ea4807aab102edfdc55" },
   initSale: { name: "init-sale", lua: initSaleLua, sha: "b5c62b20195ed74c667121db4a790382196dcb9a" },
 } satisfies Record<string, LuaScript>;
 

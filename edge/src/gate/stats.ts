@@ -48,7 +48,8 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
   }
   // Levels are written only in seconds with a gate call: carry the last one forward.
   const seconds = [...bySecond.keys()].sort((a, b) => a - b);
-  const last = seconds.at(-1) ?? Math.floor(Date.now() / 1000);
+  // Up to now, not only to the last decision, so a quiet sale still shows time passing.
+  const last = Math.max(seconds.at(-1) ?? 0, Math.floor(Date.now() / 1000));
   const series: SecondStats[] = [];
   let level = { remaining: Number(quantity), queued: 0 };
   for (let t = Math.max(seconds[0] ?? last, last - windowSeconds + 1); t <= last; t++) {

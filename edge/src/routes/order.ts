@@ -40,7 +40,7 @@ export function waitingRoomUrl(req: OrderRequest, key: string): string {
 }
 
 async function queuedResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, outcome: Extract<GateOutcome, { kind: "queued" }>) {
-  const ticket: Ticket = { productId: req.productId, saleId: outcome.saleId, number: outcome.ticket, admittedAtIssue: outcome.admitted, rate: outcome.rate, issuedAt: Date.now() };
+  const ticket: Ticket = { productId: req.productId, saleId: outcome.saleId, number: outcome.ticket, admittedAtIssue: outcome.admitted, rate: outcome.rate, issuedAt: outcome.at };
   const token = await signTicket(config.TICKET_SECRET, ticket, req.userId);
   const ahead = Math.max(0, ticket.number - outcome.admitted);
   setCookie(c, ticketCookie(req.productId), token, {

@@ -55,8 +55,8 @@ export const waitingRoom = new Hono<EdgeEnv>()
     const known = knownSale(productId.data);
     if (known && known.snapshot.saleId !== ticket.saleId) return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
 
-    // The watermark moves at the sale's rate: project it from the freshest view we have.
-    const base = known ? { admitted: known.snapshot.admitted, rate: known.snapshot.rate, at: known.seenAt } : { admitted: ticket.admittedAtIssue, rate: ticket.rate, at: ticket.issuedAt };
+    // While people wait, the watermark moves at the sale's rate (gate.lua): project it from the freshest view.
+    const base = known ? { admitted: known.snapshot.admitted, rate: known.snapshot.rate, at: known.snapshot.at } : { admitted: ticket.admittedAtIssue, rate: ticket.rate, at: ticket.issuedAt };
     const projected = base.admitted + Math.floor((base.rate * Math.max(0, now - base.at)) / 1000);
     const ahead = Math.max(0, ticket.number - projected);
     return c.json({

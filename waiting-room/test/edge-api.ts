@@ -1,0 +1,28 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..", "..");
+const state = JSON.parse(readFileSync(join(root, ".fluxgate", "stack.json"), "utf8")) as { edge: { url: string } };
+const devVars = readFileSync(join(root, ".dev.vars"), "utf8");
+
+export const edgeUrl = state.edge.url;
+export const adminToken = /^ADMIN_TOKEN=(.*)$/m.exec(devVars)![1]!.trim();
+
+export const uniqueProduct = (name: string) => `${name}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+
+export async function initSale(body: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${edgeUrl}/init`, { method: "POST", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (res.status !== 200) throw new Error(`init failed: ${res.status} ${await res.text()}`);
+}
+
+/** A buyer outside the browser: one POST /order, as an API client would send it. */
+export async function apiOrder(productId: string, userId: string, ticket?: string) {
+  const res = await fetch(`${edgeUrl}/order`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID(), ...(ticket ? { "x-queue-ticket": ticket } : {}) },
+    body: JSON.stringify({ productId, userId }),
+  });
+  const body = (await res.json()) as { status: string; ticket?: string };
+  return { code: res.status, outcome: body.status, ticket: body.ticket };
+}

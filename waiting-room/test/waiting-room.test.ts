@@ -1,0 +1,122 @@
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launch, screenshot } from "./browser";
+import { adminToken, apiOrder, edgeUrl, initSale, uniqueProduct } from "./edge-api";
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/**
+ * A shopper's click on "Buy": the storefront's fetch follows the edge's 302, and the browser
+ * lands where it was sent, holding the ticket cookie the redirect set.
+ */
+async function buyInBrowser(page: Page, productId: string, userId: string): Promise<string> {
+  await page.goto(`${edgeUrl}/health`);
+  const landing = await page.evaluate(
+    async ({ productId, userId }) => {
+      const res = await fetch("/order", {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() },
+        body: JSON.stringify({ productId, userId }),
+      });
+      return res.redirected ? res.url : `status ${res.status}`;
+    },
+    { productId, userId },
+  );
+  expect(landing).toContain("/waiting-room?");
+  await page.goto(landing);
+  return landing;
+}
+
+const positionOf = async (page: Page) => Number((await page.locator("#position").textContent()) ?? "NaN");
+
+describe("the waiting room in a browser", () => {
+  it("shows a place that goes down, admits the user and ends on Order accepted", async () => {
+    const productId = uniqueProduct("wr-accept");
+    await initSale({ productId, quantity: 20, ratePerSecond: 3, burst: 2 });
+    // Two buyers take the bucket's tokens, five more queue ahead of our shopper and walk away.
+    for (let i = 0; i < 7; i++) await apiOrder(productId, `ahead-${i}`);
+
+    const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
+    await buyInBrowser(page, productId, "shopper");
+    await page.waitForFunction(() => /^\d+$/.test(document.getElementById("position")?.textContent ?? ""));
+    const positions = [await positionOf(page)];
+    await screenshot(page, "1-waiting");
+    expect(positions[0]).toBeGreaterThan(0);
+    await expect(page.locator('[aria-live="polite"]').first().textContent()).resolves.toMatch(/You are number \d+ in line/);
+
+    while (!(await page.locator("#title").textContent())?.includes("Order accepted")) {
+      await page.waitForTimeout(300);
+      if (await page.locator("#queue").isVisible()) positions.push(await positionOf(page));
+      expect(positions.length).toBeLessThan(100);
+    }
+    await screenshot(page, "2-accepted");
+    expect(Math.min(...positions)).toBeLessThan(positions[0]!);
+    expect(positions).toEqual([...positions].sort((a, b) => b - a));
+    await expect(page.locator("#order code").textContent()).resolves.toMatch(/[0-9a-f-]{36}/);
+    await page.close();
+  });
+
+  it("tells a queued user at once when the stock runs out", async () => {
+    const productId = uniqueProduct("wr-sold");
+    await initSale({ productId, quantity: 2, ratePerSecond: 1, burst: 1 });
+    expect((await apiOrder(productId, "first")).code).toBe(200);
+    const ahead = await apiOrder(productId, "ahead");
+    expect(ahead.code).toBe(302);
+
+    const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
+    await buyInBrowser(page, productId, "too-late");
+    await page.waitForFunction(() => /^\d+$/.test(document.getElementById("position")?.textContent ?? ""));
+    // The one ahead buys the last unit with its ticket when its turn comes.
+    let last = ahead;
+    for (let i = 0; i < 20 && last.code !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      last = await apiOrder(productId, "ahead", ahead.ticket);
+    }
+    expect(last.code).toBe(200);
+    await page.locator("#title", { hasText: "Sold out" }).waitFor({ timeout: 5000 });
+    await screenshot(page, "3-sold-out");
+    await page.close();
+  });
+
+  it("keeps the place across a reload", async () => {
+    const productId = uniqueProduct("wr-reload");
+    await initSale({ productId, quantity: 50, ratePerSecond: 0.2, burst: 1 });
+    for (let i = 0; i < 6; i++) await apiOrder(productId, `ahead-${i}`);
+    const context = await browser.newContext({ viewport: { width: 390, height: 780 } });
+    const page = await context.newPage();
+    await buyInBrowser(page, productId, "reloader");
+    await page.waitForFunction(() => /^\d+$/.test(document.getElementById("position")?.textContent ?? ""));
+    const before = await positionOf(page);
+    const cookie = (await context.cookies()).find((c) => c.name === `fg_ticket_${productId}`)?.value;
+    await page.reload();
+    await page.waitForFunction(() => /^\d+$/.test(document.getElementById("position")?.textContent ?? ""));
+    const after = await positionOf(page);
+    // One bought with the bucket's token, five queued before: the shopper is sixth in line.
+    expect(before).toBe(6);
+    expect(after).toBeLessThanOrEqual(before);
+    expect(after).toBeGreaterThanOrEqual(before - 1);
+    expect((await context.cookies()).find((c) => c.name === `fg_ticket_${productId}`)?.value).toBe(cookie);
+    await screenshot(page, "4-after-reload");
+    await context.close();
+  });
+
+  it("shows the operator the sale moving", async () => {
+    const productId = uniqueProduct("wr-ops");
+    await initSale({ productId, quantity: 30, ratePerSecond: 100 });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(`${edgeUrl}/admin?productId=${productId}#token=${adminToken}`);
+    await page.locator("#remaining", { hasText: "30" }).waitFor();
+    for (let i = 0; i < 12; i++) await apiOrder(productId, `buyer-${i}`);
+    await page.locator("#remaining", { hasText: "18" }).waitFor({ timeout: 5000 });
+    await expect(page.locator("#sold").textContent()).resolves.toBe("12");
+    await expect(page.locator("#rates path").count()).resolves.toBeGreaterThan(0);
+    await screenshot(page, "5-operator");
+    await page.close();
+  });
+});
