@@ -25,5 +25,5 @@ export default defineProject({
       };
     }),
   ],
-  test: { name: "edge" },
+  test: { name: "edge", setupFiles: ["./test/cleanup.ts"] },
 });

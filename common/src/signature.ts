@@ -7,6 +7,9 @@ export const SignatureHeaders = {
   signature: "x-fluxgate-signature",
 } as const;
 
+/** The outbox entry a forward carries, so the origin can mark it done once Kafka has it. */
+export const OUTBOX_ID_HEADER = "x-fluxgate-outbox-id";
+
 const encoder = new TextEncoder();
 // Spelled this way because Node's and workerd's type libraries name the key type differently.
 type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
@@ -23,7 +26,7 @@ export function hmacKey(secret: string): Promise<HmacKey> {
 
 const toHex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
-function fromHex(hex: string): Uint8Array | undefined {
+function fromHex(hex: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^(?:[0-9a-f]{2})+$/.test(hex)) return undefined;
   return Uint8Array.from(hex.match(/../g)!, (byte) => parseInt(byte, 16));
 }

@@ -1,7 +1,6 @@
-import { SignatureHeaders, signBody } from "@fluxgate/common";
+import { OUTBOX_ID_HEADER, SignatureHeaders, signBody } from "@fluxgate/common";
 import type { EdgeConfig } from "./config";
 
-export const OUTBOX_ID_HEADER = "x-fluxgate-outbox-id";
 const delaysMs = [0, 200, 1000];
 
 /**

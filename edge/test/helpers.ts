@@ -5,8 +5,14 @@ import { vi } from "vitest";
 export const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
 
 let counter = 0;
+/** Every product a test file created, so cleanup.ts can remove its keys afterwards. */
+export const createdProducts = new Set<string>();
 /** A product id of its own per test, so tests never share a sale. */
-export const uniqueProduct = (name = "p") => `${name}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+export function uniqueProduct(name = "p"): string {
+  const id = `${name}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+  createdProducts.add(id);
+  return id;
+}
 
 export function call(path: string, init: RequestInit = {}): Promise<Response> {
   return exports.default.fetch(new Request(`http://edge${path}`, { redirect: "manual", ...init }));

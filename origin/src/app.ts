@@ -1,15 +1,25 @@
-import { healthStatusCode, probeAll, type Probe } from "@fluxgate/common";
+import type { Probe } from "@fluxgate/common";
 import { Hono } from "hono";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { healthRoute, metricsRoute } from "./routes/ops";
+import { ordersRoute, type OrdersDeps } from "./routes/orders";
 
-export interface OriginDeps {
+export interface AppDeps {
+  orders: OrdersDeps;
   probes: { kafka: Probe; redis: Probe };
+  registry: Registry;
+  logger: Logger;
 }
 
-export function createApp(deps: OriginDeps): Hono {
-  const app = new Hono();
-  app.get("/health", async (c) => {
-    const report = await probeAll("origin", deps.probes);
-    return c.json(report, healthStatusCode(report));
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono()
+    .route("/orders", ordersRoute(deps.orders))
+    .route("/health", healthRoute(deps.probes))
+    .route("/metrics", metricsRoute(deps.registry));
+  app.onError((err, c) => {
+    deps.logger.error({ err, path: c.req.path }, "unhandled origin error");
+    return c.json({ error: "internal error" }, 500);
   });
   app.notFound((c) => c.json({ error: "not found" }, 404));
   return app;

@@ -1,5 +1,8 @@
+import { OUTBOXES_KEY, Topics } from "@fluxgate/common";
 import { parseEnv, port } from "@fluxgate/common/node";
 import { z } from "zod";
+
+const milliseconds = (fallback: number, min = 1) => z.coerce.number().int().min(min).max(3_600_000).default(fallback);
 
 const OriginEnv = z.object({
   ORIGIN_HOST: z.string().default("127.0.0.1"),
@@ -7,6 +10,18 @@ const OriginEnv = z.object({
   KAFKA_BROKERS: z.string().default("127.0.0.1:9092").transform((s) => s.split(",").map((b) => b.trim()).filter(Boolean)),
   REDIS_URL: z.url().default("redis://127.0.0.1:6379"),
   ORIGIN_SIGNING_SECRET: z.string().min(16, "ORIGIN_SIGNING_SECRET: at least 16 characters (generate one with `npm run up`)"),
+  /** Where every sale event goes; tests use a topic of their own. */
+  ORDERS_TOPIC: z.string().min(1).default(Topics.orders),
+  /** How long a produce (forward or relay batch) may wait for the broker's ack before it counts as failed. */
+  PRODUCE_TIMEOUT_MS: milliseconds(5000),
+  /** An outbox entry no forward confirmed for this long is produced by the relay. */
+  RELAY_MIN_IDLE_MS: milliseconds(3000, 0),
+  /** Pause between two relay passes. */
+  RELAY_INTERVAL_MS: milliseconds(500),
+  /** How often the relay re-reads the set of outbox streams. */
+  RELAY_REFRESH_MS: milliseconds(5000),
+  /** The set naming every outbox stream; tests point it at a set of their own so they relay only their streams. */
+  RELAY_OUTBOXES_KEY: z.string().min(1).default(OUTBOXES_KEY),
 });
 
 export type OriginConfig = z.output<typeof OriginEnv>;

@@ -2,13 +2,18 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..", "..");
-const state = JSON.parse(readFileSync(join(root, ".fluxgate", "stack.json"), "utf8")) as { edge: { url: string } };
+const state = JSON.parse(readFileSync(join(root, ".fluxgate", "stack.json"), "utf8")) as { edge: { url: string }; redis: { url: string } };
 const devVars = readFileSync(join(root, ".dev.vars"), "utf8");
 
 export const edgeUrl = state.edge.url;
 export const adminToken = /^ADMIN_TOKEN=(.*)$/m.exec(devVars)![1]!.trim();
 
-export const uniqueProduct = (name: string) => `${name}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+export const createdProducts = new Set<string>();
+export function uniqueProduct(name: string): string {
+  const id = `${name}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  createdProducts.add(id);
+  return id;
+}
 
 export async function initSale(body: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${edgeUrl}/init`, { method: "POST", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -25,4 +30,20 @@ export async function apiOrder(productId: string, userId: string, ticket?: strin
   });
   const body = (await res.json()) as { status: string; ticket?: string };
   return { code: res.status, outcome: body.status, ticket: body.ticket };
+}
+
+/** Removes test sales from redis and from the relay's registry (see edge/test/cleanup.ts). */
+export async function forgetSales(productIds: Iterable<string>): Promise<void> {
+  const { Redis } = await import("ioredis");
+  const { OUTBOXES_KEY, saleKeys } = await import("@fluxgate/common");
+  const redis = new Redis(state.redis.url);
+  try {
+    for (const id of productIds) {
+      const keys = saleKeys(id);
+      await redis.srem(OUTBOXES_KEY, keys.outbox);
+      await redis.del(...Object.values(keys));
+    }
+  } finally {
+    redis.disconnect();
+  }
 }

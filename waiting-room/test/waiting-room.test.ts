@@ -1,7 +1,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launch, screenshot } from "./browser";
-import { adminToken, apiOrder, edgeUrl, initSale, uniqueProduct } from "./edge-api";
+import { adminToken, apiOrder, createdProducts, edgeUrl, forgetSales, initSale, uniqueProduct } from "./edge-api";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -9,6 +9,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
+  await forgetSales(createdProducts);
 });
 
 /**

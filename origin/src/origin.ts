@@ -1,0 +1,119 @@
+import { hostname } from "node:os";
+import type { AddressInfo } from "node:net";
+import { createKafka, type ShutdownStep } from "@fluxgate/common/node";
+import { serve, type ServerType } from "@hono/node-server";
+import type { Hono } from "hono";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { createApp } from "./app";
+import type { OriginConfig } from "./config";
+import { createMetrics } from "./metrics";
+import { createSaleEventProducer } from "./producer";
+import { createRelay } from "./relay";
+
+export interface Origin {
+  app: Hono;
+  registry: Registry;
+  /** Connects (in the background when a dependency is away), starts the relay, then listens. */
+  start(): Promise<{ url: string }>;
+  /** The steps of a graceful stop, in order, for handleShutdown; each is safe to run twice. */
+  shutdownSteps: ShutdownStep[];
+  /** Runs shutdownSteps; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const once = <T>(fn: () => Promise<T>) => {
+  let result: Promise<T> | undefined;
+  return () => (result ??= fn());
+};
+
+/**
+ * The origin: POST /orders (signed forwards from the edge → Kafka), the outbox relay, /health and
+ * /metrics. main.ts and the tests build it the same way.
+ */
+export function createOrigin(config: OriginConfig, logger: Logger): Origin {
+  const kafka = createKafka("fluxgate-origin", config.KAFKA_BROKERS, logger);
+  const admin = kafka.admin();
+  // The outbox lives in Redis; with no offline queue a command fails at once while redis is away
+  // (the forward answers anyway, the relay backs off) and the client reconnects by itself.
+  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 5000 });
+  redis.on("error", (err) => logger.debug({ err }, "redis connection error"));
+  const producer = createSaleEventProducer(kafka, config.ORDERS_TOPIC, config.PRODUCE_TIMEOUT_MS, logger);
+  const metrics = createMetrics();
+  const relay = createRelay({
+    redis,
+    producer,
+    metrics,
+    logger,
+    registryKey: config.RELAY_OUTBOXES_KEY,
+    consumer: `origin-${hostname()}`,
+    minIdleMs: config.RELAY_MIN_IDLE_MS,
+    intervalMs: config.RELAY_INTERVAL_MS,
+    refreshMs: config.RELAY_REFRESH_MS,
+  });
+
+  const app = createApp({
+    orders: {
+      signingSecret: config.ORIGIN_SIGNING_SECRET,
+      topic: config.ORDERS_TOPIC,
+      producer,
+      redis,
+      metrics,
+      logger,
+    },
+    probes: {
+      kafka: async () => {
+        await admin.connect();
+        await admin.describeCluster();
+      },
+      redis: () => redis.ping(),
+    },
+    registry: metrics.registry,
+    logger,
+  });
+
+  let server: ServerType | undefined;
+
+  const listen = () =>
+    new Promise<{ url: string }>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: config.ORIGIN_HOST, port: config.ORIGIN_PORT }, (info: AddressInfo) =>
+        resolve({ url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}` }),
+      );
+      s.once("error", reject);
+      server = s;
+    });
+
+  const shutdownSteps: ShutdownStep[] = [
+    // In-flight requests finish (their produce included); idle keep-alive connections close.
+    { name: "http", run: once(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))) },
+    { name: "relay", run: () => relay.stop() },
+    { name: "kafka", run: once(async () => Promise.all([producer.disconnect(), admin.disconnect()])) },
+    { name: "redis", run: once(() => redis.quit().catch(() => redis.disconnect())) },
+  ];
+
+  const stop = once(async () => {
+    for (const step of shutdownSteps) {
+      try {
+        await step.run();
+      } catch (err) {
+        logger.error({ err, step: step.name }, "origin shutdown step failed");
+      }
+    }
+  });
+
+  return {
+    app,
+    registry: metrics.registry,
+    async start() {
+      await redis.connect().catch((err: unknown) => logger.warn({ err }, "redis not reachable yet; reconnecting in the background"));
+      producer.connect();
+      relay.start();
+      const address = await listen();
+      logger.info({ ...address, topic: config.ORDERS_TOPIC, relay: { registry: config.RELAY_OUTBOXES_KEY, minIdleMs: config.RELAY_MIN_IDLE_MS } }, "origin listening");
+      return address;
+    },
+    shutdownSteps,
+    stop,
+  };
+}

@@ -1,0 +1,105 @@
+import { OUTBOX_ID_HEADER, saleKeys, SaleEvent, SignatureHeaders, verifyBody } from "@fluxgate/common";
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "pino";
+import { saleEventMessage } from "../message";
+import type { OriginMetrics, RejectReason } from "../metrics";
+import { isEntryId, markDone, type OutboxRedis } from "../outbox";
+import type { SaleEventProducer } from "../producer";
+
+/** The outbox entry a forward carries (edge/src/forward.ts sends it). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface OrdersDeps {
+  signingSecret: string;
+  topic: string;
+  producer: SaleEventProducer;
+  redis: OutboxRedis;
+  metrics: OriginMetrics;
+  logger: Logger;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const lenientUtf8 = new TextDecoder("utf-8");
+
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * POST /orders: a sale event the edge accepted and signed. Checked in this order: size (413),
+ * signature and timestamp (401), JSON and schema (400); then produced with the exact bytes
+ * received and answered 202 once Kafka acknowledged it (503 when it did not: the edge retries,
+ * the relay covers it). Finally the outbox entry is marked done, so the relay leaves it alone.
+ */
+export function ordersRoute(deps: OrdersDeps): Hono {
+  const logger = deps.logger.child({ component: "forward" });
+  const reject = (c: Context, reason: RejectReason, status: 400 | 401 | 413, error: string) => {
+    deps.metrics.rejected.inc({ reason });
+    return c.json({ error }, status);
+  };
+
+  return new Hono().post(
+    "/",
+    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => reject(c, "too_large", 413, `body larger than ${MAX_BODY_BYTES} bytes`) }),
+    async (c) => {
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      const body = decodeUtf8(bytes);
+
+      const timestamp = c.req.header(SignatureHeaders.timestamp);
+      const signature = c.req.header(SignatureHeaders.signature);
+      if (!timestamp || !signature) {
+        return reject(c, "unauthorized", 401, `signed requests only: ${SignatureHeaders.timestamp} and ${SignatureHeaders.signature} headers required`);
+      }
+      if (!(await verifyBody(deps.signingSecret, timestamp, body ?? lenientUtf8.decode(bytes), signature))) {
+        return reject(c, "unauthorized", 401, "signature does not match the body, or the timestamp is too old");
+      }
+
+      if (body === undefined) return reject(c, "not_json", 400, "body must be UTF-8 JSON");
+      let json: unknown;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        return reject(c, "not_json", 400, "body must be JSON");
+      }
+      const parsed = SaleEvent.safeParse(json);
+      if (!parsed.success) {
+        const why = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+        return reject(c, "invalid_event", 400, `not a sale event: ${why}`);
+      }
+      const event = parsed.data;
+      const outboxId = c.req.header(OUTBOX_ID_HEADER);
+      if (outboxId !== undefined && !isEntryId(outboxId)) {
+        return reject(c, "invalid_outbox_id", 400, `${OUTBOX_ID_HEADER}: a stream entry id like 1700000000000-0`);
+      }
+
+      try {
+        await deps.producer.produce([saleEventMessage(event.productId, Buffer.from(bytes), outboxId, "forward")]);
+      } catch (err) {
+        deps.metrics.produceFailures.inc({ source: "forward" });
+        logger.warn({ err, productId: event.productId, outboxId }, "produce failed; the edge retries and the relay covers it");
+        return c.json({ error: "Kafka did not acknowledge the event; retry later" }, 503, { "retry-after": "1" });
+      }
+      deps.metrics.produced.inc({ source: "forward" });
+
+      let outboxMarked = false;
+      if (outboxId !== undefined) {
+        try {
+          await markDone(deps.redis, saleKeys(event.productId).outbox, [outboxId]);
+          outboxMarked = true;
+        } catch (err) {
+          // Harmless but costly: the relay will produce this entry again, and the worker drop the duplicate.
+          deps.metrics.outboxMarkFailures.inc();
+          logger.warn({ err, productId: event.productId, outboxId }, "produced, but the outbox entry could not be marked done");
+        }
+      }
+
+      const id = event.type === "order" ? { orderId: event.orderId } : { saleId: event.saleId };
+      return c.json({ status: "produced", type: event.type, productId: event.productId, ...id, topic: deps.topic, outboxId, outboxMarked }, 202);
+    },
+  );
+}

@@ -1,0 +1,211 @@
+/**
+ * POST /orders through a real origin (in-process, port 0) into the real Kafka: what the edge's
+ * forward gets back, what lands in the topic, what happens to the outbox entry.
+ */
+import { Outbox, saleKeys } from "@fluxgate/common";
+import type { Admin } from "kafkajs";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Origin } from "../src/origin";
+import { MessageHeaders } from "../src/message";
+import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, sale, startOrigin, topicSize, uniqueTag } from "./helpers";
+
+const tag = uniqueTag();
+const topic = `test.origin.forward.${tag}`;
+const product = (name: string) => `t-${tag}-${name}`;
+
+let admin: Admin;
+let redis: Redis;
+let origin: Origin;
+let url: string;
+let reader: Awaited<ReturnType<typeof collectTopic>>;
+const usedProducts: string[] = [];
+
+/** XADDs `body` into the product's outbox as the edge's gate does; returns the entry id. */
+async function outboxAdd(productId: string, body: string, field: string = Outbox.orderField) {
+  usedProducts.push(productId);
+  return (await redis.xadd(saleKeys(productId).outbox, "*", field, body))!;
+}
+
+beforeAll(async () => {
+  admin = kafka.admin();
+  await admin.connect();
+  await createTopic(admin, topic);
+  redis = newRedis();
+  ({ origin, url } = await startOrigin({ ORDERS_TOPIC: topic, RELAY_OUTBOXES_KEY: `test:origin:${tag}:outboxes` }));
+  reader = await collectTopic(topic);
+});
+
+afterAll(async () => {
+  await origin?.stop();
+  await reader?.close(admin);
+  await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin?.disconnect();
+  if (usedProducts.length) await redis.del(...usedProducts.map((p) => saleKeys(p).outbox));
+  await redis?.quit();
+});
+
+describe("a signed forward", () => {
+  it("is produced with key = productId and the exact body, answered 202, and its outbox entry is gone", async () => {
+    const productId = product("order");
+    // Unusual spacing and key order: the origin must pass the bytes through, not re-serialise.
+    const body = order(productId, 1).replace(`"v":1,`, `"v": 1 ,  `);
+    const outboxId = await outboxAdd(productId, body);
+
+    const res = await forward(url, body, { outboxId });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ status: "produced", type: "order", productId, orderId: `${productId}-order-1`, outboxId, outboxMarked: true });
+    expect(await redis.xlen(saleKeys(productId).outbox)).toBe(0);
+
+    await eventually(() => reader.of(productId).length === 1);
+    const [message] = reader.of(productId);
+    expect(message).toMatchObject({ key: productId, value: body });
+    expect(message!.headers).toMatchObject({ [MessageHeaders.source]: "forward", [MessageHeaders.outboxId]: outboxId });
+  });
+
+  it("carries a sale start the same way", async () => {
+    const productId = product("sale");
+    const body = sale(productId, 1000);
+    const outboxId = await outboxAdd(productId, body, Outbox.saleField);
+
+    const res = await forward(url, body, { outboxId });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ status: "produced", type: "sale", saleId: `${productId}-sale` });
+    expect(await redis.xlen(saleKeys(productId).outbox)).toBe(0);
+    await eventually(() => reader.of(productId).length === 1);
+    expect(reader.of(productId)[0]).toMatchObject({ key: productId, value: body });
+  });
+
+  it("without an outbox id is produced all the same", async () => {
+    const productId = product("no-outbox");
+    const res = await forward(url, order(productId, 1));
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ status: "produced", outboxMarked: false });
+    await eventually(() => reader.of(productId).length === 1);
+  });
+
+  it("keeps a crowd's orders apart: 200 concurrent forwards, each produced once", async () => {
+    const productId = product("crowd");
+    const bodies = Array.from({ length: 200 }, (_, i) => order(productId, i));
+    const ids = await Promise.all(bodies.map((b) => outboxAdd(productId, b)));
+    const answers = await Promise.all(bodies.map((b, i) => forward(url, b, { outboxId: ids[i]! })));
+    expect(answers.map((r) => r.status)).toEqual(bodies.map(() => 202));
+    expect(await redis.xlen(saleKeys(productId).outbox)).toBe(0);
+    await eventually(() => reader.of(productId).length === 200);
+    expect(new Set(reader.of(productId).map((m) => m.value))).toEqual(new Set(bodies));
+  });
+});
+
+describe("a forward that is refused produces nothing", () => {
+  const productId = product("refused");
+  const body = order(productId, 1);
+
+  it.each([
+    ["signed with another secret", { secret: "not-the-origin-secret-0123456789" }],
+    ["with a stale timestamp", { timestamp: Date.now() - 10 * 60_000 }],
+    ["a timestamp from the future", { timestamp: Date.now() + 10 * 60_000 }],
+    ["without signature headers", { unsigned: true }],
+  ])("401 when %s", async (_, options) => {
+    const before = await topicSize(admin, topic);
+    const outboxId = await outboxAdd(productId, body);
+    const res = await forward(url, body, { outboxId, ...options });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toHaveProperty("error");
+    expect(await topicSize(admin, topic)).toBe(before);
+    // Not ours to confirm: the entry stays for the relay.
+    expect(await redis.xrange(saleKeys(productId).outbox, outboxId, outboxId)).toHaveLength(1);
+  });
+
+  it("401 when the signature is for another body", async () => {
+    const before = await topicSize(admin, topic);
+    const res = await forward(url, order(productId, 1, { quantity: 5 }), { signAs: body });
+    expect(res.status).toBe(401);
+    expect(await topicSize(admin, topic)).toBe(before);
+  });
+
+  it("400 for JSON that is not a sale event, saying why", async () => {
+    const before = await topicSize(admin, topic);
+    const res = await forward(url, order(productId, 2, { quantity: 0 }));
+    expect(res.status).toBe(400);
+    expect((await res.json()) as { error: string }).toMatchObject({ error: expect.stringContaining("quantity") });
+    const unknownType = await forward(url, JSON.stringify({ v: 1, type: "refund", productId }));
+    expect(unknownType.status).toBe(400);
+    expect(await topicSize(admin, topic)).toBe(before);
+  });
+
+  it("400 for a body that is not JSON", async () => {
+    const before = await topicSize(admin, topic);
+    const res = await forward(url, "orderId=1&productId=x");
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: "body must be JSON" });
+    expect(await topicSize(admin, topic)).toBe(before);
+  });
+
+  it("400 for an outbox id that is no stream entry id", async () => {
+    const res = await forward(url, order(productId, 3), { outboxId: "12345" });
+    expect(res.status).toBe(400);
+  });
+
+  it("413 for a body over 64 KiB, declared or streamed", async () => {
+    const before = await topicSize(admin, topic);
+    const huge = order(productId, 4, { userId: "u" }).replace(`"v":1`, `"v":1,"padding":"${"x".repeat(70 * 1024)}"`);
+    expect((await forward(url, huge)).status).toBe(413);
+
+    const streamed = await fetch(new URL("/orders", url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 70; i++) controller.enqueue(new TextEncoder().encode("x".repeat(1024)));
+          controller.close();
+        },
+      }),
+      duplex: "half",
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(await topicSize(admin, topic)).toBe(before);
+  });
+});
+
+describe("operations", () => {
+  it("GET /health reports kafka and redis", async () => {
+    const res = await fetch(new URL("/health", url));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ service: "origin", status: "ok", dependencies: { kafka: { ok: true }, redis: { ok: true } } });
+  });
+
+  it("GET /metrics counts what was produced and refused", async () => {
+    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(203);
+    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="unauthorized"}')).toBe(5);
+    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="too_large"}')).toBe(2);
+    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="not_json"}')).toBe(1);
+    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="invalid_event"}')).toBe(2);
+    expect(await metric(url, 'fluxgate_origin_produce_failures_total{source="forward"}')).toBe(0);
+  });
+
+  it("answers 503 when Kafka does not acknowledge, keeps the outbox entry, and stops cleanly twice", async () => {
+    const { origin: cut, url: cutUrl } = await startOrigin({
+      ORDERS_TOPIC: topic,
+      KAFKA_BROKERS: "127.0.0.1:1",
+      PRODUCE_TIMEOUT_MS: "1000",
+      RELAY_OUTBOXES_KEY: `test:origin:${tag}:outboxes`,
+    });
+    try {
+      const productId = product("no-kafka");
+      const body = order(productId, 1);
+      const outboxId = await outboxAdd(productId, body);
+      const res = await forward(cutUrl, body, { outboxId });
+      expect(res.status).toBe(503);
+      expect(await redis.xlen(saleKeys(productId).outbox)).toBe(1);
+      expect(await metric(cutUrl, 'fluxgate_origin_produce_failures_total{source="forward"}')).toBe(1);
+      const health = await fetch(new URL("/health", cutUrl));
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ status: "degraded", dependencies: { kafka: { ok: false }, redis: { ok: true } } });
+    } finally {
+      await Promise.all([cut.stop(), cut.stop()]);
+      await cut.stop();
+    }
+    await expect(fetch(new URL("/health", cutUrl))).rejects.toThrow();
+  });
+});
+

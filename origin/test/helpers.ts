@@ -1,0 +1,164 @@
+/**
+ * What the origin's tests share: the running stack's Kafka and Redis (from the environment, else
+ * .fluxgate/stack.json, else the default ports), an in-process origin on port 0 with a topic and
+ * an outbox registry of its own, signed forwards the way the edge sends them, and a reader that
+ * collects everything produced to the test topic.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SignatureHeaders, signBody, type OrderMessage, type SaleStarted } from "@fluxgate/common";
+import { Kafka, logLevel, type Admin, type Consumer, type IHeaders } from "kafkajs";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { loadConfig, type OriginConfig } from "../src/config";
+import { createOrigin, type Origin } from "../src/origin";
+import { OUTBOX_ID_HEADER } from "@fluxgate/common";
+
+const repoRoot = resolve(fileURLToPath(import.meta.url), "../../..");
+
+function stackFile(): { kafka?: { brokers?: string[] }; redis?: { url?: string } } {
+  try {
+    return JSON.parse(readFileSync(join(process.env.FLUXGATE_HOME ?? join(repoRoot, ".fluxgate"), "stack.json"), "utf8"));
+  } catch {
+    return {};
+  }
+}
+
+const stack = stackFile();
+export const brokers = (process.env.KAFKA_BROKERS ?? stack.kafka?.brokers?.join(",") ?? "127.0.0.1:9092").split(",");
+export const redisUrl = process.env.REDIS_URL ?? stack.redis?.url ?? "redis://127.0.0.1:6379";
+
+export const SECRET = "origin-test-secret-0123456789abcdef";
+/** A short random tag that keeps this run's topics, keys and productIds apart from everyone else's. */
+export const uniqueTag = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
+
+export const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+export const kafka = new Kafka({ clientId: "origin-test", brokers, logLevel: logLevel.NOTHING });
+export const newRedis = () => new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+
+export function testConfig(env: Record<string, string>): OriginConfig {
+  return loadConfig({
+    ORIGIN_PORT: "0",
+    KAFKA_BROKERS: brokers.join(","),
+    REDIS_URL: redisUrl,
+    ORIGIN_SIGNING_SECRET: SECRET,
+    ...env,
+  });
+}
+
+export async function startOrigin(env: Record<string, string>): Promise<{ origin: Origin; url: string }> {
+  const origin = createOrigin(testConfig(env), logger);
+  const { url } = await origin.start();
+  return { origin, url };
+}
+
+export async function createTopic(admin: Admin, topic: string, numPartitions = 3) {
+  await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+}
+
+/** Messages in the topic so far (sum of the partitions' high watermarks; the topic is new, so low is 0). */
+export async function topicSize(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+}
+
+export function order(productId: string, n: number, extra: Partial<OrderMessage> = {}): string {
+  const message: OrderMessage = {
+    v: 1,
+    type: "order",
+    orderId: `${productId}-order-${n}`,
+    saleId: `${productId}-sale`,
+    productId,
+    userId: `user-${n}`,
+    quantity: 1,
+    idempotencyKey: `key-${n}`,
+    acceptedAt: Date.now(),
+    ...extra,
+  };
+  return JSON.stringify(message);
+}
+
+export function sale(productId: string, quantity = 10): string {
+  const message: SaleStarted = { v: 1, type: "sale", saleId: `${productId}-sale`, productId, quantity, perUserLimit: 1, startedAt: Date.now() };
+  return JSON.stringify(message);
+}
+
+export interface ForwardOptions {
+  outboxId?: string;
+  secret?: string;
+  timestamp?: number;
+  /** Sign this instead of the body sent. */
+  signAs?: string;
+  /** Leave the signature headers out. */
+  unsigned?: boolean;
+}
+
+/** POST /orders the way edge/src/forward.ts does it. */
+export async function forward(url: string, body: string, o: ForwardOptions = {}): Promise<Response> {
+  const timestamp = o.timestamp ?? Date.now();
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (!o.unsigned) {
+    headers[SignatureHeaders.timestamp] = String(timestamp);
+    headers[SignatureHeaders.signature] = await signBody(o.secret ?? SECRET, timestamp, o.signAs ?? body);
+  }
+  if (o.outboxId) headers[OUTBOX_ID_HEADER] = o.outboxId;
+  return fetch(new URL("/orders", url), { method: "POST", headers, body });
+}
+
+export interface Consumed {
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+  partition: number;
+  offset: number;
+}
+
+const headerText = (headers: IHeaders | undefined) =>
+  Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? String(v[0]) : String(v)]));
+
+/** Everything produced to `topic`, from the beginning, collected by a consumer group of its own. */
+export async function collectTopic(topic: string) {
+  const groupId = `${topic}.reader`;
+  const consumer: Consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  const messages: Consumed[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      messages.push({
+        key: message.key?.toString() ?? "",
+        value: message.value?.toString() ?? "",
+        headers: headerText(message.headers),
+        partition,
+        offset: Number(message.offset),
+      });
+    },
+  });
+  return {
+    messages,
+    /** Messages keyed by this productId, in their partition's order. */
+    of: (productId: string) => messages.filter((m) => m.key === productId).sort((a, b) => a.offset - b.offset),
+    async close(admin: Admin) {
+      await consumer.disconnect();
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+    },
+  };
+}
+
+/** Polls `check` until it returns true (or throws the last failure after `timeoutMs`). */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The value of one Prometheus sample, e.g. metric(text, 'fluxgate_origin_produced_total{source="forward"}'). */
+export async function metric(url: string, sample: string): Promise<number> {
+  const text = await (await fetch(new URL("/metrics", url))).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}

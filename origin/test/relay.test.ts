@@ -1,0 +1,130 @@
+/**
+ * The outbox relay against the real Redis and Kafka: entries the edge wrote but no forward
+ * confirmed reach Kafka on their own, once each; entries a forward confirmed are left alone.
+ */
+import { Outbox, saleKeys } from "@fluxgate/common";
+import type { Admin } from "kafkajs";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MessageHeaders } from "../src/message";
+import type { Origin } from "../src/origin";
+import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, sale, startOrigin, uniqueTag } from "./helpers";
+
+const tag = uniqueTag();
+const topic = `test.origin.relay.${tag}`;
+/** This file's own registry: the origins here relay only these streams, and the stack's origin never sees them. */
+const registry = `test:origin:${tag}:outboxes`;
+const product = (name: string) => `t-${tag}-${name}`;
+const relayEnv = { ORDERS_TOPIC: topic, RELAY_OUTBOXES_KEY: registry, RELAY_MIN_IDLE_MS: "1000", RELAY_INTERVAL_MS: "100", RELAY_REFRESH_MS: "200" };
+
+let admin: Admin;
+let redis: Redis;
+let reader: Awaited<ReturnType<typeof collectTopic>>;
+const origins: Origin[] = [];
+const streams: string[] = [];
+
+async function outboxOf(productId: string) {
+  const stream = saleKeys(productId).outbox;
+  streams.push(stream);
+  await redis.sadd(registry, stream);
+  return stream;
+}
+
+async function start(env: Record<string, string> = {}) {
+  const started = await startOrigin({ ...relayEnv, ...env });
+  origins.push(started.origin);
+  return started;
+}
+
+const pendingCount = async (stream: string) => Number(((await redis.xpending(stream, Outbox.relayGroup)) as [number])[0]);
+
+beforeAll(async () => {
+  admin = kafka.admin();
+  await admin.connect();
+  await createTopic(admin, topic);
+  redis = newRedis();
+  reader = await collectTopic(topic);
+});
+
+afterAll(async () => {
+  for (const origin of origins) await origin.stop();
+  await reader?.close(admin);
+  await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin?.disconnect();
+  await redis?.del(registry, ...streams);
+  await redis?.quit();
+});
+
+describe("the outbox relay", () => {
+  it("delivers what no forward confirmed, once each, and leaves forwarded entries to the forward", async () => {
+    const { url } = await start();
+    // Warm the producer up, so the forward below is as quick as in production.
+    expect((await forward(url, order(product("warm-up"), 0))).status).toBe(202);
+
+    const [a, b] = [product("a"), product("b")];
+    const [streamA, streamB] = [await outboxOf(a), await outboxOf(b)];
+    const saleA = sale(a);
+    await redis.xadd(streamA, "*", Outbox.saleField, saleA);
+    const ordersA = [1, 2, 3].map((n) => order(a, n));
+    const ordersB = [1, 2].map((n) => order(b, n));
+    const idsA = [];
+    for (const body of ordersA) idsA.push(await redis.xadd(streamA, "*", Outbox.orderField, body));
+    for (const body of ordersB) await redis.xadd(streamB, "*", Outbox.orderField, body);
+    // The edge's forward of one of them arrives in time: the relay must not produce it too.
+    expect((await forward(url, ordersA[1]!, { outboxId: idsA[1]! })).status).toBe(202);
+
+    await eventually(async () => (await redis.xlen(streamA)) + (await redis.xlen(streamB)) === 0);
+    await eventually(() => reader.of(a).length === 4 && reader.of(b).length === 2);
+    // A few more relay passes, well past the idle time: nothing is produced again.
+    await new Promise((r) => setTimeout(r, 1500));
+
+    const valuesA = reader.of(a).map((m) => m.value);
+    expect(valuesA.toSorted()).toEqual([saleA, ...ordersA].toSorted());
+    // Relayed in stream order: the sale start ahead of its relayed orders (the forwarded one may overtake it).
+    expect(valuesA.filter((v) => v !== ordersA[1])).toEqual([saleA, ordersA[0], ordersA[2]]);
+    expect(reader.of(b).map((m) => m.value)).toEqual(ordersB);
+    expect(reader.of(a).find((m) => m.value === ordersA[1])!.headers[MessageHeaders.source]).toBe("forward");
+    expect(reader.of(b).every((m) => m.headers[MessageHeaders.source] === "relay" && m.key === b)).toBe(true);
+    expect(await pendingCount(streamA)).toBe(0);
+    expect(await pendingCount(streamB)).toBe(0);
+
+    expect(await metric(url, 'fluxgate_origin_produced_total{source="relay"}')).toBe(5);
+    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(2);
+    await eventually(async () => (await metric(url, "fluxgate_origin_outbox_backlog")) === 0);
+  });
+
+  it("keeps relaying the good streams when one registered key is broken", async () => {
+    const { url } = await start();
+    const broken = await outboxOf(product("broken"));
+    await redis.set(broken, "not a stream");
+    const c = product("c");
+    const streamC = await outboxOf(c);
+    const body = order(c, 1);
+    await redis.xadd(streamC, "*", Outbox.orderField, body);
+
+    await eventually(() => reader.of(c).length === 1);
+    expect(reader.of(c)[0]!.value).toBe(body);
+    expect(await metric(url, "fluxgate_origin_relay_errors_total")).toBeGreaterThan(0);
+    await redis.srem(registry, broken);
+  });
+
+  it("keeps what Kafka did not take in the outbox, and delivers it once Kafka is back", async () => {
+    // Every origin so far stops: only the one without Kafka relays now.
+    for (const origin of origins.splice(0)) await origin.stop();
+    const { url: cutUrl, origin: cut } = await start({ KAFKA_BROKERS: "127.0.0.1:1", PRODUCE_TIMEOUT_MS: "500" });
+    const d = product("d");
+    const streamD = await outboxOf(d);
+    const bodies = [1, 2, 3].map((n) => order(d, n));
+    for (const body of bodies) await redis.xadd(streamD, "*", Outbox.orderField, body);
+
+    await eventually(async () => (await metric(cutUrl, "fluxgate_origin_relay_errors_total")) >= 2);
+    expect(await metric(cutUrl, 'fluxgate_origin_produce_failures_total{source="relay"}')).toBeGreaterThanOrEqual(3);
+    expect(await redis.xlen(streamD)).toBe(3);
+    await cut.stop();
+
+    await start();
+    await eventually(() => reader.of(d).length === 3);
+    expect(reader.of(d).map((m) => m.value)).toEqual(bodies);
+    await eventually(async () => (await redis.xlen(streamD)) === 0);
+  });
+});
