@@ -1,0 +1,77 @@
+// k6 run -e BASE_URL=https://flux-gate.<you>.workers.dev -e ADMIN_TOKEN=... load/k6/crowd.js
+// Buyers who behave like browsers: a 302 sends them to the waiting room, whose page polls its
+// status and sends the order again when their turn comes; a 409 ends their visit.
+import http from "k6/http";
+import { check, fail, sleep } from "k6";
+import { Counter } from "k6/metrics";
+import { crowd, expectedStatuses, productIdFor } from "../scenarios.js";
+
+const BASE_URL = __ENV.BASE_URL || fail("set BASE_URL to the workers.dev URL");
+const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || fail("set ADMIN_TOKEN");
+const productId = productIdFor(crowd, __ENV.RUN_ID || `${Date.now()}`);
+
+const accepted = new Counter("orders_accepted");
+const soldOut = new Counter("orders_sold_out");
+const serverErrors = new Counter("server_errors");
+
+export const options = {
+  scenarios: {
+    crowd: {
+      executor: "per-vu-iterations",
+      vus: crowd.vus,
+      iterations: Math.ceil(crowd.buyers / crowd.vus),
+      maxDuration: "10m",
+    },
+  },
+  maxRedirects: 0,
+  thresholds: {
+    orders_accepted: [`count<=${crowd.stock}`],
+    server_errors: ["count==0"],
+    checks: ["rate==1.0"],
+  },
+};
+
+export function setup() {
+  const res = http.post(`${BASE_URL}/init`, JSON.stringify({ productId, quantity: crowd.stock, ratePerSecond: crowd.ratePerSecond, perUserLimit: crowd.perUserLimit }), {
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  if (res.status !== 200) fail(`init failed: ${res.status} ${res.body}`);
+  return { productId };
+}
+
+function order(data, userId, key) {
+  const res = http.post(`${BASE_URL}/order`, JSON.stringify({ productId: data.productId, userId }), {
+    headers: { "content-type": "application/json", "idempotency-key": key },
+    tags: { name: "order" },
+  });
+  if (res.status >= 500) serverErrors.add(1);
+  check(res, { "200, 302 or 409": (r) => expectedStatuses.includes(r.status) });
+  return res;
+}
+
+export default function (data) {
+  sleep(Math.random() * crowd.arrivalSeconds);
+  const userId = `vu${__VU}-i${__ITER}`;
+  const key = `${userId}-${Math.random()}`;
+  let res = order(data, userId, key);
+  if (res.status === 302) {
+    // The cookie jar keeps the ticket, as a browser does.
+    http.get(`${BASE_URL}${res.headers.Location}`, { tags: { name: "waiting-room" } });
+    for (let polls = 0; polls < 600 && res.status === 302; polls++) {
+      sleep(crowd.pollSeconds);
+      const status = http.get(`${BASE_URL}/waiting-room/status?productId=${data.productId}&userId=${userId}`, { tags: { name: "status" } });
+      if (status.status >= 500) serverErrors.add(1);
+      const state = status.json("state");
+      if (state === "sold_out") return soldOut.add(1);
+      if (state === "your_turn" || state === "expired" || state === "no_ticket") res = order(data, userId, key);
+    }
+  }
+  if (res.status === 200) accepted.add(1);
+  if (res.status === 409) soldOut.add(1);
+}
+
+export function teardown(data) {
+  const sale = http.get(`${BASE_URL}/sales/${data.productId}`).json();
+  check(sale, { "never oversold": (s) => s.sold <= s.quantity && s.remaining >= 0 });
+  console.log(`sale ${data.productId}: sold ${sale.sold} of ${sale.quantity}`);
+}
