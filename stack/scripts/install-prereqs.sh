@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, whatever the native stack needs and this machine lacks:
-# Java 17+ and Maven (to fetch and run Apache Kafka), redis-server, PostgreSQL and Chromium.
+# Java 17+ and Maven (to fetch and run Apache Kafka), redis-server, PostgreSQL, Chromium and docker-compose.
 # Does nothing when all are present; needs root (or sudo) otherwise.
 set -euo pipefail
 
@@ -11,9 +11,11 @@ command -v redis-server >/dev/null || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 # Headless Chromium for the waiting-room browser tests (driven by playwright-core).
 command -v chromium >/dev/null || need+=(chromium)
+# Only to validate docker-compose.yml (docker-compose config -q needs no engine).
+command -v docker-compose >/dev/null || need+=(docker-compose)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "prerequisites: all present (java, mvn, redis-server, postgresql, chromium)"
+  echo "prerequisites: all present (java, mvn, redis-server, postgresql, chromium, docker-compose)"
   exit 0
 fi
 sudo=""
