@@ -1,12 +1,45 @@
+import { Topics } from "@fluxgate/common";
 import { parseEnv, port } from "@fluxgate/common/node";
 import { z } from "zod";
+
+const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 const WorkerEnv = z.object({
   WORKER_HOST: z.string().default("127.0.0.1"),
   /** Only /health and /metrics listen here; the work itself comes from Kafka. */
   WORKER_PORT: port(3001),
-  KAFKA_BROKERS: z.string().default("127.0.0.1:9092").transform((s) => s.split(",").map((b) => b.trim()).filter(Boolean)),
+  KAFKA_BROKERS: z
+    .string()
+    .default("127.0.0.1:9092")
+    .transform((s) => s.split(",").map((b) => b.trim()).filter(Boolean)),
   DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/fluxgate"),
+  /** Tables live in this schema (created by the migrations); unset = the connection's default search_path. */
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "DATABASE_SCHEMA: lower-case letters, digits and '_', at most 63")
+    .optional(),
+  ORDERS_TOPIC: z.string().min(1).default(Topics.orders),
+  DLQ_TOPIC: z.string().min(1).default(Topics.deadLetters),
+  CONSUMER_GROUP: z.string().min(1).default("fluxgate-worker"),
+
+  // Batch tuning. A fetch returns at once when data is there (minBytes 1), so a backlog comes in
+  // batches of up to maxBytesPerPartition (~4,000 orders per MiB) and a trickle without delay.
+  WORKER_MAX_BYTES_PER_PARTITION: int(2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+  WORKER_MAX_BYTES: int(16 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+  WORKER_MIN_BYTES: int(1, 1, 16 * 1024 * 1024),
+  WORKER_MAX_WAIT_MS: int(100, 0, 10_000),
+  /** Partitions whose batches are processed at the same time (each in its own transaction). */
+  WORKER_PARTITIONS_CONCURRENCY: int(3, 1, 64),
+  WORKER_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
+  WORKER_HEARTBEAT_INTERVAL_MS: int(3_000, 100, 60_000),
+  /** Longest pause between two attempts at a batch that failed for a transient reason. */
+  WORKER_RETRY_MAX_MS: int(5_000, 10, 60_000),
+  WORKER_LAG_INTERVAL_MS: int(5_000, 100, 60_000),
+  /**
+   * How long an order of a sale not seen yet waits for its sale event before it is dead-lettered
+   * as unknown_sale: longer than the origin's relay takes to deliver a sale event whose forward failed.
+   */
+  WORKER_UNKNOWN_SALE_HOLD_MS: int(60_000, 0, 3_600_000),
 });
 
 export type WorkerConfig = z.output<typeof WorkerEnv>;

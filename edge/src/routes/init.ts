@@ -36,7 +36,9 @@ export const init = new Hono<EdgeEnv>()
     const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox, k.stats], [
       saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId,
     ]);
-    c.executionCtx.waitUntil(forwardToOrigin(config, event, outboxId));
+    // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
+    // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
+    const delivered = await forwardToOrigin(config, event, outboxId);
     // The origin's relay finds every sale's outbox through this set.
     await redis.sadd(OUTBOXES_KEY, k.outbox);
     forget(req.productId);
@@ -49,6 +51,7 @@ export const init = new Hono<EdgeEnv>()
       perUserLimit: req.perUserLimit,
       startsAt: new Date(startsAt || createdAt).toISOString(),
       ticketTtlSeconds: req.ticketTtlSeconds,
+      saleEvent: delivered ? "delivered" : "queued",
     });
   })
   .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));

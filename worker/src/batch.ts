@@ -1,0 +1,158 @@
+import type pg from "pg";
+import { inTransaction } from "./db";
+import { parseMessage, type DlqReason } from "./parse";
+import { deleteOrders } from "./sql/deleteOrders";
+import { insertOrders, type OrderRow } from "./sql/insertOrders";
+import { insertSales, type SaleRow } from "./sql/insertSales";
+import { selectSales, type SaleStock } from "./sql/selectSales";
+import { takeStock, type StockTake } from "./sql/takeStock";
+
+export interface BatchInput {
+  partition: number;
+  messages: ReadonlyArray<{ offset: string; value: Buffer | null }>;
+  /**
+   * An order whose sale is unknown but younger than this is waited for, not dead-lettered: its
+   * sale event can reach Kafka after it (the sale's forward failed and the relay delivered it
+   * later). 0 dead-letters at once.
+   */
+  holdUnknownSaleMs?: number;
+  now?: number;
+}
+
+/**
+ * The batch must stop before message `index`: an order there waits for its sale. Nothing of this
+ * attempt was written; the caller persists the messages before it and refetches from it later.
+ */
+export class HoldFrom extends Error {
+  override name = "HoldFrom";
+  constructor(readonly index: number, readonly saleId: string) {
+    super(`order at index ${index} waits for sale ${saleId}`);
+  }
+}
+
+export interface DeadLetter {
+  /** Index into the batch's messages. */
+  index: number;
+  reason: DlqReason;
+  detail: string;
+}
+
+export interface BatchResult {
+  /** Sales this batch created. */
+  salesCreated: number;
+  /** Orders this batch inserted and kept (their stock taken). */
+  persisted: Array<{ orderId: string; acceptedAt: Date }>;
+  /** Orders already persisted, by an earlier delivery or earlier in this batch. */
+  duplicates: number;
+  dead: DeadLetter[];
+  /** Stock updates that found the version moved and were retried. */
+  stockConflicts: number;
+}
+
+/** The stock update found the sale changed this many times in a row: give the batch back (it is retried). */
+export class StockConflictError extends Error {
+  override name = "StockConflictError";
+}
+
+const MAX_STOCK_ATTEMPTS = 50;
+
+interface Inserted {
+  orderId: string;
+  quantity: number;
+  /** Position in the batch: stock goes to the earliest orders first. */
+  index: number;
+}
+
+/**
+ * One batch, one transaction: create the sales, insert every order of a known sale in one
+ * statement, then take from each sale's stock what was actually inserted (optimistic, retried on a
+ * version conflict). Nothing here produces or commits offsets: the caller does, after COMMIT.
+ */
+export async function processBatch(pool: pg.Pool, input: BatchInput): Promise<BatchResult> {
+  const sales: SaleRow[] = [];
+  const orders = new Map<string, { row: OrderRow; index: number }>();
+  const dead: DeadLetter[] = [];
+  let duplicates = 0;
+  input.messages.forEach((message, index) => {
+    const parsed = parseMessage(message.value, input.partition, message.offset);
+    if (parsed.kind === "invalid") dead.push({ index, reason: parsed.reason, detail: parsed.detail });
+    else if (parsed.kind === "sale") sales.push(parsed.sale);
+    else if (orders.has(parsed.order.orderId)) duplicates++;
+    else orders.set(parsed.order.orderId, { row: parsed.order, index });
+  });
+  if (sales.length === 0 && orders.size === 0) return { salesCreated: 0, persisted: [], duplicates, dead, stockConflicts: 0 };
+
+  return inTransaction(pool, async (db) => {
+    const created = await insertSales(db, sales);
+
+    let known = await selectSales(db, [...new Set([...orders.values()].map((o) => o.row.saleId))]);
+    const rows: OrderRow[] = [];
+    const youngerThan = (input.now ?? Date.now()) - (input.holdUnknownSaleMs ?? 0);
+    let hold: HoldFrom | undefined;
+    for (const { row, index } of orders.values()) {
+      if (known.has(row.saleId)) rows.push(row);
+      else if (row.acceptedAt.getTime() > youngerThan) {
+        if (!hold || index < hold.index) hold = new HoldFrom(index, row.saleId);
+      } else dead.push({ index, reason: "unknown_sale", detail: `sale ${row.saleId} (product ${row.productId}) is not known` });
+    }
+    if (hold) throw hold; // rolls this transaction back
+
+    const inserted = await insertOrders(db, rows);
+    duplicates += rows.length - inserted.length;
+
+    // What each sale gives: its inserted orders, earliest first.
+    const pending = new Map<string, Inserted[]>();
+    for (const r of inserted) {
+      const list = pending.get(r.saleId) ?? [];
+      list.push({ orderId: r.orderId, quantity: r.quantity, index: orders.get(r.orderId)!.index });
+      pending.set(r.saleId, list);
+    }
+    for (const list of pending.values()) list.sort((a, b) => a.index - b.index);
+
+    const exhausted: Inserted[] = [];
+    let stockConflicts = 0;
+    for (let attempt = 1; pending.size > 0; attempt++) {
+      if (attempt > 1) {
+        if (attempt > MAX_STOCK_ATTEMPTS) throw new StockConflictError(`stock of ${[...pending.keys()].join(", ")} kept changing`);
+        stockConflicts += pending.size;
+        known = await selectSales(db, [...pending.keys()]);
+      }
+      const takes: StockTake[] = [];
+      for (const [saleId, list] of pending) {
+        const sale = known.get(saleId) as SaleStock; // the orders' foreign key keeps it there
+        const kept = fitStock(list, sale.stock, exhausted);
+        pending.set(saleId, kept);
+        const quantity = kept.reduce((sum, o) => sum + o.quantity, 0);
+        if (quantity > 0) takes.push({ saleId, quantity, version: sale.version });
+        else pending.delete(saleId);
+      }
+      const done = await takeStock(db, takes);
+      for (const saleId of done) pending.delete(saleId);
+    }
+
+    // The edge never sells more than the stock, so this is for a broken upstream: keep the rows
+    // consistent with the stock and hand the rest to a human, rather than retry forever.
+    await deleteOrders(db, exhausted.map((o) => o.orderId));
+    const gone = new Set(exhausted.map((o) => o.orderId));
+    for (const o of exhausted) dead.push({ index: o.index, reason: "stock_exhausted", detail: "no stock left for this order" });
+
+    const persisted = inserted.filter((r) => !gone.has(r.orderId)).map((r) => ({ orderId: r.orderId, acceptedAt: orders.get(r.orderId)!.row.acceptedAt }));
+    return { salesCreated: created.length, persisted, duplicates, dead, stockConflicts };
+  });
+}
+
+/** The earliest orders that fit in `stock`; the others are appended to `over`. */
+function fitStock(list: Inserted[], stock: number, over: Inserted[]): Inserted[] {
+  let total = 0;
+  for (const o of list) total += o.quantity;
+  if (total <= stock) return list;
+  const kept: Inserted[] = [];
+  let left = stock;
+  for (const o of list) {
+    if (o.quantity <= left) {
+      kept.push(o);
+      left -= o.quantity;
+    } else over.push(o);
+  }
+  return kept;
+}

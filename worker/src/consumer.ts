@@ -1,0 +1,186 @@
+import { setTimeout as delay } from "node:timers/promises";
+import type { Batch, Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { HoldFrom, processBatch, type BatchResult } from "./batch";
+import type { WorkerConfig } from "./config";
+import { sendDeadLetters } from "./dlq";
+import type { WorkerMetrics } from "./metrics";
+
+/** What a batch did, once its transaction, dead letters and offsets are committed. */
+export interface BatchCommitted extends BatchResult {
+  topic: string;
+  partition: number;
+  firstOffset: string;
+  lastOffset: string;
+  messages: number;
+  /** Date.now() right after the offset commit. */
+  committedAt: number;
+}
+
+export interface WorkerHooks {
+  /** Called after each batch is fully committed (tests, the pipeline bench). Must not throw. */
+  onBatchCommitted?: (batch: BatchCommitted) => void;
+}
+
+/**
+ * PostgreSQL refused the data itself (class 22 data exception, 23 integrity violation): trying the
+ * same batch again would fail again, so the batch is split to find the message at fault.
+ */
+export const isPoison = (error: unknown) =>
+  typeof error === "object" && error !== null && /^2[23]/.test(String((error as { code?: unknown }).code ?? ""));
+
+const rejected = (error: unknown, index: number): BatchResult => ({
+  salesCreated: 0,
+  persisted: [],
+  duplicates: 0,
+  dead: [{ index, reason: "rejected", detail: error instanceof Error ? error.message : String(error) }],
+  stockConflicts: 0,
+});
+
+const backoff = (attempt: number, maxMs: number) => Math.min(maxMs, 100 * 2 ** Math.min(attempt, 16)) * (0.5 + Math.random() / 2);
+
+export interface OrderConsumerDeps {
+  kafka: Kafka;
+  pool: pg.Pool;
+  producer: Producer;
+  config: WorkerConfig;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  hooks: WorkerHooks;
+}
+
+/**
+ * The orders consumer: kafkajs eachBatch, offsets resolved and committed by hand, only after the
+ * batch's transaction and its dead letters are committed. Any failure is retried with backoff
+ * (nothing is skipped); stop() lets the batch in flight finish and commit.
+ */
+export function createOrderConsumer({ kafka, pool, producer, config, metrics, logger, hooks }: OrderConsumerDeps) {
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.CONSUMER_GROUP,
+    sessionTimeout: config.WORKER_SESSION_TIMEOUT_MS,
+    heartbeatInterval: config.WORKER_HEARTBEAT_INTERVAL_MS,
+    maxBytesPerPartition: config.WORKER_MAX_BYTES_PER_PARTITION,
+    maxBytes: config.WORKER_MAX_BYTES,
+    minBytes: config.WORKER_MIN_BYTES,
+    maxWaitTimeInMs: config.WORKER_MAX_WAIT_MS,
+  });
+  const stopping = new AbortController();
+
+  /** A pause that stop() cuts short. */
+  const sleep = (ms: number) => delay(ms, undefined, { signal: stopping.signal }).catch(() => undefined);
+
+  /**
+   * The whole batch in one transaction. When PostgreSQL refuses its data, halves of it, each in
+   * its own transaction and in order, down to the message at fault (about 2·log2(n) transactions
+   * for one bad message), which is dead-lettered as `rejected`.
+   */
+  async function persist(partition: number, messages: Batch["messages"], first = 0): Promise<BatchResult> {
+    try {
+      const result = await processBatch(pool, { partition, messages, holdUnknownSaleMs: config.WORKER_UNKNOWN_SALE_HOLD_MS });
+      return first === 0 ? result : { ...result, dead: result.dead.map((d) => ({ ...d, index: d.index + first })) };
+    } catch (error) {
+      if (error instanceof HoldFrom) throw first === 0 ? error : new HoldFrom(error.index + first, error.saleId);
+      if (!isPoison(error)) throw error;
+      if (messages.length === 1) return rejected(error, first);
+      if (first === 0) logger.warn({ err: error, partition, firstOffset: messages[0]!.offset }, "batch refused by PostgreSQL, isolating the message");
+      const half = Math.ceil(messages.length / 2);
+      const left = await persist(partition, messages.slice(0, half), first);
+      const right = await persist(partition, messages.slice(half), first + half);
+      return {
+        salesCreated: left.salesCreated + right.salesCreated,
+        persisted: [...left.persisted, ...right.persisted],
+        duplicates: left.duplicates + right.duplicates,
+        dead: [...left.dead, ...right.dead],
+        stockConflicts: left.stockConflicts + right.stockConflicts,
+      };
+    }
+  }
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning }: EachBatchPayload) {
+    if (batch.messages.length === 0) return;
+    const started = performance.now();
+    let result: BatchResult;
+    let messages = batch.messages;
+    let held = false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        try {
+          result = await persist(batch.partition, messages);
+        } catch (error) {
+          if (!(error instanceof HoldFrom)) throw error;
+          // Keep what comes before the waiting order; it and the rest are fetched again later.
+          logger.info({ partition: batch.partition, offset: messages[error.index]!.offset, saleId: error.saleId }, "order waits for its sale event");
+          held = true;
+          messages = messages.slice(0, error.index);
+          result = messages.length ? await persist(batch.partition, messages) : { salesCreated: 0, persisted: [], duplicates: 0, dead: [], stockConflicts: 0 };
+        }
+        const dead = result.dead.sort((a, b) => a.index - b.index).map((d) => ({ message: messages[d.index]!, reason: d.reason, detail: d.detail }));
+        await sendDeadLetters(producer, config.DLQ_TOPIC, batch, dead);
+        break;
+      } catch (error) {
+        // Nothing committed for this batch: stopping now just leaves it to the next consumer.
+        if (!isRunning() || stopping.signal.aborted) throw error;
+        metrics.retries.inc();
+        const waitMs = Math.round(backoff(attempt, config.WORKER_RETRY_MAX_MS));
+        logger.warn({ err: error, partition: batch.partition, firstOffset: batch.firstOffset(), attempt, waitMs }, "batch failed, retrying");
+        await sleep(waitMs);
+        await heartbeat(); // a rebalance meanwhile throws here: kafkajs rejoins and refetches
+      }
+    }
+
+    if (messages.length > 0) {
+      const lastOffset = messages.at(-1)!.offset;
+      resolveOffset(lastOffset);
+      await commitOffsetsIfNecessary({
+        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
+      });
+    }
+    const committedAt = Date.now();
+
+    metrics.batchSeconds.observe((performance.now() - started) / 1000);
+    metrics.batchSize.observe(batch.messages.length);
+    metrics.persisted.inc(result.persisted.length);
+    metrics.rate.add(result.persisted.length);
+    metrics.duplicates.inc(result.duplicates);
+    metrics.sales.inc(result.salesCreated);
+    metrics.stockConflicts.inc(result.stockConflicts);
+    for (const d of result.dead) metrics.dlq.inc({ reason: d.reason });
+    for (const o of result.persisted) metrics.latency.observe(Math.max(0, committedAt - o.acceptedAt.getTime()) / 1000);
+    // The waiting order is fetched again; give its sale event a moment to arrive first.
+    if (held) await sleep(500);
+    if (messages.length === 0) return;
+    if (result.dead.length > 0) logger.warn({ partition: batch.partition, dead: result.dead.map((d) => ({ offset: batch.messages[d.index]!.offset, reason: d.reason })) }, "sent to the dead-letter topic");
+    logger.debug({ partition: batch.partition, messages: batch.messages.length, persisted: result.persisted.length, duplicates: result.duplicates }, "batch committed");
+
+    hooks.onBatchCommitted?.({
+      ...result,
+      topic: batch.topic,
+      partition: batch.partition,
+      firstOffset: batch.messages[0]!.offset,
+      lastOffset: messages.at(-1)?.offset ?? batch.messages[0]!.offset,
+      messages: messages.length,
+      committedAt,
+    });
+  }
+
+  return {
+    async start() {
+      await consumer.connect();
+      // A new group starts at the beginning: an order produced before the first worker ever ran is still an order.
+      await consumer.subscribe({ topics: [config.ORDERS_TOPIC], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: config.WORKER_PARTITIONS_CONCURRENCY,
+        eachBatch,
+      });
+    },
+    /** Waits for the batch in flight to finish and commit, then leaves the group. */
+    async stop() {
+      stopping.abort();
+      await consumer.disconnect();
+    },
+    consumer,
+  };
+}

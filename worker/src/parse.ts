@@ -1,0 +1,76 @@
+import { SaleEvent } from "@fluxgate/common";
+import type { OrderRow } from "./sql/insertOrders";
+import type { SaleRow } from "./sql/insertSales";
+
+/** Why a message went to the dead-letter topic (the `x-dlq-reason` header). */
+export type DlqReason = "invalid_json" | "invalid_schema" | "unknown_sale" | "stock_exhausted" | "rejected";
+
+export type Parsed =
+  | { kind: "order"; order: OrderRow }
+  | { kind: "sale"; sale: SaleRow }
+  | { kind: "invalid"; reason: DlqReason; detail: string };
+
+const INT4_MAX = 2_147_483_647;
+/** 9999-12-31T23:59:59.999Z: beyond it an ISO string is no longer four-digit and PostgreSQL would refuse it. */
+const MAX_EPOCH_MS = 253_402_300_799_999;
+
+/**
+ * What SaleEvent lets through but a PostgreSQL column would refuse — retrying such a message
+ * would block its partition forever, so it is invalid here.
+ */
+function unstorable(event: SaleEvent): string | undefined {
+  const texts = event.type === "order" ? [event.orderId, event.saleId] : [event.saleId];
+  if (texts.some((t) => t.includes("\u0000"))) return "text contains a NUL character";
+  const at = event.type === "order" ? event.acceptedAt : event.startedAt;
+  if (at > MAX_EPOCH_MS) return "timestamp beyond year 9999";
+  if (event.type === "sale" && (event.quantity > INT4_MAX || event.perUserLimit > INT4_MAX)) return "quantity beyond 2^31-1";
+  return undefined;
+}
+
+/** One Kafka message value → a sale, an order, or the reason it can never be persisted. */
+export function parseMessage(value: Buffer | null, partition: number | null, offset: string | null): Parsed {
+  let json: unknown;
+  try {
+    if (value === null) throw new Error("no value");
+    json = JSON.parse(value.toString("utf8"));
+  } catch (error) {
+    return { kind: "invalid", reason: "invalid_json", detail: error instanceof Error ? error.message : String(error) };
+  }
+  const result = SaleEvent.safeParse(json);
+  if (!result.success) {
+    return {
+      kind: "invalid",
+      reason: "invalid_schema",
+      detail: result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
+    };
+  }
+  const event = result.data;
+  const problem = unstorable(event);
+  if (problem) return { kind: "invalid", reason: "invalid_schema", detail: problem };
+  if (event.type === "sale") {
+    return {
+      kind: "sale",
+      sale: {
+        saleId: event.saleId,
+        productId: event.productId,
+        quantity: event.quantity,
+        perUserLimit: event.perUserLimit,
+        startedAt: new Date(event.startedAt),
+      },
+    };
+  }
+  return {
+    kind: "order",
+    order: {
+      orderId: event.orderId,
+      saleId: event.saleId,
+      productId: event.productId,
+      userId: event.userId,
+      quantity: event.quantity,
+      idempotencyKey: event.idempotencyKey,
+      acceptedAt: new Date(event.acceptedAt),
+      partition,
+      offset,
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { createKafka } from "@fluxgate/common/node";
+import { Partitioners } from "kafkajs";
+import type { Hono } from "hono";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { createApp } from "./app";
+import type { WorkerConfig } from "./config";
+import { createOrderConsumer, type WorkerHooks } from "./consumer";
+import { createPool } from "./db";
+import { startLagPoller } from "./lag";
+import { createMetrics } from "./metrics";
+import { migrate } from "./migrate";
+
+export interface Worker {
+  /** GET /health, GET /metrics. Serving it is the caller's business (main.ts; tests call app.request). */
+  app: Hono;
+  registry: Registry;
+  /** Migrates, connects, joins the consumer group. Resolves once consuming has started (not when the group is joined). */
+  start(): Promise<void>;
+  /** Lets the batch in flight commit, leaves the group, closes every connection. Safe to call twice, and before start(). */
+  stop(): Promise<void>;
+}
+
+/** The worker, in one piece: main.ts, the tests and the bench each build theirs from a config. */
+export function createWorker(config: WorkerConfig, logger: Logger, hooks: WorkerHooks = {}): Worker {
+  const pool = createPool(config, logger, config.WORKER_PARTITIONS_CONCURRENCY + 2);
+  const kafka = createKafka("fluxgate-worker", config.KAFKA_BROKERS, logger);
+  const admin = kafka.admin();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const metrics = createMetrics();
+  const consumer = createOrderConsumer({ kafka, pool, producer, config, metrics, logger, hooks });
+
+  let stopped = false;
+  let starting: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  let stopLag: (() => Promise<void>) | undefined;
+
+  const app = createApp({
+    registry: metrics.registry,
+    probes: {
+      kafka: async () => {
+        if (stopped) throw new Error("worker stopped");
+        await admin.connect();
+        await admin.describeCluster();
+      },
+      postgres: () => pool.query("SELECT 1"),
+    },
+  });
+
+  const start = () =>
+    (starting ??= (async () => {
+      if (stopped) throw new Error("worker stopped");
+      await migrate(pool, logger, config.DATABASE_SCHEMA);
+      await Promise.all([producer.connect(), admin.connect()]);
+      await consumer.start();
+      stopLag = startLagPoller(admin, config.CONSUMER_GROUP, config.ORDERS_TOPIC, config.WORKER_LAG_INTERVAL_MS, metrics, logger);
+      logger.info({ topic: config.ORDERS_TOPIC, group: config.CONSUMER_GROUP, schema: config.DATABASE_SCHEMA }, "worker consuming");
+    })());
+
+  const step = async (name: string, run: () => Promise<unknown> | undefined) => {
+    try {
+      await run();
+    } catch (err) {
+      logger.error({ err, step: name }, "worker stop step failed");
+    }
+  };
+
+  const stop = () =>
+    (stopping ??= (async () => {
+      stopped = true;
+      await starting?.catch(() => undefined);
+      await step("lag", () => stopLag?.());
+      await step("consumer", () => consumer.stop());
+      await step("producer", () => producer.disconnect());
+      await step("admin", () => admin.disconnect());
+      await step("postgres", () => pool.end());
+    })());
+
+  return { app, registry: metrics.registry, start, stop };
+}
