@@ -1,6 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { env } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { vi } from "vitest";
+import worker from "../src/index";
 
 export const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
 
@@ -14,8 +16,26 @@ export function uniqueProduct(name = "p"): string {
   return id;
 }
 
-export function call(path: string, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(new Request(`http://edge${path}`, { redirect: "manual", ...init }));
+/** Bindings the test may override (e.g. an unreachable origin); undefined = the project's own. */
+let bindings: Env | undefined;
+
+/** Runs `fn` with the worker seeing `overrides` on top of its bindings. */
+export async function withBindings<T>(overrides: Partial<Env>, fn: () => Promise<T>): Promise<T> {
+  bindings = { ...env, ...overrides };
+  try {
+    return await fn();
+  } finally {
+    bindings = undefined;
+  }
+}
+
+export async function call(path: string, init: RequestInit = {}): Promise<Response> {
+  const request = new Request(`http://edge${path}`, { redirect: "manual", ...init });
+  if (!bindings) return exports.default.fetch(request);
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(request, bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
 }
 
 export async function initSale(body: Record<string, unknown>) {

@@ -2,4 +2,6 @@
 export interface Endpoint {
   url: string;
   ours: boolean;
+  /** Started by this very call (not only by an earlier `up`). */
+  started?: boolean;
 }

@@ -90,7 +90,7 @@ async function startOwnCluster(config: StackConfig, ownUrl: string): Promise<End
   ]);
   startDaemon(config.home, { name: "postgres", command: cmd, args });
   await waitFor("postgres", () => serverAnswers(ownUrl), 30_000);
-  return { url: ownUrl, ours: true };
+  return { url: ownUrl, ours: true, started: true };
 }
 
 function chownPostgres(...dirs: string[]): void {

@@ -50,7 +50,7 @@ export async function ensureRedis(config: StackConfig): Promise<Endpoint> {
     args: ["--bind", "127.0.0.1", "--port", String(config.ownRedisPort), "--dir", dir, "--appendonly", "yes", "--save", "", "--daemonize", "no"],
   });
   await waitFor("redis", () => redisAnswers(ownUrl), 15_000);
-  return { url: ownUrl, ours: true };
+  return { url: ownUrl, ours: true, started: true };
 }
 
 export const stopRedis = (config: StackConfig) => stopDaemon(config.home, "redis");

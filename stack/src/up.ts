@@ -26,8 +26,8 @@ async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
   // Independent and slow-ish: the jar download (first run only), redis and postgres.
   const [, redis, postgres] = await Promise.all([
     ensureKafkaJars(config.home, KAFKA_VERSION),
-    ensureRedis(config).then((r) => (say(`redis      ${r.url}${r.ours ? " (started)" : ""}  ${since()}`), r)),
-    ensurePostgres(config).then((p) => (say(`postgres   ${redact(p.url)}${p.ours ? " (started)" : ""}  ${since()}`), p)),
+    ensureRedis(config).then((r) => (say(`redis      ${r.url}${r.started ? " (started)" : ""}  ${since()}`), r)),
+    ensurePostgres(config).then((p) => (say(`postgres   ${redact(p.url)}${p.started ? " (started)" : ""}  ${since()}`), p)),
   ]);
 
   const brokers = kafkaBrokers(config.kafka);
@@ -46,8 +46,8 @@ async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
   }
 
   const state: StackState = {
-    redis,
-    postgres,
+    redis: { url: redis.url, ours: redis.ours },
+    postgres: { url: postgres.url, ours: postgres.ours },
     kafka: { brokers, version: KAFKA_VERSION },
     bridge: { url: urls.bridge!, token: secrets.get("UPSTASH_REDIS_REST_TOKEN")! },
     origin: { url: urls.origin! },

@@ -18,7 +18,9 @@ const home = mkdtempSync(join(tmpdir(), "fluxgate-lifecycle-"));
 const env = {
   ...process.env,
   FLUXGATE_HOME: home,
-  REDIS_URL: inject("stack").redis.url,
+  // Nothing answers there, so `up` starts a redis of its own (and `down` must stop it).
+  REDIS_URL: "redis://127.0.0.1:1",
+  STACK_REDIS_PORT: "16390",
   DATABASE_URL: inject("stack").postgres.url,
   KAFKA_PORT: "19192",
   KAFKA_CONTROLLER_PORT: "19193",
@@ -62,7 +64,7 @@ describe("npm run up / status / down", { timeout: 300_000 }, () => {
     }
     first = daemons();
     expect(processesUsingHome().length).toBeGreaterThan(0);
-    expect(first.map((d) => d.name).sort()).toEqual(["bridge", "edge", "kafka", "origin", "worker"]);
+    expect(first.map((d) => d.name).sort()).toEqual(["bridge", "edge", "kafka", "origin", "redis", "worker"]);
     const edge = await fetch("http://127.0.0.1:18787/health");
     expect(edge.status).toBe(200);
   });
@@ -77,16 +79,20 @@ describe("npm run up / status / down", { timeout: 300_000 }, () => {
 
   it("status lists the running parts", async () => {
     const { stdout } = await cli("status");
-    for (const name of ["kafka", "bridge", "origin", "worker", "edge"]) expect(stdout).toMatch(new RegExp(`^${name}\\s+running\\s+ours`, "m"));
+    for (const name of ["redis", "kafka", "bridge", "origin", "worker", "edge"]) expect(stdout).toMatch(new RegExp(`^${name}\\s+running\\s+ours`, "m"));
   });
 
-  it("down leaves no process of ours and keeps the redis it did not start", async () => {
+  it("down leaves no process of ours and keeps the PostgreSQL it did not start", async () => {
     await cli("down");
-    expect(first.length).toBe(5);
+    expect(first.length).toBe(6);
     for (const daemon of first) expect(groupAlive(daemon.pid), `${daemon.name} (pgid ${daemon.pid})`).toBe(false);
     expect(daemons()).toEqual([]);
     expect(processesUsingHome()).toEqual([]);
-    expect(await redisAnswers(env.REDIS_URL)).toBe(true);
+    expect(await redisAnswers("redis://127.0.0.1:16390")).toBe(false);
+    const pg = new (await import("pg")).default.Client({ connectionString: env.DATABASE_URL });
+    await pg.connect();
+    expect((await pg.query("select 1 as one")).rows[0]).toEqual({ one: 1 });
+    await pg.end();
     const { stdout } = await cli("status").catch((e: { stdout: string }) => e);
     expect(stdout).not.toMatch(/running\s+ours/);
   });
