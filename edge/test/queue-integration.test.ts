@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { initSale, order, uniqueProduct } from "./helpers";
+import { call, countRedisCommands, initSale, order, sale, uniqueProduct } from "./helpers";
 
 type Queued = { status: string; position: number; ticket: string; expired: boolean };
 
@@ -111,5 +111,61 @@ describe("the queue", { timeout: 60_000 }, () => {
     const last = await order({ productId, userId: "u3" }, { ticket: t3 });
     expect(last.status).toBe(409);
     expect(await last.json()).toMatchObject({ status: "sold_out" });
+  });
+});
+
+describe("standby: when the line already covers the stock", { timeout: 30_000 }, () => {
+  type Standby = Queued & { standby?: boolean };
+  const status = (productId: string, userId: string, ticket: string) =>
+    call(`/waiting-room/status?productId=${productId}&userId=${userId}`, { headers: { "x-queue-ticket": ticket } }).then((r) => r.json<{ state: string; position: number; standby?: boolean }>());
+
+  it("newcomers wait on standby with no Redis call, and are told sold out like everyone", async () => {
+    const productId = uniqueProduct("standby");
+    await initSale({ productId, quantity: 5, ratePerSecond: 2, burst: 1 });
+    expect((await order({ productId, userId: "first" })).status).toBe(200);
+    // Four units left, four people queue for them: the line now covers the stock.
+    const line: { key: string; ticket: string }[] = [];
+    for (let i = 0; i < 4; i++) {
+      const key = crypto.randomUUID();
+      const res = await order({ productId, userId: `q${i}` }, { key });
+      expect(res.status).toBe(302);
+      line.push({ key, ticket: (await res.json<Queued>()).ticket });
+    }
+
+    const crowd = await countRedisCommands(() => Promise.all(Array.from({ length: 50 }, (_, i) => order({ productId, userId: `late${i}` }).then(async (r) => ({ status: r.status, body: await r.json<Standby>() })))));
+    expect(crowd.commands).toBe(0);
+    expect(crowd.result.every((r) => r.status === 302 && r.body.standby === true)).toBe(true);
+    expect(crowd.result[0]!.body.position).toBeGreaterThanOrEqual(5);
+    const late = crowd.result[0]!.body.ticket;
+    expect((await status(productId, "late0", late)).state).toBe("waiting");
+
+    // The four in line buy the rest as their turns come; standby learns it is over.
+    const bought = new Set<number>();
+    for (let round = 0; round < 30 && bought.size < 4; round++) {
+      await sleep(300);
+      for (const [i, q] of line.entries()) {
+        if (!bought.has(i) && (await order({ productId, userId: `q${i}` }, q)).status === 200) bought.add(i);
+      }
+    }
+    expect(await sale(productId)).toMatchObject({ remaining: 0 });
+    await sleep(1100);
+    expect((await status(productId, "late0", late)).state).toBe("sold_out");
+  });
+
+  it("invites standby back when the line stops covering the stock (people walked away)", async () => {
+    const productId = uniqueProduct("standby-back");
+    await initSale({ productId, quantity: 4, ratePerSecond: 4, burst: 1 });
+    expect((await order({ productId, userId: "first" })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await order({ productId, userId: `gone${i}` })).status).toBe(302);
+    const res = await order({ productId, userId: "patient" });
+    const body = await res.json<Standby>();
+    expect(body.standby).toBe(true);
+
+    // The three ahead never come back: their turns pass at 4/s and the line no longer covers the stock.
+    await sleep(1300);
+    expect((await status(productId, "patient", body.ticket)).state).toBe("your_turn");
+    const again = await order({ productId, userId: "patient" }, { ticket: body.ticket });
+    const next = await again.json<Standby>();
+    expect(again.status === 200 || (again.status === 302 && !next.standby && ticketNumber(next.ticket) > 3)).toBe(true);
   });
 });

@@ -5,9 +5,10 @@ import { z } from "zod";
 import { edgeConfig, type EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { forwardToOrigin } from "../forward";
-import { passGate, type GateOutcome } from "../gate/gate";
+import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
 import { answerFor, countSoldOutAnswer, remember, rememberAnswer, soldOutInMemory, takeSoldOutAnswers } from "../memory";
+import { lineCoversStock, projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
 
@@ -41,8 +42,18 @@ export function waitingRoomUrl(req: OrderRequest, key: string): string {
 
 async function queuedResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, outcome: Extract<GateOutcome, { kind: "queued" }>) {
   const ticket: Ticket = { productId: req.productId, saleId: outcome.saleId, number: outcome.ticket, admittedAtIssue: outcome.admitted, rate: outcome.rate, issuedAt: outcome.at };
+  return redirectToWaitingRoom(c, config, req, key, ticket, Math.max(0, ticket.number - outcome.admitted), { expired: outcome.expired });
+}
+
+/** A standby ticket (number 0): behind everyone with a place, re-invited if the line stops covering the stock. */
+async function standbyResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, snapshot: SaleSnapshot) {
+  const now = Date.now();
+  const ticket: Ticket = { productId: req.productId, saleId: snapshot.saleId, number: 0, admittedAtIssue: snapshot.issued, rate: snapshot.rate, issuedAt: now };
+  return redirectToWaitingRoom(c, config, req, key, ticket, snapshot.issued - projectedAdmitted(snapshot, now) + 1, { standby: true });
+}
+
+async function redirectToWaitingRoom(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, ticket: Ticket, ahead: number, extra: Record<string, unknown>) {
   const token = await signTicket(config.TICKET_SECRET, ticket, req.userId);
-  const ahead = Math.max(0, ticket.number - outcome.admitted);
   setCookie(c, ticketCookie(req.productId), token, {
     path: "/",
     httpOnly: true,
@@ -52,7 +63,7 @@ async function queuedResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: Orde
   });
   c.header(TICKET_HEADER, token);
   c.header("location", waitingRoomUrl(req, key));
-  return c.json({ status: "queued", productId: req.productId, position: ahead, etaSeconds: etaSeconds(ahead, outcome.rate), expired: outcome.expired, ticket: token }, 302);
+  return c.json({ status: "queued", productId: req.productId, position: ahead, etaSeconds: etaSeconds(ahead, ticket.rate), ...extra, ticket: token }, 302);
 }
 
 export const order = new Hono<EdgeEnv>()
@@ -82,6 +93,10 @@ export const order = new Hono<EdgeEnv>()
     }
 
     const soldOutFromMemory = takeSoldOutAnswers(req.productId);
+    // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
+    const covered = !ticket?.number ? lineCoversStock(req.productId, Date.now()) : undefined;
+    if (covered) return standbyResponse(c, config, req, key.data, covered);
+
     const outcome = await passGate(redisFor(config), {
       soldOutFromMemory,
       productId: req.productId,
@@ -90,7 +105,7 @@ export const order = new Hono<EdgeEnv>()
       idempotencyKey: key.data,
       requestHash,
       orderId: crypto.randomUUID(),
-      ...(ticket ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
+      ...(ticket?.number ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
     });
     if (outcome.kind !== "unknown") remember(req.productId, outcome);
 

@@ -6,6 +6,7 @@ import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { readSnapshot } from "../gate/snapshot";
 import { knownSale, remember, soldOutInMemory } from "../memory";
+import { projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket } from "../tickets";
 
@@ -55,15 +56,21 @@ export const waitingRoom = new Hono<EdgeEnv>()
     const known = knownSale(productId.data);
     if (known && known.snapshot.saleId !== ticket.saleId) return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
 
-    // While people wait, the watermark moves at the sale's rate (gate.lua): project it from the freshest view.
-    const base = known ? { admitted: known.snapshot.admitted, rate: known.snapshot.rate, at: known.snapshot.at } : { admitted: ticket.admittedAtIssue, rate: ticket.rate, at: ticket.issuedAt };
-    const projected = base.admitted + Math.floor((base.rate * Math.max(0, now - base.at)) / 1000);
-    const ahead = Math.max(0, ticket.number - projected);
+    const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};
+    const view = known?.snapshot ?? { admitted: ticket.admittedAtIssue, issued: Number.MAX_SAFE_INTEGER, rate: ticket.rate, at: ticket.issuedAt, remaining: 1 };
+    const admitted = projectedAdmitted(view, now);
+    if (ticket.number === 0) {
+      // Standby: invited to order again as soon as the line no longer covers what is left.
+      const waiting = Math.max(0, view.issued - admitted);
+      if (waiting < view.remaining) return c.json({ state: "your_turn", productId: productId.data, position: 0, etaSeconds: 0, standby: true, ...remaining });
+      return c.json({ state: "waiting", productId: productId.data, position: waiting + 1, etaSeconds: etaSeconds(waiting + 1, view.rate), standby: true, ...remaining });
+    }
+    const ahead = Math.max(0, ticket.number - admitted);
     return c.json({
       state: ahead === 0 ? "your_turn" : "waiting",
       productId: productId.data,
       position: ahead,
-      etaSeconds: etaSeconds(ahead, base.rate),
-      ...(known ? { remaining: Math.max(0, known.snapshot.remaining) } : {}),
+      etaSeconds: etaSeconds(ahead, view.rate),
+      ...remaining,
     });
   });

@@ -1,0 +1,135 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+
+/**
+ * Who burnt the CPU during a phase, from /proc (Linux): the profile that answers "is it the
+ * bridge, workerd, or the load generator?" on a 2-core machine. Each process's utime+stime delta
+ * is attributed to a part of the system by its command line.
+ */
+
+const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux this runs on
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  ticks: number;
+  /** Start time, clock ticks since boot. */
+  start: number;
+  cmd: string;
+}
+
+function readProcs(): Map<number, Proc> {
+  const procs = new Map<number, Proc>();
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return procs;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name is in parentheses and may contain spaces: parse after the last ')'.
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ppid = Number(rest[1]);
+      const ticks = Number(rest[11]) + Number(rest[12]);
+      const start = Number(rest[19]);
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim() || `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
+      procs.set(Number(entry), { pid: Number(entry), ppid, ticks, start, cmd });
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return procs;
+}
+
+function descendsFrom(procs: Map<number, Proc>, pid: number, ancestor: number): boolean {
+  for (let p = procs.get(pid), hops = 0; p && hops < 64; p = procs.get(p.ppid), hops++) {
+    if (p.ppid === ancestor) return true;
+  }
+  return false;
+}
+
+export type CpuLabel = "bench (load gen)" | "workerd (bench)" | "bridge" | "redis" | "redis-cli monitor" | "origin" | "worker" | "kafka" | "postgres" | "other";
+
+function label(procs: Map<number, Proc>, p: Proc, redisPid: number | undefined): CpuLabel {
+  if (p.pid === process.pid) return "bench (load gen)";
+  if (p.cmd.includes("workerd") && descendsFrom(procs, p.pid, process.pid)) return "workerd (bench)";
+  if (p.pid === redisPid || p.cmd.startsWith("redis-server")) return "redis";
+  if (p.cmd.startsWith("redis-cli") && descendsFrom(procs, p.pid, process.pid)) return "redis-cli monitor";
+  if (p.cmd.includes("bridge/src/main.ts")) return "bridge";
+  if (p.cmd.includes("origin/src/main.ts")) return "origin";
+  if (p.cmd.includes("worker/src/main.ts")) return "worker";
+  if (p.cmd.includes("java") && p.cmd.toLowerCase().includes("kafka")) return "kafka";
+  if (p.cmd.startsWith("postgres") || p.cmd.includes("/postgres ")) return "postgres";
+  return "other";
+}
+
+export interface CpuSample {
+  at: number;
+  /** Seconds since boot (/proc/uptime), to tell processes born inside a window. */
+  uptime: number;
+  procs: Map<number, Proc>;
+}
+
+const uptime = () => {
+  try {
+    return Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+  } catch {
+    return 0;
+  }
+};
+
+export const sampleCpu = (): CpuSample => ({ at: performance.now(), uptime: uptime(), procs: readProcs() });
+
+/** A short name for a process outside the system under test: its program and, for node/java, its script. */
+function shortName(cmd: string): string {
+  const args = cmd.split(" ");
+  const prog = (args[0] ?? "?").split("/").at(-1)!;
+  const script = args.slice(1).find((a) => !a.startsWith("-") && /[/.]/.test(a));
+  return prog === "node" || prog === "java" ? `${prog} ${(script ?? "").split("/").slice(-2).join("/")}`.trim() : prog;
+}
+
+export interface CpuUse {
+  seconds: number;
+  cores: Record<string, number>;
+  /** The biggest consumers inside "other" (other sessions' tests, tools…): noise on a shared machine. */
+  others: Record<string, number>;
+  capacity: number;
+}
+
+/** Cores used per part between two samples (1.0 = one core fully busy), plus the machine's total. */
+export function cpuBetween(a: CpuSample, b: CpuSample, redisPid?: number): CpuUse {
+  const seconds = (b.at - a.at) / 1000;
+  const cores: Record<string, number> = {};
+  const others: Record<string, number> = {};
+  for (const [pid, p] of b.procs) {
+    const before = a.procs.get(pid);
+    const same = before !== undefined && before.start === p.start;
+    // A process missing from the first sample counts only if it was born inside the window.
+    if (!same && p.start < a.uptime * TICKS_PER_SECOND - TICKS_PER_SECOND) continue;
+    const used = p.ticks - (same ? before.ticks : 0);
+    if (used <= 0) continue;
+    const name = label(b.procs, p, redisPid);
+    const share = used / TICKS_PER_SECOND / seconds;
+    cores[name] = (cores[name] ?? 0) + share;
+    if (name === "other") others[shortName(p.cmd)] = (others[shortName(p.cmd)] ?? 0) + share;
+  }
+  const round = (o: Record<string, number>) => {
+    for (const k of Object.keys(o)) o[k] = Math.round(o[k]! * 100) / 100;
+  };
+  round(cores);
+  round(others);
+  const topOthers = Object.fromEntries(Object.entries(others).sort((x, y) => y[1] - x[1]).slice(0, 3).filter(([, v]) => v >= 0.05));
+  return { seconds, cores, others: topOthers, capacity: availableParallelism() };
+}
+
+export function describeCpu(c: CpuUse): string {
+  const total = Object.values(c.cores).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(c.cores)
+    .filter(([, v]) => v >= 0.01)
+    .sort((x, y) => y[1] - x[1])
+    .map(([k, v]) => (k === "other" && Object.keys(c.others).length ? `other ${v.toFixed(2)} (${Object.entries(c.others).map(([n, x]) => `${n} ${x.toFixed(2)}`).join(", ")})` : `${k} ${v.toFixed(2)}`));
+  return `${total.toFixed(2)}/${c.capacity} cores: ${parts.join(", ")}`;
+}

@@ -1,0 +1,72 @@
+import type { Flood } from "./cannon";
+import { wranglerVars, type StackInfo } from "./env";
+
+/** The edge's bindings for a Miniflare run against the local stack: wrangler.toml [vars], .dev.vars secrets, the stack's bridge and origin. */
+export function edgeBindings(stack: StackInfo, vars: Record<string, string>): Record<string, string> {
+  for (const name of ["ADMIN_TOKEN", "TICKET_SECRET", "ORIGIN_SIGNING_SECRET"]) if (!vars[name]) throw new Error(`.dev.vars has no ${name}: run npm run up`);
+  return {
+    ...wranglerVars(),
+    ORIGIN_URL: stack.originUrl,
+    UPSTASH_REDIS_REST_URL: stack.bridgeUrl,
+    UPSTASH_REDIS_REST_TOKEN: stack.bridgeToken,
+    ADMIN_TOKEN: vars.ADMIN_TOKEN!,
+    TICKET_SECRET: vars.TICKET_SECRET!,
+    ORIGIN_SIGNING_SECRET: vars.ORIGIN_SIGNING_SECRET!,
+  };
+}
+
+export async function call(base: URL, path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(new URL(path, base), { redirect: "manual", ...init });
+  const text = await res.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { raw: text.slice(0, 200) };
+  }
+  return { status: res.status, body };
+}
+
+/** POST /init (admin); returns the new saleId. */
+export async function initSale(base: URL, adminToken: string, sale: Record<string, unknown>): Promise<string> {
+  const r = await call(base, "/init", {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(sale),
+  });
+  if (r.status !== 200) throw new Error(`POST /init ${JSON.stringify(sale)} answered ${r.status} ${JSON.stringify(r.body)}`);
+  return String(r.body.saleId);
+}
+
+/** POST /order floods: one fixed buyer, or a distinct userId + Idempotency-Key per request. */
+export function orderFlood(productId: string, prefix: string, distinct: boolean): Flood {
+  const headers = { "content-type": "application/json" };
+  if (!distinct) {
+    return { method: "POST", path: "/order", headers: { ...headers, "idempotency-key": `${prefix}-same` }, body: JSON.stringify({ productId, userId: `${prefix}-same` }) };
+  }
+  return {
+    method: "POST",
+    path: "/order",
+    headers,
+    vary: (n) => ({ headers: { "idempotency-key": `${prefix}-k${n}` }, body: JSON.stringify({ productId, userId: `${prefix}-u${n}` }) }),
+  };
+}
+
+/** The sales each path needs, set up so that every measured request takes that path. */
+export const pathSetups = {
+  soldOut: { quantity: 0 },
+  /** rate 0.001/s, burst 1: one buyer takes the only token, the next queues; then issued > admitted queues every fresh arrival. */
+  throttled: { quantity: 1_000_000_000, ratePerSecond: 0.001, burst: 1 },
+  accepted: { quantity: 1_000_000_000, ratePerSecond: 1_000_000, burst: 1_000_000 },
+} as const;
+
+/** Makes the throttled sale's queue non-empty: the first order takes the only token, the second queues. */
+export async function seedQueue(base: URL, productId: string, prefix: string): Promise<void> {
+  const seed = orderFlood(productId, prefix, true).vary!;
+  const statuses: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const v = seed(i);
+    statuses.push((await call(base, "/order", { method: "POST", headers: { "content-type": "application/json", ...v.headers }, body: v.body })).status);
+  }
+  if (statuses[1] !== 302) throw new Error(`throttled setup: expected 200 then 302, got ${statuses.join(", ")}`);
+}

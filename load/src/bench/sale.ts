@@ -1,0 +1,211 @@
+import { Pool } from "undici";
+
+/**
+ * A whole oversubscribed sale, buyer by buyer, each behaving as the waiting-room page does
+ * (waiting-room/index.html): POST /order; on 302 follow the redirect to the page (GET
+ * /waiting-room), poll GET /waiting-room/status right away and then every ~1 s (+0-250 ms
+ * jitter) with the ticket cookie and the userId; on your_turn (or no_ticket / expired) POST
+ * /order again with the same Idempotency-Key and the ticket; stop on 200 (bought) or 409
+ * (sold out / limit reached); a 302 keeps it polling.
+ *
+ * Plain undici: one Pool of `connections` keep-alive sockets bounds the concurrency (requests
+ * beyond it wait in the pool's queue, as a browser's would in its connection limit).
+ */
+
+export type BuyerOutcome = "bought" | "sold_out" | "limit_reached" | "error" | "unfinished";
+export type RequestKind = "order" | "order (retry)" | "page" | "status";
+
+export interface SaleOptions {
+  base: URL;
+  productId: string;
+  buyers: number;
+  /** Buyers arrive evenly spread over this many ms. */
+  arrivalMs: number;
+  pollMs: number;
+  connections: number;
+  /** Buyers still going after this many ms (from the first arrival) stop as "unfinished". */
+  deadlineMs: number;
+  runId: string;
+  onProgress?: (finished: number, requests: number) => void;
+}
+
+export interface SaleResult {
+  buyers: number;
+  outcomes: Record<BuyerOutcome, number>;
+  orderIds: string[];
+  requests: number;
+  byKind: Record<RequestKind, { count: number; status: Record<string, number> }>;
+  /** ms from the first arrival to the last buyer's end. */
+  durationMs: number;
+  /** ms from the first arrival to the last 200. */
+  lastAcceptedAtMs: number | undefined;
+  /** ms from the first arrival to the first "sold out" a buyer saw. */
+  firstSoldOutAtMs: number | undefined;
+  latencyMs: { p50: number; p99: number; max: number };
+  errors: string[];
+}
+
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+  cookie: string | undefined;
+  location: string | undefined;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export async function runSale(o: SaleOptions): Promise<SaleResult> {
+  const pool = new Pool(o.base.origin, { connections: o.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  const cookieName = `fg_ticket_${o.productId}`;
+  const byKind: SaleResult["byKind"] = {
+    order: { count: 0, status: {} },
+    "order (retry)": { count: 0, status: {} },
+    page: { count: 0, status: {} },
+    status: { count: 0, status: {} },
+  };
+  const outcomes: Record<BuyerOutcome, number> = { bought: 0, sold_out: 0, limit_reached: 0, error: 0, unfinished: 0 };
+  const orderIds: string[] = [];
+  const errors: string[] = [];
+  const latencies: number[] = [];
+  let requests = 0;
+  let finished = 0;
+  let lastAcceptedAt: number | undefined;
+  let firstSoldOutAt: number | undefined;
+
+  const start = performance.now() + 50;
+  const deadline = start + o.deadlineMs;
+
+  async function send(kind: RequestKind, method: "GET" | "POST", path: string, headers: Record<string, string>, body?: string): Promise<Reply> {
+    const t0 = performance.now();
+    const res = await pool.request({ method, path, headers, ...(body !== undefined ? { body } : {}) });
+    let parsed: Record<string, unknown> = {};
+    if (kind === "page") await res.body.dump();
+    else {
+      const text = await res.body.text();
+      try {
+        parsed = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        parsed = { raw: text.slice(0, 200) };
+      }
+    }
+    latencies.push(performance.now() - t0);
+    requests++;
+    const k = byKind[kind];
+    k.count++;
+    k.status[res.statusCode] = (k.status[res.statusCode] ?? 0) + 1;
+    const setCookie = res.headers["set-cookie"];
+    const cookies = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie];
+    let cookie: string | undefined;
+    for (const c of cookies) {
+      const pair = c.split(";", 1)[0]!;
+      if (pair.startsWith(`${cookieName}=`)) cookie = pair;
+    }
+    const location = res.headers.location;
+    return { status: res.statusCode, body: parsed, cookie, location: typeof location === "string" ? location : undefined };
+  }
+
+  function end(outcome: BuyerOutcome, detail?: string) {
+    outcomes[outcome]++;
+    finished++;
+    if (outcome === "sold_out" && firstSoldOutAt === undefined) firstSoldOutAt = performance.now();
+    if (outcome === "error" && detail && errors.length < 20) errors.push(detail);
+  }
+
+  async function buyer(i: number): Promise<void> {
+    const userId = `${o.runId}-u${i}`;
+    const key = `${o.runId}-k${i}`;
+    const orderBody = JSON.stringify({ productId: o.productId, userId, quantity: 1 });
+    const statusPath = `/waiting-room/status?productId=${encodeURIComponent(o.productId)}&userId=${encodeURIComponent(userId)}`;
+    let cookie: string | undefined;
+    let attempts = 0;
+    const jitter = () => o.pollMs + Math.random() * 250;
+
+    await sleep(Math.max(0, start + (i * o.arrivalMs) / o.buyers - performance.now()));
+    let next: "order" | "poll" = "order";
+    let delay = 0;
+    for (;;) {
+      if (delay > 0) await sleep(delay);
+      if (performance.now() > deadline) return end("unfinished");
+      if (next === "order") {
+        const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": key };
+        if (cookie) headers.cookie = cookie;
+        const r = await send(attempts++ === 0 ? "order" : "order (retry)", "POST", "/order", headers, orderBody);
+        if (r.status === 200) {
+          orderIds.push(String(r.body.orderId));
+          lastAcceptedAt = performance.now();
+          return end("bought");
+        }
+        if (r.status === 409) {
+          if (r.body.status === "sold_out") return end("sold_out");
+          if (r.body.status === "limit_reached") return end("limit_reached");
+          return end("error", `409 ${JSON.stringify(r.body)}`);
+        }
+        if (r.status === 302) {
+          if (r.cookie) cookie = r.cookie;
+          // The browser follows the redirect to the waiting-room page (fetch does the same from the page).
+          const target = new URL(r.location ?? `/waiting-room?productId=${encodeURIComponent(o.productId)}`, o.base);
+          await send("page", "GET", target.pathname + target.search, cookie ? { cookie } : {});
+          next = "poll";
+          // A fresh page polls on load; the page itself, after a 302 to its own order, waits ~1 s.
+          delay = attempts === 1 ? 0 : jitter();
+          continue;
+        }
+        if (r.status === 425) {
+          delay = 2_000;
+          continue;
+        }
+        return end("error", `${r.status} ${JSON.stringify(r.body)}`);
+      }
+      const s = await send("status", "GET", statusPath, cookie ? { cookie } : {});
+      const state = s.body.state;
+      if (state === "sold_out") return end("sold_out");
+      if (state === "waiting") {
+        delay = jitter();
+        continue;
+      }
+      if (state === "your_turn" || state === "no_ticket" || state === "expired") {
+        next = "order";
+        delay = 0;
+        continue;
+      }
+      // Anything else (a 5xx, a non-JSON answer): the page says "connection lost" and retries in 2 s.
+      if (errors.length < 20) errors.push(`status ${s.status} ${JSON.stringify(s.body)}`);
+      delay = 2_000;
+    }
+  }
+
+  const progress = setInterval(() => o.onProgress?.(finished, requests), 250);
+  try {
+    await Promise.all(
+      Array.from({ length: o.buyers }, (_, i) =>
+        buyer(i).catch((error: unknown) => end("error", error instanceof Error ? error.message : String(error))),
+      ),
+    );
+  } finally {
+    clearInterval(progress);
+    o.onProgress?.(finished, requests);
+    await pool.close();
+  }
+  const end_ = performance.now();
+  latencies.sort((a, b) => a - b);
+  const rel = (t: number | undefined) => (t === undefined ? undefined : Math.round(t - start));
+  return {
+    buyers: o.buyers,
+    outcomes,
+    orderIds,
+    requests,
+    byKind,
+    durationMs: Math.round(end_ - start),
+    lastAcceptedAtMs: rel(lastAcceptedAt),
+    firstSoldOutAtMs: rel(firstSoldOutAt),
+    latencyMs: { p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)), max: round1(latencies.at(-1) ?? 0) },
+    errors,
+  };
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
