@@ -22,15 +22,17 @@ export class EdgeConfigError extends Error {
   }
 }
 
-// Bindings are fixed for an isolate's life: parse once per env object, not per request.
-const parsed = new WeakMap<object, EdgeConfig>();
+const names = Object.keys(EdgeEnv.shape) as (keyof EdgeConfig)[];
+// Bindings hardly ever change in an isolate's life, but the runtime may hand each request a new
+// env object: parse once, and afterwards only compare the values (a handful of string compares).
+let last: { raw: unknown[]; config: EdgeConfig } | undefined;
 
 /** The edge's settings from wrangler [vars] and secrets; a missing secret throws, it never gets a default. */
 export function edgeConfig(env: object): EdgeConfig {
-  const cached = parsed.get(env);
-  if (cached) return cached;
+  const values = env as Record<string, unknown>;
+  if (last && names.every((name, i) => values[name] === last!.raw[i])) return last.config;
   const result = EdgeEnv.safeParse(env);
   if (!result.success) throw new EdgeConfigError(result.error.issues.map((issue) => issue.message));
-  parsed.set(env, result.data);
+  last = { raw: names.map((name) => values[name]), config: result.data };
   return result.data;
 }

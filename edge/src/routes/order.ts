@@ -23,6 +23,19 @@ const sha256Hex = async (text: string) =>
   [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
 const requestHashOf = (req: OrderRequest) => sha256Hex(`${req.productId}\n${req.userId}\n${req.quantity}`);
 
+const JSON_HEADERS = { "content-type": "application/json" } as const;
+const soldOutBodies = new Map<string, string>();
+/** The hottest answer of a sold-out sale, serialised once per product. */
+function soldOutBody(productId: string): string {
+  let body = soldOutBodies.get(productId);
+  if (!body) {
+    body = JSON.stringify({ status: "sold_out", productId });
+    if (soldOutBodies.size > 1000) soldOutBodies.clear();
+    soldOutBodies.set(productId, body);
+  }
+  return body;
+}
+
 /** The 200 a buyer gets, built from the order itself so a replay answers byte for byte the same. */
 function acceptedBody(order: string) {
   const o = JSON.parse(order) as { orderId: string; productId: string; userId: string; quantity: number; acceptedAt: number };
@@ -78,7 +91,7 @@ export const order = new Hono<EdgeEnv>()
       const earlier = answerFor(req.productId, key.data);
       if (!earlier) {
         countSoldOutAnswer(req.productId);
-        return c.json({ status: "sold_out", productId: req.productId }, 409);
+        return c.body(soldOutBody(req.productId), 409, JSON_HEADERS);
       }
       if (earlier.requestHash !== (await requestHashOf(req))) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
       return c.json(earlier.body, earlier.status as 200);
