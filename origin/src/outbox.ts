@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
  * consumer group `Outbox.relayGroup`. An entry is done once it is gone from the stream (XDEL) and
  * from the group's pending list (XACK).
  */
-export type OutboxRedis = Pick<Redis, "multi" | "xgroup" | "xreadgroup" | "callBuffer" | "smembers" | "pipeline">;
+export type OutboxRedis = Pick<Redis, "multi" | "xgroup" | "xreadgroup" | "callBuffer" | "smembers" | "pipeline" | "xlen" | "hget" | "srem" | "sadd">;
 
 export interface OutboxEntry {
   id: string;
@@ -104,4 +104,25 @@ export async function backlogOf(redis: OutboxRedis, streams: string[]): Promise<
   for (const stream of streams) pipeline.xlen(stream);
   const results = (await pipeline.exec()) ?? [];
   return results.reduce((sum, [error, n]) => sum + (error ? 0 : Number(n)), 0);
+}
+
+/** True while the sale may still append to its outbox: it exists and has stock left. */
+async function saleMayAppend(redis: OutboxRedis, productId: string): Promise<boolean> {
+  const remaining = await redis.hget(saleKeys(productId).sale, "remaining");
+  return remaining !== null && Number(remaining) > 0;
+}
+
+/**
+ * Takes the outbox of a finished sale (sold out or gone, nothing left to relay) out of the
+ * registry, so the relay does not poll it forever. /init registers the stream again after it
+ * restarts a sale; the second look puts it back should a restart slip in between.
+ */
+export async function retireIfFinished(redis: OutboxRedis, registryKey: string, stream: string, productId: string): Promise<boolean> {
+  if ((await redis.xlen(stream)) > 0 || (await saleMayAppend(redis, productId))) return false;
+  await redis.srem(registryKey, stream);
+  if ((await redis.xlen(stream)) > 0 || (await saleMayAppend(redis, productId))) {
+    await redis.sadd(registryKey, stream);
+    return false;
+  }
+  return true;
 }

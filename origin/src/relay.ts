@@ -9,6 +9,7 @@ import {
   markDone,
   productIdOfOutbox,
   registeredOutboxes,
+  retireIfFinished,
   takeNew,
   type OutboxEntry,
   type OutboxRedis,
@@ -114,11 +115,18 @@ export function createRelay(o: RelayOptions): Relay {
         if ((await takeNew(o.redis, stream, o.consumer, READ_COUNT)) < READ_COUNT) break;
       }
       let cursor = "0-0";
+      let delivered = 0;
       for (let page = 0; page < MAX_PAGES && !stopping; page++) {
         const claimed = await claimStale(o.redis, stream, o.consumer, o.minIdleMs, cursor, CLAIM_COUNT);
         if (claimed.entries.length > 0) await deliver(stream, productId, claimed.entries);
+        delivered += claimed.entries.length;
         cursor = claimed.next;
         if (cursor === "0-0") break;
+      }
+      if (delivered === 0 && (await retireIfFinished(o.redis, o.registryKey, stream, productId))) {
+        streams = streams.filter((s) => s !== stream);
+        grouped.delete(stream);
+        logger.info({ stream }, "sale finished and its outbox is empty: no longer relayed");
       }
     } catch (error) {
       // The stream (and its group) was deleted meanwhile: create the group again next time.

@@ -127,4 +127,21 @@ describe("the outbox relay", () => {
     expect(reader.of(d).map((m) => m.value)).toEqual(bodies);
     await eventually(async () => (await redis.xlen(streamD)) === 0);
   });
+
+  it("stops polling the outbox of a finished sale, and keeps the ones still selling", async () => {
+    const done = product("done");
+    const selling = product("selling");
+    const [doneStream, sellingStream] = [await outboxOf(done), await outboxOf(selling)];
+    await redis.hset(saleKeys(done).sale, "remaining", "0");
+    await redis.hset(saleKeys(selling).sale, "remaining", "3");
+    streams.push(saleKeys(done).sale, saleKeys(selling).sale);
+    const last = order(done, 1);
+    await redis.xadd(doneStream, "*", Outbox.orderField, last);
+    await start();
+    // The sold-out sale's last entry is relayed first; only then is its outbox retired.
+    await eventually(async () => (await redis.sismember(registry, doneStream)) === 0, 15_000);
+    expect(reader.of(done).map((m) => m.value)).toEqual([last]);
+    expect(await redis.xlen(doneStream)).toBe(0);
+    expect(await redis.sismember(registry, sellingStream)).toBe(1);
+  });
 });
