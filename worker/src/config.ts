@@ -30,7 +30,13 @@ const WorkerEnv = z.object({
   WORKER_MAX_WAIT_MS: int(100, 0, 10_000),
   /** Partitions whose batches are processed at the same time (each in its own transaction). */
   WORKER_PARTITIONS_CONCURRENCY: int(3, 1, 64),
-  WORKER_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
+  /**
+   * A worker that died without leaving (kill -9) keeps its partitions until this passes: short,
+   * so a replacement drains the backlog within seconds. Batches commit in well under a second.
+   */
+  WORKER_SESSION_TIMEOUT_MS: int(10_000, 6_000, 300_000),
+  /** How long a rebalance waits for members to rejoin. */
+  WORKER_REBALANCE_TIMEOUT_MS: int(15_000, 6_000, 300_000),
   WORKER_HEARTBEAT_INTERVAL_MS: int(3_000, 100, 60_000),
   /** Longest pause between two attempts at a batch that failed for a transient reason. */
   WORKER_RETRY_MAX_MS: int(5_000, 10, 60_000),

@@ -59,6 +59,7 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
   const consumer: Consumer = kafka.consumer({
     groupId: config.CONSUMER_GROUP,
     sessionTimeout: config.WORKER_SESSION_TIMEOUT_MS,
+    rebalanceTimeout: config.WORKER_REBALANCE_TIMEOUT_MS,
     heartbeatInterval: config.WORKER_HEARTBEAT_INTERVAL_MS,
     maxBytesPerPartition: config.WORKER_MAX_BYTES_PER_PARTITION,
     maxBytes: config.WORKER_MAX_BYTES,

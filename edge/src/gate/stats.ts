@@ -59,5 +59,5 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
   }
   const q = Number(quantity);
   const left = Math.max(0, Number(remaining));
-  return { productId, saleId, quantity: q, remaining: left, sold: q - left, queued: Math.max(0, Number(issued) - Number(admitted)), series };
+  return { productId, saleId, quantity: q, remaining: left, sold: q - left, queued: left > 0 ? Math.max(0, Number(issued) - Number(admitted)) : 0, series };
 }

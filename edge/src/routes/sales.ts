@@ -14,5 +14,6 @@ export const sales = new Hono<EdgeEnv>().get("/:productId", async (c) => {
   if (!saleId) return c.json({ error: "unknown product", productId: productId.data }, 404);
   const q = Number(quantity);
   const left = Math.max(0, Number(remaining));
-  return c.json({ productId: productId.data, saleId, quantity: q, remaining: left, sold: q - left, queued: Math.max(0, Number(issued) - Number(admitted)) });
+  // Once sold out nobody waits any more: the line is told so (from memory) and goes home.
+  return c.json({ productId: productId.data, saleId, quantity: q, remaining: left, sold: q - left, queued: left > 0 ? Math.max(0, Number(issued) - Number(admitted)) : 0 });
 });

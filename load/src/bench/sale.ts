@@ -27,6 +27,18 @@ export interface SaleOptions {
   deadlineMs: number;
   runId: string;
   onProgress?: (finished: number, requests: number) => void;
+  /** Every request as it completes: for reports that chart the sale over time. */
+  onRequest?: (record: RequestRecord) => void;
+}
+
+export interface RequestRecord {
+  /** ms since the first arrival. */
+  t: number;
+  kind: RequestKind;
+  status: number;
+  /** The body's `status` or `state` field, when it has one (accepted, queued, sold_out, waiting...). */
+  outcome: string | undefined;
+  ms: number;
 }
 
 export interface SaleResult {
@@ -93,8 +105,10 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
         parsed = { raw: text.slice(0, 200) };
       }
     }
-    latencies.push(performance.now() - t0);
+    const t1 = performance.now();
+    latencies.push(t1 - t0);
     requests++;
+    o.onRequest?.({ t: Math.round(t1 - start), kind, status: res.statusCode, outcome: (parsed.status ?? parsed.state) as string | undefined, ms: t1 - t0 });
     const k = byKind[kind];
     k.count++;
     k.status[res.statusCode] = (k.status[res.statusCode] ?? 0) + 1;

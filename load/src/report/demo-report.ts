@@ -1,0 +1,96 @@
+import type { AuditReport } from "@fluxgate/stack";
+import type { RequestRecord, SaleResult } from "../bench/sale";
+import { barChart, htmlPage, htmlTable, lineChart, type LineSeries } from "./svg";
+import { percentile } from "./stats";
+
+export interface DemoRun {
+  productId: string;
+  runId: string;
+  /** What ran the edge: workerd via the Miniflare API, or wrangler dev. */
+  edge: string;
+  settings: { stock: number; buyers: number; ratePerSecond: number; arrivalSeconds: number; connections: number };
+  result: SaleResult;
+  records: RequestRecord[];
+  /** GET /sales twice a second: ms since the start, stock left, people in line. */
+  samples: { t: number; remaining: number; queued: number }[];
+  events: { t: number; label: string }[];
+  audit: AuditReport;
+}
+
+const colors = { accepted: "#146c2e", queued: "#b06000", soldOut: "#a50e0e", polls: "#0b57d0", stock: "#0b57d0", line: "#7b1fa2" };
+
+const isOrder = (r: RequestRecord) => r.kind === "order" || r.kind === "order (retry)";
+
+/** Requests per second of each outcome, one point per second. */
+function throughput(records: RequestRecord[]): LineSeries[] {
+  const seconds = Math.ceil(Math.max(1, ...records.map((r) => r.t)) / 1000);
+  const count = (match: (r: RequestRecord) => boolean) => {
+    const perSecond = new Array<number>(seconds + 1).fill(0);
+    for (const r of records) if (match(r)) perSecond[Math.floor(r.t / 1000)]!++;
+    return perSecond.map((n, s): [number, number] => [s, n]);
+  };
+  return [
+    { name: "accepted (200)", color: colors.accepted, points: count((r) => isOrder(r) && r.status === 200) },
+    { name: "queued (302)", color: colors.queued, points: count((r) => isOrder(r) && r.status === 302) },
+    { name: "sold out (409)", color: colors.soldOut, points: count((r) => isOrder(r) && r.status === 409) },
+    { name: "waiting-room polls", color: colors.polls, points: count((r) => r.kind === "status") },
+  ];
+}
+
+const bucketsMs = [5, 10, 20, 50, 100, 200, 500, 1000, 2000, Infinity];
+
+function latencyHistogram(records: RequestRecord[]) {
+  const outcomes = [
+    { name: "accepted (200)", color: colors.accepted, match: (r: RequestRecord) => isOrder(r) && r.status === 200 },
+    { name: "queued (302)", color: colors.queued, match: (r: RequestRecord) => isOrder(r) && r.status === 302 },
+    { name: "sold out (409)", color: colors.soldOut, match: (r: RequestRecord) => isOrder(r) && r.status === 409 },
+  ];
+  return bucketsMs.map((upper, i) => {
+    const lower = i === 0 ? 0 : bucketsMs[i - 1]!;
+    return {
+      label: upper === Infinity ? `≥${lower / 1000} s` : upper >= 1000 ? `<${upper / 1000} s` : `<${upper} ms`,
+      values: outcomes.map((o) => ({ name: o.name, color: o.color, value: records.filter((r) => o.match(r) && r.ms >= lower && r.ms < upper).length })),
+    };
+  });
+}
+
+export function renderDemoReport(run: DemoRun): string {
+  const markers = run.events.map((e) => ({ x: e.t / 1000, label: e.label }));
+  const orders = run.records.filter(isOrder);
+  const lat = (match: (r: RequestRecord) => boolean) => {
+    const ms = run.records.filter(match).map((r) => r.ms);
+    return [ms.length, `${percentile(ms, 50).toFixed(0)} ms`, `${percentile(ms, 99).toFixed(0)} ms`];
+  };
+  const a = run.audit;
+  const clean = a.oversold === 0 && a.lost === 0 && a.duplicates === 0;
+  const body = `
+<h1>Flux-Gate demo — ${run.productId}</h1>
+<p>${run.settings.stock.toLocaleString("en")} units, ${run.settings.buyers.toLocaleString("en")} buyers arriving over ${run.settings.arrivalSeconds} s,
+admitted at ${run.settings.ratePerSecond}/s, through the edge on ${run.edge}. The worker was killed with <code>kill -9</code> mid-sale and restarted.
+Result: <span class="${clean ? "ok" : "bad"}">${clean ? "nothing oversold, lost or duplicated" : "INCONSISTENT"}</span>.</p>
+${htmlTable(["outcome", "requests", "p50", "p99"], [
+  ["attempts (POST /order)", ...lat(isOrder)],
+  ["accepted (200)", ...lat((r) => isOrder(r) && r.status === 200)],
+  ["queued (302)", ...lat((r) => isOrder(r) && r.status === 302)],
+  ["sold out / limit (409)", ...lat((r) => isOrder(r) && r.status === 409)],
+  ["waiting-room polls", ...lat((r) => r.kind === "status")],
+])}
+${htmlTable(["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "PostgreSQL stock"], [
+  [run.result.buyers, run.result.outcomes.bought, run.result.outcomes.sold_out, run.result.outcomes.unfinished, a.oversold, a.lost, a.duplicates, `${a.postgres.stock} = ${a.redis.initial} − ${a.redis.sold}`],
+])}
+${lineChart("Throughput by outcome", throughput(run.records), { xLabel: "seconds since the first buyer", yLabel: "requests per second", markers })}
+${barChart("Latency distribution of purchase attempts", latencyHistogram(orders), { xLabel: "latency (client side, including connection queueing)", yLabel: "requests" })}
+${lineChart(
+  "Stock and queue length",
+  [
+    { name: "stock remaining", color: colors.stock, points: run.samples.map((s) => [s.t / 1000, s.remaining]) },
+    { name: "waiting in line", color: colors.line, points: run.samples.map((s) => [s.t / 1000, s.queued]) },
+  ],
+  { xLabel: "seconds since the first buyer", yLabel: "units / people", markers },
+)}
+<h2>Audit</h2>
+<pre>${JSON.stringify(a, null, 2).replace(/</g, "&lt;")}</pre>
+<h2>Events</h2>
+<ul>${run.events.map((e) => `<li>${(e.t / 1000).toFixed(1)} s — ${e.label}</li>`).join("")}</ul>`;
+  return htmlPage(`Flux-Gate demo ${run.productId}`, body);
+}
