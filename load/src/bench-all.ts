@@ -1,0 +1,77 @@
+/**
+ * npm run bench: every benchmark, one after the other (they would skew each other on 2 cores),
+ * then BENCHMARKS.md at the repository root with the measured figures, which the README links.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fluxgateHome, repoRoot } from "./bench/env";
+
+const benches = ["bench:edge", "bench:pipeline"] as const;
+
+for (const bench of benches) {
+  console.log(`\n=== npm run ${bench} ===`);
+  const run = spawnSync("npm", ["run", "--silent", bench], { cwd: repoRoot, stdio: "inherit" });
+  if (run.status !== 0) {
+    console.error(`${bench} failed (exit ${run.status}): no report written`);
+    process.exit(run.status ?? 1);
+  }
+}
+
+type Target = { name: string; target?: string; wanted?: string; measured: string; pass?: boolean; ok?: boolean };
+interface EdgePath {
+  rps: number;
+  ratioToHello: number;
+  latencyMs: { p50: number; p99: number };
+  redisCommandsPerRequest: number;
+  workerdCpuMicrosPerRequest: number;
+}
+const read = <T>(name: string) => JSON.parse(readFileSync(join(fluxgateHome(), "bench", name), "utf8")) as T;
+const edge = read<{ startedAt: string; machine: { cores: number; cpu: string; node: string }; build: { runtime: string }; paths: Record<string, EdgePath>; sale: { stock: number; buyers: number; edgeRequests: number; redisCommands: number; redisCommandsPerEdgeRequest: number; accepted: number; durationMs: number }; targets: Target[] }>("edge.json");
+const pipeline = read<{ at: string; drain: { orders: number; perSecond: number }; naive: { perSecond: number; bound: string }; ratio: number; latency: { rate: number; commitP50: number; commitP99: number }; targets: Target[] }>("pipeline.json");
+
+const n = (x: number, digits = 0) => x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
+const targetRows = (targets: Target[]) => targets.map((t) => row([t.name, t.target ?? t.wanted ?? "", t.measured, (t.pass ?? t.ok) ? "✅" : "❌"]));
+
+const md = `# Benchmarks
+
+Measured by \`npm run bench\` on ${edge.machine.cores} cores (${edge.machine.cpu}, Node ${edge.machine.node}), the whole
+stack on the same machine; edge ${edge.startedAt.slice(0, 16).replace("T", " ")} UTC, pipeline ${pipeline.at.slice(0, 16).replace("T", " ")} UTC.
+Numbers move by ±10% from run to run here: the load generator, workerd and the pipeline share two cores.
+
+## Edge (\`npm run bench:edge\`, ${edge.build.runtime})
+
+${row(["path", "requests/s", "× hello world", "p50", "p99", "Redis commands / request", "workerd CPU / request"])}
+${row(["---", "---:", "---:", "---:", "---:", "---:", "---:"])}
+${Object.entries(edge.paths)
+  .map(([name, p]) => row([name, n(p.rps), `${n(p.ratioToHello, 2)}×`, `${p.latencyMs.p50} ms`, `${p.latencyMs.p99} ms`, n(p.redisCommandsPerRequest, 4), `${n(p.workerdCpuMicrosPerRequest)} µs`]))
+  .join("\n")}
+
+Whole oversubscribed sale: ${n(edge.sale.buyers)} browser-like buyers for ${n(edge.sale.stock)} units
+(${n(edge.sale.buyers / edge.sale.stock)}×), polling the waiting room every second: ${n(edge.sale.edgeRequests)} edge requests,
+${n(edge.sale.redisCommands)} Redis commands = **${n(edge.sale.redisCommandsPerEdgeRequest, 3)} per edge request**; ${n(edge.sale.accepted)} accepted, sale over in ${n(edge.sale.durationMs / 1000, 1)} s.
+
+${row(["target", "wanted", "measured", ""])}
+${row(["---", "---", "---", "---"])}
+${targetRows(edge.targets).join("\n")}
+
+## Pipeline (\`npm run bench:pipeline\`)
+
+${row(["measure", "result"])}
+${row(["---", "---:"])}
+${row([`drain of a ${n(pipeline.drain.orders)}-order backlog, batch worker`, `${n(pipeline.drain.perSecond)} orders/s`])}
+${row([`naive worker, one transaction per message (${pipeline.naive.bound})`, `${n(pipeline.naive.perSecond)} orders/s`])}
+${row(["batch / naive", `${n(pipeline.ratio, 1)}×`])}
+${row([`accepted → persisted at ${n(pipeline.latency.rate)} orders/s, p50 / p99`, `${pipeline.latency.commitP50} ms / ${pipeline.latency.commitP99} ms`])}
+
+${row(["target", "wanted", "measured", ""])}
+${row(["---", "---", "---", "---"])}
+${targetRows(pipeline.targets).join("\n")}
+
+Reproduce: \`npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`); raw results in
+\`.fluxgate/bench/*.json\`.
+`;
+
+writeFileSync(join(repoRoot, "BENCHMARKS.md"), md);
+console.log(`\nwrote ${join(repoRoot, "BENCHMARKS.md")}`);
