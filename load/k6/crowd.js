@@ -2,13 +2,12 @@
 // Buyers who behave like browsers: a 302 sends them to the waiting room, whose page polls its
 // status and sends the order again when their turn comes; a 409 ends their visit.
 import http from "k6/http";
-import { check, fail, sleep } from "k6";
+import { check, sleep } from "k6";
 import { Counter } from "k6/metrics";
-import { crowd, expectedStatuses, productIdFor } from "../scenarios.js";
+import { crowd, expectedStatuses } from "../scenarios.js";
+import { BASE_URL, checkSale, saleProductId, startSale, thresholds } from "./sale.js";
 
-const BASE_URL = __ENV.BASE_URL || fail("set BASE_URL to the workers.dev URL");
-const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || fail("set ADMIN_TOKEN");
-const productId = productIdFor(crowd, __ENV.RUN_ID || `${Date.now()}`);
+const productId = saleProductId(crowd);
 
 const accepted = new Counter("orders_accepted");
 const soldOut = new Counter("orders_sold_out");
@@ -24,20 +23,10 @@ export const options = {
     },
   },
   maxRedirects: 0,
-  thresholds: {
-    orders_accepted: [`count<=${crowd.stock}`],
-    server_errors: ["count==0"],
-    checks: ["rate==1.0"],
-  },
+  thresholds: thresholds(crowd),
 };
 
-export function setup() {
-  const res = http.post(`${BASE_URL}/init`, JSON.stringify({ productId, quantity: crowd.stock, ratePerSecond: crowd.ratePerSecond, perUserLimit: crowd.perUserLimit }), {
-    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
-  });
-  if (res.status !== 200) fail(`init failed: ${res.status} ${res.body}`);
-  return { productId };
-}
+export const setup = () => startSale(crowd, productId);
 
 function order(data, userId, key) {
   const res = http.post(`${BASE_URL}/order`, JSON.stringify({ productId: data.productId, userId }), {
@@ -70,8 +59,4 @@ export default function (data) {
   if (res.status === 409) soldOut.add(1);
 }
 
-export function teardown(data) {
-  const sale = http.get(`${BASE_URL}/sales/${data.productId}`).json();
-  check(sale, { "never oversold": (s) => s.sold <= s.quantity && s.remaining >= 0 });
-  console.log(`sale ${data.productId}: sold ${sale.sold} of ${sale.quantity}`);
-}
+export const teardown = (data) => checkSale(data.productId);
