@@ -1,0 +1,66 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeEach, describe, expect, inject, it } from "vitest";
+import * as scenarios from "../scenarios.js";
+import type {} from "../../stack/test/global-setup";
+import { reset, state, thresholdHolds } from "./k6-shim/runtime";
+
+/**
+ * Runs the k6 scripts (load/k6/*.js) against the local stack's edge through a small k6 shim
+ * (test/k6-shim/), scaled down: proof that their flows, counters and thresholds do what they
+ * claim — a clean sale passes, and an oversell would fail the run.
+ */
+const devVars = readFileSync(join(import.meta.dirname, "..", "..", ".dev.vars"), "utf8");
+const adminToken = /^ADMIN_TOKEN=(.*)$/m.exec(devVars)![1]!.trim();
+
+interface K6Script {
+  options: { maxRedirects?: number; thresholds: Record<string, string[]> };
+  setup(): { productId: string };
+  default(data: { productId: string }): void;
+  teardown(data: { productId: string }): void;
+}
+
+async function runK6(file: string, iterations: number, vus: number) {
+  const g = globalThis as Record<string, unknown>;
+  g.__ENV = { BASE_URL: inject("stack").edge.url, ADMIN_TOKEN: adminToken, RUN_ID: `${file}-${Date.now().toString(36)}` };
+  const script = (await import(`../k6/${file}`)) as K6Script;
+  state.maxRedirects = script.options.maxRedirects ?? 10;
+  const data = script.setup();
+  for (let i = 0; i < iterations; i++) {
+    g.__VU = (i % vus) + 1;
+    g.__ITER = Math.floor(i / vus);
+    script.default(data);
+  }
+  script.teardown(data);
+  const failedThresholds = Object.entries(script.options.thresholds).flatMap(([metric, expressions]) => expressions.filter((e) => !thresholdHolds(metric, e)).map((e) => `${metric}: ${e}`));
+  return { data, failedThresholds };
+}
+
+describe("the k6 scripts, through a k6 shim against the local edge", { timeout: 120_000 }, () => {
+  beforeEach(() => reset());
+
+  it("flood: every answer is 200, 302 or 409, never more 200s than units; the thresholds pass", async () => {
+    Object.assign(scenarios.flood, { stock: 5, buyers: 25, vus: 5, ratePerSecond: 1000 });
+    const { failedThresholds } = await runK6("flood.js", 25, 5);
+    expect(state.checks.failed).toEqual([]);
+    expect(state.counters.get("orders_accepted")).toBe(5);
+    expect(state.counters.get("server_errors")).toBe(0);
+    expect(failedThresholds).toEqual([]);
+  });
+
+  it("crowd: buyers follow the 302, poll the waiting room, buy when admitted and stop on sold out", async () => {
+    Object.assign(scenarios.crowd, { stock: 3, buyers: 6, vus: 2, ratePerSecond: 2, arrivalSeconds: 0, pollSeconds: 0.2 });
+    const { failedThresholds } = await runK6("crowd.js", 6, 2);
+    expect(state.checks.failed).toEqual([]);
+    expect(state.counters.get("orders_accepted")).toBe(3);
+    expect(state.counters.get("orders_sold_out")).toBe(3);
+    expect(failedThresholds).toEqual([]);
+  });
+
+  it("the oversell threshold fails a run that got more 200s than units", () => {
+    state.counters.set("orders_accepted", 6);
+    expect(thresholdHolds("orders_accepted", "count<=5")).toBe(false);
+    state.counters.set("server_errors", 1);
+    expect(thresholdHolds("server_errors", "count==0")).toBe(false);
+  });
+});
