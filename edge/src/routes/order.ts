@@ -87,16 +87,18 @@ export const order = new Hono<EdgeEnv>()
     if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
 
     // The hot path of a sold-out sale: no Redis, no hashing, unless this isolate answered this key before.
-    if (soldOutInMemory(req.productId)) {
-      const earlier = answerFor(req.productId, key.data);
-      if (!earlier) {
-        countSoldOutAnswer(req.productId);
-        return c.body(soldOutBody(req.productId), 409, JSON_HEADERS);
-      }
-      if (earlier.requestHash !== (await requestHashOf(req))) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
-      return c.json(earlier.body, earlier.status as 200);
+    const soldOut = soldOutInMemory(req.productId);
+    const earlier = answerFor(req.productId, key.data);
+    if (soldOut && !earlier) {
+      countSoldOutAnswer(req.productId);
+      return c.body(soldOutBody(req.productId), 409, JSON_HEADERS);
     }
     const requestHash = await requestHashOf(req);
+    // A retry of an answer this isolate gave is answered from memory whatever the sale does now.
+    if (earlier) {
+      if (earlier.requestHash !== requestHash) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
+      return c.json(earlier.body, earlier.status as 200);
+    }
 
     let ticket: Ticket | undefined;
     const token = c.req.header(TICKET_HEADER) ?? getCookie(c, ticketCookie(req.productId));
@@ -105,13 +107,12 @@ export const order = new Hono<EdgeEnv>()
       if (!ticket || ticket.productId !== req.productId) return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
     }
 
-    const soldOutFromMemory = takeSoldOutAnswers(req.productId);
     // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
     const covered = !ticket?.number ? lineCoversStock(req.productId, Date.now()) : undefined;
     if (covered) return standbyResponse(c, config, req, key.data, covered);
 
     const outcome = await passGate(redisFor(config), {
-      soldOutFromMemory,
+      soldOutFromMemory: takeSoldOutAnswers(req.productId),
       productId: req.productId,
       userId: req.userId,
       quantity: req.quantity,
