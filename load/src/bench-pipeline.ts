@@ -32,7 +32,10 @@ import pg from "pg";
 import { pino } from "pino";
 import { makeOrder, makeSales, produceAll, toMessage } from "./pipeline-data";
 import { runNaive } from "./pipeline-naive";
-import { fluxgateHome, fmtInt, intEnv, percentile, table, within } from "./pipeline-report";
+import { fluxgateHome, intEnv } from "./bench/env";
+import { fmtInt, table } from "./bench/table";
+import { within } from "./pipeline-report";
+import { percentile } from "./report/stats";
 
 const settings = {
   orders: intEnv("BENCH_ORDERS", 100_000),

@@ -14,7 +14,8 @@ import { intEnv, readDevVars } from "./bench/env";
 import { buildEdge, startWorker, type RunningWorker } from "./bench/worker-runtime";
 import { runSale, type RequestRecord } from "./bench/sale";
 import { renderDemoReport, type DemoRun } from "./report/demo-report";
-import { percentile, table } from "./report/stats";
+import { table } from "./bench/table";
+import { percentile, sortedAscending } from "./report/stats";
 
 const config = stackConfig();
 const runId = Date.now().toString(36);
@@ -148,26 +149,27 @@ async function drained(state: Awaited<ReturnType<typeof up>>, productId: string)
 function printSummary(run: DemoRun): void {
   const orders = run.records.filter((r) => r.kind === "order" || r.kind === "order (retry)");
   const by = (status: number) => orders.filter((r) => r.status === status).map((r) => r.ms);
-  const row = (label: string, latencies: number[]) => [label, latencies.length.toLocaleString("en"), `${percentile(latencies, 50).toFixed(0)} ms`, `${percentile(latencies, 99).toFixed(0)} ms`];
+  const row = (label: string, ms: number[]) => {
+    const sorted = sortedAscending(ms);
+    return [label, sorted.length.toLocaleString("en"), `${(percentile(sorted, 50) || 0).toFixed(0)} ms`, `${(percentile(sorted, 99) || 0).toFixed(0)} ms`];
+  };
   console.log("\nSummary");
   console.log(
-    table(
+    table([
       ["outcome", "requests", "p50", "p99"],
-      [
         row("attempts (POST /order)", orders.map((r) => r.ms)),
         row("accepted (200)", by(200)),
         row("queued (302)", by(302)),
         row("sold out / limit (409)", by(409)),
         row("waiting-room polls", run.records.filter((r) => r.kind === "status").map((r) => r.ms)),
-      ],
-    ),
+    ]),
   );
   const a = run.audit;
   console.log(
-    table(
+    table([
       ["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "PostgreSQL stock"],
-      [[run.result.buyers, run.result.outcomes.bought, run.result.outcomes.sold_out, run.result.outcomes.unfinished, a.oversold, a.lost, a.duplicates, `${a.postgres.stock} (= ${a.redis.initial} − ${a.redis.sold})`].map(String)],
-    ),
+      [run.result.buyers, run.result.outcomes.bought, run.result.outcomes.sold_out, run.result.outcomes.unfinished, a.oversold, a.lost, a.duplicates, `${a.postgres.stock} (= ${a.redis.initial} − ${a.redis.sold})`],
+    ]),
   );
 }
 

@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { ensureDevVars } from "@fluxgate/stack";
 import { beforeEach, describe, expect, inject, it } from "vitest";
 import * as scenarios from "../scenarios.js";
 import type {} from "../../stack/test/global-setup";
@@ -10,8 +9,7 @@ import { reset, state, thresholdHolds } from "./k6-shim/runtime";
  * (test/k6-shim/), scaled down: proof that their flows, counters and thresholds do what they
  * claim — a clean sale passes, and an oversell would fail the run.
  */
-const devVars = readFileSync(join(import.meta.dirname, "..", "..", ".dev.vars"), "utf8");
-const adminToken = /^ADMIN_TOKEN=(.*)$/m.exec(devVars)![1]!.trim();
+const adminToken = ensureDevVars().get("ADMIN_TOKEN")!;
 
 interface K6Script {
   options: { maxRedirects?: number; thresholds: Record<string, string[]> };

@@ -1,12 +1,10 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { ensureDevVars, readState, stackConfig } from "@fluxgate/stack";
 
-const root = join(import.meta.dirname, "..", "..");
-const state = JSON.parse(readFileSync(join(root, ".fluxgate", "stack.json"), "utf8")) as { edge: { url: string }; redis: { url: string } };
-const devVars = readFileSync(join(root, ".dev.vars"), "utf8");
+// The stack the root global setup brought up: `wrangler dev`'s edge, as a user runs it.
+const state = readState(stackConfig().home)!;
 
 export const edgeUrl = state.edge.url;
-export const adminToken = /^ADMIN_TOKEN=(.*)$/m.exec(devVars)![1]!.trim();
+export const adminToken = ensureDevVars().get("ADMIN_TOKEN")!;
 
 export const createdProducts = new Set<string>();
 export function uniqueProduct(name: string): string {

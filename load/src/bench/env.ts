@@ -1,13 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { ensureDevVars, repoRoot, stackHome } from "@fluxgate/stack";
 
-/** The repository root: load/src/bench/env.ts is three levels below it. */
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+export { repoRoot };
 
-/** Where the stack keeps its state (the same rule as stack/src/home.ts). */
-export const fluxgateHome = () => process.env.FLUXGATE_HOME ?? join(repoRoot, ".fluxgate");
+/** Where the stack keeps its state: the stack's own rule (FLUXGATE_HOME or <repo>/.fluxgate). */
+export const fluxgateHome = () => stackHome().root;
 
 /** The parts of .fluxgate/stack.json (written by `npm run up`) the bench needs. */
 export interface StackInfo {
@@ -61,16 +60,9 @@ export async function ensureStack(log: (line: string) => void): Promise<StackInf
   return started;
 }
 
-/** KEY=value lines of the repo-root .dev.vars (written by `npm run up`). */
+/** The local secrets (.dev.vars), as the stack keeps them: written from .dev.vars.example when missing. */
 export function readDevVars(): Record<string, string> {
-  const path = join(repoRoot, ".dev.vars");
-  if (!existsSync(path)) throw new Error(".dev.vars is missing: `npm run up` writes it");
-  const vars: Record<string, string> = {};
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (match) vars[match[1]!] = match[2]!.replace(/^"(.*)"$/, "$1");
-  }
-  return vars;
+  return Object.fromEntries(ensureDevVars());
 }
 
 /** compatibility_date from the root wrangler.toml, so Miniflare runs the worker as wrangler would. */
@@ -144,6 +136,6 @@ export function intEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${raw}`);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got ${raw}`);
   return value;
 }

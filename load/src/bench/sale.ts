@@ -1,4 +1,5 @@
 import { Pool } from "undici";
+import { percentile } from "../report/stats";
 
 /**
  * A whole oversubscribed sale, buyer by buyer, each behaving as the waiting-room page does
@@ -66,10 +67,6 @@ interface Reply {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 export async function runSale(o: SaleOptions): Promise<SaleResult> {
   const pool = new Pool(o.base.origin, { connections: o.connections, pipelining: 1, keepAliveTimeout: 30_000 });
@@ -217,7 +214,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     durationMs: Math.round(end_ - start),
     lastAcceptedAtMs: rel(lastAcceptedAt),
     firstSoldOutAtMs: rel(firstSoldOutAt),
-    latencyMs: { p50: round1(percentile(latencies, 50)), p99: round1(percentile(latencies, 99)), max: round1(latencies.at(-1) ?? 0) },
+    latencyMs: { p50: round1(percentile(latencies, 50) || 0), p99: round1(percentile(latencies, 99) || 0), max: round1(latencies.at(-1) ?? 0) },
     errors,
   };
 }

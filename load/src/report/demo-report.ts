@@ -1,7 +1,7 @@
 import type { AuditReport } from "@fluxgate/stack";
 import type { RequestRecord, SaleResult } from "../bench/sale";
 import { barChart, htmlPage, htmlTable, lineChart, type LineSeries } from "./svg";
-import { percentile } from "./stats";
+import { percentile, sortedAscending } from "./stats";
 
 export interface DemoRun {
   productId: string;
@@ -58,8 +58,8 @@ export function renderDemoReport(run: DemoRun): string {
   const markers = run.events.map((e) => ({ x: e.t / 1000, label: e.label }));
   const orders = run.records.filter(isOrder);
   const lat = (match: (r: RequestRecord) => boolean) => {
-    const ms = run.records.filter(match).map((r) => r.ms);
-    return [ms.length, `${percentile(ms, 50).toFixed(0)} ms`, `${percentile(ms, 99).toFixed(0)} ms`];
+    const ms = sortedAscending(run.records.filter(match).map((r) => r.ms));
+    return [ms.length, `${(percentile(ms, 50) || 0).toFixed(0)} ms`, `${(percentile(ms, 99) || 0).toFixed(0)} ms`];
   };
   const a = run.audit;
   const clean = a.oversold === 0 && a.lost === 0 && a.duplicates === 0;
