@@ -34,7 +34,7 @@ import { makeOrder, makeSales, produceAll, toMessage } from "./pipeline-data";
 import { runNaive } from "./pipeline-naive";
 import { fluxgateHome, intEnv } from "./bench/env";
 import { fmtInt, table } from "./bench/table";
-import { within } from "./pipeline-report";
+import { within } from "./bench/within";
 import { percentile } from "./report/stats";
 
 const settings = {

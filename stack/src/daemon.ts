@@ -23,6 +23,15 @@ export interface DaemonRecord {
 const pidFile = (home: StackHome, name: string) => join(home.run, `${name}.json`);
 export const logFile = (home: StackHome, name: string) => join(home.logs, `${name}.log`);
 
+/** The last lines of a log, for an error message that says why a part did not come up. */
+export function tailOfFile(path: string, lines = 25): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
 function startTicksOf(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
