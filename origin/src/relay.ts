@@ -1,4 +1,5 @@
 import { Outbox } from "@fluxgate/common";
+import { backoffMs } from "@fluxgate/common/node";
 import type { Logger } from "pino";
 import type { OriginMetrics } from "./metrics";
 import {
@@ -169,7 +170,7 @@ export function createRelay(o: RelayOptions): Relay {
       }
       failures = healthy ? 0 : failures + 1;
       if (stopping) break;
-      await sleep(failures === 0 ? o.intervalMs : Math.min(o.intervalMs * 2 ** failures, MAX_BACKOFF_MS));
+      await sleep(failures === 0 ? o.intervalMs : backoffMs(failures, MAX_BACKOFF_MS, o.intervalMs));
     }
   }
 

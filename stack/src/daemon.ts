@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -133,7 +134,7 @@ export async function stopDaemon(home: StackHome, name: string, graceMs = 10_000
   return true;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Thrown from a readiness check to stop waiting at once (the process died). */
 export class GiveUp extends Error {}
