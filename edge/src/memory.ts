@@ -28,8 +28,9 @@ interface SaleState {
   recheckingSince: number | undefined;
   /** Every key this sale accepted may be in it (the gate sends it once the stock is gone). */
   acceptedKeys: KeyFilter | undefined;
-  /** Every key queued before `at` may be in it. */
-  queuedKeys: { filter: KeyFilter; at: number } | undefined;
+  /** Every key queued before `at` may be in it: the first `issued` tickets' keys. */
+  queuedKeys: { filter: KeyFilter; at: number; issued: number } | undefined;
+  /** When a gate call went to fetch the queued-keys filter (-Infinity once it came back). */
   queuedKeysAskedAt: number;
   /** Final answers this isolate gave in this sale, by Idempotency-Key. */
   answers: Map<string, Answer>;
@@ -65,7 +66,10 @@ export class SaleMemory {
     s.seenAt = t;
     s.recheckingSince = undefined;
     if (filters?.acceptedKeys) s.acceptedKeys = filters.acceptedKeys;
-    if (filters?.queuedKeys) s.queuedKeys = { filter: filters.queuedKeys, at: t };
+    if (filters?.queuedKeys) {
+      s.queuedKeys = { filter: filters.queuedKeys, at: t, issued: snapshot.issued };
+      s.queuedKeysAskedAt = -Infinity;
+    }
   }
 
   forget(productId: string): void {
@@ -102,8 +106,10 @@ export class SaleMemory {
     const s = this.sales.get(productId);
     if (!s) return { accepted: true, queued: true };
     const t = this.now();
-    // Refreshed at half the freshness standby needs, at most once per half window (not per request in flight).
-    const queued = s.snapshot.remaining > 0 && (!s.queuedKeys || t - s.queuedKeys.at > FRESH_VIEW_MS / 2) && t - s.queuedKeysAskedAt > FRESH_VIEW_MS / 2;
+    // Refreshed when the view knows of tickets the filter does not, or at half the freshness standby
+    // needs; one request at a time asks (not every request in flight).
+    const behind = !s.queuedKeys || s.queuedKeys.issued < s.snapshot.issued || t - s.queuedKeys.at > FRESH_VIEW_MS / 2;
+    const queued = s.snapshot.remaining > 0 && behind && t - s.queuedKeysAskedAt > RECHECK_MS;
     if (queued) s.queuedKeysAskedAt = t;
     return { accepted: !s.acceptedKeys, queued };
   }
@@ -111,13 +117,14 @@ export class SaleMemory {
   /**
    * When the people already in line (waiting, or admitted and holding a claim) would take every
    * unit left, a newcomer cannot buy unless some of them walk away: it waits on standby (no place,
-   * no Redis call). Only from a fresh view, and only for a key the queued-keys filter has never
-   * seen (a queued key keeps its place: it goes to Redis, which knows its ticket).
+   * no Redis call). Only from a fresh view, with a filter of the queued keys that knows every
+   * ticket of that view, and only for a key the filter has never seen (a queued key keeps its
+   * place: it goes to Redis, which knows its ticket).
    */
   standby(productId: string): { snapshot: SaleSnapshot; queuedKeys: KeyFilter } | undefined {
     const s = this.sales.get(productId);
     const t = this.now();
-    if (!s || !s.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS) return undefined;
+    if (!s || !s.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS || s.queuedKeys.issued < s.snapshot.issued) return undefined;
     if (s.snapshot.remaining <= 0 || !lineCovers(s.snapshot)) return undefined;
     return { snapshot: s.snapshot, queuedKeys: s.queuedKeys.filter };
   }

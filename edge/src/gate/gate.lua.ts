@@ -170,7 +170,8 @@ end
 -- The per-user limit first: asking for more than one may buy never spends a token or a ticket.
 local bought = tonumber(redis.call('HGET', buyers, userId) or '0')
 if bought + quantity > perUserLimit then
-  release()
+  -- A ticket is of no more use to someone who bought the limit: its claim goes back to the line.
+  if bought >= perUserLimit then release() end
   redis.call('HSET', idem, key, requestHash .. '|limit_reached|' .. cjson.encode({bought = bought, limit = perUserLimit}))
   save()
   return reply('limit_reached', cjson.encode({bought = bought, limit = perUserLimit}))
