@@ -1,11 +1,13 @@
-import { createServer, type Server } from "node:http";
 import { Agent } from "undici";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildEdge, wranglerVars } from "../../src/edge/bundle";
 import { isolateOf, startIsolates, type RunningIsolates } from "../../src/edge/isolates";
+import { countingUpstash } from "../../src/edge/command-counter";
 import { ensureDevVars } from "../../src/secrets";
+
+export { total } from "../../src/edge/command-counter";
 import type { StackState } from "../../src/state";
 
 /**
@@ -27,7 +29,7 @@ export async function startEdge(stack: StackState, isolates = 4): Promise<EdgeUn
   const dir = mkdtempSync(join(tmpdir(), "fg-isolates-"));
   const built = await buildEdge(join(dir, "bundle"));
   const commands = new Map<string, number>();
-  const counter = await countingProxy(stack.bridge.url, commands);
+  const counter = await countingUpstash(stack.bridge.url, commands);
   const vars = ensureDevVars();
   const adminToken = "isolates-admin-token";
   const edge: RunningIsolates = await startIsolates({
@@ -56,36 +58,6 @@ export async function startEdge(stack: StackState, isolates = 4): Promise<EdgeUn
   };
 }
 
-/** Forwards the Upstash REST calls to the bridge and counts the commands in each (one, or a pipeline's). */
-async function countingProxy(target: string, commands: Map<string, number>): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      const body = Buffer.concat(chunks);
-      try {
-        const parsed = JSON.parse(body.toString("utf8")) as unknown[];
-        const list = (req.url === "/" ? [parsed] : parsed) as unknown[][];
-        for (const command of list) {
-          const name = String(command[0]).toUpperCase();
-          commands.set(name, (commands.get(name) ?? 0) + 1);
-        }
-      } catch {
-        /* not a command: forwarded as is */
-      }
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "content-length", "connection"].includes(k))) as Record<string, string>;
-      const answer = await fetch(new URL(req.url ?? "/", target), { method: req.method ?? "POST", headers, body });
-      res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" });
-      res.end(Buffer.from(await answer.arrayBuffer()));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (!address || typeof address === "string") throw new Error("no port");
-  return { server, url: `http://127.0.0.1:${address.port}` };
-}
-
-export const total = (commands: Map<string, number>) => [...commands.values()].reduce((a, b) => a + b, 0);
 
 export interface Reply<T = Record<string, unknown>> {
   status: number;
