@@ -1,5 +1,5 @@
 import { defineProject } from "vitest/config";
 
 export default defineProject({
-  test: { name: "stack", environment: "node", testTimeout: 120_000, hookTimeout: 300_000 },
+  test: { name: "stack", environment: "node", exclude: ["test/edge-isolates/**", "**/node_modules/**"], testTimeout: 120_000, hookTimeout: 300_000 },
 });

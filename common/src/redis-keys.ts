@@ -10,7 +10,11 @@ export function saleKeys(productId: string) {
     buyers: `${p}:buyers`,
     outbox: `${p}:outbox`,
     marks: `${p}:marks`,
-    used: `${p}:used`,
+    /** One byte per ticket: the units an admitted ticket holds a claim on, 0 once used. */
+    claims: `${p}:claims`,
+    /** Bloom filters of the sale's accepted and queued Idempotency-Keys (see edge/src/gate/key-filter.ts). */
+    acceptedKeys: `${p}:accepted-keys`,
+    queuedKeys: `${p}:queued-keys`,
     stats: `${p}:stats`,
   };
 }

@@ -1,83 +1,184 @@
-import type { SaleSnapshot } from "./gate/gate";
+import type { GateFilters, SaleSnapshot } from "./gate/gate";
+import type { KeyFilter } from "./gate/key-filter";
+import { lineCovers } from "./queue-view";
 
 /**
- * What this isolate learned about each sale from its last gate call. Sold-out is final for a
- * saleId, so it is answered from here without Redis; the bound below is how long an isolate may
- * keep saying so after an operator restarts the sale elsewhere.
+ * The re-check window: how long an isolate answers from what it learned in Redis (sold-out, an
+ * earlier answer) before one request asks again. It is also the bound on how long an isolate may
+ * keep answering for a sale an operator restarted elsewhere.
  */
 export const SOLD_OUT_MEMORY_MS = 3_000;
+/** How fresh the view must be to put a newcomer on standby without asking Redis. */
+export const FRESH_VIEW_MS = 1_000;
+/** How long one request may take to re-check before another may try. */
+const RECHECK_MS = 1_000;
+/** Final answers kept per sale; the oldest go first. */
+const MAX_ANSWERS = 10_000;
 
-export interface Known {
+export interface Answer {
+  requestHash: string;
+  status: number;
+  body: unknown;
+}
+
+interface SaleState {
   snapshot: SaleSnapshot;
   seenAt: number;
+  /** When one request went to re-check a stale view (the others keep answering from memory meanwhile). */
+  recheckingSince: number | undefined;
+  /** Every key this sale accepted may be in it (the gate sends it once the stock is gone). */
+  acceptedKeys: KeyFilter | undefined;
+  /** Every key queued before `at` may be in it: the first `issued` tickets' keys. */
+  queuedKeys: { filter: KeyFilter; at: number; issued: number } | undefined;
+  /** When a gate call went to fetch the queued-keys filter (-Infinity once it came back). */
+  queuedKeysAskedAt: number;
+  /** Final answers this isolate gave in this sale, by Idempotency-Key. */
+  answers: Map<string, Answer>;
+  /** Sold-out answers given from memory and not yet counted in Redis (the next gate call carries them). */
+  soldOutAnswers: number;
+  soldOutBody: string | undefined;
 }
 
-const sales = new Map<string, Known>();
-/** When one request of this isolate went to re-check a stale sold-out (the others keep answering from memory). */
-const rechecking = new Map<string, number>();
+/**
+ * What one isolate knows about each sale: the last view the gate (or a status refresh) gave it,
+ * the filters of accepted and queued keys, and the answers it gave. Everything is per saleId: a
+ * view of a new sale replaces all of it. Another isolate knows none of this, so nothing here
+ * ever answers what only Redis can: a key an accepted-keys filter may hold goes to Redis.
+ */
+export class SaleMemory {
+  private readonly sales = new Map<string, SaleState>();
+  private readonly refreshes = new Map<string, Promise<void>>();
 
-export function remember(productId: string, snapshot: SaleSnapshot, now = Date.now()): void {
-  rechecking.delete(productId);
-  const known = sales.get(productId);
-  // Several gate calls resolve out of order; never let an older view replace a newer one of the same sale.
-  if (known && known.snapshot.saleId === snapshot.saleId && known.snapshot.remaining < snapshot.remaining) {
-    known.seenAt = now;
-    return;
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Takes in what a gate call or a status refresh saw; an older view never replaces a newer one. */
+  learn(productId: string, snapshot: SaleSnapshot, filters?: GateFilters): void {
+    const t = this.now();
+    let s = this.sales.get(productId);
+    if (s && s.snapshot.saleId !== snapshot.saleId && snapshot.at < s.snapshot.at) return;
+    if (!s || s.snapshot.saleId !== snapshot.saleId) {
+      s = { snapshot, seenAt: t, recheckingSince: undefined, acceptedKeys: undefined, queuedKeys: undefined, queuedKeysAskedAt: -Infinity, answers: new Map(), soldOutAnswers: 0, soldOutBody: undefined };
+      this.sales.set(productId, s);
+    } else if (s.snapshot.remaining >= snapshot.remaining) {
+      // Gate calls resolve out of order: the one with less stock left is the newer.
+      s.snapshot = snapshot;
+    }
+    s.seenAt = t;
+    s.recheckingSince = undefined;
+    if (filters?.acceptedKeys) s.acceptedKeys = filters.acceptedKeys;
+    if (filters?.queuedKeys) {
+      s.queuedKeys = { filter: filters.queuedKeys, at: t, issued: snapshot.issued };
+      s.queuedKeysAskedAt = -Infinity;
+    }
   }
-  sales.set(productId, { snapshot, seenAt: now });
+
+  forget(productId: string): void {
+    this.sales.delete(productId);
+  }
+
+  view(productId: string): Readonly<{ snapshot: SaleSnapshot; seenAt: number }> | undefined {
+    return this.sales.get(productId);
+  }
+
+  /**
+   * The accepted-keys filter when this isolate may answer "sold out" from memory to any key the
+   * filter has never seen. Once the view is stale exactly one request re-checks in Redis (undefined
+   * for it) while the others keep answering from memory for at most RECHECK_MS more: the expiry
+   * costs one command per window, not one per request in flight.
+   */
+  soldOut(productId: string): KeyFilter | undefined {
+    const s = this.sales.get(productId);
+    if (!s || s.snapshot.remaining > 0 || !s.acceptedKeys) return undefined;
+    const t = this.now();
+    if (this.current(s, t)) return s.acceptedKeys;
+    s.recheckingSince = t;
+    return undefined;
+  }
+
+  /** Whether the last view says nothing is left (for waiting pages: no filter needed to say so). */
+  saysSoldOut(productId: string): boolean {
+    const s = this.sales.get(productId);
+    return s !== undefined && s.snapshot.remaining <= 0 && this.current(s, this.now());
+  }
+
+  /** Which filters the next gate call should bring back. */
+  filtersWanted(productId: string): { accepted: boolean; queued: boolean } {
+    const s = this.sales.get(productId);
+    if (!s) return { accepted: true, queued: true };
+    const t = this.now();
+    // Refreshed when the view knows of tickets the filter does not, or at half the freshness standby
+    // needs; one request at a time asks (not every request in flight).
+    const behind = !s.queuedKeys || s.queuedKeys.issued < s.snapshot.issued || t - s.queuedKeys.at > FRESH_VIEW_MS / 2;
+    const queued = s.snapshot.remaining > 0 && behind && t - s.queuedKeysAskedAt > RECHECK_MS;
+    if (queued) s.queuedKeysAskedAt = t;
+    return { accepted: !s.acceptedKeys, queued };
+  }
+
+  /**
+   * When the people already in line (waiting, or admitted and holding a claim) would take every
+   * unit left, a newcomer cannot buy unless some of them walk away: it waits on standby (no place,
+   * no Redis call). Only from a fresh view, with a filter of the queued keys that knows every
+   * ticket of that view, and only for a key the filter has never seen (a queued key keeps its
+   * place: it goes to Redis, which knows its ticket).
+   */
+  standby(productId: string): { snapshot: SaleSnapshot; queuedKeys: KeyFilter } | undefined {
+    const s = this.sales.get(productId);
+    const t = this.now();
+    if (!s || !s.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS || s.queuedKeys.issued < s.snapshot.issued) return undefined;
+    if (s.snapshot.remaining <= 0 || !lineCovers(s.snapshot)) return undefined;
+    return { snapshot: s.snapshot, queuedKeys: s.queuedKeys.filter };
+  }
+
+  /** A final answer given in `saleId`, replayed to a retry of the key while the view is current. */
+  rememberAnswer(productId: string, saleId: string, key: string, answer: Answer): void {
+    const s = this.sales.get(productId);
+    if (!s || s.snapshot.saleId !== saleId) return;
+    s.answers.delete(key);
+    s.answers.set(key, answer);
+    if (s.answers.size > MAX_ANSWERS) s.answers.delete(s.answers.keys().next().value!);
+  }
+
+  answerFor(productId: string, key: string): Answer | undefined {
+    const s = this.sales.get(productId);
+    return s && this.current(s, this.now()) ? s.answers.get(key) : undefined;
+  }
+
+  countSoldOutAnswer(productId: string): void {
+    const s = this.sales.get(productId);
+    if (s) s.soldOutAnswers++;
+  }
+
+  takeSoldOutAnswers(productId: string): number {
+    const s = this.sales.get(productId);
+    if (!s) return 0;
+    const n = s.soldOutAnswers;
+    s.soldOutAnswers = 0;
+    return n;
+  }
+
+  /** The hottest answer of a sold-out sale, serialised once. */
+  soldOutBody(productId: string): string {
+    const s = this.sales.get(productId);
+    const body = s?.soldOutBody ?? JSON.stringify({ status: "sold_out", productId });
+    if (s) s.soldOutBody = body;
+    return body;
+  }
+
+  /** Runs `refresh` unless one for this product is already under way (then waits for that one). */
+  refreshOnce(productId: string, refresh: () => Promise<void>): Promise<void> {
+    let pending = this.refreshes.get(productId);
+    if (!pending) {
+      pending = refresh().finally(() => this.refreshes.delete(productId));
+      this.refreshes.set(productId, pending);
+    }
+    return pending;
+  }
+
+  private current(s: SaleState, t: number): boolean {
+    if (t - s.seenAt < SOLD_OUT_MEMORY_MS) return true;
+    return s.recheckingSince !== undefined && t - s.recheckingSince < RECHECK_MS;
+  }
 }
 
-export function forget(productId: string): void {
-  sales.delete(productId);
-}
-
-export function knownSale(productId: string): Readonly<Known> | undefined {
-  return sales.get(productId);
-}
-
-/**
- * Whether to answer sold-out from memory. Once the memory is stale, exactly one request re-checks
- * in Redis while the others keep answering from memory (for at most a second more), so the expiry
- * costs one command, not one per request in flight.
- */
-export function soldOutInMemory(productId: string, now = Date.now()): boolean {
-  const known = sales.get(productId);
-  if (known === undefined || known.snapshot.remaining > 0) return false;
-  if (now - known.seenAt < SOLD_OUT_MEMORY_MS) return true;
-  const since = rechecking.get(productId);
-  if (since !== undefined && now - since < 1_000) return true;
-  rechecking.set(productId, now);
-  return false;
-}
-
-/**
- * Final answers this isolate gave, by sale and Idempotency-Key, so a retry that arrives after the
- * isolate started answering sold-out from memory still gets its original 200. Bounded: the oldest
- * entries go first (a Map iterates in insertion order).
- */
-const MAX_ANSWERS = 10_000;
-const answers = new Map<string, { requestHash: string; status: number; body: unknown }>();
-
-export function rememberAnswer(productId: string, key: string, requestHash: string, status: number, body: unknown): void {
-  const id = `${productId}\n${key}`;
-  answers.delete(id);
-  answers.set(id, { requestHash, status, body });
-  if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
-}
-
-export function answerFor(productId: string, key: string) {
-  return answers.get(`${productId}\n${key}`);
-}
-
-/** Sold-out answers given from memory, per sale, not yet counted in Redis (the next gate call carries them). */
-const soldOutAnswers = new Map<string, number>();
-
-export function countSoldOutAnswer(productId: string): void {
-  soldOutAnswers.set(productId, (soldOutAnswers.get(productId) ?? 0) + 1);
-}
-
-export function takeSoldOutAnswers(productId: string): number {
-  const n = soldOutAnswers.get(productId) ?? 0;
-  soldOutAnswers.delete(productId);
-  return n;
-}
+/** This isolate's memory: module state lives as long as the isolate. */
+export const memory = new SaleMemory();

@@ -47,7 +47,8 @@ import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { CommandStats, GATE_COMMANDS, isPolluted, WAITING_ROOM_COMMANDS, type CommandUsage } from "./bench/redis-stats";
 import { runSale, type SaleResult } from "./bench/sale";
 import { fmtCodes, fmtInt, fmtMs, fmtRatio, table } from "./bench/table";
-import { buildEdge, luaCommandsIn, startWorker, type RunningWorker } from "./bench/worker-runtime";
+import { edgeIsolates } from "@fluxgate/stack";
+import { buildEdge, luaCommandsIn, startIsolates, type RunningIsolates } from "./bench/worker-runtime";
 
 const settings = {
   seconds: intEnv("BENCH_SECONDS", 5),
@@ -163,7 +164,7 @@ async function redisWindow<T>(ctx: Context, edgeCommands: readonly string[], pro
   }
 }
 
-async function measureFlood(ctx: Context, worker: RunningWorker, name: string, description: string, productId: string | undefined, f: Flood, warm: Flood = f): Promise<PathResult> {
+async function measureFlood(ctx: Context, worker: RunningIsolates, name: string, description: string, productId: string | undefined, f: Flood, warm: Flood = f): Promise<PathResult> {
   const b = bar(name, settings.seconds, "s");
   // Warm-up (not measured): JIT, connections, and for the sold-out path the isolate's memory.
   // Its rate sizes the measured run: a fixed number of requests lasting about BENCH_SECONDS.
@@ -237,8 +238,10 @@ async function main(): Promise<number> {
   // 2/6 and 3/6: hello world and the sold-out path, measured in alternating rounds while both
   // workers run, and compared by their median rounds: the ratio then reflects the two workers,
   // not whatever else this 2-core machine did during one of them.
-  const hello = await startWorker({ name: "hello", script: `export default { fetch() { return new Response("hello world") } }`, logPath });
-  const edge = await startWorker({ name: "flux-gate", scriptPath: built.scriptPath, bindings, logPath });
+  // Both behind the same round-robin over EDGE_ISOLATES isolates (default 4), as the stack's edge runs.
+  const isolates = edgeIsolates();
+  const hello = await startIsolates({ isolates, script: `export default { fetch() { return new Response("hello world") } }`, logPath });
+  const edge = await startIsolates({ isolates, scriptPath: built.scriptPath, bindings, logPath });
   const products = {
     soldOut: `${runId}-soldout`,
     throttled: `${runId}-throttled`,

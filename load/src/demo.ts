@@ -8,11 +8,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { audit, ensureDevVars, runningDaemon, stackConfig, up, type AuditReport } from "@fluxgate/stack";
+import { audit, ensureDevVars, isolateOf, runningDaemon, stackConfig, up, type AuditReport } from "@fluxgate/stack";
 import { crowd as scenario, productIdFor } from "../scenarios.js";
-import { edgeBindings } from "./bench/edge-api";
-import { intEnv, readDevVars } from "./bench/env";
-import { buildEdge, startWorker, type RunningWorker } from "./bench/worker-runtime";
+import { intEnv } from "./bench/env";
 import { runSale, type RequestRecord } from "./bench/sale";
 import { renderDemoReport, type DemoRun } from "./report/demo-report";
 import { table } from "./bench/table";
@@ -37,8 +35,8 @@ const settings = {
 async function main(): Promise<number> {
   console.log("Flux-Gate demo: bringing the stack up …");
   const state = await up(config, (line) => console.log(`  ${line}`));
-  const miniflare = await edgeOnWorkerd(state);
-  const edge = miniflare?.url ?? new URL(state.edge.url);
+  // The stack's edge: the deployable bundle on workerd, EDGE_ISOLATES isolates behind a round-robin.
+  const edge = new URL(state.edge.url);
   const adminToken = ensureDevVars().get("ADMIN_TOKEN")!;
   const productId = productIdFor(scenario, runId);
 
@@ -48,9 +46,10 @@ async function main(): Promise<number> {
     body: JSON.stringify({ productId, quantity: settings.stock, ratePerSecond: settings.ratePerSecond, burst: Math.max(1, Math.round(settings.ratePerSecond / 10)) }),
   });
   if (init.status !== 200) throw new Error(`POST /init answered ${init.status}: ${await init.text()}`);
+  const isolates = isolateOf(init.headers)?.of ?? 1;
   console.log(
     `\nSale ${productId}: ${settings.stock.toLocaleString("en")} units, ${settings.buyers.toLocaleString("en")} buyers ` +
-      `(${Math.round(settings.buyers / settings.stock)}× the stock) arriving over ${settings.arrivalSeconds} s, admitted at ${settings.ratePerSecond}/s, through ${edge.origin}\n`,
+      `(${Math.round(settings.buyers / settings.stock)}× the stock) arriving over ${settings.arrivalSeconds} s, admitted at ${settings.ratePerSecond}/s, through ${edge.origin} (${isolates} edge isolates, round-robin)\n`,
   );
 
   const records: RequestRecord[] = [];
@@ -98,28 +97,13 @@ async function main(): Promise<number> {
   const report = await drained(state, productId);
   events.push({ t: since(), label: "drained" });
 
-  await miniflare?.dispose();
-  const run: DemoRun = { productId, runId, settings, edge: miniflare ? "workerd via the Miniflare API" : "wrangler dev", result, records, samples, events, audit: report };
+  const run: DemoRun = { productId, runId, settings, edge: `${isolates} workerd isolates behind a round-robin router (the stack's edge)`, result, records, samples, events, audit: report };
   printSummary(run);
   const path = writeReport(run);
   console.log(`\nReport: ${path}`);
   const clean = report.oversold === 0 && report.lost === 0 && report.duplicates === 0;
   console.log(clean ? "\nOK: nothing oversold, lost or duplicated." : "\nFAILED: see the audit above.");
   return clean ? 0 : 1;
-}
-
-/**
- * The crowd goes to the same edge bundle `wrangler deploy` would upload, run on workerd through the
- * Miniflare API against this stack: `wrangler dev`'s proxy tops out near 1.8k requests/s on a
- * 2-core machine and would measure itself, not Flux-Gate. DEMO_EDGE=wrangler uses the stack's
- * `wrangler dev` instead.
- */
-async function edgeOnWorkerd(state: Awaited<ReturnType<typeof up>>): Promise<RunningWorker | undefined> {
-  if (process.env.DEMO_EDGE === "wrangler") return undefined;
-  const dir = join(config.home.root, "demo");
-  const built = await buildEdge(join(dir, "edge-bundle"));
-  const stack = { redisUrl: state.redis.url, bridgeUrl: state.bridge.url, bridgeToken: state.bridge.token, originUrl: state.origin.url };
-  return startWorker({ name: "flux-gate", scriptPath: built.scriptPath, bindings: edgeBindings(stack, readDevVars()), logPath: join(dir, "edge.log") });
 }
 
 async function killAndRestartWorker(events: DemoRun["events"], since: () => number): Promise<void> {

@@ -16,7 +16,7 @@ import { edgeBindings, initSale, orderFlood, pathSetups, seedQueue } from "./ben
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { Inspector, summarize } from "./bench/profile";
 import { table } from "./bench/table";
-import { buildEdge, startWorker } from "./bench/worker-runtime";
+import { buildEdge, startIsolates } from "./bench/worker-runtime";
 
 const path = process.argv[2] ?? "accepted";
 const seconds = Number(process.argv[3] ?? 5);
@@ -35,12 +35,14 @@ const freePort = () =>
 const outDir = join(fluxgateHome(), "bench");
 const stack = await ensureStack((line) => process.stderr.write(`${line}\n`));
 const vars = readDevVars();
-const name = path === "hello" ? "hello" : "flux-gate";
+// The one isolate behind the router (startIsolates names the copies edge-0…).
+const name = "edge-0";
 const worker =
   path === "hello"
-    ? await startWorker({ name, script: `export default { fetch() { return new Response("hello world") } }`, logPath: join(outDir, "workerd.log"), inspectorPort: await freePort() })
-    : await startWorker({
-        name,
+    ? await startIsolates({ isolates: 1, script: `export default { fetch() { return new Response("hello world") } }`, logPath: join(outDir, "workerd.log"), inspectorPort: await freePort() })
+    : await startIsolates({
+        // One isolate: the profile is of the edge's own code.
+        isolates: 1,
         // EDGE_BUNDLE=<index.js> profiles a bundle built (or patched) elsewhere, to A/B a change.
         scriptPath: process.env.EDGE_BUNDLE ?? (await buildEdge(join(outDir, "edge-bundle-profile"), { minify: false })).scriptPath,
         bindings: edgeBindings(stack, vars),

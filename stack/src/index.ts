@@ -8,3 +8,6 @@ export { ensureDevVars } from "./secrets";
 export { ensureService, stopService } from "./services";
 export { readState, type StackState } from "./state";
 export { up } from "./up";
+export { buildEdge, compatibilityDate, compatibilityFlags, moduleRules, wranglerVars } from "./edge/bundle";
+export { edgeIsolates, ISOLATE_HEADER, isolateOf, startIsolates, type RunningIsolates } from "./edge/isolates";
+export { countingUpstash, total as totalCommands } from "./edge/command-counter";

@@ -1,8 +1,7 @@
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StackConfig } from "./config";
-import { GiveUp, logFile, runningDaemon, startDaemon, stopDaemon, tailOfFile, waitFor } from "./daemon";
-import { repoRoot, wranglerCli } from "./home";
+import { GiveUp, logFile, runningDaemon, sleep, startDaemon, stopDaemon, tailOfFile, waitFor } from "./daemon";
+import { repoRoot } from "./home";
 
 /** Our own processes, in start order: each needs the ones before it. */
 export const serviceNames = ["bridge", "origin", "worker", "edge"] as const;
@@ -33,39 +32,45 @@ function specFor(config: StackConfig, name: ServiceName, env: ServiceEnv) {
       return { ...nodeEntry("origin"), env: { ...base, ORIGIN_PORT: String(config.ports.origin), ORIGIN_SIGNING_SECRET: secret("ORIGIN_SIGNING_SECRET") } };
     case "worker":
       return { ...nodeEntry("worker"), env: { ...base, WORKER_PORT: String(config.ports.worker), DATABASE_URL: env.databaseUrl } };
-    case "edge": {
-      // The edge reads its secrets from .dev.vars; this stack's own addresses go in a second env
-      // file that wins over it, so a stack on other ports (FLUXGATE_HOME, *_PORT) stays self-contained.
-      const addresses = join(config.home.run, "edge.env");
-      writeFileSync(addresses, `UPSTASH_REDIS_REST_URL=${serviceUrl(config, "bridge")}\nORIGIN_URL=${serviceUrl(config, "origin")}\n`);
+    case "edge":
+      // Many isolates of the deployable bundle behind a round-robin (stack/src/edge/main.ts).
       return {
         command: process.execPath,
-        args: [
-          wranglerCli(),
-          "dev", "--config", join(repoRoot, "wrangler.toml"),
-          "--ip", "127.0.0.1", "--port", String(config.ports.edge), "--inspector-port", String(config.ports.edgeInspector),
-          "--env-file", join(repoRoot, ".dev.vars"), "--env-file", addresses,
-          "--persist-to", join(config.home.data, "wrangler"), "--show-interactive-dev-session=false", "--log-level", "warn",
-        ],
-        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+        args: ["--import", "tsx", join(repoRoot, "stack", "src", "edge", "main.ts")],
+        env: { ...process.env, EDGE_PORT: String(config.ports.edge), UPSTASH_REDIS_REST_URL: serviceUrl(config, "bridge"), ORIGIN_URL: serviceUrl(config, "origin"), WRANGLER_SEND_METRICS: "false" },
       };
-    }
   }
 }
 
 /** Ready means the service's /health answers 200 (for the bridge: an authorised PING). */
-async function isReady(config: StackConfig, name: ServiceName, env: ServiceEnv): Promise<boolean> {
+async function isReady(config: StackConfig, name: ServiceName, env: ServiceEnv, timeoutMs = 10_000): Promise<boolean> {
   const url = serviceUrl(config, name);
+  const signal = AbortSignal.timeout(timeoutMs);
   const res =
     name === "bridge"
-      ? await fetch(url, { method: "POST", headers: { authorization: `Bearer ${env.secrets.get("UPSTASH_REDIS_REST_TOKEN")}` }, body: '["PING"]' })
-      : await fetch(`${url}/health`);
+      ? await fetch(url, { method: "POST", headers: { authorization: `Bearer ${env.secrets.get("UPSTASH_REDIS_REST_TOKEN")}` }, body: '["PING"]', signal })
+      : await fetch(`${url}/health`, { signal });
   await res.arrayBuffer();
   return res.ok;
 }
 
-export async function ensureService(config: StackConfig, name: ServiceName, env: ServiceEnv): Promise<{ url: string; started: boolean }> {
+/** A few tries a little apart, so one slow answer under load is not taken for a broken service. */
+async function answersHealth(config: StackConfig, name: ServiceName, env: ServiceEnv, tries = 3): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await isReady(config, name, env, 3_000).catch(() => false)) return true;
+    if (i + 1 < tries) await sleep(500);
+  }
+  return false;
+}
+
+/**
+ * Starts the service unless it runs and answers its health check. A process that is alive but
+ * does not answer (e.g. a wedged runtime under a live parent) is stopped and started again.
+ */
+export async function ensureService(config: StackConfig, name: ServiceName, env: ServiceEnv): Promise<{ url: string; started: boolean; restarted: boolean }> {
   const url = serviceUrl(config, name);
+  const restarted = runningDaemon(config.home, name) !== undefined && !(await answersHealth(config, name, env));
+  if (restarted) await stopService(config, name);
   const started = !runningDaemon(config.home, name);
   if (started) startDaemon(config.home, { name, cwd: repoRoot, ...specFor(config, name, env) });
   try {
@@ -77,7 +82,7 @@ export async function ensureService(config: StackConfig, name: ServiceName, env:
   } catch (error) {
     throw new Error(`${(error as Error).message}\n--- last lines of ${logFile(config.home, name)} ---\n${tailOfFile(logFile(config.home, name))}`);
   }
-  return { url, started };
+  return { url, started, restarted };
 }
 
 export const stopService = (config: StackConfig, name: ServiceName) => stopDaemon(config.home, name, 15_000);

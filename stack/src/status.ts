@@ -7,6 +7,8 @@ import { readState } from "./state";
 export interface ComponentStatus {
   name: string;
   running: boolean;
+  /** False when the process runs but its health check gets no answer: `npm run up` restarts it. */
+  healthy?: boolean;
   /** "ours" when `up` started it (and `down` will stop it), "external" when it was already there. */
   owner: "ours" | "external" | "-";
   pid?: number;
@@ -14,14 +16,14 @@ export interface ComponentStatus {
   detail?: string;
 }
 
-async function health(url: string): Promise<string> {
+async function health(url: string): Promise<{ text: string; answered: boolean }> {
   try {
     const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(3000) });
     const body = (await res.json()) as { status?: string; dependencies?: Record<string, { ok: boolean }> };
     const deps = Object.entries(body.dependencies ?? {}).map(([name, s]) => `${name} ${s.ok ? "up" : "DOWN"}`);
-    return `${body.status ?? res.status}${deps.length ? ` (${deps.join(", ")})` : ""}`;
+    return { text: `${body.status ?? res.status}${deps.length ? ` (${deps.join(", ")})` : ""}`, answered: true };
   } catch (error) {
-    return `no answer: ${(error as Error).message}`;
+    return { text: `no answer: ${(error as Error).message}`, answered: false };
   }
 }
 
@@ -44,14 +46,17 @@ export async function status(config: StackConfig): Promise<ComponentStatus[]> {
   rows.push({ ...daemonRow("kafka", `127.0.0.1:${config.kafka.port}`), ...(state ? { detail: `Apache Kafka ${state.kafka.version}` } : {}) });
   for (const name of serviceNames) {
     const row = daemonRow(name, serviceUrl(config, name));
-    if (row.running && name !== "bridge") row.detail = await health(row.address);
+    if (row.running && name !== "bridge") {
+      const h = await health(row.address);
+      Object.assign(row, { detail: h.text, healthy: h.answered });
+    }
     rows.push(row);
   }
   return rows;
 }
 
 export function formatStatus(rows: ComponentStatus[]): string {
-  const cells = (r: ComponentStatus) => [r.name, r.running ? "running" : "stopped", r.owner, String(r.pid ?? ""), r.address, r.detail ?? ""];
+  const cells = (r: ComponentStatus) => [r.name, !r.running ? "stopped" : r.healthy === false ? "unhealthy" : "running", r.owner, String(r.pid ?? ""), r.address, r.detail ?? ""];
   const table = [["part", "state", "owner", "pid", "address", "health"], ...rows.map(cells)];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");

@@ -42,7 +42,7 @@ async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
   for (const name of serviceNames) {
     const service = await ensureService(config, name, env);
     urls[name] = service.url;
-    say(`${name.padEnd(10)} ${service.url}${service.started ? " (started)" : ""}  ${since()}`);
+    say(`${name.padEnd(10)} ${service.url}${service.restarted ? " (restarted: its health check failed)" : service.started ? " (started)" : ""}  ${since()}`);
   }
 
   const state: StackState = {

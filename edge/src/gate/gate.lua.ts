@@ -1,14 +1,16 @@
 /**
  * The gate: everything a purchase attempt decides, in one atomic script (one EVALSHA).
  *
- * KEYS[1] sale    HASH    the running sale: settings, stock, token bucket, ticket counters
- * KEYS[2] idem    HASH    Idempotency-Key -> "<requestHash>|<status>|<payload>" (final outcomes, and the ticket of a queued key)
- * KEYS[3] buyers  HASH    userId -> units bought in this sale
- * KEYS[4] outbox  STREAM  accepted orders (field "order"), relayed to Kafka by the origin
- * KEYS[5] marks   ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
- * KEYS[6] used    BITMAP  ticket number -> 1 once an admitted ticket bought
- * KEYS[7] stats   HASH    "<second>:accepted|throttled|sold_out|limit_reached" -> count,
- *                         "<second>:remaining|waiting" -> level, for the operator's live page
+ * KEYS[1] sale          HASH    the running sale: settings, stock, token bucket, ticket counters, units claimed
+ * KEYS[2] idem          HASH    Idempotency-Key -> "<requestHash>|<status>|<payload>" (final outcomes, and the ticket of a queued key)
+ * KEYS[3] buyers        HASH    userId -> units bought in this sale
+ * KEYS[4] outbox        STREAM  accepted orders (field "order"), relayed to Kafka by the origin
+ * KEYS[5] marks         ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
+ * KEYS[6] claims        STRING  byte n = units ticket n asks for; set to 0 once it is used
+ * KEYS[7] stats         HASH    "<second>:accepted|throttled|sold_out|limit_reached" -> count,
+ *                               "<second>:remaining|waiting|claimed" -> level, for the operator's live page
+ * KEYS[8] acceptedKeys  STRING  Bloom filter of the accepted Idempotency-Keys (7 bits a byte: key-filter.ts)
+ * KEYS[9] queuedKeys    STRING  Bloom filter of the queued Idempotency-Keys
  * ARGV[1] idempotencyKey
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
  * ARGV[3] userId
@@ -18,32 +20,53 @@
  * ARGV[7] orderId         the order's id if this attempt is accepted
  * ARGV[8] productId
  * ARGV[9] soldOutFromMemory  sold-out answers the isolate gave from memory since its last call (batched counter)
+ * ARGV[10] filters        1: the accepted-keys filter once the sale is sold out, 2: the queued-keys filter, 3: both
  *
- * Returns { outcome, saleId, remaining, issued, admitted, rate, now (ms), detail... }:
- *   accepted   detail = order JSON, outbox entry id
- *   replay     detail = status, payload (the first outcome of this Idempotency-Key)
- *   queued     detail = ticket number, "expired" when an admitted ticket came back too late
- *   sold_out | limit_reached | insufficient   detail = payload
- *   not_started detail = startsAt (ms);  conflict;  unknown (no sale: nothing else is returned)
+ * Returns { outcome, saleId, remaining, issued, admitted, rate (string: Lua would truncate a
+ * fraction), now (ms), a, b, claimed, "<bytes>:<acceptedKeys filter>" | "", "<bytes>:<queuedKeys filter>" | "" }:
+ *   accepted   a = order JSON, b = outbox entry id
+ *   replay     a = status, b = payload (the first outcome of this Idempotency-Key)
+ *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late
+ *   sold_out | limit_reached | insufficient   a = payload
+ *   not_started a = startsAt (ms);  conflict;  unknown (no sale: nothing else is returned)
  *
- * Time is Redis' own clock (TIME), so every isolate refills the same bucket at the same rate.
+ * Claims: a ticket the watermark passed holds its units until it buys or its TTL runs out. The
+ * watermark only passes tickets whose units are not claimed yet (claimed <= remaining, always),
+ * and a newcomer buys only units nobody holds a claim on; an expired claim is returned at the
+ * next call. Time is Redis' own clock (TIME), so every isolate refills the same bucket.
  */
 export const gateLua = `
-local sale, idem, buyers, outbox, marks, used, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local sale, idem, buyers, outbox, marks, claims, stats, acceptedKeys, queuedKeys =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local key, requestHash, userId = ARGV[1], ARGV[2], ARGV[3]
 local quantity, ticket, ticketSaleId = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local orderId, productId, soldOutFromMemory = ARGV[7], ARGV[8], tonumber(ARGV[9]) or 0
+local filters = tonumber(ARGV[10]) or 0
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
-  'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs')
+  'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes')
 local saleId = f[1]
 if not saleId then return {'unknown'} end
 local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
 local startsAt, tokens, refilledAt = tonumber(f[6]), tonumber(f[7]), tonumber(f[8])
 local issued, admitted, ticketTtlMs = tonumber(f[9]), tonumber(f[10]), tonumber(f[11])
+local claimed, expired = tonumber(f[12]) or 0, tonumber(f[13]) or 0
+local acceptedBytes, queuedBytes = tonumber(f[14]) or 1, tonumber(f[15]) or 1
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+-- Bloom filter: 14 bit positions (KEY_FILTER_HASHES) from the key's SHA-1 (double hashing), only the
+-- low 7 bits of each byte, so the filter travels as ASCII text (edge/src/gate/key-filter.ts reads it).
+local function addKey(filter, bytes)
+  local h = redis.sha1hex(key)
+  local h1, h2 = tonumber(string.sub(h, 1, 8), 16), tonumber(string.sub(h, 9, 16), 16)
+  local m = bytes * 7
+  for i = 0, 13 do
+    local p = (h1 + i * h2) % m
+    redis.call('SETBIT', filter, math.floor(p / 7) * 8 + 1 + p % 7, 1)
+  end
+end
 
 local counted = {accepted = 'accepted', queued = 'throttled', sold_out = 'sold_out', limit_reached = 'limit_reached'}
 local function reply(outcome, a, b)
@@ -51,8 +74,13 @@ local function reply(outcome, a, b)
   local sec = string.format('%d', math.floor(now / 1000))
   if counted[outcome] then redis.call('HINCRBY', stats, sec .. ':' .. counted[outcome], 1) end
   if soldOutFromMemory > 0 then redis.call('HINCRBY', stats, sec .. ':sold_out', soldOutFromMemory) end
-  redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted)
-  return {outcome, saleId, remaining, issued, admitted, rate, now, a, b}
+  redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted, sec .. ':claimed', claimed)
+  -- The accepted keys are final once nothing is left: only then is the filter worth keeping.
+  local accepted = ''
+  if filters % 2 == 1 and remaining <= 0 then accepted = acceptedBytes .. ':' .. (redis.call('GET', acceptedKeys) or '') end
+  local queued = ''
+  if filters >= 2 then queued = queuedBytes .. ':' .. (redis.call('GET', queuedKeys) or '') end
+  return {outcome, saleId, remaining, issued, admitted, tostring(rate), now, a or '', b or '', claimed, accepted, queued}
 end
 
 -- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a
@@ -70,77 +98,121 @@ end
 if now < startsAt then return reply('not_started', startsAt) end
 if remaining <= 0 then return reply('sold_out') end
 
+local function units(from, to)
+  local s = redis.call('GETRANGE', claims, from, to)
+  local sum = 0
+  for i = 1, #s do sum = sum + string.byte(s, i) end
+  return sum, s
+end
+
+-- Claims whose TTL ran out go back to the line now: tickets up to the newest watermark older
+-- than the TTL expired.
+local old = redis.call('ZREVRANGEBYSCORE', marks, now - ticketTtlMs, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+if old[1] then
+  local upTo = tonumber(old[1])
+  if upTo > expired then
+    claimed = claimed - units(expired + 1, upTo)
+    expired = upTo
+  end
+  redis.call('ZREMRANGEBYSCORE', marks, '-inf', '(' .. old[2])
+end
+
 -- Token bucket, refilled for the time since the last call. Tokens first move the queue's watermark:
--- tickets up to it may buy, in the order they were issued. While people wait the watermark moves at
--- the full rate, however long nobody called (each waiting page computes the same projection); the
--- burst caps only the capacity saved up while nobody waits.
+-- tickets up to it may buy, in the order they were issued, and each one passed claims its units.
+-- While people wait the watermark moves at the full rate, however long nobody called, but never
+-- past a ticket whose units are all claimed by those ahead of it.
 local available = tokens + math.max(0, now - refilledAt) * rate / 1000
 local backlog = issued - admitted
 if backlog > 0 and available >= 1 then
-  local step = math.min(math.floor(available), backlog)
-  admitted = admitted + step
-  available = available - step
-  redis.call('ZADD', marks, now, admitted)
+  local _, s = units(admitted + 1, admitted + math.min(math.floor(available), backlog))
+  local step = 0
+  for i = 1, #s do
+    local u = string.byte(s, i)
+    if claimed + u > remaining then break end
+    claimed = claimed + u
+    step = i
+  end
+  if step > 0 then
+    admitted = admitted + step
+    available = available - step
+    redis.call('ZADD', marks, now, admitted)
+  end
 end
 tokens = math.min(burst, available)
 
 local function save()
-  redis.call('HSET', sale, 'tokens', tostring(tokens), 'refilledAt', now, 'issued', issued, 'admitted', admitted)
+  redis.call('HSET', sale, 'tokens', tostring(tokens), 'refilledAt', now, 'issued', issued, 'admitted', admitted,
+    'claimed', claimed, 'expired', expired)
 end
 local function enqueue(note)
   issued = issued + 1
   redis.call('HSET', idem, key, requestHash .. '|queued|' .. issued)
+  redis.call('SETRANGE', claims, issued, string.char(quantity))
+  addKey(queuedKeys, queuedBytes)
   save()
   return reply('queued', issued, note)
 end
 
+-- The ticket presented (or kept by this key): its claim, if the watermark passed it and it is unused.
+local claim = 0
+local valid = ticket > 0 and ticketSaleId == saleId and ticket <= issued
+if valid then
+  claim = string.byte(redis.call('GETRANGE', claims, ticket, ticket)) or 0
+  valid = claim > 0
+end
+local function release()
+  if valid and ticket <= admitted and ticket > expired then
+    claimed = claimed - claim
+    redis.call('SETRANGE', claims, ticket, '\\0')
+  end
+end
+
+-- The per-user limit first: asking for more than one may buy never spends a token or a ticket.
+local bought = tonumber(redis.call('HGET', buyers, userId) or '0')
+if bought + quantity > perUserLimit then
+  -- A ticket is of no more use to someone who bought the limit: its claim goes back to the line.
+  if bought >= perUserLimit then release() end
+  redis.call('HSET', idem, key, requestHash .. '|limit_reached|' .. cjson.encode({bought = bought, limit = perUserLimit}))
+  save()
+  return reply('limit_reached', cjson.encode({bought = bought, limit = perUserLimit}))
+end
+
 local admittedByTicket = false
-if ticket > 0 and ticketSaleId == saleId and ticket <= issued and redis.call('GETBIT', used, ticket) == 0 then
+if valid then
   if ticket > admitted then
     save()
     return reply('queued', ticket)
   end
   -- Admitted, but only for ticketTtlMs after the watermark passed it: an abandoned ticket
-  -- must not keep a slot forever. The newest checkpoint older than the TTL tells.
-  local old = redis.call('ZREVRANGEBYSCORE', marks, now - ticketTtlMs, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if old[1] and ticket <= tonumber(old[1]) then
-    redis.call('ZREMRANGEBYSCORE', marks, '-inf', '(' .. old[2])
-    return enqueue('expired')
-  end
+  -- must not keep its claim forever.
+  if ticket <= expired then return enqueue('expired') end
   admittedByTicket = true
 elseif issued > admitted then
   -- Others are waiting: a fresh arrival queues behind them, whatever the bucket holds.
   return enqueue()
-elseif tokens >= 1 then
+elseif tokens >= 1 and remaining - claimed >= quantity then
+  -- Nobody waits, and enough units are free of claims.
   tokens = tokens - 1
 else
   return enqueue()
 end
 
-local function final(status, payload)
-  redis.call('HSET', idem, key, requestHash .. '|' .. status .. '|' .. payload)
-  if admittedByTicket then redis.call('SETBIT', used, ticket, 1) end
+local free = remaining - claimed + (admittedByTicket and claim or 0)
+if quantity > free then
   save()
-  return reply(status, payload)
-end
-
-local bought = tonumber(redis.call('HGET', buyers, userId) or '0')
-if bought + quantity > perUserLimit then
-  return final('limit_reached', cjson.encode({bought = bought, limit = perUserLimit}))
-end
-if quantity > remaining then
-  save()
-  return reply('insufficient', cjson.encode({remaining = remaining}))
+  return reply('insufficient', cjson.encode({remaining = free}))
 end
 
 remaining = redis.call('HINCRBY', sale, 'remaining', -quantity)
+if admittedByTicket then release() end
 redis.call('HINCRBY', buyers, userId, quantity)
 local order = '{"v":1,"type":"order","orderId":' .. cjson.encode(orderId) .. ',"saleId":' .. cjson.encode(saleId) ..
   ',"productId":' .. cjson.encode(productId) .. ',"userId":' .. cjson.encode(userId) ..
   ',"quantity":' .. quantity .. ',"idempotencyKey":' .. cjson.encode(key) ..
   ',"acceptedAt":' .. string.format('%d', now) .. '}'
 local entry = redis.call('XADD', outbox, '*', 'order', order)
-local r = final('accepted', order)
-r[9] = entry
-return r
+redis.call('HSET', idem, key, requestHash .. '|accepted|' .. order)
+addKey(acceptedKeys, acceptedBytes)
+save()
+return reply('accepted', order, entry)
 `;

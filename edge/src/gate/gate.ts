@@ -1,5 +1,6 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { saleKeys } from "@fluxgate/common";
+import { KeyFilter } from "./key-filter";
 import { runScript, scripts } from "./scripts";
 
 export interface Attempt {
@@ -14,6 +15,8 @@ export interface Attempt {
   orderId: string;
   /** Sold-out answers this isolate gave from memory since its last gate call: counted in Redis now. */
   soldOutFromMemory?: number;
+  /** Which key filters to send back: the accepted keys' (only once sold out) and/or the queued keys'. */
+  filters?: { accepted?: boolean; queued?: boolean };
 }
 
 /** What the gate saw of the sale while deciding: the edge caches it to answer later requests from memory. */
@@ -25,9 +28,19 @@ export interface SaleSnapshot {
   rate: number;
   /** Redis' clock (ms) when `admitted` was computed: waiting pages project the watermark from here. */
   at: number;
+  /** Units held by admitted, unused, unexpired tickets: nobody behind them can buy these. */
+  claimed: number;
 }
 
-export type GateOutcome =
+/** Filters the gate sent back with its answer (see KeyFilter). */
+export interface GateFilters {
+  acceptedKeys: KeyFilter | undefined;
+  queuedKeys: KeyFilter | undefined;
+}
+
+export type GateOutcome = GateDecision & { filters?: GateFilters };
+
+type GateDecision =
   | { kind: "unknown" }
   | ({ kind: "conflict" } & SaleSnapshot)
   | ({ kind: "not_started"; startsAt: number } & SaleSnapshot)
@@ -39,12 +52,13 @@ export type GateOutcome =
   | ({ kind: "limit_reached"; payload: string } & SaleSnapshot)
   | ({ kind: "insufficient"; payload: string } & SaleSnapshot);
 
-type Reply = [string, string?, number?, number?, number?, number?, number?, (string | number)?, (string | number)?];
+type Reply = [string, string, number, number, number, string, number, string | number, string | number, number, string, string];
 
 /** One purchase attempt through the gate script: exactly one Redis command. */
 export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateOutcome> {
   const k = saleKeys(attempt.productId);
-  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.used, k.stats], [
+  const filters = (attempt.filters?.accepted ? 1 : 0) + (attempt.filters?.queued ? 2 : 0);
+  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys], [
     attempt.idempotencyKey,
     attempt.requestHash,
     attempt.userId,
@@ -54,10 +68,17 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     attempt.orderId,
     attempt.productId,
     attempt.soldOutFromMemory ?? 0,
+    filters,
   ]);
-  const [kind, saleId, remaining, issued, admitted, rate, at, a, b] = reply;
+  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, claimed, acceptedKeys, queuedKeys] = reply;
   if (kind === "unknown") return { kind };
-  const snapshot: SaleSnapshot = { saleId: String(saleId), remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate), at: Number(at) };
+  const snapshot: SaleSnapshot = { saleId: String(saleId), remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate), at: Number(at), claimed: Number(claimed) };
+  const decision = decide(kind, snapshot, a, b);
+  const filter = { acceptedKeys: KeyFilter.parse(acceptedKeys), queuedKeys: KeyFilter.parse(queuedKeys) };
+  return filter.acceptedKeys || filter.queuedKeys ? { ...decision, filters: filter } : decision;
+}
+
+function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: string | number): GateDecision {
   switch (kind) {
     case "conflict":
     case "sold_out":

@@ -1,33 +1,41 @@
 /**
- * Starts (or restarts) a sale: a fresh saleId, full stock, a full bucket, an empty queue, and a
- * "sale" event in the outbox so the worker creates the sale's stock row before any of its orders.
- * The outbox itself is kept: entries of an earlier run may still be on their way to Kafka.
+ * Starts (or restarts) a sale: a fresh saleId, full stock, a full bucket, an empty queue, no
+ * claims, empty key filters, and a "sale" event in the outbox so the worker creates the sale's
+ * stock row before any of its orders. The outbox itself is kept: entries of an earlier run may
+ * still be on their way to Kafka.
  *
- * KEYS[1] sale    HASH
- * KEYS[2] idem    HASH
- * KEYS[3] buyers  HASH
- * KEYS[4] marks   ZSET
- * KEYS[5] used    BITMAP
- * KEYS[6] outbox  STREAM
- * KEYS[7] stats   HASH
+ * KEYS[1] sale          HASH
+ * KEYS[2] idem          HASH
+ * KEYS[3] buyers        HASH
+ * KEYS[4] marks         ZSET
+ * KEYS[5] claims        STRING
+ * KEYS[6] outbox        STREAM
+ * KEYS[7] stats         HASH
+ * KEYS[8] acceptedKeys  STRING
+ * KEYS[9] queuedKeys    STRING
  * ARGV[1] saleId
  * ARGV[2] quantity
- * ARGV[3] ratePerSecond
+ * ARGV[3] ratePerSecond  may be fractional (one admission every few seconds)
  * ARGV[4] burst
  * ARGV[5] perUserLimit
  * ARGV[6] startsAt       ms since the epoch, 0 to start now
  * ARGV[7] ticketTtlMs    how long an admitted ticket stays valid
  * ARGV[8] productId
+ * ARGV[9] filterBitsPerKey  Bloom filter size per unit of stock (key-filter.ts)
  *
  * Returns { createdAt (Redis' clock, ms), sale event JSON, outbox entry id }.
  */
 export const initSaleLua = `
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Accepted keys are at most the stock; queued keys run a few times that. 7 usable bits a byte, at most 1 MiB.
+local bitsPerKey = tonumber(ARGV[9])
+local function bytesFor(keys) return math.ceil(math.min(math.max(keys * bitsPerKey, 1024), 7 * 1048576) / 7) end
 redis.call('HSET', KEYS[1], 'saleId', ARGV[1], 'quantity', ARGV[2], 'remaining', ARGV[2], 'rate', ARGV[3],
   'burst', ARGV[4], 'perUserLimit', ARGV[5], 'startsAt', ARGV[6], 'ticketTtlMs', ARGV[7],
-  'tokens', ARGV[4], 'refilledAt', now, 'issued', 0, 'admitted', 0, 'createdAt', now)
+  'tokens', ARGV[4], 'refilledAt', now, 'issued', 0, 'admitted', 0, 'claimed', 0, 'expired', 0, 'createdAt', now,
+  'acceptedBytes', bytesFor(tonumber(ARGV[2])), 'queuedBytes', bytesFor(4 * tonumber(ARGV[2])))
 local event = '{"v":1,"type":"sale","saleId":' .. cjson.encode(ARGV[1]) .. ',"productId":' .. cjson.encode(ARGV[8]) ..
   ',"quantity":' .. ARGV[2] .. ',"perUserLimit":' .. ARGV[5] .. ',"startedAt":' .. string.format('%d', now) .. '}'
 local entry = redis.call('XADD', KEYS[6], '*', 'sale', event)

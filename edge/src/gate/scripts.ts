@@ -10,8 +10,8 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "158cfd77c9f49fbb0b2c1ea4807aab102edfdc55" },
-  initSale: { name: "init-sale", lua: initSaleLua, sha: "b5c62b20195ed74c667121db4a790382196dcb9a" },
+  gate: { name: "gate", lua: gateLua, sha: "c90c80fe758072435a9a9cec19c030b3e9e9fcb3" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "91fec51e0ae0faf69996820b0e57904837949975" },
 } satisfies Record<string, LuaScript>;
 
 type Evaluator = Pick<Redis, "evalsha" | "eval">;

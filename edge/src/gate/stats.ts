@@ -10,6 +10,7 @@ export interface SecondStats {
   limitReached: number;
   remaining: number | null;
   queued: number | null;
+  claimed: number | null;
 }
 
 export interface SaleStats {
@@ -19,6 +20,8 @@ export interface SaleStats {
   remaining: number;
   sold: number;
   queued: number;
+  /** Units held by admitted people who have not bought yet (their claims). */
+  claimed: number;
   series: SecondStats[];
 }
 
@@ -29,14 +32,14 @@ export interface SaleStats {
 export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, productId: string, windowSeconds = 300): Promise<SaleStats | undefined> {
   const k = saleKeys(productId);
   // Replies are raw (see redis.ts): HMGET and HGETALL answer flat arrays.
-  const [saleId, quantity, remaining, issued, admitted] = (await redis.hmget(k.sale, "saleId", "quantity", "remaining", "issued", "admitted")) as unknown as (string | null)[];
+  const [saleId, quantity, remaining, issued, admitted, claimed] = (await redis.hmget(k.sale, "saleId", "quantity", "remaining", "issued", "admitted", "claimed")) as unknown as (string | null)[];
   if (!saleId) return undefined;
   const flat = ((await redis.hgetall(k.stats)) ?? []) as unknown as string[];
   const bySecond = new Map<number, SecondStats>();
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const [sec, field] = flat[i]!.split(":") as [string, string];
     const t = Number(sec);
-    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, remaining: null, queued: null };
+    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, remaining: null, queued: null, claimed: null };
     const value = Number(flat[i + 1]);
     if (field === "accepted") row.accepted = value;
     else if (field === "throttled") row.throttled = value;
@@ -44,6 +47,7 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
     else if (field === "sold_out") row.soldOut = value;
     else if (field === "limit_reached") row.limitReached = value;
     else if (field === "remaining") row.remaining = value;
+    else if (field === "claimed") row.claimed = value;
     bySecond.set(t, row);
   }
   // Levels are written only in seconds with a gate call: carry the last one forward.
@@ -51,13 +55,13 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
   // Up to now, not only to the last decision, so a quiet sale still shows time passing.
   const last = Math.max(seconds.at(-1) ?? 0, Math.floor(Date.now() / 1000));
   const series: SecondStats[] = [];
-  let level = { remaining: Number(quantity), queued: 0 };
+  let level = { remaining: Number(quantity), queued: 0, claimed: 0 };
   for (let t = Math.max(seconds[0] ?? last, last - windowSeconds + 1); t <= last; t++) {
-    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, remaining: null, queued: null };
-    level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued };
-    series.push({ ...row, remaining: level.remaining, queued: level.queued });
+    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, remaining: null, queued: null, claimed: null };
+    level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued, claimed: row.claimed ?? level.claimed };
+    series.push({ ...row, ...level });
   }
   const q = Number(quantity);
   const left = Math.max(0, Number(remaining));
-  return { productId, saleId, quantity: q, remaining: left, sold: q - left, queued: left > 0 ? Math.max(0, Number(issued) - Number(admitted)) : 0, series };
+  return { productId, saleId, quantity: q, remaining: left, sold: q - left, queued: left > 0 ? Math.max(0, Number(issued) - Number(admitted)) : 0, claimed: left > 0 ? Number(claimed ?? 0) : 0, series };
 }

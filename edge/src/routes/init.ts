@@ -7,7 +7,8 @@ import { runScript, scripts } from "../gate/scripts";
 import { forwardToOrigin } from "../forward";
 import { adminOnly } from "../http/admin";
 import { jsonBody } from "../http/json-body";
-import { forget } from "../memory";
+import { KEY_FILTER_BITS_PER_KEY } from "../gate/key-filter";
+import { memory } from "../memory";
 import { redisFor } from "../redis";
 
 export const InitRequest = z
@@ -33,15 +34,15 @@ export const init = new Hono<EdgeEnv>()
     const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
     // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL.
     await redis.scriptLoad(scripts.gate.lua);
-    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox, k.stats], [
-      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId,
+    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], [
+      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId, KEY_FILTER_BITS_PER_KEY,
     ]);
     // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
     // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
     const delivered = await forwardToOrigin(config, event, outboxId);
     // The origin's relay finds every sale's outbox through this set.
     await redis.sadd(OUTBOXES_KEY, k.outbox);
-    forget(req.productId);
+    memory.forget(req.productId);
     return c.json({
       productId: req.productId,
       saleId,

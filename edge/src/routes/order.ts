@@ -7,8 +7,8 @@ import type { EdgeEnv } from "../env";
 import { forwardToOrigin } from "../forward";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
-import { answerFor, countSoldOutAnswer, remember, rememberAnswer, soldOutInMemory, takeSoldOutAnswers } from "../memory";
-import { lineCoversStock, projectedAdmitted } from "../queue-view";
+import { memory } from "../memory";
+import { projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
 
@@ -24,17 +24,6 @@ const sha256Hex = async (text: string) =>
 const requestHashOf = (req: OrderRequest) => sha256Hex(`${req.productId}\n${req.userId}\n${req.quantity}`);
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
-const soldOutBodies = new Map<string, string>();
-/** The hottest answer of a sold-out sale, serialised once per product. */
-function soldOutBody(productId: string): string {
-  let body = soldOutBodies.get(productId);
-  if (!body) {
-    body = JSON.stringify({ status: "sold_out", productId });
-    if (soldOutBodies.size > 1000) soldOutBodies.clear();
-    soldOutBodies.set(productId, body);
-  }
-  return body;
-}
 
 /** The 200 a buyer gets, built from the order itself so a replay answers byte for byte the same. */
 function acceptedBody(order: string) {
@@ -79,6 +68,20 @@ async function redirectToWaitingRoom(c: Context<EdgeEnv>, config: EdgeConfig, re
   return c.json({ status: "queued", productId: req.productId, position: ahead, etaSeconds: etaSeconds(ahead, ticket.rate), ...extra, ticket: token }, 302);
 }
 
+/**
+ * The ticket the request carries. A header is what the client means to present: one that is not
+ * this user's is refused. A cookie may be left over from someone else on the same browser (a
+ * shared computer, another account): one that is not this user's is ignored.
+ */
+async function presentedTicket(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest): Promise<Ticket | "invalid" | undefined> {
+  const header = c.req.header(TICKET_HEADER);
+  const token = header ?? getCookie(c, ticketCookie(req.productId));
+  if (!token) return undefined;
+  const ticket = await verifyTicket(config.TICKET_SECRET, token, req.userId);
+  if (ticket && ticket.productId === req.productId) return ticket;
+  return header === undefined ? undefined : "invalid";
+}
+
 export const order = new Hono<EdgeEnv>()
   .post("/", async (c) => {
     const config = edgeConfig(c.env);
@@ -86,34 +89,33 @@ export const order = new Hono<EdgeEnv>()
     const key = IdempotencyKey.safeParse(c.req.header("idempotency-key") ?? c.req.header("x-idempotency-key"));
     if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
 
-    // The hot path of a sold-out sale: no Redis, no hashing, unless this isolate answered this key before.
-    const soldOut = soldOutInMemory(req.productId);
-    const earlier = answerFor(req.productId, key.data);
-    if (soldOut && !earlier) {
-      countSoldOutAnswer(req.productId);
-      return c.body(soldOutBody(req.productId), 409, JSON_HEADERS);
+    // The hot path of a sold-out sale: no Redis and no hashing of the body for a key that this
+    // sale's accepted-keys filter has never seen; a key it may hold goes to Redis (which knows).
+    const { productId } = req;
+    const soldOut = memory.soldOut(productId);
+    const earlier = memory.answerFor(productId, key.data);
+    if (soldOut && !earlier && !(await soldOut.mayContain(key.data))) {
+      memory.countSoldOutAnswer(productId);
+      return c.body(memory.soldOutBody(productId), 409, JSON_HEADERS);
     }
     const requestHash = await requestHashOf(req);
-    // A retry of an answer this isolate gave is answered from memory whatever the sale does now.
+    // A retry of an answer this isolate gave in this sale is answered from memory.
     if (earlier) {
       if (earlier.requestHash !== requestHash) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
       return c.json(earlier.body, earlier.status as 200);
     }
 
-    let ticket: Ticket | undefined;
-    const token = c.req.header(TICKET_HEADER) ?? getCookie(c, ticketCookie(req.productId));
-    if (token) {
-      ticket = await verifyTicket(config.TICKET_SECRET, token, req.userId);
-      if (!ticket || ticket.productId !== req.productId) return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
-    }
+    const ticket = await presentedTicket(c, config, req);
+    if (ticket === "invalid") return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
 
     // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
-    const covered = !ticket?.number ? lineCoversStock(req.productId, Date.now()) : undefined;
-    if (covered) return standbyResponse(c, config, req, key.data, covered);
+    const standby = !ticket?.number ? memory.standby(productId) : undefined;
+    if (standby && !(await standby.queuedKeys.mayContain(key.data))) return standbyResponse(c, config, req, key.data, standby.snapshot);
 
     const outcome = await passGate(redisFor(config), {
-      soldOutFromMemory: takeSoldOutAnswers(req.productId),
-      productId: req.productId,
+      soldOutFromMemory: memory.takeSoldOutAnswers(productId),
+      filters: memory.filtersWanted(productId),
+      productId,
       userId: req.userId,
       quantity: req.quantity,
       idempotencyKey: key.data,
@@ -121,31 +123,33 @@ export const order = new Hono<EdgeEnv>()
       orderId: crypto.randomUUID(),
       ...(ticket?.number ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
     });
-    if (outcome.kind !== "unknown") remember(req.productId, outcome);
+    if (outcome.kind === "unknown") return c.json({ error: "unknown product", productId }, 404);
+    memory.learn(productId, outcome, outcome.filters);
+    /** Final answers are remembered for this sale, so a retry here costs no Redis command. */
+    const final = (status: 200 | 409, body: object) => {
+      memory.rememberAnswer(productId, outcome.saleId, key.data, { requestHash, status, body });
+      return c.json(body, status);
+    };
 
     switch (outcome.kind) {
-      case "unknown":
-        return c.json({ error: "unknown product", productId: req.productId }, 404);
       case "conflict":
         return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
       case "not_started":
         return c.json({ status: "not_started", productId: req.productId, startsAt: new Date(outcome.startsAt).toISOString() }, 425);
       case "sold_out":
-        return c.json({ status: "sold_out", productId: req.productId }, 409);
+        return final(409, { status: "sold_out", productId });
       case "insufficient":
         return c.json({ status: "insufficient_stock", productId: req.productId, ...(JSON.parse(outcome.payload) as object) }, 409);
       case "limit_reached":
-        return c.json(limitBody(req.productId, outcome.payload), 409);
+        return final(409, limitBody(productId, outcome.payload));
       case "queued":
         return queuedResponse(c, config, req, key.data, outcome);
       case "accepted": {
         c.executionCtx.waitUntil(forwardToOrigin(config, outcome.order, outcome.outboxId));
-        const body = acceptedBody(outcome.order);
-        rememberAnswer(req.productId, key.data, requestHash, 200, body);
-        return c.json(body, 200);
+        return final(200, acceptedBody(outcome.order));
       }
       case "replay":
-        return outcome.status === "accepted" ? c.json(acceptedBody(outcome.payload), 200) : c.json(limitBody(req.productId, outcome.payload), 409);
+        return outcome.status === "accepted" ? final(200, acceptedBody(outcome.payload)) : final(409, limitBody(productId, outcome.payload));
     }
   })
   .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));

@@ -5,33 +5,25 @@ import { getCookie } from "hono/cookie";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { readSnapshot } from "../gate/snapshot";
-import { knownSale, remember, soldOutInMemory } from "../memory";
-import { projectedAdmitted } from "../queue-view";
+import { memory } from "../memory";
+import { lineCovers, projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket } from "../tickets";
 
 /** How old this isolate's view of a sale may be before a status poll refreshes it (one HMGET). */
 export const STATUS_REFRESH_MS = 1_000;
 
-const refreshing = new Map<string, Promise<void>>();
-
 /**
  * At most one refresh per sale per isolate at a time, and only when the view is stale: thousands
  * of waiting pages polling cost Redis one command a second, not one per poll.
  */
 function refreshIfStale(redis: Parameters<typeof readSnapshot>[0], productId: string, now: number): Promise<void> {
-  const known = knownSale(productId);
+  const known = memory.view(productId);
   if (known && now - known.seenAt < STATUS_REFRESH_MS) return Promise.resolve();
-  let pending = refreshing.get(productId);
-  if (!pending) {
-    pending = readSnapshot(redis, productId)
-      .then((snapshot) => {
-        if (snapshot) remember(productId, snapshot);
-      })
-      .finally(() => refreshing.delete(productId));
-    refreshing.set(productId, pending);
-  }
-  return pending;
+  return memory.refreshOnce(productId, async () => {
+    const snapshot = await readSnapshot(redis, productId);
+    if (snapshot) memory.learn(productId, snapshot);
+  });
 }
 
 export const waitingRoom = new Hono<EdgeEnv>()
@@ -52,17 +44,17 @@ export const waitingRoom = new Hono<EdgeEnv>()
 
     const now = Date.now();
     await refreshIfStale(redisFor(config), productId.data, now);
-    if (soldOutInMemory(productId.data, now)) return c.json({ state: "sold_out", productId: productId.data });
-    const known = knownSale(productId.data);
+    if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
+    const known = memory.view(productId.data);
     if (known && known.snapshot.saleId !== ticket.saleId) return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
 
     const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};
-    const view = known?.snapshot ?? { admitted: ticket.admittedAtIssue, issued: Number.MAX_SAFE_INTEGER, rate: ticket.rate, at: ticket.issuedAt, remaining: 1 };
+    const view = known?.snapshot ?? { admitted: ticket.admittedAtIssue, issued: Number.MAX_SAFE_INTEGER, rate: ticket.rate, at: ticket.issuedAt, remaining: Number.MAX_SAFE_INTEGER, claimed: 0 };
     const admitted = projectedAdmitted(view, now);
     if (ticket.number === 0) {
-      // Standby: invited to order again as soon as the line no longer covers what is left.
+      // Standby: invited to order again as soon as the line (waiting, or holding a claim) no longer covers what is left.
       const waiting = Math.max(0, view.issued - admitted);
-      if (waiting < view.remaining) return c.json({ state: "your_turn", productId: productId.data, position: 0, etaSeconds: 0, standby: true, ...remaining });
+      if (!lineCovers(view)) return c.json({ state: "your_turn", productId: productId.data, position: 0, etaSeconds: 0, standby: true, ...remaining });
       return c.json({ state: "waiting", productId: productId.data, position: waiting + 1, etaSeconds: etaSeconds(waiting + 1, view.rate), standby: true, ...remaining });
     }
     const ahead = Math.max(0, ticket.number - admitted);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDevVars, repoRoot, stackHome } from "@fluxgate/stack";
 
-export { repoRoot };
+export { compatibilityDate, compatibilityFlags, moduleRules, repoRoot, wranglerVars } from "@fluxgate/stack";
 
 /** Where the stack keeps its state: the stack's own rule (FLUXGATE_HOME or <repo>/.fluxgate). */
 export const fluxgateHome = () => stackHome().root;
@@ -63,72 +63,6 @@ export async function ensureStack(log: (line: string) => void): Promise<StackInf
 /** The local secrets (.dev.vars), as the stack keeps them: written from .dev.vars.example when missing. */
 export function readDevVars(): Record<string, string> {
   return Object.fromEntries(ensureDevVars());
-}
-
-/** compatibility_date from the root wrangler.toml, so Miniflare runs the worker as wrangler would. */
-export function compatibilityDate(): string {
-  const toml = readFileSync(join(repoRoot, "wrangler.toml"), "utf8");
-  const match = /^\s*compatibility_date\s*=\s*"([^"]+)"/m.exec(toml);
-  if (!match) throw new Error("wrangler.toml has no compatibility_date");
-  return match[1]!;
-}
-
-/** The top-level keys of one `[section]` (or each `[[section]]`) of wrangler.toml: a small reader for the flat forms used there. */
-function tomlSections(name: string): Record<string, string>[] {
-  const toml = readFileSync(join(repoRoot, "wrangler.toml"), "utf8");
-  const sections: Record<string, string>[] = [];
-  let current: Record<string, string> | undefined;
-  for (const raw of toml.split("\n")) {
-    const line = raw.replace(/^\s+|\s+$/g, "");
-    const header = /^\[\[?([^\]]+)\]\]?$/.exec(line);
-    if (header) {
-      current = header[1] === name ? {} : undefined;
-      if (current) sections.push(current);
-      continue;
-    }
-    const kv = /^([A-Za-z0-9_]+)\s*=\s*(.+)$/.exec(line);
-    if (current && kv) current[kv[1]!] = kv[2]!.replace(/\s+#.*$/, "");
-  }
-  return sections;
-}
-
-const tomlString = (value: string) => /^"(.*)"$/.exec(value)?.[1];
-
-/** [vars] of wrangler.toml (plain string values), as `wrangler deploy` would bind them. */
-export function wranglerVars(): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const section of tomlSections("vars")) {
-    for (const [key, value] of Object.entries(section)) {
-      const text = tomlString(value);
-      if (text !== undefined) vars[key] = text;
-    }
-  }
-  return vars;
-}
-
-/**
- * Module rules for the files wrangler writes next to its bundle (e.g. an HTML page imported as
- * Text): wrangler.toml's [[rules]] first, then wrangler's defaults.
- */
-export function moduleRules(): { type: "Text" | "Data" | "CompiledWasm"; include: string[] }[] {
-  const rules: { type: "Text" | "Data" | "CompiledWasm"; include: string[] }[] = [];
-  for (const section of tomlSections("rules")) {
-    const type = tomlString(section.type ?? "");
-    const globs = [...(section.globs ?? "").matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
-    if ((type === "Text" || type === "Data" || type === "CompiledWasm") && globs.length) rules.push({ type, include: globs });
-  }
-  rules.push({ type: "Text", include: ["**/*.txt", "**/*.html", "**/*.sql"] });
-  rules.push({ type: "Data", include: ["**/*.bin"] });
-  rules.push({ type: "CompiledWasm", include: ["**/*.wasm", "**/*.wasm?module"] });
-  return rules;
-}
-
-/** compatibility_flags from wrangler.toml, if any (one-line array form). */
-export function compatibilityFlags(): string[] {
-  const toml = readFileSync(join(repoRoot, "wrangler.toml"), "utf8");
-  const match = /^\s*compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml);
-  if (!match) return [];
-  return [...match[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
 }
 
 /** Integer setting from the environment, e.g. BENCH_SECONDS=5. */

@@ -31,6 +31,8 @@ export interface SaleOptions {
   onProgress?: (finished: number, requests: number) => void;
   /** Every request as it completes: for reports that chart the sale over time. */
   onRequest?: (record: RequestRecord) => void;
+  /** Every buyer as it ends: when it first asked (ms since the first arrival) and how it ended. */
+  onBuyer?: (buyer: { index: number; arrivedMs: number; outcome: BuyerOutcome }) => void;
 }
 
 export interface RequestRecord {
@@ -137,11 +139,16 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     const jitter = () => o.pollMs + Math.random() * 250;
 
     await sleep(Math.max(0, start + (i * o.arrivalMs) / o.buyers - performance.now()));
+    const arrivedMs = performance.now() - start;
+    const done = (outcome: BuyerOutcome, detail?: string) => {
+      o.onBuyer?.({ index: i, arrivedMs, outcome });
+      end(outcome, detail);
+    };
     let next: "order" | "poll" = "order";
     let delay = 0;
     for (;;) {
       if (delay > 0) await sleep(delay);
-      if (performance.now() > deadline) return end("unfinished");
+      if (performance.now() > deadline) return done("unfinished");
       if (next === "order") {
         const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": key };
         if (cookie) headers.cookie = cookie;
@@ -149,12 +156,12 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
         if (r.status === 200) {
           orderIds.push(String(r.body.orderId));
           lastAcceptedAt = performance.now();
-          return end("bought");
+          return done("bought");
         }
         if (r.status === 409) {
-          if (r.body.status === "sold_out") return end("sold_out");
-          if (r.body.status === "limit_reached") return end("limit_reached");
-          return end("error", `409 ${JSON.stringify(r.body)}`);
+          if (r.body.status === "sold_out") return done("sold_out");
+          if (r.body.status === "limit_reached") return done("limit_reached");
+          return done("error", `409 ${JSON.stringify(r.body)}`);
         }
         if (r.status === 302) {
           if (r.cookie) cookie = r.cookie;
@@ -170,11 +177,11 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
           delay = 2_000;
           continue;
         }
-        return end("error", `${r.status} ${JSON.stringify(r.body)}`);
+        return done("error", `${r.status} ${JSON.stringify(r.body)}`);
       }
       const s = await send("status", "GET", statusPath, cookie ? { cookie } : {});
       const state = s.body.state;
-      if (state === "sold_out") return end("sold_out");
+      if (state === "sold_out") return done("sold_out");
       if (state === "waiting") {
         delay = jitter();
         continue;

@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import type { SaleSnapshot } from "../src/gate/gate";
+import { KeyFilter } from "../src/gate/key-filter";
+import { FRESH_VIEW_MS, SaleMemory, SOLD_OUT_MEMORY_MS } from "../src/memory";
+
+/** One isolate's memory on a clock the test moves by hand: no sleeps. */
+function isolate() {
+  let now = 1_000_000;
+  const memory = new SaleMemory(() => now);
+  return { memory, tick: (ms: number) => (now += ms) };
+}
+
+const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => ({ saleId: "s1", remaining: 10, issued: 0, admitted: 0, rate: 1, at: 1, claimed: 0, ...over });
+/** A filter that has seen nothing (what the gate sends before any key was added). */
+const empty = () => KeyFilter.parse("64:")!;
+
+describe("SaleMemory (one isolate)", () => {
+  it("answers sold out from memory only with the sale's accepted-keys filter, and re-checks once per window", () => {
+    const { memory, tick } = isolate();
+    memory.learn("p", view({ remaining: 0 }));
+    // Sold out, but no filter: a paid buyer's key might be anywhere, so Redis is asked.
+    expect(memory.soldOut("p")).toBeUndefined();
+    memory.learn("p", view({ remaining: 0 }), { acceptedKeys: empty(), queuedKeys: undefined });
+    expect(memory.soldOut("p")).toBeDefined();
+    tick(SOLD_OUT_MEMORY_MS);
+    // Stale: exactly one request re-checks, the rest keep answering from memory meanwhile.
+    expect(memory.soldOut("p")).toBeUndefined();
+    expect(memory.soldOut("p")).toBeDefined();
+    expect(memory.soldOut("p")).toBeDefined();
+    tick(1_000);
+    expect(memory.soldOut("p")).toBeUndefined();
+  });
+
+  it("keeps answers per sale: a new saleId forgets the old sale's answers and filters", () => {
+    const { memory, tick } = isolate();
+    memory.learn("p", view({ remaining: 0 }), { acceptedKeys: empty(), queuedKeys: undefined });
+    memory.rememberAnswer("p", "s1", "k", { requestHash: "h", status: 200, body: { orderId: "old" } });
+    expect(memory.answerFor("p", "k")?.body).toEqual({ orderId: "old" });
+    memory.learn("p", view({ saleId: "s2", at: 2 }));
+    expect(memory.answerFor("p", "k")).toBeUndefined();
+    expect(memory.soldOut("p")).toBeUndefined();
+    // An answer of the old sale arriving late is not kept for the new one.
+    memory.rememberAnswer("p", "s1", "k", { requestHash: "h", status: 200, body: { orderId: "old" } });
+    expect(memory.answerFor("p", "k")).toBeUndefined();
+    // And nothing is replayed from a view older than the re-check window.
+    memory.rememberAnswer("p", "s2", "k", { requestHash: "h", status: 200, body: { orderId: "new" } });
+    tick(SOLD_OUT_MEMORY_MS);
+    expect(memory.answerFor("p", "k")).toBeUndefined();
+  });
+
+  it("never lets an older gate answer of the same sale replace a newer one", () => {
+    const { memory } = isolate();
+    memory.learn("p", view({ remaining: 3 }));
+    memory.learn("p", view({ remaining: 5 }));
+    expect(memory.view("p")?.snapshot.remaining).toBe(3);
+  });
+
+  it("puts newcomers on standby only from a fresh view whose queued-keys filter knows every ticket", () => {
+    const { memory, tick } = isolate();
+    const covered = view({ remaining: 2, issued: 3, admitted: 1 });
+    memory.learn("p", covered);
+    expect(memory.standby("p")).toBeUndefined();
+    memory.learn("p", covered, { acceptedKeys: undefined, queuedKeys: empty() });
+    expect(memory.standby("p")).toBeDefined();
+    // A newer view with a ticket the filter never saw: that ticket's key could be the one asking.
+    memory.learn("p", view({ remaining: 2, issued: 4, admitted: 1 }));
+    expect(memory.standby("p")).toBeUndefined();
+    expect(memory.filtersWanted("p").queued).toBe(true);
+    // Only one request in flight asks for it.
+    expect(memory.filtersWanted("p").queued).toBe(false);
+    memory.learn("p", view({ remaining: 2, issued: 4, admitted: 1 }), { acceptedKeys: undefined, queuedKeys: empty() });
+    expect(memory.standby("p")).toBeDefined();
+    tick(FRESH_VIEW_MS + 1);
+    expect(memory.standby("p")).toBeUndefined();
+  });
+
+  it("counts the line's claims: admitted people holding units cover the stock too", () => {
+    const { memory } = isolate();
+    memory.learn("p", view({ remaining: 2, issued: 2, admitted: 2, claimed: 2 }), { acceptedKeys: undefined, queuedKeys: empty() });
+    expect(memory.standby("p")).toBeDefined();
+    memory.learn("p", view({ remaining: 2, issued: 2, admitted: 2, claimed: 1 }), { acceptedKeys: undefined, queuedKeys: empty() });
+    expect(memory.standby("p")).toBeUndefined();
+  });
+
+  it("hands the sold-out answers given from memory to the next gate call, once", () => {
+    const { memory } = isolate();
+    memory.learn("p", view());
+    memory.countSoldOutAnswer("p");
+    memory.countSoldOutAnswer("p");
+    expect(memory.takeSoldOutAnswers("p")).toBe(2);
+    expect(memory.takeSoldOutAnswers("p")).toBe(0);
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * `npm run bench:crowds` — the two crowds of issue 10 against the multi-isolate edge:
+ *
+ *  1. API clients   CROWD_API_CLIENTS (2,000) concurrent clients, each on its own connection,
+ *                   arriving over CROWD_API_ARRIVAL_SECONDS; each POSTs /order with its own
+ *                   Idempotency-Key and retries with the same key: on 302 after the ETA (0.25-2 s)
+ *                   with its ticket, on a 5xx or a network error after 200 ms. Stop on 200 / 409.
+ *  2. browser-like  CROWD_BUYERS (10,000) buyers that behave as the waiting-room page does
+ *                   (bench/sale.ts: order → 302 → page → status polls → order again).
+ *
+ * The edge is the deployable bundle (wrangler deploy --dry-run) as EDGE_ISOLATES isolates (4) in
+ * one workerd behind the round-robin router, wired to the running local stack. Its Upstash URL
+ * goes through a counting pass-through (stack/src/edge/command-counter.ts): every Redis command
+ * the edge sends, from any isolate, is counted (an EVALSHA once, as Upstash bills it).
+ *
+ * Printed per crowd: units accepted vs. stock (distinct orderIds), 5xx, network errors (resets),
+ * admission inversions beyond 1 s (a buyer told sold out while someone who arrived more than 1 s
+ * later bought), buyers unfinished at the deadline, and edge Redis commands per edge request.
+ * Writes .fluxgate/bench/crowds.json. Exit 1 when a correctness bound fails.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { countingUpstash, edgeIsolates, totalCommands } from "@fluxgate/stack";
+import cliProgress from "cli-progress";
+import { Agent, request } from "undici";
+import { edgeBindings, initSale } from "./bench/edge-api";
+import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
+import { runSale } from "./bench/sale";
+import { table } from "./bench/table";
+import { buildEdge, startIsolates } from "./bench/worker-runtime";
+
+const settings = {
+  isolates: edgeIsolates(),
+  api: { clients: intEnv("CROWD_API_CLIENTS", 2_000), stock: intEnv("CROWD_API_STOCK", 200), rate: intEnv("CROWD_API_RATE", 100), burst: intEnv("CROWD_API_BURST", 20), arrivalSeconds: intEnv("CROWD_API_ARRIVAL_SECONDS", 2) },
+  browser: { buyers: intEnv("CROWD_BUYERS", 10_000), stock: intEnv("CROWD_STOCK", 500), rate: intEnv("CROWD_RATE", 200), burst: intEnv("CROWD_BURST", 20), arrivalSeconds: intEnv("CROWD_ARRIVAL_SECONDS", 3), connections: intEnv("CROWD_CONNECTIONS", 64) },
+  deadlineSeconds: intEnv("CROWD_DEADLINE_SECONDS", 120),
+};
+const bounds = { apiCommandsPerRequest: 0.2, browserCommandsPerRequest: 0.07 };
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const runId = `c${Date.now().toString(36)}`;
+
+interface Buyer {
+  arrivedMs: number;
+  outcome: "bought" | "sold_out" | "limit_reached" | "error" | "unfinished";
+}
+
+interface CrowdResult {
+  crowd: string;
+  buyers: number;
+  stock: number;
+  accepted: number;
+  requests: number;
+  status: Record<string, number>;
+  fivexx: number;
+  networkErrors: number;
+  inversions: number;
+  unfinished: number;
+  errors: number;
+  commands: Record<string, number>;
+  commandsPerRequest: number;
+  seconds: number;
+}
+
+/** Buyers told "sold out" while someone who arrived more than 1 s after them bought. */
+function inversions(buyers: Buyer[]): number {
+  const boughtArrivals = buyers.filter((b) => b.outcome === "bought").map((b) => b.arrivedMs);
+  const latestBought = boughtArrivals.length ? Math.max(...boughtArrivals) : -Infinity;
+  return buyers.filter((b) => b.outcome === "sold_out" && latestBought > b.arrivedMs + 1_000).length;
+}
+
+async function apiCrowd(base: URL, productId: string, commands: Map<string, number>): Promise<CrowdResult> {
+  const s = settings.api;
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: null });
+  const status: Record<string, number> = {};
+  const orderIds = new Set<string>();
+  const buyers: Buyer[] = [];
+  let requests = 0;
+  let networkErrors = 0;
+  let errors = 0;
+  const before = totalCommands(commands);
+  const start = performance.now() + 50;
+  const deadline = start + settings.deadlineSeconds * 1000;
+  const bar = new cliProgress.SingleBar({ format: "  API clients  {bar} {value}/{total} done | {requests} requests", hideCursor: true, noTTYOutput: true, notTTYSchedule: 2_000 }, cliProgress.Presets.shades_classic);
+  bar.start(s.clients, 0, { requests: 0 });
+  let done = 0;
+
+  async function client(i: number): Promise<Buyer> {
+    await sleep(Math.max(0, start + (i * s.arrivalSeconds * 1000) / s.clients - performance.now()));
+    const arrivedMs = performance.now() - start;
+    const key = `${runId}-api-k${i}`;
+    const body = JSON.stringify({ productId, userId: `${runId}-api-u${i}`, quantity: 1 });
+    let ticket: string | undefined;
+    for (;;) {
+      if (performance.now() > deadline) return { arrivedMs, outcome: "unfinished" };
+      try {
+        const res = await request(new URL("/order", base), {
+          method: "POST",
+          dispatcher: agent,
+          headers: { "content-type": "application/json", "idempotency-key": key, ...(ticket ? { "x-queue-ticket": ticket } : {}) },
+          body,
+        });
+        const reply = (await res.body.json().catch(() => ({}))) as { status?: string; orderId?: string; ticket?: string; etaSeconds?: number | null };
+        requests++;
+        status[res.statusCode] = (status[res.statusCode] ?? 0) + 1;
+        if (res.statusCode === 200 && reply.orderId) {
+          orderIds.add(reply.orderId);
+          return { arrivedMs, outcome: "bought" };
+        }
+        if (res.statusCode === 409) return { arrivedMs, outcome: reply.status === "limit_reached" ? "limit_reached" : "sold_out" };
+        if (res.statusCode === 302) {
+          ticket = reply.ticket ?? ticket;
+          await sleep(Math.min(2_000, Math.max(250, (reply.etaSeconds ?? 1) * 1000)) + Math.random() * 100);
+          continue;
+        }
+        if (res.statusCode >= 500) {
+          await sleep(200);
+          continue;
+        }
+        errors++;
+        return { arrivedMs, outcome: "error" };
+      } catch {
+        networkErrors++;
+        await sleep(200);
+      }
+    }
+  }
+
+  const progress = setInterval(() => bar.update(done, { requests }), 500);
+  await Promise.all(Array.from({ length: s.clients }, (_, i) => client(i).then((b) => (buyers.push(b), done++))));
+  clearInterval(progress);
+  bar.update(done, { requests });
+  bar.stop();
+  await agent.close();
+  const used = Object.fromEntries(commands);
+  return summary("API clients", s.clients, s.stock, orderIds.size, requests, status, networkErrors, buyers, errors, totalCommands(commands) - before, used, (performance.now() - start) / 1000);
+}
+
+function summary(crowd: string, buyers: number, stock: number, accepted: number, requests: number, status: Record<string, number>, networkErrors: number, list: Buyer[], errors: number, commandCount: number, commands: Record<string, number>, seconds: number): CrowdResult {
+  const fivexx = Object.entries(status).filter(([code]) => Number(code) >= 500).reduce((a, [, n]) => a + n, 0);
+  return { crowd, buyers, stock, accepted, requests, status, fivexx, networkErrors, inversions: inversions(list), unfinished: list.filter((b) => b.outcome === "unfinished").length, errors, commands, commandsPerRequest: commandCount / Math.max(1, requests), seconds };
+}
+
+async function browserCrowd(base: URL, productId: string, commands: Map<string, number>): Promise<CrowdResult> {
+  const s = settings.browser;
+  const before = new Map(commands);
+  const buyers: Buyer[] = [];
+  const bar = new cliProgress.SingleBar({ format: "  browsers     {bar} {value}/{total} done | {requests} requests", hideCursor: true, noTTYOutput: true, notTTYSchedule: 2_000 }, cliProgress.Presets.shades_classic);
+  bar.start(s.buyers, 0, { requests: 0 });
+  const started = performance.now();
+  const result = await runSale({
+    base,
+    productId,
+    buyers: s.buyers,
+    arrivalMs: s.arrivalSeconds * 1000,
+    pollMs: 1_000,
+    connections: s.connections,
+    deadlineMs: settings.deadlineSeconds * 1000,
+    runId: `${runId}-b`,
+    onBuyer: (b) => buyers.push({ arrivedMs: b.arrivedMs, outcome: b.outcome }),
+    onProgress: (finished, requests) => bar.update(finished, { requests }),
+  });
+  bar.stop();
+  const status: Record<string, number> = {};
+  for (const kind of Object.values(result.byKind)) for (const [code, n] of Object.entries(kind.status)) status[code] = (status[code] ?? 0) + n;
+  const used = Object.fromEntries([...commands].map(([name, n]) => [name, n - (before.get(name) ?? 0)]).filter(([, n]) => Number(n) > 0));
+  const count = Object.values(used).reduce((a, b) => Number(a) + Number(b), 0) as number;
+  const networkErrors = result.errors.filter((e) => !/^\d{3} |^status \d{3}/.test(e)).length;
+  return summary("browser-like", s.buyers, s.stock, new Set(result.orderIds).size, result.requests, status, networkErrors, buyers, result.outcomes.error, count, used, (performance.now() - started) / 1000);
+}
+
+async function main(): Promise<number> {
+  const stack = await ensureStack(log);
+  const outDir = join(fluxgateHome(), "bench");
+  mkdirSync(outDir, { recursive: true });
+  log("building the edge bundle (wrangler deploy --dry-run) …");
+  const built = await buildEdge(join(outDir, "edge-bundle-crowds"));
+  const commands = new Map<string, number>();
+  const counter = await countingUpstash(stack.bridgeUrl, commands);
+  const vars = readDevVars();
+  const edge = await startIsolates({
+    scriptPath: built.scriptPath,
+    isolates: settings.isolates,
+    bindings: { ...edgeBindings(stack, vars), UPSTASH_REDIS_REST_URL: counter.url },
+    logPath: join(outDir, "workerd-crowds.log"),
+  });
+  log(`edge: ${settings.isolates} isolates behind a round-robin at ${edge.url.origin}`);
+  const results: CrowdResult[] = [];
+  try {
+    const api = `${runId}-api`;
+    await initSale(edge.url, vars.ADMIN_TOKEN!, { productId: api, quantity: settings.api.stock, ratePerSecond: settings.api.rate, burst: settings.api.burst });
+    commands.clear();
+    results.push(await apiCrowd(edge.url, api, commands));
+    const browser = `${runId}-browser`;
+    await initSale(edge.url, vars.ADMIN_TOKEN!, { productId: browser, quantity: settings.browser.stock, ratePerSecond: settings.browser.rate, burst: settings.browser.burst });
+    results.push(await browserCrowd(edge.url, browser, commands));
+  } finally {
+    await edge.dispose();
+    counter.server.close();
+  }
+
+  const rows: (string | number)[][] = [["crowd", "buyers", "accepted / stock", "requests", "5xx", "network errors", "inversions > 1 s", "unfinished", "edge Redis commands / request"]];
+  for (const r of results) rows.push([r.crowd, r.buyers, `${r.accepted} / ${r.stock}`, r.requests, r.fivexx, r.networkErrors, r.inversions, r.unfinished, `${r.commandsPerRequest.toFixed(4)} (${Object.entries(r.commands).map(([k, v]) => `${k} ${v}`).join(", ")})`]);
+  console.log(`\n${settings.isolates} edge isolates (workerd, round-robin), wrangler ${built.wranglerVersion} bundle\n`);
+  console.log(table(rows));
+  writeFileSync(join(outDir, "crowds.json"), JSON.stringify({ at: new Date().toISOString(), settings, results }, null, 2));
+  const [api, browser] = results as [CrowdResult, CrowdResult];
+  const failures = [
+    ...results.flatMap((r) => (r.accepted !== r.stock ? [`${r.crowd}: ${r.accepted} accepted for ${r.stock} units`] : [])),
+    ...results.flatMap((r) => (r.fivexx || r.networkErrors || r.unfinished || r.inversions ? [`${r.crowd}: ${r.fivexx} 5xx, ${r.networkErrors} network errors, ${r.unfinished} unfinished, ${r.inversions} inversions`] : [])),
+    ...(api.commandsPerRequest > bounds.apiCommandsPerRequest ? [`API clients: ${api.commandsPerRequest.toFixed(4)} commands/request > ${bounds.apiCommandsPerRequest}`] : []),
+    ...(browser.commandsPerRequest > bounds.browserCommandsPerRequest ? [`browser-like: ${browser.commandsPerRequest.toFixed(4)} commands/request > ${bounds.browserCommandsPerRequest}`] : []),
+  ];
+  for (const f of failures) console.log(`FAIL ${f}`);
+  if (!failures.length) console.log("OK: exactly the stock, no 5xx, no network errors, no inversions, nobody left hanging, commands within bounds");
+  return failures.length ? 1 : 0;
+}
+
+process.exitCode = await main();
