@@ -74,6 +74,7 @@ export function order(productId: string, n: number, extra: Partial<OrderMessage>
     quantity: 1,
     idempotencyKey: `key-${n}`,
     acceptedAt: Date.now(),
+    sale: { quantity: 10, perUserLimit: 1, startedAt: Date.now() },
     ...extra,
   };
   return JSON.stringify(message);

@@ -10,7 +10,7 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "158cfd77c9f49fbb0b2c1ea4807aab102edfdc55" },
+  gate: { name: "gate", lua: gateLua, sha: "a868f8c235a16a10f65ddaadc2f33d2273e759e9" },
   initSale: { name: "init-sale", lua: initSaleLua, sha: "b5c62b20195ed74c667121db4a790382196dcb9a" },
 } satisfies Record<string, LuaScript>;
 
