@@ -1,5 +1,5 @@
 export { healthStatusCode, probeAll, type DependencyState, type HealthReport, type Probe } from "./health";
 export { IdempotencyKey, OrderMessage, ProductId, SaleEvent, SaleStarted, SaleTerms, UserId } from "./order";
 export { Outbox, OUTBOXES_KEY, saleKeys, type SaleKeys } from "./redis-keys";
-export { hmacKey, OUTBOX_ID_HEADER, SignatureHeaders, signBody, verifyBody } from "./signature";
+export { hmacKey, OUTBOX_ID_HEADER, SignatureHeaders, signedHeaders, signRequest, verifyRequest, type SignedRequest } from "./signature";
 export { Topics } from "./topics";

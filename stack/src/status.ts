@@ -1,7 +1,7 @@
 import type { StackConfig } from "./config";
 import { runningDaemon } from "./daemon";
 import { redisAnswers } from "./redis";
-import { serviceNames, serviceUrl } from "./services";
+import { metricsUrl, serviceNames, serviceUrl } from "./services";
 import { readState } from "./state";
 
 export interface ComponentStatus {
@@ -25,6 +25,16 @@ async function health(url: string): Promise<string> {
   }
 }
 
+async function answers(url: string): Promise<string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    await res.arrayBuffer();
+    return `${url} ${res.ok ? "up" : `answered ${res.status}`}`;
+  } catch (error) {
+    return `${url} no answer: ${(error as Error).message}`;
+  }
+}
+
 export async function status(config: StackConfig): Promise<ComponentStatus[]> {
   const state = readState(config.home);
   const rows: ComponentStatus[] = [];
@@ -45,6 +55,7 @@ export async function status(config: StackConfig): Promise<ComponentStatus[]> {
   for (const name of serviceNames) {
     const row = daemonRow(name, serviceUrl(config, name));
     if (row.running && name !== "bridge") row.detail = await health(row.address);
+    if (row.running && name === "origin") row.detail += `; metrics ${await answers(metricsUrl(config, "origin"))}`;
     rows.push(row);
   }
   return rows;
