@@ -7,11 +7,12 @@
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { audit, auditClean, ensureDevVars, runningDaemon, stackConfig, up, type AuditReport } from "@fluxgate/stack";
+import { audit, auditClean, ensureDevVars, stackConfig, up, type AuditReport } from "@fluxgate/stack";
 import { crowd as scenario, productIdFor } from "../scenarios.js";
 import { edgeBindings } from "./bench/edge-api";
 import { intEnv, readDevVars } from "./bench/env";
 import { buildEdge, startWorker, type RunningWorker } from "./bench/worker-runtime";
+import { killAndRestartWorker } from "./kill-worker";
 import { runSale, type RequestRecord } from "./bench/sale";
 import { renderDemoReport, type DemoRun } from "./report/demo-report";
 import { table } from "./bench/table";
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
       .then((s) => {
         samples.push({ t: since(), remaining: s.remaining, queued: s.queued });
         sold = s.sold;
-        if (!chaos && sold >= settings.stock * settings.killAtSoldShare) chaos = killAndRestartWorker(events, since);
+        if (!chaos && sold >= settings.stock * settings.killAtSoldShare) chaos = killAndRestartWorker(config, events, since, settings.downForMs);
       })
       .catch(() => undefined);
   }, 500);
@@ -124,19 +125,6 @@ async function edgeOnWorkerd(state: Awaited<ReturnType<typeof up>>): Promise<Run
   const built = await buildEdge(join(dir, "edge-bundle"));
   const stack = { redisUrl: state.redis.url, bridgeUrl: state.bridge.url, bridgeToken: state.bridge.token, originUrl: state.origin.url };
   return startWorker({ name: "flux-gate", scriptPath: built.scriptPath, bindings: edgeBindings(stack, readDevVars()), logPath: join(dir, "edge.log") });
-}
-
-/** Rejects when there is no worker of the stack's to kill: the demo then fails, it does not pretend. */
-async function killAndRestartWorker(events: DemoRun["events"], since: () => number): Promise<void> {
-  const worker = runningDaemon(config.home, "worker");
-  if (!worker) throw new Error(`no running worker to kill (none started by \`npm run up\` under ${config.home.root})`);
-  process.kill(-worker.pid, "SIGKILL");
-  events.push({ t: since(), label: `worker killed (kill -9, pid ${worker.pid})` });
-  await new Promise((r) => setTimeout(r, settings.downForMs));
-  await up(config);
-  const back = runningDaemon(config.home, "worker");
-  if (!back || back.pid === worker.pid) throw new Error("the worker did not come back after the kill");
-  events.push({ t: since(), label: `worker back (pid ${back.pid})` });
 }
 
 async function drained(state: Awaited<ReturnType<typeof up>>, productId: string): Promise<AuditReport> {
