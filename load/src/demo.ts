@@ -170,7 +170,9 @@ function printSummary(run: DemoRun): void {
   const l = a.latencyMs;
   console.log(
     `\nReal path, edge → origin → Kafka → worker (PostgreSQL persisted_at − accepted_at): ` +
-      (l ? `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms over ${l.orders.toLocaleString("en")} orders` : "no order persisted"),
+      (l ? `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms over ${l.orders.toLocaleString("en")} orders` : "no order persisted") +
+      // The kill is in this figure on purpose: what an order accepted while the worker was down waited.
+      (run.events.some((e) => e.label.startsWith("worker killed")) ? " (orders accepted while the worker was down waited for it: see the events)" : ""),
   );
   console.log("\nEvents");
   for (const e of run.events) console.log(`  ${(e.t / 1000).toFixed(1).padStart(6)} s  ${e.label}`);

@@ -141,12 +141,16 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
     const sold = initial - Number(remaining);
     const accepted = await acceptedAtEdge(redis, productId);
 
-    const [pending, kafka, rows, saleRow, latencyMs] = await Promise.all([
+    // One pg client runs one query at a time: PostgreSQL's part goes in sequence, beside the others.
+    const postgres = (async () => {
+      const rows = await db.query<{ order_id: string; quantity: number; idempotency_key: string }>("select order_id, quantity, idempotency_key from orders where sale_id = $1", [saleId]);
+      const saleRow = await db.query<{ initial_stock: number; stock: number }>("select initial_stock, stock from sales where sale_id = $1", [saleId]);
+      return { rows, saleRow, latencyMs: await realPathLatency(db, saleId) };
+    })();
+    const [pending, kafka, { rows, saleRow, latencyMs }] = await Promise.all([
       pendingInOutbox(redis, productId, saleId),
       ordersInKafka(targets.kafkaBrokers, targets.topic ?? Topics.orders, productId, saleId),
-      db.query<{ order_id: string; quantity: number; idempotency_key: string }>("select order_id, quantity, idempotency_key from orders where sale_id = $1", [saleId]),
-      db.query<{ initial_stock: number; stock: number }>("select initial_stock, stock from sales where sale_id = $1", [saleId]),
-      realPathLatency(db, saleId),
+      postgres,
     ]);
 
     const persisted = new Map(rows.rows.map((r) => [r.order_id, r]));
