@@ -1,6 +1,18 @@
+import { createServer, type AddressInfo } from "node:net";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
 import type { StackState } from "../stack/src/state";
+
+/**
+ * An origin that hangs: it takes connections and never answers (a wedged process, a black-holed
+ * route). Tests point ORIGIN_URL at it to prove every call to the origin is cut in time.
+ */
+let silent: Promise<string> | undefined;
+const silentOrigin = () =>
+  (silent ??= new Promise<string>((resolve) => {
+    const server = createServer(() => undefined).listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    server.unref();
+  }));
 
 /**
  * Edge tests run inside workerd (the Workers runtime) and reach the real stack that the root
@@ -8,7 +20,7 @@ import type { StackState } from "../stack/src/state";
  */
 export default defineProject({
   plugins: [
-    cloudflareTest(({ inject }) => {
+    cloudflareTest(async ({ inject }) => {
       const stack = inject<StackState>("stack");
       return {
         wrangler: { configPath: "../wrangler.toml" },
@@ -20,6 +32,8 @@ export default defineProject({
             ADMIN_TOKEN: "test-admin-token",
             TICKET_SECRET: "test-ticket-secret",
             ORIGIN_SIGNING_SECRET: "test-origin-signing-secret",
+            // Not the edge's own setting: where the tests find an origin that never answers.
+            SILENT_ORIGIN_URL: await silentOrigin(),
           },
         },
       };

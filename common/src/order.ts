@@ -21,6 +21,21 @@ export const IdempotencyKey = z
   .regex(/^[\x21-\x7e]+$/, "Idempotency-Key: visible ASCII characters only");
 
 /**
+ * What the worker needs to create a sale's stock row. The sale event carries it, and so does every
+ * order: an order whose sale event is late (the origin was away during /init, the relay has not
+ * delivered it yet) still creates its sale, so no accepted order ever waits on, or is lost for, a
+ * sale the worker has not seen.
+ */
+export const SaleTerms = z.object({
+  /** The sale's whole stock at its start. */
+  quantity: z.number().int().min(0),
+  perUserLimit: z.number().int().min(1),
+  /** Milliseconds since the epoch, from Redis' clock when /init ran. */
+  startedAt: z.number().int().nonnegative(),
+});
+export type SaleTerms = z.infer<typeof SaleTerms>;
+
+/**
  * An order the edge accepted. This one schema is what the edge forwards and appends to the
  * outbox, what the origin produces to Kafka and what the worker persists: change it here only.
  */
@@ -37,6 +52,7 @@ export const OrderMessage = z.object({
   idempotencyKey: IdempotencyKey,
   /** Milliseconds since the epoch, from Redis' clock at the moment the stock was taken. */
   acceptedAt: z.number().int().nonnegative(),
+  sale: SaleTerms,
 });
 export type OrderMessage = z.infer<typeof OrderMessage>;
 
@@ -50,9 +66,7 @@ export const SaleStarted = z.object({
   type: z.literal("sale"),
   saleId: z.string().min(1).max(64),
   productId: ProductId,
-  quantity: z.number().int().min(0),
-  perUserLimit: z.number().int().min(1),
-  startedAt: z.number().int().nonnegative(),
+  ...SaleTerms.shape,
 });
 export type SaleStarted = z.infer<typeof SaleStarted>;
 

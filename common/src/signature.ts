@@ -1,6 +1,8 @@
 /**
- * HMAC-SHA256 over "<timestamp>.<body>", the way the edge signs what it forwards and the origin
- * checks it. Web Crypto, so the same code runs in workerd and in Node.
+ * HMAC-SHA256 over everything the origin acts on in a forward — timestamp, method, path, outbox
+ * entry id and body — the way the edge signs it and the origin checks it: a captured forward
+ * replayed with another outbox id (or to another path) no longer verifies. Web Crypto, so the same
+ * code runs in workerd and in Node.
  */
 export const SignatureHeaders = {
   timestamp: "x-fluxgate-timestamp",
@@ -31,16 +33,38 @@ function fromHex(hex: string): Uint8Array<ArrayBuffer> | undefined {
   return Uint8Array.from(hex.match(/../g)!, (byte) => parseInt(byte, 16));
 }
 
-export async function signBody(secret: string, timestamp: number, body: string): Promise<string> {
-  return toHex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`${timestamp}.${body}`)));
+/** What a signed request asks the origin to do. */
+export interface SignedRequest {
+  method: string;
+  /** The URL's path, e.g. "/orders". */
+  path: string;
+  /** The outbox entry the origin marks done once Kafka has the body; none for a request without one. */
+  outboxId?: string | undefined;
+  body: string;
 }
 
-/** True when `signature` is ours for this body and the timestamp is within `toleranceMs` of `now` (replays expire). */
-export async function verifyBody(
+// Newline-separated: no method, path or header value can contain one, and the body comes last.
+const signedText = (timestamp: number, r: SignedRequest) => `${timestamp}\n${r.method.toUpperCase()}\n${r.path}\n${r.outboxId ?? ""}\n${r.body}`;
+
+export async function signRequest(secret: string, timestamp: number, request: SignedRequest): Promise<string> {
+  return toHex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(signedText(timestamp, request))));
+}
+
+/** The headers of a signed request (timestamp, signature, the outbox id when there is one). */
+export async function signedHeaders(secret: string, request: SignedRequest, timestamp = Date.now()): Promise<Record<string, string>> {
+  return {
+    [SignatureHeaders.timestamp]: String(timestamp),
+    [SignatureHeaders.signature]: await signRequest(secret, timestamp, request),
+    ...(request.outboxId === undefined ? {} : { [OUTBOX_ID_HEADER]: request.outboxId }),
+  };
+}
+
+/** True when `signature` is ours for this request and the timestamp is within `toleranceMs` of `now` (replays expire). */
+export async function verifyRequest(
   secret: string,
   timestamp: string | undefined,
-  body: string,
   signature: string | undefined,
+  request: SignedRequest,
   now = Date.now(),
   toleranceMs = 300_000,
 ): Promise<boolean> {
@@ -49,5 +73,5 @@ export async function verifyBody(
   const mac = fromHex(signature);
   if (!mac) return false;
   // crypto.subtle.verify compares in constant time.
-  return crypto.subtle.verify("HMAC", await hmacKey(secret), mac, encoder.encode(`${ts}.${body}`));
+  return crypto.subtle.verify("HMAC", await hmacKey(secret), mac, encoder.encode(signedText(ts, request)));
 }

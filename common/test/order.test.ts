@@ -11,6 +11,7 @@ const valid = {
   quantity: 1,
   idempotencyKey: "k-1",
   acceptedAt: 1_764_000_000_000,
+  sale: { quantity: 100, perUserLimit: 1, startedAt: 1_763_999_000_000 },
 };
 
 describe("OrderMessage", () => {
@@ -25,6 +26,8 @@ describe("OrderMessage", () => {
     ["a product id with a slash", { productId: "a/b" }],
     ["an empty user id", { userId: "" }],
     ["a key with a space", { idempotencyKey: "a b" }],
+    ["no sale terms", { sale: undefined }],
+    ["a sale without stock terms", { sale: { perUserLimit: 1, startedAt: 1 } }],
   ])("refuses %s", (_, patch) => {
     expect(OrderMessage.safeParse({ ...valid, ...patch }).success).toBe(false);
   });

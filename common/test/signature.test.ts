@@ -1,25 +1,29 @@
 import { describe, expect, it } from "vitest";
-import { signBody, verifyBody } from "../src";
+import { signRequest, verifyRequest, type SignedRequest } from "../src";
 
-describe("body signatures", () => {
+describe("request signatures", () => {
   const secret = "a-secret-of-some-length";
-  const body = '{"orderId":"o1"}';
+  const request: SignedRequest = { method: "POST", path: "/orders", outboxId: "1800000000000-0", body: '{"orderId":"o1"}' };
   const now = 1_800_000_000_000;
 
   it("verifies what was signed with the same secret", async () => {
-    const sig = await signBody(secret, now, body);
-    expect(await verifyBody(secret, String(now), body, sig, now)).toBe(true);
+    const sig = await signRequest(secret, now, request);
+    expect(await verifyRequest(secret, String(now), sig, request, now)).toBe(true);
   });
 
   it.each([
-    ["another body", { body: '{"orderId":"o2"}' }],
+    ["another body", { request: { ...request, body: '{"orderId":"o2"}' } }],
+    ["another outbox id", { request: { ...request, outboxId: "1800000000000-1" } }],
+    ["no outbox id", { request: { ...request, outboxId: undefined } }],
+    ["another path", { request: { ...request, path: "/orders/x" } }],
+    ["another method", { request: { ...request, method: "PUT" } }],
     ["another secret", { secret: "another-secret-entirely" }],
     ["a stale timestamp", { now: now + 301_000 }],
     ["another timestamp", { timestamp: String(now + 1) }],
     ["a signature that is not hex", { signature: "zz" }],
-  ])("refuses %s", async (_, patch: { body?: string; secret?: string; now?: number; timestamp?: string; signature?: string }) => {
-    const sig = await signBody(secret, now, body);
-    const ok = await verifyBody(patch.secret ?? secret, patch.timestamp ?? String(now), patch.body ?? body, patch.signature ?? sig, patch.now ?? now);
+  ])("refuses %s", async (_, patch: { request?: SignedRequest; secret?: string; now?: number; timestamp?: string; signature?: string }) => {
+    const sig = await signRequest(secret, now, request);
+    const ok = await verifyRequest(patch.secret ?? secret, patch.timestamp ?? String(now), patch.signature ?? sig, patch.request ?? request, patch.now ?? now);
     expect(ok).toBe(false);
   });
 });

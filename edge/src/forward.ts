@@ -1,7 +1,18 @@
-import { OUTBOX_ID_HEADER, SignatureHeaders, signBody } from "@fluxgate/common";
+import { signedHeaders } from "@fluxgate/common";
 import type { EdgeConfig } from "./config";
 
 const delaysMs = [0, 200, 1000];
+
+/**
+ * The longest any call from the edge to the origin may take. The origin answers a forward once
+ * Kafka acknowledged it (a few ms); one that hangs must not hold /init, a waitUntil or a health
+ * check forever: what a cut forward leaves in the outbox, the relay delivers.
+ */
+export const ORIGIN_TIMEOUT_MS = 3000;
+
+/** fetch() to the origin, cut after ORIGIN_TIMEOUT_MS. */
+export const fetchOrigin = (config: EdgeConfig, path: string, init: RequestInit = {}) =>
+  fetch(new URL(path, config.ORIGIN_URL), { ...init, signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS) });
 
 /**
  * Sends an outbox message (an accepted order, a started sale) to the origin, signed, with a few retries. Runs in waitUntil: the
@@ -9,26 +20,18 @@ const delaysMs = [0, 200, 1000];
  * which the origin relays; so this only reports, it never throws.
  */
 export async function forwardToOrigin(config: EdgeConfig, message: string, outboxId: string): Promise<boolean> {
+  const path = "/orders";
   for (const delay of delaysMs) {
     if (delay) await scheduler.wait(delay);
     try {
-      const timestamp = Date.now();
-      const res = await fetch(new URL("/orders", config.ORIGIN_URL), {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          [SignatureHeaders.timestamp]: String(timestamp),
-          [SignatureHeaders.signature]: await signBody(config.ORIGIN_SIGNING_SECRET, timestamp, message),
-          [OUTBOX_ID_HEADER]: outboxId,
-        },
-        body: message,
-      });
+      const signed = await signedHeaders(config.ORIGIN_SIGNING_SECRET, { method: "POST", path, outboxId, body: message });
+      const res = await fetchOrigin(config, path, { method: "POST", headers: { "content-type": "application/json", ...signed }, body: message });
       await res.body?.cancel();
       if (res.ok) return true;
       // A 4xx will not get better by retrying; the relay and its dead-letter path handle it.
       if (res.status < 500) return false;
     } catch {
-      /* network error: retry */
+      /* network error or timeout: retry */
     }
   }
   console.warn(`forward of ${outboxId} failed; the outbox relay will deliver it`);

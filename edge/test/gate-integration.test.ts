@@ -35,6 +35,8 @@ describe("the gate under a crowd", { timeout: 120_000 }, () => {
     const outbox = await outboxOrders(productId, saleId);
     expect(outbox.map((o) => o.orderId).sort()).toEqual(accepted.map((r) => r.body.orderId).sort());
     expect(new Set(outbox.map((o) => o.userId)).size).toBe(100);
+    // Each order carries its sale's terms, so the worker can create the sale if the sale event is late.
+    expect(new Set(outbox.map((o) => JSON.stringify(o.sale)))).toEqual(new Set([JSON.stringify({ quantity: 100, perUserLimit: 1, startedAt: outbox[0]!.sale.startedAt })]));
   });
 
   it("turns 50 simultaneous copies of one request into one order and 50 identical answers", async () => {

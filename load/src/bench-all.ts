@@ -1,13 +1,31 @@
 /**
  * npm run bench: every benchmark, one after the other (they would skew each other on 2 cores),
  * then BENCHMARKS.md at the repository root with the measured figures, which the README links.
+ * The file names the commit whose code produced it: a working tree with uncommitted changes is
+ * refused (BENCH_ALLOW_DIRTY=1 runs anyway and says so in the file).
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fluxgateHome, repoRoot } from "./bench/env";
 
-const benches = ["bench:edge", "bench:pipeline"] as const;
+const benches = ["bench:edge", "bench:pipeline", "bench:realpath"] as const;
+
+const git = (...args: string[]) => {
+  const r = spawnSync("git", args, { cwd: repoRoot, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout.trim();
+};
+/** The code the benches run: HEAD, and whether the working tree differs from it (BENCHMARKS.md itself aside). */
+function codeVersion(): { commit: string; dirty: string[] } {
+  const dirty = git("status", "--porcelain", "--untracked-files=no").split("\n").filter((l) => l && !l.endsWith("BENCHMARKS.md"));
+  return { commit: git("rev-parse", "HEAD"), dirty };
+}
+const before = codeVersion();
+if (before.dirty.length > 0 && process.env.BENCH_ALLOW_DIRTY !== "1") {
+  console.error(`uncommitted changes (${before.dirty.join(", ")}): commit them so BENCHMARKS.md names the code that produced it, or set BENCH_ALLOW_DIRTY=1`);
+  process.exit(1);
+}
 
 for (const bench of benches) {
   console.log(`\n=== npm run ${bench} ===`);
@@ -28,7 +46,14 @@ interface EdgePath {
 }
 const read = <T>(name: string) => JSON.parse(readFileSync(join(fluxgateHome(), "bench", name), "utf8")) as T;
 const edge = read<{ startedAt: string; machine: { cores: number; cpu: string; node: string }; build: { runtime: string }; paths: Record<string, EdgePath>; sale: { stock: number; buyers: number; edgeRequests: number; redisCommands: number; redisCommandsPerEdgeRequest: number; accepted: number; durationMs: number }; targets: Target[] }>("edge.json");
-const pipeline = read<{ at: string; drain: { orders: number; perSecond: number }; naive: { perSecond: number; bound: string }; ratio: number; latency: { rate: number; commitP50: number; commitP99: number }; targets: Target[] }>("pipeline.json");
+const pipeline = read<{ at: string; drain: { orders: number; perSecond: number; startMs: number; firstCommitMs: number }; naive: { perSecond: number; bound: string }; ratio: number; latency: { rate: number; commitP50: number; commitP99: number }; targets: Target[] }>("pipeline.json");
+const realpath = read<{ at: string; settings: { rate: number; seconds: number }; load: { rate: number; accepted: number }; latencyMs: { p50: number; p99: number; max: number } | null; segments: Record<"acceptedToProduced" | "producedToPersisted", { p50: number; p99: number }>; target: Target }>("realpath.json");
+const after = codeVersion();
+if (after.commit !== before.commit) {
+  console.error(`HEAD moved from ${before.commit} to ${after.commit} during the run: no report written`);
+  process.exit(1);
+}
+const version = `commit \`${before.commit.slice(0, 12)}\`${before.dirty.length ? " **plus uncommitted changes** (BENCH_ALLOW_DIRTY)" : ""}`;
 
 const n = (x: number, digits = 0) => x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
@@ -36,8 +61,8 @@ const targetRows = (targets: Target[]) => targets.map((t) => row([t.name, t.targ
 
 const md = `# Benchmarks
 
-Measured by \`npm run bench\` on ${edge.machine.cores} cores (${edge.machine.cpu}, Node ${edge.machine.node}), the whole
-stack on the same machine; edge ${edge.startedAt.slice(0, 16).replace("T", " ")} UTC, pipeline ${pipeline.at.slice(0, 16).replace("T", " ")} UTC.
+Produced by \`npm run bench\` from the code at ${version}, on ${edge.machine.cores} cores (${edge.machine.cpu}, Node ${edge.machine.node}), the whole
+stack on the same machine; edge ${edge.startedAt.slice(0, 16).replace("T", " ")} UTC, pipeline ${pipeline.at.slice(0, 16).replace("T", " ")} UTC, real path ${realpath.at.slice(0, 16).replace("T", " ")} UTC.
 Numbers move by ±10% from run to run here: the load generator, workerd and the pipeline share two cores.
 
 ## Edge (\`npm run bench:edge\`, ${edge.build.runtime})
@@ -60,16 +85,19 @@ ${targetRows(edge.targets).join("\n")}
 
 ${row(["measure", "result"])}
 ${row(["---", "---:"])}
-${row([`drain of a ${n(pipeline.drain.orders)}-order backlog, batch worker`, `${n(pipeline.drain.perSecond)} orders/s`])}
+${row([`drain of a ${n(pipeline.drain.orders)}-order backlog, batch worker (clock from the worker's start() resolved: migrations + connect, ${n(pipeline.drain.startMs)} ms, outside; group join + first batch, ${n(pipeline.drain.firstCommitMs)} ms, inside)`, `${n(pipeline.drain.perSecond)} orders/s`])}
 ${row([`naive worker, one transaction per message (${pipeline.naive.bound})`, `${n(pipeline.naive.perSecond)} orders/s`])}
 ${row(["batch / naive", `${n(pipeline.ratio, 1)}×`])}
-${row([`accepted → persisted at ${n(pipeline.latency.rate)} orders/s, p50 / p99`, `${pipeline.latency.commitP50} ms / ${pipeline.latency.commitP99} ms`])}
+${row([`producer side: bench hands the order to its own producer → worker COMMIT, ${n(pipeline.latency.rate)} orders/s, p50 / p99 (no edge, no origin)`, `${pipeline.latency.commitP50} ms / ${pipeline.latency.commitP99} ms`])}
+${row([`**real path**: edge → origin → Kafka → worker, PostgreSQL \`persisted_at − accepted_at\`, ${n(realpath.load.rate)} accepted orders/s (asked ${n(realpath.settings.rate)}/s for ${realpath.settings.seconds} s), p50 / p99`, realpath.latencyMs ? `**${realpath.latencyMs.p50} ms / ${realpath.latencyMs.p99} ms**` : "none persisted"])}
+${row(["… of which accepted → produced (edge's waitUntil forward, origin, producer queue), p50 / p99", `${realpath.segments.acceptedToProduced.p50} ms / ${realpath.segments.acceptedToProduced.p99} ms`])}
+${row(["… of which produced → persisted (broker, consumer fetch, batch), p50 / p99", `${realpath.segments.producedToPersisted.p50} ms / ${realpath.segments.producedToPersisted.p99} ms`])}
 
 ${row(["target", "wanted", "measured", ""])}
 ${row(["---", "---", "---", "---"])}
-${targetRows(pipeline.targets).join("\n")}
+${targetRows([...pipeline.targets, realpath.target]).join("\n")}
 
-Reproduce: \`npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`); raw results in
+Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`); raw results in
 \`.fluxgate/bench/*.json\`.
 `;
 

@@ -3,7 +3,9 @@
  *
  *  1. drain   a backlog of BENCH_ORDERS (100,000) orders (the sale event first) on a fresh topic,
  *             consumed by the worker (createWorker, in this process) into a fresh schema:
- *             orders/s from the worker's start() to the commit of the last order.
+ *             orders/s from the moment the worker's start() resolved (migrations and connections
+ *             done, outside the clock) to the commit of the last order — joining the consumer
+ *             group and the first fetch are inside it, and reported apart.
  *  2. naive   the same topic, from the beginning, by a one-message-one-transaction consumer
  *             (load/src/pipeline-naive.ts: the worker's own SQL, a batch of one) into another
  *             fresh schema, for its first BENCH_NAIVE_ORDERS (10,000) orders or BENCH_NAIVE_SECONDS
@@ -111,6 +113,7 @@ async function drain() {
   produced.stop();
 
   let persisted = 0;
+  let firstCommit = 0;
   let lastCommit = 0;
   let batches = 0;
   const sizes: number[] = [];
@@ -122,6 +125,7 @@ async function drain() {
     onBatchCommitted: (b: BatchCommitted) => {
       persisted += b.persisted.length;
       lastCommit = performance.now();
+      firstCommit ||= lastCommit;
       batches++;
       sizes.push(b.messages);
       progress.update(persisted, { speed: `${fmtInt((persisted / (lastCommit - started)) * 1000)} orders/s` });
@@ -143,7 +147,10 @@ async function drain() {
     orders: orders.length,
     ms: Math.round(ms),
     perSecond: (orders.length / ms) * 1000,
+    /** start() itself: migrations and connections, outside the clock. */
     startMs: Math.round(started - startCalled),
+    /** From start() resolved to the first batch committed: the group join, the first fetch and batch, inside the clock. */
+    firstCommitMs: Math.round(firstCommit - started),
     batches,
     batchMessagesP50: percentile(sizes, 50),
     batchMessagesMax: sizes.at(-1) ?? 0,
@@ -296,7 +303,7 @@ async function main() {
   const checks = [
     { name: "drain rate (batch worker)", wanted: `≥ ${fmtInt(targets.drainPerSecond)} orders/s`, measured: `${fmtInt(d.perSecond)} orders/s`, ok: d.perSecond >= targets.drainPerSecond },
     { name: "batch vs naive", wanted: `≥ ${targets.ratio}×`, measured: `${ratio.toFixed(1)}×`, ok: ratio >= targets.ratio },
-    { name: "latency p99 at 1,000/s", wanted: `< ${targets.p99Ms} ms`, measured: `${l.commitP99} ms`, ok: l.commitP99 < targets.p99Ms },
+    { name: "producer-side latency p99 at 1,000/s (no edge, no origin)", wanted: `< ${targets.p99Ms} ms`, measured: `${l.commitP99} ms`, ok: l.commitP99 < targets.p99Ms },
   ];
   const correct = d.correct && n.correct && l.correct;
 
@@ -310,7 +317,7 @@ async function main() {
         fmtInt(d.orders),
         `${fmtInt(d.ms)} ms`,
         fmtInt(d.perSecond),
-        `${d.batches} batches (median ${fmtInt(d.batchMessagesP50)}, max ${fmtInt(d.batchMessagesMax)} messages); start()→consuming ${d.startMs} ms`,
+        `${d.batches} batches (median ${fmtInt(d.batchMessagesP50)}, max ${fmtInt(d.batchMessagesMax)} messages); clock from start() resolved: migrations + connect (${d.startMs} ms) outside, group join + first batch (${d.firstCommitMs} ms) inside`,
       ],
       ["naive: 1 message = 1 tx", fmtInt(n.persisted), `${fmtInt(n.ms)} ms`, fmtInt(n.perSecond), `same topic, ${n.bound}`],
     ]),

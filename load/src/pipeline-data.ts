@@ -15,7 +15,7 @@ export function makeSales(run: string, products: number, stock: number): SaleSta
   }));
 }
 
-export function makeOrder(sale: Pick<SaleStarted, "saleId" | "productId">, acceptedAt = Date.now()): OrderMessage {
+export function makeOrder(sale: SaleStarted, acceptedAt = Date.now()): OrderMessage {
   const id = randomUUID();
   return {
     v: 1,
@@ -27,6 +27,7 @@ export function makeOrder(sale: Pick<SaleStarted, "saleId" | "productId">, accep
     quantity: 1,
     idempotencyKey: `k-${id}`,
     acceptedAt,
+    sale: { quantity: sale.quantity, perUserLimit: sale.perUserLimit, startedAt: sale.startedAt },
   };
 }
 

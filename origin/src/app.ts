@@ -1,5 +1,5 @@
 import type { Probe } from "@fluxgate/common";
-import { opsRoutes } from "@fluxgate/common/node";
+import { healthRoute, metricsRoute } from "@fluxgate/common/node";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -8,18 +8,22 @@ import { ordersRoute, type OrdersDeps } from "./routes/orders";
 export interface AppDeps {
   orders: OrdersDeps;
   probes: { kafka: Probe; redis: Probe };
-  registry: Registry;
   logger: Logger;
 }
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono()
-    .route("/orders", ordersRoute(deps.orders))
-    .route("/", opsRoutes("origin", deps.probes, deps.registry));
+const withErrors = (app: Hono, logger: Logger) => {
   app.onError((err, c) => {
-    deps.logger.error({ err, path: c.req.path }, "unhandled origin error");
+    logger.error({ err, path: c.req.path }, "unhandled origin error");
     return c.json({ error: "internal error" }, 500);
   });
   app.notFound((c) => c.json({ error: "not found" }, 404));
   return app;
-}
+};
+
+/** The public app: what the edge calls. */
+export const createApp = (deps: AppDeps): Hono =>
+  withErrors(new Hono().route("/orders", ordersRoute(deps.orders)).route("/health", healthRoute("origin", deps.probes)), deps.logger);
+
+/** The operators' app, on its own port (ORIGIN_METRICS_PORT): Prometheus' /metrics. */
+export const createMetricsApp = (deps: { registry: Registry; logger: Logger }): Hono =>
+  withErrors(new Hono().route("/metrics", metricsRoute(deps.registry)), deps.logger);

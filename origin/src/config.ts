@@ -5,6 +5,12 @@ import { z } from "zod";
 const OriginEnv = z.object({
   ORIGIN_HOST: z.string().default("127.0.0.1"),
   ORIGIN_PORT: port(3000),
+  /**
+   * /metrics listens here, apart from the public port that takes /orders: only the scraper
+   * should reach it (the compose file does not publish it).
+   */
+  ORIGIN_METRICS_HOST: z.string().default("127.0.0.1"),
+  ORIGIN_METRICS_PORT: port(3002),
   KAFKA_BROKERS: brokerList(),
   REDIS_URL: z.url().default("redis://127.0.0.1:6379"),
   ORIGIN_SIGNING_SECRET: z.string().min(16, "ORIGIN_SIGNING_SECRET: at least 16 characters (generate one with `npm run up`)"),

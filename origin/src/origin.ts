@@ -6,17 +6,20 @@ import type { Hono } from "hono";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { createApp } from "./app";
+import { createApp, createMetricsApp } from "./app";
 import type { OriginConfig } from "./config";
 import { createMetrics } from "./metrics";
 import { createSaleEventProducer } from "./producer";
 import { createRelay } from "./relay";
 
 export interface Origin {
+  /** POST /orders, GET /health: the port the edge calls. */
   app: Hono;
+  /** GET /metrics, on a port of its own. */
+  metricsApp: Hono;
   registry: Registry;
-  /** Connects (in the background when a dependency is away), starts the relay, then listens. */
-  start(): Promise<{ url: string }>;
+  /** Connects (in the background when a dependency is away), starts the relay, then listens on both ports. */
+  start(): Promise<{ url: string; metricsUrl: string }>;
   /** The steps of a graceful stop, in order, for handleShutdown; each is safe to run twice. */
   shutdownSteps: ShutdownStep[];
   /** Runs shutdownSteps; safe to call twice. */
@@ -29,8 +32,8 @@ const once = <T>(fn: () => Promise<T>) => {
 };
 
 /**
- * The origin: POST /orders (signed forwards from the edge → Kafka), the outbox relay, /health and
- * /metrics. main.ts and the tests build it the same way.
+ * The origin: POST /orders (signed forwards from the edge → Kafka), the outbox relay, /health, and
+ * /metrics on a port of its own. main.ts and the tests build it the same way.
  */
 export function createOrigin(config: OriginConfig, logger: Logger): Origin {
   const kafka = createKafka("fluxgate-origin", config.KAFKA_BROKERS, logger);
@@ -69,24 +72,25 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
       },
       redis: () => redis.ping(),
     },
-    registry: metrics.registry,
     logger,
   });
+  const metricsApp = createMetricsApp({ registry: metrics.registry, logger });
 
-  let server: ServerType | undefined;
+  const servers: ServerType[] = [];
 
-  const listen = () =>
-    new Promise<{ url: string }>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: config.ORIGIN_HOST, port: config.ORIGIN_PORT }, (info: AddressInfo) =>
-        resolve({ url: `http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}` }),
+  const listen = (served: Hono, hostname: string, port: number) =>
+    new Promise<string>((resolve, reject) => {
+      const s = serve({ fetch: served.fetch, hostname, port }, (info: AddressInfo) =>
+        resolve(`http://${info.family === "IPv6" ? `[${info.address}]` : info.address}:${info.port}`),
       );
       s.once("error", reject);
-      server = s;
+      servers.push(s);
     });
+  const close = (s: ServerType) => new Promise<void>((resolve) => s.close(() => resolve()));
 
   const shutdownSteps: ShutdownStep[] = [
     // In-flight requests finish (their produce included); idle keep-alive connections close.
-    { name: "http", run: once(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))) },
+    { name: "http", run: once(async () => void (await Promise.all(servers.map(close)))) },
     { name: "relay", run: () => relay.stop() },
     { name: "kafka", run: once(async () => Promise.all([producer.disconnect(), admin.disconnect()])) },
     { name: "redis", run: once(() => redis.quit().catch(() => redis.disconnect())) },
@@ -104,12 +108,16 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
 
   return {
     app,
+    metricsApp,
     registry: metrics.registry,
     async start() {
       await redis.connect().catch((err: unknown) => logger.warn({ err }, "redis not reachable yet; reconnecting in the background"));
       producer.connect();
       relay.start();
-      const address = await listen();
+      const address = {
+        url: await listen(app, config.ORIGIN_HOST, config.ORIGIN_PORT),
+        metricsUrl: await listen(metricsApp, config.ORIGIN_METRICS_HOST, config.ORIGIN_METRICS_PORT),
+      };
       logger.info({ ...address, topic: config.ORDERS_TOPIC, relay: { registry: config.RELAY_OUTBOXES_KEY, minIdleMs: config.RELAY_MIN_IDLE_MS } }, "origin listening");
       return address;
     },

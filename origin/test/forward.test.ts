@@ -18,6 +18,7 @@ let admin: Admin;
 let redis: Redis;
 let origin: Origin;
 let url: string;
+let metricsUrl: string;
 let reader: Awaited<ReturnType<typeof collectTopic>>;
 const usedProducts: string[] = [];
 
@@ -32,7 +33,7 @@ beforeAll(async () => {
   await admin.connect();
   await createTopic(admin, topic);
   redis = newRedis();
-  ({ origin, url } = await startOrigin({ ORDERS_TOPIC: topic, RELAY_OUTBOXES_KEY: `test:origin:${tag}:outboxes` }));
+  ({ origin, url, metricsUrl } = await startOrigin({ ORDERS_TOPIC: topic, RELAY_OUTBOXES_KEY: `test:origin:${tag}:outboxes` }));
   reader = await collectTopic(topic);
 });
 
@@ -116,6 +117,24 @@ describe("a forward that is refused produces nothing", () => {
     expect(await redis.xrange(saleKeys(productId).outbox, outboxId, outboxId)).toHaveLength(1);
   });
 
+  it("401 when a captured forward is replayed naming another outbox entry, which stays for the relay", async () => {
+    // Entry ids are guessable (a millisecond and a counter): a replay must not delete another order.
+    const victim = order(productId, 7);
+    const victimId = await outboxAdd(productId, victim);
+    const captured = order(productId, 8);
+    const capturedId = await outboxAdd(productId, captured);
+    const before = await topicSize(admin, topic);
+
+    const res = await forward(url, captured, { outboxId: victimId, signOutboxIdAs: capturedId });
+    expect(res.status).toBe(401);
+    expect(await topicSize(admin, topic)).toBe(before);
+    expect(await redis.xrange(saleKeys(productId).outbox, victimId, victimId)).toHaveLength(1);
+    expect(await redis.xrange(saleKeys(productId).outbox, capturedId, capturedId)).toHaveLength(1);
+
+    // And a forward stripped of the outbox id it was signed with is refused too.
+    expect((await forward(url, captured, { signOutboxIdAs: capturedId })).status).toBe(401);
+  });
+
   it("401 when the signature is for another body", async () => {
     const before = await topicSize(admin, topic);
     const res = await forward(url, order(productId, 1, { quantity: 5 }), { signAs: body });
@@ -174,9 +193,19 @@ describe("operations", () => {
     expect(await res.json()).toMatchObject({ service: "origin", status: "ok", dependencies: { kafka: { ok: true }, redis: { ok: true } } });
   });
 
+  it("serves /metrics on its own port only: the public port answers 404", async () => {
+    const open = await fetch(new URL("/metrics", url));
+    expect(open.status).toBe(404);
+    expect(await open.json()).toEqual({ error: "not found" });
+    const own = await fetch(new URL("/metrics", metricsUrl));
+    expect(own.status).toBe(200);
+    expect(await own.text()).toMatch(/^fluxgate_origin_produced_total\{source="forward"\} \d+$/m);
+    expect(new URL(metricsUrl).port).not.toBe(new URL(url).port);
+  });
+
   it("GET /metrics counts what was produced and refused", async () => {
     expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(203);
-    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="unauthorized"}')).toBe(5);
+    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="unauthorized"}')).toBe(7);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="too_large"}')).toBe(2);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="not_json"}')).toBe(1);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="invalid_event"}')).toBe(2);

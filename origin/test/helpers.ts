@@ -8,14 +8,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SignatureHeaders, signBody, type OrderMessage, type SaleStarted } from "@fluxgate/common";
+import { OUTBOX_ID_HEADER, signedHeaders, type OrderMessage, type SaleStarted } from "@fluxgate/common";
 import { kafkaBrokersFromEnv } from "@fluxgate/common/node";
 import { Kafka, logLevel, type Admin, type Consumer, type IHeaders } from "kafkajs";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { loadConfig, type OriginConfig } from "../src/config";
 import { createOrigin, type Origin } from "../src/origin";
-import { OUTBOX_ID_HEADER } from "@fluxgate/common";
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), "../../..");
 
@@ -42,6 +41,7 @@ export const newRedis = () => new Redis(redisUrl, { maxRetriesPerRequest: 1 });
 export function testConfig(env: Record<string, string>): OriginConfig {
   return loadConfig({
     ORIGIN_PORT: "0",
+    ORIGIN_METRICS_PORT: "0",
     KAFKA_BROKERS: brokers.join(","),
     REDIS_URL: redisUrl,
     ORIGIN_SIGNING_SECRET: SECRET,
@@ -49,10 +49,14 @@ export function testConfig(env: Record<string, string>): OriginConfig {
   });
 }
 
-export async function startOrigin(env: Record<string, string>): Promise<{ origin: Origin; url: string }> {
+/** Each started origin's metrics address, by its public one (metric() reads it). */
+const metricsUrls = new Map<string, string>();
+
+export async function startOrigin(env: Record<string, string>): Promise<{ origin: Origin; url: string; metricsUrl: string }> {
   const origin = createOrigin(testConfig(env), logger);
-  const { url } = await origin.start();
-  return { origin, url };
+  const { url, metricsUrl } = await origin.start();
+  metricsUrls.set(url, metricsUrl);
+  return { origin, url, metricsUrl };
 }
 
 export async function createTopic(admin: Admin, topic: string, numPartitions = 3) {
@@ -76,6 +80,7 @@ export function order(productId: string, n: number, extra: Partial<OrderMessage>
     quantity: 1,
     idempotencyKey: `key-${n}`,
     acceptedAt: Date.now(),
+    sale: { quantity: 10, perUserLimit: 1, startedAt: Date.now() },
     ...extra,
   };
   return JSON.stringify(message);
@@ -92,6 +97,8 @@ export interface ForwardOptions {
   timestamp?: number;
   /** Sign this instead of the body sent. */
   signAs?: string;
+  /** Sign this outbox id, but send `outboxId` (a replay that swaps the entry). */
+  signOutboxIdAs?: string;
   /** Leave the signature headers out. */
   unsigned?: boolean;
 }
@@ -101,10 +108,11 @@ export async function forward(url: string, body: string, o: ForwardOptions = {})
   const timestamp = o.timestamp ?? Date.now();
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (!o.unsigned) {
-    headers[SignatureHeaders.timestamp] = String(timestamp);
-    headers[SignatureHeaders.signature] = await signBody(o.secret ?? SECRET, timestamp, o.signAs ?? body);
+    const signed = { method: "POST", path: "/orders", outboxId: o.signOutboxIdAs ?? o.outboxId, body: o.signAs ?? body };
+    Object.assign(headers, await signedHeaders(o.secret ?? SECRET, signed, timestamp));
   }
   if (o.outboxId) headers[OUTBOX_ID_HEADER] = o.outboxId;
+  else delete headers[OUTBOX_ID_HEADER];
   return fetch(new URL("/orders", url), { method: "POST", headers, body });
 }
 
@@ -158,9 +166,12 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
   }
 }
 
-/** The value of one Prometheus sample, e.g. metric(text, 'fluxgate_origin_produced_total{source="forward"}'). */
+/**
+ * The value of one Prometheus sample, e.g. metric(url, 'fluxgate_origin_produced_total{source="forward"}'),
+ * read from the metrics port of the origin that serves `url`.
+ */
 export async function metric(url: string, sample: string): Promise<number> {
-  const text = await (await fetch(new URL("/metrics", url))).text();
+  const text = await (await fetch(new URL("/metrics", metricsUrls.get(url) ?? url))).text();
   const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
   return line ? Number(line.slice(sample.length + 1)) : 0;
 }

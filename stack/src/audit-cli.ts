@@ -1,8 +1,8 @@
 import { stackConfig } from "./config";
-import { audit } from "./audit";
+import { audit, auditClean } from "./audit";
 import { readState } from "./state";
 
-/** npm run audit -- <productId>: one JSON object; exit 1 when anything was oversold, lost or duplicated. */
+/** npm run audit -- <productId>: one JSON object; exit 1 when anything was oversold, lost or duplicated, or the stock disagrees. */
 async function main(productId: string | undefined): Promise<number> {
   if (!productId) {
     console.error("usage: npm run audit -- <productId>");
@@ -20,7 +20,7 @@ async function main(productId: string | undefined): Promise<number> {
     productId,
   );
   console.log(JSON.stringify(report, null, 2));
-  return report.oversold + report.lost + report.duplicates === 0 ? 0 : 1;
+  return auditClean(report) ? 0 : 1;
 }
 
 main(process.argv[2]).then(

@@ -26,6 +26,36 @@ export interface AuditReport {
   duplicates: number;
   /** PostgreSQL's stock equals initial − units sold at the edge. */
   stockConsistent: boolean;
+  /**
+   * The real path's latency, edge → origin → Kafka → worker, from the timestamps PostgreSQL keeps:
+   * persisted_at (the worker's transaction start) − accepted_at (Redis' clock when the gate took the stock).
+   */
+  latencyMs: RealPathLatency | null;
+}
+
+export interface RealPathLatency {
+  orders: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Nothing oversold, lost or duplicated, and PostgreSQL's stock agrees with what the edge sold. */
+export const auditClean = (r: AuditReport) => r.oversold === 0 && r.lost === 0 && r.duplicates === 0 && r.stockConsistent;
+
+/** persisted_at − accepted_at over a sale's persisted orders, in PostgreSQL's own arithmetic. */
+export async function realPathLatency(db: pg.ClientBase | pg.Pool, saleId: string): Promise<RealPathLatency | null> {
+  const { rows } = await db.query<{ orders: number; p: number[] | null; max: number | null }>(
+    `select count(*)::int as orders,
+            percentile_disc(array[0.5, 0.99]) within group (order by extract(epoch from persisted_at - accepted_at) * 1000) as p,
+            max(extract(epoch from persisted_at - accepted_at) * 1000) as max
+       from orders where sale_id = $1`,
+    [saleId],
+  );
+  const r = rows[0]!;
+  if (!r.orders || !r.p || r.max === null) return null;
+  const ms = (x: number) => Math.round(Number(x));
+  return { orders: r.orders, p50: ms(r.p[0]!), p99: ms(r.p[1]!), max: ms(r.max) };
 }
 
 interface Accepted {
@@ -111,11 +141,16 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
     const sold = initial - Number(remaining);
     const accepted = await acceptedAtEdge(redis, productId);
 
-    const [pending, kafka, rows, saleRow] = await Promise.all([
+    // One pg client runs one query at a time: PostgreSQL's part goes in sequence, beside the others.
+    const postgres = (async () => {
+      const rows = await db.query<{ order_id: string; quantity: number; idempotency_key: string }>("select order_id, quantity, idempotency_key from orders where sale_id = $1", [saleId]);
+      const saleRow = await db.query<{ initial_stock: number; stock: number }>("select initial_stock, stock from sales where sale_id = $1", [saleId]);
+      return { rows, saleRow, latencyMs: await realPathLatency(db, saleId) };
+    })();
+    const [pending, kafka, { rows, saleRow, latencyMs }] = await Promise.all([
       pendingInOutbox(redis, productId, saleId),
       ordersInKafka(targets.kafkaBrokers, targets.topic ?? Topics.orders, productId, saleId),
-      db.query<{ order_id: string; quantity: number; idempotency_key: string }>("select order_id, quantity, idempotency_key from orders where sale_id = $1", [saleId]),
-      db.query<{ initial_stock: number; stock: number }>("select initial_stock, stock from sales where sale_id = $1", [saleId]),
+      postgres,
     ]);
 
     const persisted = new Map(rows.rows.map((r) => [r.order_id, r]));
@@ -138,6 +173,7 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
       lost,
       duplicates: unexplained + repeatedKeys,
       stockConsistent: sale !== undefined && Number(sale.stock) === initial - sold,
+      latencyMs,
     };
   } finally {
     redis.disconnect();

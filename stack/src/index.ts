@@ -1,5 +1,5 @@
 /** What tools outside the stack (the demo, the benches) use to drive it. */
-export { audit, type AuditReport, type AuditTargets } from "./audit";
+export { audit, auditClean, realPathLatency, type AuditReport, type AuditTargets, type RealPathLatency } from "./audit";
 export { stackConfig, type StackConfig } from "./config";
 export { runningDaemon, sleep } from "./daemon";
 export { repoRoot, stackHome, wranglerCli } from "./home";

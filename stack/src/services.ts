@@ -16,6 +16,10 @@ export interface ServiceEnv {
 
 export const serviceUrl = (config: StackConfig, name: ServiceName) => `http://127.0.0.1:${config.ports[name === "edge" ? "edge" : name]}`;
 
+/** Where each service's Prometheus metrics are (the origin's on a port of their own). */
+export const metricsUrl = (config: StackConfig, name: "origin" | "worker") =>
+  `http://127.0.0.1:${name === "origin" ? config.ports.originMetrics : config.ports.worker}/metrics`;
+
 const nodeEntry = (workspace: string) => ({
   command: process.execPath,
   // --import tsx runs the TypeScript entry in this one process (no watcher, no extra child).
@@ -29,7 +33,10 @@ function specFor(config: StackConfig, name: ServiceName, env: ServiceEnv) {
     case "bridge":
       return { ...nodeEntry("bridge"), env: { ...base, BRIDGE_PORT: String(config.ports.bridge), UPSTASH_REDIS_REST_TOKEN: secret("UPSTASH_REDIS_REST_TOKEN") } };
     case "origin":
-      return { ...nodeEntry("origin"), env: { ...base, ORIGIN_PORT: String(config.ports.origin), ORIGIN_SIGNING_SECRET: secret("ORIGIN_SIGNING_SECRET") } };
+      return {
+        ...nodeEntry("origin"),
+        env: { ...base, ORIGIN_PORT: String(config.ports.origin), ORIGIN_METRICS_PORT: String(config.ports.originMetrics), ORIGIN_SIGNING_SECRET: secret("ORIGIN_SIGNING_SECRET") },
+      };
     case "worker":
       return { ...nodeEntry("worker"), env: { ...base, WORKER_PORT: String(config.ports.worker), DATABASE_URL: env.databaseUrl } };
     case "edge":

@@ -8,7 +8,8 @@ export interface StackState {
   postgres: { url: string; ours: boolean };
   kafka: { brokers: string[]; version: string };
   bridge: { url: string; token: string };
-  origin: { url: string };
+  /** metricsUrl: the origin's Prometheus /metrics, on a port of its own. */
+  origin: { url: string; metricsUrl: string };
   worker: { url: string };
   edge: { url: string };
 }

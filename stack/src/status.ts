@@ -1,7 +1,7 @@
 import type { StackConfig } from "./config";
 import { runningDaemon } from "./daemon";
 import { redisAnswers } from "./redis";
-import { serviceNames, serviceUrl } from "./services";
+import { metricsUrl, serviceNames, serviceUrl } from "./services";
 import { readState } from "./state";
 
 export interface ComponentStatus {
@@ -24,6 +24,16 @@ async function health(url: string): Promise<{ text: string; answered: boolean }>
     return { text: `${body.status ?? res.status}${deps.length ? ` (${deps.join(", ")})` : ""}`, answered: true };
   } catch (error) {
     return { text: `no answer: ${(error as Error).message}`, answered: false };
+  }
+}
+
+async function answers(url: string): Promise<string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    await res.arrayBuffer();
+    return `${url} ${res.ok ? "up" : `answered ${res.status}`}`;
+  } catch (error) {
+    return `${url} no answer: ${(error as Error).message}`;
   }
 }
 
@@ -50,6 +60,7 @@ export async function status(config: StackConfig): Promise<ComponentStatus[]> {
       const h = await health(row.address);
       Object.assign(row, { detail: h.text, healthy: h.answered });
     }
+    if (row.running && name === "origin") row.detail += `; metrics ${await answers(metricsUrl(config, "origin"))}`;
     rows.push(row);
   }
   return rows;

@@ -5,7 +5,7 @@ import { ensurePostgres } from "./postgres";
 import { ensureRedis } from "./redis";
 import { withLock } from "./lock";
 import { ensureDevVars } from "./secrets";
-import { ensureService, serviceNames, type ServiceEnv } from "./services";
+import { ensureService, metricsUrl, serviceNames, type ServiceEnv } from "./services";
 import { writeState, type StackState } from "./state";
 
 export type Say = (line: string) => void;
@@ -50,7 +50,7 @@ async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
     postgres: { url: postgres.url, ours: postgres.ours },
     kafka: { brokers, version: KAFKA_VERSION },
     bridge: { url: urls.bridge!, token: secrets.get("UPSTASH_REDIS_REST_TOKEN")! },
-    origin: { url: urls.origin! },
+    origin: { url: urls.origin!, metricsUrl: metricsUrl(config, "origin") },
     worker: { url: urls.worker! },
     edge: { url: urls.edge! },
   };

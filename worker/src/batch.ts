@@ -10,24 +10,6 @@ import { takeStock, type StockTake } from "./sql/takeStock";
 export interface BatchInput {
   partition: number;
   messages: ReadonlyArray<{ offset: string; value: Buffer | null }>;
-  /**
-   * An order whose sale is unknown but younger than this is waited for, not dead-lettered: its
-   * sale event can reach Kafka after it (the sale's forward failed and the relay delivered it
-   * later). 0 dead-letters at once.
-   */
-  holdUnknownSaleMs?: number;
-  now?: number;
-}
-
-/**
- * The batch must stop before message `index`: an order there waits for its sale. Nothing of this
- * attempt was written; the caller persists the messages before it and refetches from it later.
- */
-export class HoldFrom extends Error {
-  override name = "HoldFrom";
-  constructor(readonly index: number, readonly saleId: string) {
-    super(`order at index ${index} waits for sale ${saleId}`);
-  }
 }
 
 export interface DeadLetter {
@@ -64,39 +46,34 @@ interface Inserted {
 }
 
 /**
- * One batch, one transaction: create the sales, insert every order of a known sale in one
+ * One batch, one transaction: create the sales (from their events, or from the terms their
+ * orders carry when the event is late: an order never waits for its sale), insert every order in one
  * statement, then take from each sale's stock what was actually inserted (optimistic, retried on a
  * version conflict). Nothing here produces or commits offsets: the caller does, after COMMIT.
  */
 export async function processBatch(pool: pg.Pool, input: BatchInput): Promise<BatchResult> {
-  const sales: SaleRow[] = [];
+  const sales = new Map<string, SaleRow>();
   const orders = new Map<string, { row: OrderRow; index: number }>();
   const dead: DeadLetter[] = [];
   let duplicates = 0;
   input.messages.forEach((message, index) => {
     const parsed = parseMessage(message.value, input.partition, message.offset);
     if (parsed.kind === "invalid") dead.push({ index, reason: parsed.reason, detail: parsed.detail });
-    else if (parsed.kind === "sale") sales.push(parsed.sale);
-    else if (orders.has(parsed.order.orderId)) duplicates++;
-    else orders.set(parsed.order.orderId, { row: parsed.order, index });
+    else {
+      // The sale's own event wins over the terms an order carries (they are the same, from one hash).
+      if (parsed.kind === "sale" || !sales.has(parsed.sale.saleId)) sales.set(parsed.sale.saleId, parsed.sale);
+      if (parsed.kind === "sale") return;
+      if (orders.has(parsed.order.orderId)) duplicates++;
+      else orders.set(parsed.order.orderId, { row: parsed.order, index });
+    }
   });
-  if (sales.length === 0 && orders.size === 0) return { salesCreated: 0, persisted: [], duplicates, dead, stockConflicts: 0 };
+  if (sales.size === 0) return { salesCreated: 0, persisted: [], duplicates, dead, stockConflicts: 0 };
 
   return inTransaction(pool, async (db) => {
-    const created = await insertSales(db, sales);
+    const created = await insertSales(db, [...sales.values()]);
 
-    let known = await selectSales(db, [...new Set([...orders.values()].map((o) => o.row.saleId))]);
-    const rows: OrderRow[] = [];
-    const youngerThan = (input.now ?? Date.now()) - (input.holdUnknownSaleMs ?? 0);
-    let hold: HoldFrom | undefined;
-    for (const { row, index } of orders.values()) {
-      if (known.has(row.saleId)) rows.push(row);
-      else if (row.acceptedAt.getTime() > youngerThan) {
-        if (!hold || index < hold.index) hold = new HoldFrom(index, row.saleId);
-      } else dead.push({ index, reason: "unknown_sale", detail: `sale ${row.saleId} (product ${row.productId}) is not known` });
-    }
-    if (hold) throw hold; // rolls this transaction back
-
+    const rows = [...orders.values()].map((o) => o.row);
+    let known = await selectSales(db, [...new Set(rows.map((r) => r.saleId))]);
     const inserted = await insertOrders(db, rows);
     duplicates += rows.length - inserted.length;
 

@@ -36,11 +36,6 @@ const WorkerEnv = z.object({
   /** Longest pause between two attempts at a batch that failed for a transient reason. */
   WORKER_RETRY_MAX_MS: int(5_000, 10, 60_000),
   WORKER_LAG_INTERVAL_MS: int(5_000, 100, 60_000),
-  /**
-   * How long an order of a sale not seen yet waits for its sale event before it is dead-lettered
-   * as unknown_sale: longer than the origin's relay takes to deliver a sale event whose forward failed.
-   */
-  WORKER_UNKNOWN_SALE_HOLD_MS: int(60_000, 0, 3_600_000),
 });
 
 export type WorkerConfig = z.output<typeof WorkerEnv>;

@@ -3,7 +3,7 @@ import { backoffMs } from "@fluxgate/common/node";
 import type { Batch, Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { HoldFrom, processBatch, type BatchResult } from "./batch";
+import { processBatch, type BatchResult } from "./batch";
 import type { WorkerConfig } from "./config";
 import { sendDeadLetters } from "./dlq";
 import type { WorkerMetrics } from "./metrics";
@@ -77,10 +77,9 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
    */
   async function persist(partition: number, messages: Batch["messages"], first = 0): Promise<BatchResult> {
     try {
-      const result = await processBatch(pool, { partition, messages, holdUnknownSaleMs: config.WORKER_UNKNOWN_SALE_HOLD_MS });
+      const result = await processBatch(pool, { partition, messages });
       return first === 0 ? result : { ...result, dead: result.dead.map((d) => ({ ...d, index: d.index + first })) };
     } catch (error) {
-      if (error instanceof HoldFrom) throw first === 0 ? error : new HoldFrom(error.index + first, error.saleId);
       if (!isPoison(error)) throw error;
       if (messages.length === 1) return rejected(error, first);
       if (first === 0) logger.warn({ err: error, partition, firstOffset: messages[0]!.offset }, "batch refused by PostgreSQL, isolating the message");
@@ -101,20 +100,10 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
     if (batch.messages.length === 0) return;
     const started = performance.now();
     let result: BatchResult;
-    let messages = batch.messages;
-    let held = false;
+    const messages = batch.messages;
     for (let attempt = 0; ; attempt++) {
       try {
-        try {
-          result = await persist(batch.partition, messages);
-        } catch (error) {
-          if (!(error instanceof HoldFrom)) throw error;
-          // Keep what comes before the waiting order; it and the rest are fetched again later.
-          logger.info({ partition: batch.partition, offset: messages[error.index]!.offset, saleId: error.saleId }, "order waits for its sale event");
-          held = true;
-          messages = messages.slice(0, error.index);
-          result = messages.length ? await persist(batch.partition, messages) : { salesCreated: 0, persisted: [], duplicates: 0, dead: [], stockConflicts: 0 };
-        }
+        result = await persist(batch.partition, messages);
         const dead = result.dead.sort((a, b) => a.index - b.index).map((d) => ({ message: messages[d.index]!, reason: d.reason, detail: d.detail }));
         await sendDeadLetters(producer, config.DLQ_TOPIC, batch, dead);
         break;
@@ -129,13 +118,11 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
       }
     }
 
-    if (messages.length > 0) {
-      const lastOffset = messages.at(-1)!.offset;
-      resolveOffset(lastOffset);
-      await commitOffsetsIfNecessary({
-        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
-      });
-    }
+    const lastOffset = messages.at(-1)!.offset;
+    resolveOffset(lastOffset);
+    await commitOffsetsIfNecessary({
+      topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
+    });
     const committedAt = Date.now();
 
     metrics.batchSeconds.observe((performance.now() - started) / 1000);
@@ -147,9 +134,6 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
     metrics.stockConflicts.inc(result.stockConflicts);
     for (const d of result.dead) metrics.dlq.inc({ reason: d.reason });
     for (const o of result.persisted) metrics.latency.observe(Math.max(0, committedAt - o.acceptedAt.getTime()) / 1000);
-    // The waiting order is fetched again; give its sale event a moment to arrive first.
-    if (held) await sleep(500);
-    if (messages.length === 0) return;
     if (result.dead.length > 0) logger.warn({ partition: batch.partition, dead: result.dead.map((d) => ({ offset: batch.messages[d.index]!.offset, reason: d.reason })) }, "sent to the dead-letter topic");
     logger.debug({ partition: batch.partition, messages: batch.messages.length, persisted: result.persisted.length, duplicates: result.duplicates }, "batch committed");
 
@@ -158,7 +142,7 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
       topic: batch.topic,
       partition: batch.partition,
       firstOffset: batch.messages[0]!.offset,
-      lastOffset: messages.at(-1)?.offset ?? batch.messages[0]!.offset,
+      lastOffset,
       messages: messages.length,
       committedAt,
     });

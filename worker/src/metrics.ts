@@ -83,7 +83,7 @@ export function createMetrics() {
       },
     }),
   };
-  for (const reason of ["invalid_json", "invalid_schema", "unknown_sale", "stock_exhausted", "rejected"] satisfies DlqReason[]) {
+  for (const reason of ["invalid_json", "invalid_schema", "stock_exhausted", "rejected"] satisfies DlqReason[]) {
     metrics.dlq.inc({ reason }, 0);
   }
   return metrics;

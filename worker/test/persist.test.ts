@@ -105,7 +105,7 @@ describe("a sale and 200 orders, 20 of them delivered twice", () => {
     const text = await res.text();
     expect(text).toMatch(/^fluxgate_worker_persisted_total 200$/m);
     expect(text).toMatch(/^fluxgate_worker_duplicates_total 20$/m);
-    expect(text).toMatch(/^fluxgate_worker_dlq_total\{reason="unknown_sale"\} 0$/m);
+    expect(text).toMatch(/^fluxgate_worker_dlq_total\{reason="stock_exhausted"\} 0$/m);
     expect(text).toMatch(/^fluxgate_worker_persisted_per_second \d/m);
     expect(text).toMatch(/^fluxgate_worker_batch_seconds_count \d+$/m);
     // The lag gauge follows the committed offsets (polled every 500 ms here).

@@ -107,7 +107,8 @@ export function sale(overrides: Partial<SaleStarted> = {}): SaleStarted {
   };
 }
 
-export function order(of: Pick<SaleStarted, "saleId" | "productId">, overrides: Partial<OrderMessage> = {}): OrderMessage {
+/** An order of `of`, carrying the sale's terms as the gate writes them. */
+export function order(of: Pick<SaleStarted, "saleId" | "productId"> & Partial<SaleStarted>, overrides: Partial<OrderMessage> = {}): OrderMessage {
   const id = randomUUID();
   return {
     v: 1,
@@ -119,6 +120,7 @@ export function order(of: Pick<SaleStarted, "saleId" | "productId">, overrides: 
     quantity: 1,
     idempotencyKey: `idem-${id}`,
     acceptedAt: Date.now(),
+    sale: { quantity: of.quantity ?? 1000, perUserLimit: of.perUserLimit ?? 5, startedAt: of.startedAt ?? Date.now() },
     ...overrides,
   };
 }

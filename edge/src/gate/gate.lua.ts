@@ -44,7 +44,8 @@ local orderId, productId, soldOutFromMemory = ARGV[7], ARGV[8], tonumber(ARGV[9]
 local filters = tonumber(ARGV[10]) or 0
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
-  'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes')
+  'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes',
+  'quantity', 'createdAt')
 local saleId = f[1]
 if not saleId then return {'unknown'} end
 local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
@@ -209,7 +210,9 @@ redis.call('HINCRBY', buyers, userId, quantity)
 local order = '{"v":1,"type":"order","orderId":' .. cjson.encode(orderId) .. ',"saleId":' .. cjson.encode(saleId) ..
   ',"productId":' .. cjson.encode(productId) .. ',"userId":' .. cjson.encode(userId) ..
   ',"quantity":' .. quantity .. ',"idempotencyKey":' .. cjson.encode(key) ..
-  ',"acceptedAt":' .. string.format('%d', now) .. '}'
+  ',"acceptedAt":' .. string.format('%d', now) ..
+  -- The sale's terms ride along, so the worker can create the sale even before its (late) sale event.
+  ',"sale":{"quantity":' .. f[16] .. ',"perUserLimit":' .. f[5] .. ',"startedAt":' .. f[17] .. '}}'
 local entry = redis.call('XADD', outbox, '*', 'order', order)
 redis.call('HSET', idem, key, requestHash .. '|accepted|' .. order)
 addKey(acceptedKeys, acceptedBytes)

@@ -2,6 +2,7 @@ import { healthStatusCode, probeAll } from "@fluxgate/common";
 import { Hono } from "hono";
 import type { EdgeEnv } from "../env";
 import { edgeConfig } from "../config";
+import { fetchOrigin } from "../forward";
 import { redisFor } from "../redis";
 
 export const health = new Hono<EdgeEnv>().get("/", async (c) => {
@@ -9,7 +10,8 @@ export const health = new Hono<EdgeEnv>().get("/", async (c) => {
   const report = await probeAll("edge", {
     upstash: () => redisFor(config).ping(),
     origin: async () => {
-      const res = await fetch(new URL("/health", config.ORIGIN_URL));
+      const res = await fetchOrigin(config, "/health");
+      await res.body?.cancel();
       if (!res.ok) throw new Error(`origin answered ${res.status}`);
     },
   });

@@ -32,16 +32,16 @@ export const init = new Hono<EdgeEnv>()
     const k = saleKeys(req.productId);
     const saleId = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
     const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
-    // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL.
-    await redis.scriptLoad(scripts.gate.lua);
+    // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL. And register
+    // the sale's outbox for the relay before the sale goes live: if this request is cut while it
+    // waits for the origin, what the forwards miss is still relayed.
+    await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
     const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], [
       saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId, KEY_FILTER_BITS_PER_KEY,
     ]);
     // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
     // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
     const delivered = await forwardToOrigin(config, event, outboxId);
-    // The origin's relay finds every sale's outbox through this set.
-    await redis.sadd(OUTBOXES_KEY, k.outbox);
     memory.forget(req.productId);
     return c.json({
       productId: req.productId,

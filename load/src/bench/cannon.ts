@@ -31,7 +31,7 @@ export interface CannonResult {
 export async function flood(
   base: URL,
   f: Flood,
-  options: { connections: number; seconds: number; amount?: number; onTick?: (done: number) => void },
+  options: { connections: number; seconds: number; amount?: number; onTick?: (done: number) => void; /** Requests per second over all connections (a steady rate instead of as fast as possible). */ rate?: number },
 ): Promise<CannonResult> {
   let n = 0;
   const request: autocannon.Request = {
@@ -58,6 +58,7 @@ export async function flood(
         // so what Redis saw in the window belongs exactly to the requests counted.
         ...(options.amount ? { amount: options.amount } : { duration: options.seconds }),
         pipelining: 1,
+        ...(options.rate ? { overallRate: options.rate } : {}),
         timeout: 10,
         requests: [request],
       },

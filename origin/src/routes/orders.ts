@@ -1,4 +1,4 @@
-import { describeIssues, OUTBOX_ID_HEADER, saleKeys, SaleEvent, SignatureHeaders, verifyBody } from "@fluxgate/common";
+import { describeIssues, OUTBOX_ID_HEADER, saleKeys, SaleEvent, SignatureHeaders, verifyRequest } from "@fluxgate/common";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
@@ -52,11 +52,14 @@ export function ordersRoute(deps: OrdersDeps): Hono {
 
       const timestamp = c.req.header(SignatureHeaders.timestamp);
       const signature = c.req.header(SignatureHeaders.signature);
+      const outboxId = c.req.header(OUTBOX_ID_HEADER);
       if (!timestamp || !signature) {
         return reject(c, "unauthorized", 401, `signed requests only: ${SignatureHeaders.timestamp} and ${SignatureHeaders.signature} headers required`);
       }
-      if (!(await verifyBody(deps.signingSecret, timestamp, body ?? lenientUtf8.decode(bytes), signature))) {
-        return reject(c, "unauthorized", 401, "signature does not match the body, or the timestamp is too old");
+      // The outbox id is signed with the body: a replayed forward cannot name another entry to delete.
+      const signed = { method: c.req.method, path: c.req.path, outboxId, body: body ?? lenientUtf8.decode(bytes) };
+      if (!(await verifyRequest(deps.signingSecret, timestamp, signature, signed))) {
+        return reject(c, "unauthorized", 401, "signature does not match the request (method, path, outbox id, body), or the timestamp is too old");
       }
 
       if (body === undefined) return reject(c, "not_json", 400, "body must be UTF-8 JSON");
@@ -71,7 +74,6 @@ export function ordersRoute(deps: OrdersDeps): Hono {
         return reject(c, "invalid_event", 400, `not a sale event: ${describeIssues(parsed.error)}`);
       }
       const event = parsed.data;
-      const outboxId = c.req.header(OUTBOX_ID_HEADER);
       if (outboxId !== undefined && !isEntryId(outboxId)) {
         return reject(c, "invalid_outbox_id", 400, `${OUTBOX_ID_HEADER}: a stream entry id like 1700000000000-0`);
       }
