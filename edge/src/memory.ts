@@ -22,6 +22,8 @@ export function remember(productId: string, snapshot: SaleSnapshot, now = Date.n
   // Several gate calls resolve out of order; never let an older view replace a newer one of the same sale.
   if (known && known.snapshot.saleId === snapshot.saleId && known.snapshot.remaining < snapshot.remaining) {
     known.seenAt = now;
+    // An end set meanwhile (the operator's close) is news even in an older view.
+    if (snapshot.endsAt > 0 && (known.snapshot.endsAt === 0 || snapshot.endsAt < known.snapshot.endsAt)) known.snapshot = { ...known.snapshot, endsAt: snapshot.endsAt };
     return;
   }
   sales.set(productId, { snapshot, seenAt: now });
@@ -41,8 +43,17 @@ export function knownSale(productId: string): Readonly<Known> | undefined {
  * costs one command, not one per request in flight.
  */
 export function soldOutInMemory(productId: string, now = Date.now()): boolean {
+  return finalInMemory(productId, now, (s) => s.remaining <= 0);
+}
+
+/** Whether to answer "ended" from memory: the sale's end time passed (by this isolate's clock), with the same re-check as sold-out. */
+export function endedInMemory(productId: string, now = Date.now()): boolean {
+  return finalInMemory(productId, now, (s) => s.endsAt > 0 && now >= s.endsAt);
+}
+
+function finalInMemory(productId: string, now: number, isFinal: (snapshot: SaleSnapshot) => boolean): boolean {
   const known = sales.get(productId);
-  if (known === undefined || known.snapshot.remaining > 0) return false;
+  if (known === undefined || !isFinal(known.snapshot)) return false;
   if (now - known.seenAt < SOLD_OUT_MEMORY_MS) return true;
   const since = rechecking.get(productId);
   if (since !== undefined && now - since < 1_000) return true;

@@ -19,12 +19,12 @@
  * ARGV[8] productId
  * ARGV[9] soldOutFromMemory  sold-out answers the isolate gave from memory since its last call (batched counter)
  *
- * Returns { outcome, saleId, remaining, issued, admitted, rate, now (ms), detail... }:
+ * Returns { outcome, saleId, remaining, issued, admitted, rate, now (ms), detail, detail, endsAt (ms, 0 = open-ended) }:
  *   accepted   detail = order JSON, outbox entry id
  *   replay     detail = status, payload (the first outcome of this Idempotency-Key)
  *   queued     detail = ticket number, "expired" when an admitted ticket came back too late
  *   sold_out | limit_reached | insufficient   detail = payload
- *   not_started detail = startsAt (ms);  conflict;  unknown (no sale: nothing else is returned)
+ *   not_started detail = startsAt (ms);  ended;  conflict;  unknown (no sale: nothing else is returned)
  *
  * Time is Redis' own clock (TIME), so every isolate refills the same bucket at the same rate.
  */
@@ -35,12 +35,13 @@ local quantity, ticket, ticketSaleId = tonumber(ARGV[4]), tonumber(ARGV[5]), ARG
 local orderId, productId, soldOutFromMemory = ARGV[7], ARGV[8], tonumber(ARGV[9]) or 0
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
-  'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs')
+  'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'endsAt')
 local saleId = f[1]
 if not saleId then return {'unknown'} end
 local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
 local startsAt, tokens, refilledAt = tonumber(f[6]), tonumber(f[7]), tonumber(f[8])
 local issued, admitted, ticketTtlMs = tonumber(f[9]), tonumber(f[10]), tonumber(f[11])
+local endsAt = tonumber(f[12] or '0')
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -52,7 +53,8 @@ local function reply(outcome, a, b)
   if counted[outcome] then redis.call('HINCRBY', stats, sec .. ':' .. counted[outcome], 1) end
   if soldOutFromMemory > 0 then redis.call('HINCRBY', stats, sec .. ':sold_out', soldOutFromMemory) end
   redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted)
-  return {outcome, saleId, remaining, issued, admitted, rate, now, a, b}
+  -- false, not nil: a nil would end the array before endsAt.
+  return {outcome, saleId, remaining, issued, admitted, rate, now, a or false, b or false, endsAt}
 end
 
 -- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a
@@ -67,6 +69,8 @@ if seen then
   ticket, ticketSaleId = tonumber(payload), saleId
 end
 
+-- Ended (past endsAt, or closed by the operator): final, like sold out; the edge remembers it.
+if endsAt > 0 and now >= endsAt then return reply('ended') end
 if now < startsAt then return reply('not_started', startsAt) end
 if remaining <= 0 then return reply('sold_out') end
 

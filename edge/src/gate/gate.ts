@@ -25,6 +25,8 @@ export interface SaleSnapshot {
   rate: number;
   /** Redis' clock (ms) when `admitted` was computed: waiting pages project the watermark from here. */
   at: number;
+  /** When the sale ends (Redis' clock, ms; an operator's close sets it to then); 0 = when sold out. */
+  endsAt: number;
 }
 
 export type GateOutcome =
@@ -32,6 +34,7 @@ export type GateOutcome =
   | ({ kind: "conflict" } & SaleSnapshot)
   | ({ kind: "not_started"; startsAt: number } & SaleSnapshot)
   | ({ kind: "sold_out" } & SaleSnapshot)
+  | ({ kind: "ended" } & SaleSnapshot)
   | ({ kind: "queued"; ticket: number; expired: boolean } & SaleSnapshot)
   | ({ kind: "accepted"; order: string; outboxId: string } & SaleSnapshot)
   /** A final outcome decided earlier for the same Idempotency-Key (accepted or limit_reached). */
@@ -39,7 +42,7 @@ export type GateOutcome =
   | ({ kind: "limit_reached"; payload: string } & SaleSnapshot)
   | ({ kind: "insufficient"; payload: string } & SaleSnapshot);
 
-type Reply = [string, string?, number?, number?, number?, number?, number?, (string | number)?, (string | number)?];
+type Reply = [string, string?, number?, number?, number?, number?, number?, (string | number | null)?, (string | number | null)?, number?];
 
 /** One purchase attempt through the gate script: exactly one Redis command. */
 export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateOutcome> {
@@ -55,12 +58,21 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     attempt.productId,
     attempt.soldOutFromMemory ?? 0,
   ]);
-  const [kind, saleId, remaining, issued, admitted, rate, at, a, b] = reply;
+  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, endsAt] = reply;
   if (kind === "unknown") return { kind };
-  const snapshot: SaleSnapshot = { saleId: String(saleId), remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate), at: Number(at) };
+  const snapshot: SaleSnapshot = {
+    saleId: String(saleId),
+    remaining: Number(remaining),
+    issued: Number(issued),
+    admitted: Number(admitted),
+    rate: Number(rate),
+    at: Number(at),
+    endsAt: Number(endsAt ?? 0),
+  };
   switch (kind) {
     case "conflict":
     case "sold_out":
+    case "ended":
       return { kind, ...snapshot };
     case "not_started":
       return { kind, startsAt: Number(a), ...snapshot };

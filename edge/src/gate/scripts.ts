@@ -1,6 +1,7 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { gateLua } from "./gate.lua";
 import { initSaleLua } from "./init-sale.lua";
+import { closeSaleLua } from "./close-sale.lua";
 
 export interface LuaScript {
   name: string;
@@ -10,8 +11,9 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "158cfd77c9f49fbb0b2c1ea4807aab102edfdc55" },
-  initSale: { name: "init-sale", lua: initSaleLua, sha: "b5c62b20195ed74c667121db4a790382196dcb9a" },
+  gate: { name: "gate", lua: gateLua, sha: "6f0d01facd316f5c378ca7b8ede6cccf99f1e427" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "0bf4e0804591ac61c1b967f3f163578ede09024e" },
+  closeSale: { name: "close-sale", lua: closeSaleLua, sha: "d6bbd5a85d11ed32d283b9e964f31d2b047d9d72" },
 } satisfies Record<string, LuaScript>;
 
 type Evaluator = Pick<Redis, "evalsha" | "eval">;

@@ -5,7 +5,7 @@ import { saleKeys } from "@fluxgate/common";
 /** The sale's counters as they are in Redis now (one HMGET), or undefined when there is no sale. */
 export async function readSnapshot(redis: Pick<Redis, "hmget">, productId: string): Promise<SaleSnapshot | undefined> {
   // Replies are raw (see redis.ts): HMGET answers the plain array of values.
-  const [saleId, remaining, issued, admitted, rate, refilledAt] = (await redis.hmget(saleKeys(productId).sale, "saleId", "remaining", "issued", "admitted", "rate", "refilledAt")) as unknown as (string | null)[];
+  const [saleId, remaining, issued, admitted, rate, refilledAt, endsAt] = (await redis.hmget(saleKeys(productId).sale, "saleId", "remaining", "issued", "admitted", "rate", "refilledAt", "endsAt")) as unknown as (string | null)[];
   if (!saleId) return undefined;
-  return { saleId, remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate), at: Number(refilledAt) };
+  return { saleId, remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate), at: Number(refilledAt), endsAt: Number(endsAt ?? 0) };
 }

@@ -2,12 +2,13 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
+import { ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
 import { forwardToOrigin } from "../forward";
 import { adminOnly } from "../http/admin";
 import { jsonBody } from "../http/json-body";
 import { forget } from "../memory";
+import { announceOutbox } from "../outbox-registry";
 import { redisFor } from "../redis";
 
 export const InitRequest = z
@@ -18,8 +19,14 @@ export const InitRequest = z
     burst: z.number().int().min(1).max(1_000_000).optional(),
     perUserLimit: z.number().int().min(1).max(1000).default(1),
     startsAt: z.iso.datetime({ offset: true }).optional(),
+    /** When the sale ends even with stock left (the operator can also close it: POST /sales/:productId/close). */
+    endsAt: z.iso.datetime({ offset: true }).optional(),
     /** How long an admitted ticket may wait before buying; then its slot goes to the next in line. */
     ticketTtlSeconds: z.number().int().min(1).max(3600).default(60),
+  })
+  .refine((r) => !r.endsAt || Date.parse(r.endsAt) > Math.max(Date.now(), r.startsAt ? Date.parse(r.startsAt) : 0), {
+    message: "endsAt must be in the future and after startsAt",
+    path: ["endsAt"],
   })
   .transform((r) => ({ ...r, burst: r.burst ?? Math.max(1, Math.floor(r.ratePerSecond)) }));
 
@@ -31,16 +38,17 @@ export const init = new Hono<EdgeEnv>()
     const k = saleKeys(req.productId);
     const saleId = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
     const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
+    const endsAt = req.endsAt ? Date.parse(req.endsAt) : 0;
     // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL.
     await redis.scriptLoad(scripts.gate.lua);
     const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox, k.stats], [
-      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId,
+      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId, endsAt,
     ]);
     // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
     // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
     const delivered = await forwardToOrigin(config, event, outboxId);
-    // The origin's relay finds every sale's outbox through this set.
-    await redis.sadd(OUTBOXES_KEY, k.outbox);
+    // The origin's relay finds every sale's outbox through the registry, woken by the event.
+    await announceOutbox(redis, req.productId, "opened");
     forget(req.productId);
     return c.json({
       productId: req.productId,
@@ -51,6 +59,7 @@ export const init = new Hono<EdgeEnv>()
       perUserLimit: req.perUserLimit,
       startsAt: new Date(startsAt || createdAt).toISOString(),
       ticketTtlSeconds: req.ticketTtlSeconds,
+      endsAt: endsAt ? new Date(endsAt).toISOString() : null,
       saleEvent: delivered ? "delivered" : "queued",
     });
   })

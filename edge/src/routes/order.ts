@@ -7,7 +7,7 @@ import type { EdgeEnv } from "../env";
 import { forwardToOrigin } from "../forward";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
-import { answerFor, countSoldOutAnswer, remember, rememberAnswer, soldOutInMemory, takeSoldOutAnswers } from "../memory";
+import { answerFor, countSoldOutAnswer, endedInMemory, remember, rememberAnswer, soldOutInMemory, takeSoldOutAnswers } from "../memory";
 import { lineCoversStock, projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
@@ -93,6 +93,7 @@ export const order = new Hono<EdgeEnv>()
       countSoldOutAnswer(req.productId);
       return c.body(soldOutBody(req.productId), 409, JSON_HEADERS);
     }
+    if (!earlier && endedInMemory(req.productId)) return c.json({ status: "ended", productId: req.productId }, 409);
     const requestHash = await requestHashOf(req);
     // A retry of an answer this isolate gave is answered from memory whatever the sale does now.
     if (earlier) {
@@ -132,6 +133,8 @@ export const order = new Hono<EdgeEnv>()
         return c.json({ status: "not_started", productId: req.productId, startsAt: new Date(outcome.startsAt).toISOString() }, 425);
       case "sold_out":
         return c.json({ status: "sold_out", productId: req.productId }, 409);
+      case "ended":
+        return c.json({ status: "ended", productId: req.productId }, 409);
       case "insufficient":
         return c.json({ status: "insufficient_stock", productId: req.productId, ...(JSON.parse(outcome.payload) as object) }, 409);
       case "limit_reached":
