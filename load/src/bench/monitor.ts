@@ -65,6 +65,27 @@ export class MonitorCapture {
     return { byCommand, total, lines };
   }
 
+  /**
+   * Top-level commands per client address (lower-case command → count), and the names clients
+   * gave themselves in the window (CLIENT SETNAME, which ioredis sends on connect).
+   */
+  async countByClient(): Promise<{ commands: Map<string, Record<string, number>>; namedInStream: Map<string, string> }> {
+    const commands = new Map<string, Record<string, number>>();
+    const namedInStream = new Map<string, string>();
+    const rl = createInterface({ input: createReadStream(this.path), crlfDelay: Infinity });
+    for await (const line of rl) {
+      const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"(?: "([^"]*)")?(?: "([^"]*)")?/.exec(line);
+      if (!m || m[1] === "lua") continue;
+      const [, addr, command, arg1, arg2] = m as unknown as [string, string, string, string | undefined, string | undefined];
+      const name = command.toLowerCase();
+      if (name === "client" && arg1?.toLowerCase() === "setname" && arg2 !== undefined) namedInStream.set(addr, arg2);
+      const counts = commands.get(addr) ?? {};
+      counts[name] = (counts[name] ?? 0) + 1;
+      commands.set(addr, counts);
+    }
+    return { commands, namedInStream };
+  }
+
   /** Deletes the captured file (tens of MB per window). */
   discard(): void {
     rmSync(this.path, { force: true });
