@@ -32,3 +32,12 @@ export function componentOfClient(name: string): BillComponent | undefined {
   }
   return best;
 }
+
+/**
+ * Where the origin books the commands it sent, per minute and component (HASH field
+ * "<minute since the epoch>:forward|relay" → count), riding along in the scripts it runs anyway,
+ * so the operator's page can show the whole bill. The edge's own commands are the gate calls,
+ * counted in each sale's stats by the gate script.
+ */
+export const BILL_KEY = "fg:bill";
+export const billField = (component: Exclude<BillComponent, "edge">, atMs: number) => `${Math.floor(atMs / 60_000)}:${component}`;

@@ -3,4 +3,4 @@ export { IdempotencyKey, OrderMessage, ProductId, SaleEvent, SaleStarted, UserId
 export { Outbox, outboxEventsKey, OUTBOXES_KEY, saleKeys, type SaleKeys } from "./redis-keys";
 export { hmacKey, OUTBOX_ID_HEADER, SignatureHeaders, signBody, verifyBody } from "./signature";
 export { Topics } from "./topics";
-export { BILL_COMPONENTS, componentOfClient, RedisClients, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS, type BillComponent } from "./billing";
+export { BILL_COMPONENTS, BILL_KEY, billField, componentOfClient, RedisClients, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS, type BillComponent } from "./billing";

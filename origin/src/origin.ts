@@ -11,6 +11,7 @@ import { createApp } from "./app";
 import type { OriginConfig } from "./config";
 import { createMetrics } from "./metrics";
 import { createAckBatcher } from "./outbox";
+import { CommandCount } from "./lua/run";
 import { createSaleEventProducer } from "./producer";
 import { createRelay } from "./relay";
 
@@ -48,6 +49,9 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
     connectionName: RedisClients.forward,
   });
   redis.on("error", (err) => logger.debug({ err }, "redis connection error"));
+  // What this connection sends is booked as the forward's (common/billing.ts): its confirmations, pings, handshakes.
+  const forwardCommands = new CommandCount("forward");
+  redis.on("ready", () => forwardCommands.sent(2));
   const producer = createSaleEventProducer(kafka, config.ORDERS_TOPIC, config.PRODUCE_TIMEOUT_MS, logger);
   const metrics = createMetrics();
   const relay = createRelay({
@@ -64,6 +68,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
   });
   const acks = createAckBatcher({
     redis,
+    count: forwardCommands,
     flushMs: config.ACK_FLUSH_MS,
     maxBatch: 1000,
     logger: logger.child({ component: "forward" }),
@@ -85,7 +90,10 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
         await admin.connect();
         await admin.describeCluster();
       },
-      redis: () => redis.ping(),
+      redis: () => {
+        forwardCommands.sent();
+        return redis.ping();
+      },
     },
     registry: metrics.registry,
     logger,

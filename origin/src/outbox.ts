@@ -2,7 +2,7 @@ import { Outbox, saleKeys } from "@fluxgate/common";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ackScript } from "./lua/ack.lua";
-import { runLua, type LuaRedis } from "./lua/run";
+import { runLua, type CommandCount, type LuaRedis } from "./lua/run";
 
 /**
  * The outbox streams the edge appends to (one per product, `saleKeys(productId).outbox`, each
@@ -42,10 +42,10 @@ export function batchArgs(ids: IdsByStream): { keys: string[]; args: (string | n
 }
 
 /** XACK + XDEL of every id, in one command: the entries reached Kafka, nobody needs them any more. */
-export async function confirm(redis: LuaRedis, ids: IdsByStream): Promise<void> {
+export async function confirm(redis: LuaRedis, count: CommandCount, ids: IdsByStream): Promise<void> {
   if (ids.size === 0) return;
   const { keys, args } = batchArgs(ids);
-  await runLua(redis, ackScript, keys, [Outbox.relayGroup, ...args]);
+  await runLua(redis, count, ackScript, keys, [Outbox.relayGroup, ...args]);
 }
 
 /** A field/value list of a stream entry (Buffers) as an OutboxEntry: the `order` or `sale` field, else the first. */
@@ -64,6 +64,8 @@ export interface AckBatcher {
 
 export interface AckBatcherOptions {
   redis: LuaRedis;
+  /** The forward's commands, booked with each batch. */
+  count: CommandCount;
   /** How long an id may wait for others to share its command. */
   flushMs: number;
   /** A batch this large goes at once. */
@@ -99,7 +101,7 @@ export function createAckBatcher(o: AckBatcherOptions): AckBatcher {
     queued = new Map();
     size = 0;
     try {
-      await confirm(o.redis, batch);
+      await confirm(o.redis, o.count, batch);
       o.onConfirmed(batch);
     } catch (err) {
       o.onFailed(count);

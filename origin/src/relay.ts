@@ -2,7 +2,7 @@ import { Outbox, outboxEventsKey, RedisClients, saleKeys } from "@fluxgate/commo
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { claimScript } from "./lua/claim.lua";
-import { runLua } from "./lua/run";
+import { CommandCount, runLua } from "./lua/run";
 import { sweepScript } from "./lua/sweep.lua";
 import { saleEventMessage } from "./message";
 import type { OriginMetrics } from "./metrics";
@@ -68,7 +68,12 @@ export function createRelay(o: RelayOptions): Relay {
   const control = o.redis.duplicate({ connectionName: RedisClients.relay, lazyConnect: true });
   // No command timeout below the block time: the read waits on purpose.
   const reader = o.redis.duplicate({ connectionName: `${RedisClients.relay}-read`, lazyConnect: true, commandTimeout: o.blockMs + 10_000 });
-  for (const connection of [control, reader]) connection.on("error", (err) => logger.debug({ err }, "redis connection error"));
+  const count = new CommandCount("relay");
+  for (const connection of [control, reader]) {
+    connection.on("error", (err) => logger.debug({ err }, "redis connection error"));
+    // ioredis' handshake: CLIENT SETNAME and the INFO of its ready check.
+    connection.on("ready", () => count.sent(2));
+  }
 
   /** Outboxes read by the blocking call (each has the group). */
   const streams = new Set<string>();
@@ -76,8 +81,8 @@ export function createRelay(o: RelayOptions): Relay {
   const ignored = new Set<string>();
   /** Entries read and not confirmed yet: stream → id → when read. */
   const tracked = new Map<string, Map<string, number>>();
-  /** Outboxes of sales that ended: when to try to retire them. */
-  const ending = new Map<string, number>();
+  /** Outboxes of sales that ended: when to try (again) to retire them, and how often it was tried. */
+  const ending = new Map<string, { at: number; tries: number }>();
   let nextSweepAt = 0;
   let stopping = false;
   let readerId: number | undefined;
@@ -90,6 +95,7 @@ export function createRelay(o: RelayOptions): Relay {
   const failing = new Map<string, string>();
 
   reader.on("ready", () => {
+    count.sent();
     reader.client("ID").then((id) => (readerId = Number(id)), () => undefined);
   });
 
@@ -142,13 +148,13 @@ export function createRelay(o: RelayOptions): Relay {
     const done: IdsByStream = new Map();
     for (const e of entries) done.set(e.stream, [...(done.get(e.stream) ?? []), e.id]);
     // Should this fail, a sweep claims the entries again and they are produced once more.
-    await confirm(control, done);
+    await confirm(control, count, done);
   }
 
   /** sweep.lua over `list` (and the handled events); returns entries claimed, already delivered. */
   async function sweep(list: string[], eventIds: string[] = []): Promise<void> {
     const keys = [o.registryKey, eventsKey, ...list.flatMap((s) => [s, saleKeys(productIdOfOutbox(s)!).sale])];
-    const [members, states] = (await runLua(control, sweepScript, keys, [Outbox.relayGroup, o.consumer, o.minIdleMs, CLAIM_COUNT, ...eventIds])) as SweepReply;
+    const [members, states] = (await runLua(control, count, sweepScript, keys, [Outbox.relayGroup, o.consumer, o.minIdleMs, CLAIM_COUNT, ...eventIds])) as SweepReply;
     const claimed: OutboxEntry[] = [];
     let added = false;
     for (const [p, state, entries] of states) {
@@ -170,7 +176,10 @@ export function createRelay(o: RelayOptions): Relay {
       }
     }
     updateBacklog();
-    if (added && blocked && readerId !== undefined) await control.client("UNBLOCK", readerId).catch(() => undefined);
+    if (added && blocked && readerId !== undefined) {
+      count.sent();
+      await control.client("UNBLOCK", readerId).catch(() => undefined);
+    }
     if (claimed.length > 0) await deliver(claimed);
     // Outboxes registered without this relay hearing of it (another instance took the event).
     const unknown = members.map(String).filter((m) => !streams.has(m) && !list.includes(m) && !ignored.has(m));
@@ -204,9 +213,9 @@ export function createRelay(o: RelayOptions): Relay {
           opened.add(value);
           ending.delete(value);
           ignored.delete(value);
-        } else if (field === Outbox.endedField && streams.has(value)) {
+        } else if (field === Outbox.endedField && (streams.has(value) || opened.has(value))) {
           // Forwards in flight at the end still confirm; what is left then is claimed first.
-          ending.set(value, now + o.minIdleMs + 1_000);
+          ending.set(value, { at: now + o.minIdleMs + 1_000, tries: 0 });
         }
       }
     }
@@ -229,6 +238,7 @@ export function createRelay(o: RelayOptions): Relay {
         }
         const keys = [eventsKey, ...streams];
         blocked = true;
+        count.sent();
         const reply = (await reader.callBuffer("XREADGROUP", "GROUP", Outbox.relayGroup, o.consumer, "COUNT", READ_COUNT, "BLOCK", o.blockMs, "STREAMS", ...keys, ...keys.map(() => ">"))) as StreamReply;
         blocked = false;
         failures = 0;
@@ -264,7 +274,7 @@ export function createRelay(o: RelayOptions): Relay {
     if (due.size > 0) {
       try {
         const { keys, args } = batchArgs(due);
-        const reply = (await runLua(control, claimScript, keys, [Outbox.relayGroup, o.consumer, o.minIdleMs, ...args])) as ClaimReply;
+        const reply = (await runLua(control, count, claimScript, keys, [Outbox.relayGroup, o.consumer, o.minIdleMs, ...args])) as ClaimReply;
         const entries = reply.flatMap(([i, claimed]) => claimed.filter((e) => e?.[1]).map((e) => entryOf(keys[i - 1]!, e![0], e![1]!)));
         if (entries.length > 0) await deliver(entries);
         recovered("claim");
@@ -279,9 +289,17 @@ export function createRelay(o: RelayOptions): Relay {
         nextSweepAt = now + o.sweepMs;
         await sweep([...streams]);
       } else {
-        const ended = [...ending].filter(([, at]) => at <= now).map(([s]) => s);
-        for (const s of ended) ending.delete(s);
-        if (ended.length > 0) await sweep(ended);
+        // Still draining (its last entries being relayed): tried again a little later, a few times, then left to the periodic sweep.
+        const ended = [...ending].filter(([, e]) => e.at <= now).map(([s]) => s);
+        for (const s of ended) {
+          const e = ending.get(s)!;
+          if (e.tries >= 10) ending.delete(s);
+          else ending.set(s, { at: now + o.minIdleMs, tries: e.tries + 1 });
+        }
+        if (ended.length > 0) {
+          logger.debug({ streams: ended }, "sales ended: retiring their outboxes once drained");
+          await sweep(ended);
+        }
       }
       recovered("sweep");
     } catch (err) {
@@ -299,7 +317,7 @@ export function createRelay(o: RelayOptions): Relay {
       const first = ids.values().next();
       if (!first.done) at = Math.min(at, first.value + o.minIdleMs);
     }
-    for (const due of ending.values()) at = Math.min(at, due);
+    for (const e of ending.values()) at = Math.min(at, e.at);
     clearTimeout(timer);
     timer = setTimeout(() => {
       settling = settling.then(settle).finally(schedule);

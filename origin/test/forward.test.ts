@@ -2,7 +2,7 @@
  * POST /orders through a real origin (in-process, port 0) into the real Kafka: what the edge's
  * forward gets back, what lands in the topic, what happens to the outbox entry.
  */
-import { Outbox, saleKeys } from "@fluxgate/common";
+import { BILL_KEY, Outbox, saleKeys } from "@fluxgate/common";
 import type { Admin } from "kafkajs";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -85,8 +85,13 @@ describe("a signed forward", () => {
     await eventually(() => reader.of(productId).length === 1);
   });
 
-  it("keeps a crowd's orders apart: 200 concurrent forwards, each produced once", async () => {
+  it("keeps a crowd's orders apart: 200 concurrent forwards, each produced once, confirmed in a few batched commands", async () => {
     const productId = product("crowd");
+    const booked = async () =>
+      Object.entries(await redis.hgetall(BILL_KEY))
+        .filter(([field]) => field.endsWith(":forward"))
+        .reduce((n, [, v]) => n + Number(v), 0);
+    const bookedBefore = await booked();
     const bodies = Array.from({ length: 200 }, (_, i) => order(productId, i));
     const ids = await Promise.all(bodies.map((b) => outboxAdd(productId, b)));
     const answers = await Promise.all(bodies.map((b, i) => forward(url, b, { outboxId: ids[i]! })));
@@ -94,6 +99,10 @@ describe("a signed forward", () => {
     await eventually(async () => (await redis.xlen(saleKeys(productId).outbox)) === 0, 2_000);
     await eventually(() => reader.of(productId).length === 200);
     expect(new Set(reader.of(productId).map((m) => m.value))).toEqual(new Set(bodies));
+    // The origin books its own commands in the bill (the confirmations ride in one EVALSHA per flush, not 4 per order).
+    const spent = (await booked()) - bookedBefore;
+    expect(spent).toBeGreaterThan(0);
+    expect(spent).toBeLessThan(20);
   });
 });
 

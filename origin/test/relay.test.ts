@@ -96,6 +96,26 @@ describe("the outbox relay", () => {
     await eventually(async () => (await metric(url, "fluxgate_origin_outbox_backlog")) === 0);
   });
 
+  it("delivers an order whose forward failed within 5 s with the default settings, even one appended during a read pause", async () => {
+    for (const origin of origins.splice(0)) await origin.stop();
+    // The defaults, as deployed (the other tests here shorten them).
+    await start({ RELAY_MIN_IDLE_MS: "3000", RELAY_READ_INTERVAL_MS: "1000", ACK_FLUSH_MS: "1000" });
+    const e = product("late");
+    const stream = await outboxOf(e);
+    await new Promise((r) => setTimeout(r, 500));
+    // The first entry wakes the relay's read, which then pauses; the second lands in that pause: the worst case.
+    const bodies = [1, 2].map((n) => order(e, n));
+    await redis.xadd(stream, "*", Outbox.orderField, bodies[0]!);
+    await new Promise((r) => setTimeout(r, 50));
+    const appendedAt = Date.now();
+    await redis.xadd(stream, "*", Outbox.orderField, bodies[1]!);
+    await eventually(() => reader.of(e).length === 2, 10_000, 20);
+    const tookMs = Date.now() - appendedAt;
+    expect(reader.of(e).map((m) => m.value)).toEqual(bodies);
+    expect(tookMs).toBeLessThan(5_000);
+    for (const origin of origins.splice(0)) await origin.stop();
+  });
+
   it("keeps relaying the good streams when one registered key is broken", async () => {
     const { url } = await start();
     const broken = await outboxOf(product("broken"));

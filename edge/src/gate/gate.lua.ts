@@ -7,7 +7,7 @@
  * KEYS[4] outbox  STREAM  accepted orders (field "order"), relayed to Kafka by the origin
  * KEYS[5] marks   ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
  * KEYS[6] used    BITMAP  ticket number -> 1 once an admitted ticket bought
- * KEYS[7] stats   HASH    "<second>:accepted|throttled|sold_out|limit_reached" -> count,
+ * KEYS[7] stats   HASH    "<second>:accepted|throttled|sold_out|limit_reached|calls" -> count,
  *                         "<second>:remaining|waiting" -> level, for the operator's live page
  * ARGV[1] idempotencyKey
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
@@ -51,6 +51,8 @@ local function reply(outcome, a, b)
   -- Per-second counters and levels for the operator's live page, in the same call.
   local sec = string.format('%d', math.floor(now / 1000))
   if counted[outcome] then redis.call('HINCRBY', stats, sec .. ':' .. counted[outcome], 1) end
+  -- Every gate call is one billed command: the edge's share of the bill.
+  redis.call('HINCRBY', stats, sec .. ':calls', 1)
   if soldOutFromMemory > 0 then redis.call('HINCRBY', stats, sec .. ':sold_out', soldOutFromMemory) end
   redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted)
   -- false, not nil: a nil would end the array before endsAt.

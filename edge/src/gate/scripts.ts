@@ -11,7 +11,7 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "6f0d01facd316f5c378ca7b8ede6cccf99f1e427" },
+  gate: { name: "gate", lua: gateLua, sha: "aa3b26bef7b65077cd27cef5ba4940eeed8c3dcd" },
   initSale: { name: "init-sale", lua: initSaleLua, sha: "235cfb0328c1b79178e7c5033642c6fe3dee08b5" },
   closeSale: { name: "close-sale", lua: closeSaleLua, sha: "d6bbd5a85d11ed32d283b9e964f31d2b047d9d72" },
 } satisfies Record<string, LuaScript>;

@@ -21,6 +21,19 @@ export interface Bill {
   others: Record<string, number>;
 }
 
+/** What the whole system may spend (issue 11): per accepted order, and per second while nobody buys. */
+export const BILL_TARGETS = { perOrder: 1.1, idlePerSecond: 0.2 } as const;
+
+/** What `npm run bench:bill` writes to .fluxgate/bench/bill.json. */
+export interface BillJson {
+  runId: string;
+  at: string;
+  priceUsdPer100k: number;
+  orders: { accepted: number; sent: number; connections: number; bill: Bill; perOrder: Record<BillComponent | "total", number> };
+  idle: { openSales: number; registered: number; bill: Bill; perSecond: Record<BillComponent | "total", number>; perDay: number }[];
+  targets: { name: string; target: string; measured: string; pass: boolean }[];
+}
+
 const METER_NAME = "fluxgate-bill-meter";
 
 export class BillMeter {

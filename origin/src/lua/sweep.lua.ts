@@ -8,6 +8,7 @@ import { luaScript } from "./run";
  * - each outbox gets the group if it lacks it (a stream deleted and written again loses it), and
  *   hands back the entries pending for minIdleMs (XAUTOCLAIM): a forward that never confirmed and
  *   that this relay no longer tracks (a restart), or a relay instance that died holding them;
+ * - the bill's minutes older than a day are dropped;
  * - the outbox of a sale that ended (gone, sold out, past its endsAt) and that holds nothing
  *   more is retired: out of the registry, so no relay reads it again. Atomic with /init's
  *   init-sale script, so a sale restarted meanwhile is never retired.
@@ -33,6 +34,11 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 redis.pcall('XGROUP', 'CREATE', events, group, '$', 'MKSTREAM')
+local oldest = math.floor(now / 60000) - 1440
+for _, field in ipairs(redis.call('HKEYS', bill)) do
+  local minute = tonumber(string.match(field, '^(%d+):'))
+  if minute and minute < oldest then redis.call('HDEL', bill, field) end
+end
 for s = 5, #ARGV, 500 do
   local e = math.min(#ARGV, s + 499)
   redis.pcall('XACK', events, group, unpack(ARGV, s, e))
