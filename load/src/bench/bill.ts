@@ -42,14 +42,18 @@ export class BillMeter {
     private readonly capture: MonitorCapture,
     private readonly names: Map<string, string>,
     private readonly startedAt: number,
+    private readonly productIds: string[] | undefined,
   ) {}
 
-  /** Starts counting now; `dir` holds the MONITOR capture until stop(). */
-  static async start(redisUrl: string, dir: string, label = "bill"): Promise<BillMeter> {
+  /**
+   * Starts counting now; `dir` holds the MONITOR capture until stop(). With `productIds`, only
+   * commands naming those sales' keys count (a redis shared with other stacks).
+   */
+  static async start(redisUrl: string, dir: string, label = "bill", productIds?: string[]): Promise<BillMeter> {
     const redis = new Redis(redisUrl, { connectionName: METER_NAME, maxRetriesPerRequest: 1 });
     const names = await clientNames(redis);
     const capture = await MonitorCapture.start(redisUrl, join(dir, `monitor-${label}-${Date.now().toString(36)}.log`));
-    return new BillMeter(redis, capture, names, performance.now());
+    return new BillMeter(redis, capture, names, performance.now(), productIds);
   }
 
   /** Stops counting and returns the window's bill. */
@@ -59,7 +63,7 @@ export class BillMeter {
     for (const [addr, name] of await clientNames(this.redis)) this.names.set(addr, name);
     await this.capture.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
-    const byClient = await this.capture.countByClient();
+    const byClient = await this.capture.countByClient(this.productIds);
     this.capture.discard();
     for (const [addr, name] of byClient.namedInStream) this.names.set(addr, name);
 
