@@ -1,3 +1,4 @@
+import { RedisClients } from "@fluxgate/common";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 
@@ -44,7 +45,7 @@ export class RedisPool {
     this.connections = [];
     this.firstAttempts = [];
     for (let i = 0; i < size; i++) {
-      const connection = new Redis(redisUrl, { ...POOLED_OPTIONS, connectionName: `fluxgate-bridge-${i}` });
+      const connection = new Redis(redisUrl, { ...POOLED_OPTIONS, connectionName: `${RedisClients.edge}-${i}` });
       this.watchHealth(connection, i);
       this.firstAttempts.push(firstAttempt(connection));
       this.connections.push(connection);
@@ -86,7 +87,7 @@ export class RedisPool {
   /** Runs `work` on a connection nobody else uses, then drops it. `signal` aborts it early. */
   async withDedicated<T>(work: (connection: Redis) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.closing) throw new Error("Connection is closed.");
-    const connection = new Redis(this.redisUrl, { ...DEDICATED_OPTIONS, connectionName: "fluxgate-bridge-dedicated" });
+    const connection = new Redis(this.redisUrl, { ...DEDICATED_OPTIONS, connectionName: `${RedisClients.edge}-dedicated` });
     // Without a listener ioredis prints "Unhandled error event"; the command's rejection already reports it.
     connection.on("error", (err: Error) => this.logger.debug({ err }, "dedicated redis connection error"));
     this.dedicated.add(connection);

@@ -24,6 +24,13 @@ export type SaleKeys = ReturnType<typeof saleKeys>;
 export const OUTBOXES_KEY = "fg:outboxes";
 
 /**
+ * The stream that tells the origin's relay, in its one blocking read, that a sale opened or ended
+ * (field `opened` or `ended`, value the outbox stream key), so it never polls the registry. One per
+ * registry: tests relay a registry of their own.
+ */
+export const outboxEventsKey = (registryKey: string = OUTBOXES_KEY) => `${registryKey}:events`;
+
+/**
  * An outbox entry has one field: `order` (an OrderMessage) or `sale` (a SaleStarted), the JSON
  * exactly as produced to Kafka. The origin's relay reads them with this consumer group.
  */
@@ -31,6 +38,9 @@ export const Outbox = {
   orderField: "order",
   saleField: "sale",
   relayGroup: "relay",
+  /** Fields of an entry in the registry's events stream (outboxEventsKey). */
+  openedField: "opened",
+  endedField: "ended",
 } as const;
 
 /** The two commands forgetting a sale takes; ioredis and @upstash/redis both fit. */

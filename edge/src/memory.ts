@@ -62,6 +62,9 @@ export class SaleMemory {
     } else if (s.snapshot.remaining >= snapshot.remaining) {
       // Gate calls resolve out of order: the one with less stock left is the newer.
       s.snapshot = snapshot;
+    } else if (snapshot.endsAt > 0 && (s.snapshot.endsAt === 0 || snapshot.endsAt < s.snapshot.endsAt)) {
+      // An end set meanwhile (the operator's close) is news even in an older view.
+      s.snapshot = { ...s.snapshot, endsAt: snapshot.endsAt };
     }
     s.seenAt = t;
     s.recheckingSince = undefined;
@@ -90,6 +93,19 @@ export class SaleMemory {
     const s = this.sales.get(productId);
     if (!s || s.snapshot.remaining > 0 || !s.acceptedKeys) return undefined;
     const t = this.now();
+    if (this.current(s, t)) return s.acceptedKeys;
+    s.recheckingSince = t;
+    return undefined;
+  }
+
+  /**
+   * Like soldOut(), for a sale whose end time has passed (endsAt, or the operator's close): the
+   * accepted-keys filter while "ended" may be answered from memory to any key it has never seen.
+   */
+  ended(productId: string): KeyFilter | undefined {
+    const s = this.sales.get(productId);
+    const t = this.now();
+    if (!s || s.snapshot.endsAt <= 0 || t < s.snapshot.endsAt || !s.acceptedKeys) return undefined;
     if (this.current(s, t)) return s.acceptedKeys;
     s.recheckingSince = t;
     return undefined;

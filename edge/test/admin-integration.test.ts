@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, initSale, order, uniqueProduct } from "./helpers";
 
-type Stats = { remaining: number; sold: number; queued: number; series: { accepted: number; throttled: number; soldOut: number; remaining: number; queued: number }[] };
+type Stats = {
+  remaining: number;
+  sold: number;
+  queued: number;
+  bill: { commands: { edge: number; forward: number; relay: number; total: number }; perAcceptedOrder: number; costUsd: number; priceUsdPer100k: number };
+  series: { accepted: number; throttled: number; soldOut: number; remaining: number; queued: number }[] };
 const sum = (stats: Stats, key: "accepted" | "throttled" | "soldOut") => stats.series.reduce((n, s) => n + s[key], 0);
 
 describe("the operator's figures", () => {
@@ -23,6 +28,11 @@ describe("the operator's figures", () => {
     expect(sum(stats, "accepted")).toBe(3);
     expect(sum(stats, "soldOut")).toBe(1);
     expect(stats.series.at(-1)!.remaining).toBe(0);
+    // Four gate calls, one billed command each; the origin's share is booked by the origin itself.
+    expect(stats.bill.commands.edge).toBe(4);
+    expect(stats.bill.commands.total).toBe(stats.bill.commands.edge + stats.bill.commands.forward + stats.bill.commands.relay);
+    expect(stats.bill.perAcceptedOrder).toBeCloseTo(stats.bill.commands.total / 3);
+    expect(stats.bill.costUsd).toBeCloseTo((stats.bill.commands.total / 100_000) * stats.bill.priceUsdPer100k);
 
     const queued = await (await call(`/admin/sales/${other}`, { headers: ADMIN })).json<Stats>();
     expect(sum(queued, "accepted")).toBe(1);

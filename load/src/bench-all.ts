@@ -7,9 +7,11 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { BILL_COMPONENTS, UPSTASH_PAYG_USD_PER_100K_COMMANDS, upstashCostUsd } from "@fluxgate/common";
+import { fmtUsd, type BillJson } from "./bench/bill";
 import { fluxgateHome, repoRoot } from "./bench/env";
 
-const benches = ["bench:edge", "bench:pipeline", "bench:realpath"] as const;
+const benches = ["bench:edge", "bench:pipeline", "bench:realpath", "bench:bill"] as const;
 
 const git = (...args: string[]) => {
   const r = spawnSync("git", args, { cwd: repoRoot, encoding: "utf8" });
@@ -46,6 +48,7 @@ interface EdgePath {
 }
 const read = <T>(name: string) => JSON.parse(readFileSync(join(fluxgateHome(), "bench", name), "utf8")) as T;
 const edge = read<{ startedAt: string; machine: { cores: number; cpu: string; node: string }; build: { runtime: string }; paths: Record<string, EdgePath>; sale: { stock: number; buyers: number; edgeRequests: number; redisCommands: number; redisCommandsPerEdgeRequest: number; accepted: number; durationMs: number }; targets: Target[] }>("edge.json");
+const bill = read<BillJson>("bill.json");
 const pipeline = read<{ at: string; drain: { orders: number; perSecond: number; startMs: number; firstCommitMs: number }; naive: { perSecond: number; bound: string }; ratio: number; latency: { rate: number; commitP50: number; commitP99: number }; targets: Target[] }>("pipeline.json");
 const realpath = read<{ at: string; settings: { rate: number; seconds: number }; load: { rate: number; accepted: number }; latencyMs: { p50: number; p99: number; max: number } | null; segments: Record<"acceptedToProduced" | "producedToPersisted", { p50: number; p99: number }>; target: Target }>("realpath.json");
 const after = codeVersion();
@@ -97,7 +100,21 @@ ${row(["target", "wanted", "measured", ""])}
 ${row(["---", "---", "---", "---"])}
 ${targetRows([...pipeline.targets, realpath.target]).join("\n")}
 
-Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`); raw results in
+## The Upstash bill (\`npm run bench:bill\`, ${bill.at.slice(0, 16).replace("T", " ")} UTC)
+
+Every command each component sent to redis, counted the way Upstash bills (redis-cli MONITOR, attributed by connection
+name: the edge through the bridge, the origin's forward confirmations, its relay); the edge on workerd, the stack's origin.
+
+${row(["measured", ...BILL_COMPONENTS.map((c) => (c === "forward" ? "origin forward" : c)), "total", `cost at $${UPSTASH_PAYG_USD_PER_100K_COMMANDS} / 100k`])}
+${row(["---", ...BILL_COMPONENTS.map(() => "---:"), "---:", "---:"])}
+${row([`billed commands per accepted order (${n(bill.orders.accepted)} orders, drained)`, ...BILL_COMPONENTS.map((c) => n(bill.orders.perOrder[c]!, 3)), `**${n(bill.orders.perOrder.total!, 3)}**`, `${fmtUsd(upstashCostUsd(bill.orders.perOrder.total! * 1000))} per 1,000 orders`])}
+${bill.idle.map((i) => row([`billed commands per second, idle, ${i.openSales} open sales (${i.registered} registered)`, ...BILL_COMPONENTS.map((c) => n(i.perSecond[c]!, 3)), `**${n(i.perSecond.total!, 3)}**`, `${fmtUsd(upstashCostUsd(i.perDay))} per day`])).join("\n")}
+
+${row(["target", "wanted", "measured", ""])}
+${row(["---", "---", "---", "---"])}
+${targetRows(bill.targets).join("\n")}
+
+Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`, \`npm run bench:bill\`); raw results in
 \`.fluxgate/bench/*.json\`.
 `;
 

@@ -21,9 +21,10 @@
  * saw in the window belongs exactly to the requests counted. 5 is plain undici with a bounded
  * pool of connections.
  *
- * Redis: `INFO commandstats` deltas read from redis-server itself (bench/redis-stats.ts), and,
- * since that redis is shared, MONITOR attribution of the top-level commands naming each path's
- * own sale keys (bench/monitor.ts). CPU per process from /proc (bench/cpu.ts).
+ * Redis: `INFO commandstats` deltas read from redis-server itself (bench/redis-stats.ts), and the
+ * bill (bench/bill.ts): every command naming each path's own sale keys, by the connection that
+ * sent it (the edge's through the bridge, the origin's forward and relay), whatever the command.
+ * CPU per process from /proc (bench/cpu.ts).
  *
  * Prints a table on stdout (progress on stderr), writes .fluxgate/bench/edge.json. Exit code 1
  * only for a correctness failure (oversell, a duplicated order); other misses print FAIL.
@@ -41,7 +42,8 @@ import { forgetSales, OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
 import cliProgress from "cli-progress";
 import { flood, type CannonResult, type Flood } from "./bench/cannon";
 import { cpuBetween, describeCpu, sampleCpu, type CpuUse } from "./bench/cpu";
-import { MonitorCapture, monitorAvailable } from "./bench/monitor";
+import { BillMeter } from "./bench/bill";
+import { monitorAvailable } from "./bench/monitor";
 import { call, edgeBindings, initSale, orderFlood, pathSetups, seedQueue } from "./bench/edge-api";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { CommandStats, GATE_COMMANDS, isPolluted, WAITING_ROOM_COMMANDS, type CommandUsage } from "./bench/redis-stats";
@@ -102,8 +104,8 @@ function bar(name: string, total: number, unit: string) {
 // ---------------------------------------------------------------- measuring
 
 /**
- * Redis use in one window: INFO commandstats (server-wide) and, when redis-cli is there, MONITOR
- * attribution to the window's own sale: the edge's top-level commands on its keys, and apart
+ * Redis use in one window: INFO commandstats (server-wide) and, when redis-cli is there, the
+ * bill of the window's own sale: every command on its keys by who sent it, the edge's and apart
  * from them the origin's (forward confirmations and relay reads on the sale's outbox).
  */
 interface RedisWindow {
@@ -132,7 +134,8 @@ let redisPid: number | undefined;
 
 /** Runs `work` between two INFO commandstats snapshots (and a MONITOR capture for `productIds`), with the CPU used meanwhile. */
 async function redisWindow<T>(ctx: Context, edgeCommands: readonly string[], productIds: string[], label: string, work: () => Promise<T>): Promise<{ result: T; redis: RedisWindow; cpu: CpuUse }> {
-  const capture = ctx.monitor && productIds.length ? await MonitorCapture.start(ctx.redisUrl, join(outDir, `monitor-${label}.log`)) : undefined;
+  // The edge's commands are those its connections (the bridge's) send, whatever the command: an extra one shows.
+  const meter = ctx.monitor && productIds.length ? await BillMeter.start(ctx.redisUrl, outDir, label, productIds) : undefined;
   try {
     const cpu0 = sampleCpu();
     const { result, usage } = await ctx.stats.around(edgeCommands, async () => {
@@ -142,25 +145,19 @@ async function redisWindow<T>(ctx: Context, edgeCommands: readonly string[], pro
       return r;
     });
     const cpu = cpuBetween(cpu0, sampleCpu(), redisPid);
-    await capture?.stop();
     let mine: RedisWindow["mine"];
-    if (capture) {
-      const counted = await capture.count(productIds);
-      if (process.env.BENCH_KEEP_MONITOR !== "1") capture.discard();
-      mine = { edge: {}, total: 0, origin: {}, originTotal: 0 };
-      for (const [name, n] of Object.entries(counted.byCommand)) {
-        if (edgeCommands.includes(name)) {
-          mine.edge[name] = n;
-          mine.total += n;
-        } else {
-          mine.origin[name] = n;
-          mine.originTotal += n;
-        }
+    if (meter) {
+      const bill = await meter.stop();
+      const origin: Record<string, number> = {};
+      for (const component of ["forward", "relay"] as const) {
+        for (const [name, n] of Object.entries(bill.byCommand[component])) origin[`${component}:${name}`] = n;
       }
+      mine = { edge: bill.byCommand.edge, total: bill.commands.edge, origin, originTotal: bill.commands.forward + bill.commands.relay };
     }
     return { result, redis: { usage, mine }, cpu };
-  } finally {
-    await capture?.stop();
+  } catch (error) {
+    await meter?.stop().catch(() => undefined);
+    throw error;
   }
 }
 
@@ -421,7 +418,7 @@ function report(r: {
   for (const p of r.paths) out.push(`  ${p.name.padEnd(12)} ${redisNote(p.redis, p.commands)}`);
   out.push(`  hello world  ${isPolluted(r.hello.redis.usage) ? `other clients meanwhile: ${fmtCommands(r.hello.redis.usage.foreign)}` : "redis idle"}`);
   out.push(
-    `  background   while idle before the run: the origin's relay ${r.originBackgroundPerSecond.toFixed(0)} commands/s (polling ${r.registeredOutboxes} registered outboxes), ` +
+    `  background   while idle before the run: the origin's relay reads ${r.originBackgroundPerSecond.toFixed(2)} commands/s (${r.registeredOutboxes} registered outboxes; the whole idle bill: npm run bench:bill), ` +
       `other clients ${r.backgroundPerSecond.toFixed(1)}/s${r.backgroundPerSecond > 0 ? ` (${fmtCommands(r.idle.foreign)})` : ""}`,
   );
   out.push("");

@@ -13,7 +13,9 @@ import { crowd as scenario, productIdFor } from "../scenarios.js";
 import { intEnv } from "./bench/env";
 import { killAndRestartWorker } from "./kill-worker";
 import { runSale, type RequestRecord } from "./bench/sale";
-import { renderDemoReport, type DemoRun } from "./report/demo-report";
+import { BillMeter } from "./bench/bill";
+import { monitorAvailable } from "./bench/monitor";
+import { BILL_HEADER, billRows, renderDemoReport, type DemoRun } from "./report/demo-report";
 import { table } from "./bench/table";
 import { percentile, sortedAscending } from "./report/stats";
 
@@ -31,6 +33,8 @@ const settings = {
   killAtSoldShare: 0.3,
   /** ...and bring it back this much later. */
   downForMs: 3_000,
+  /** After the drain, how long the bill of an idle system is measured. */
+  idleSeconds: intEnv("DEMO_IDLE_SECONDS", 10),
 };
 
 async function main(): Promise<number> {
@@ -40,6 +44,9 @@ async function main(): Promise<number> {
   const edge = new URL(state.edge.url);
   const adminToken = ensureDevVars().get("ADMIN_TOKEN")!;
   const productId = productIdFor(scenario, runId);
+  const billDir = join(config.home.root, "demo");
+  mkdirSync(billDir, { recursive: true });
+  const meter = monitorAvailable() ? await BillMeter.start(state.redis.url, billDir, "sale") : undefined;
 
   const init = await fetch(new URL("/init", edge), {
     method: "POST",
@@ -101,8 +108,16 @@ async function main(): Promise<number> {
   console.log("\nWaiting for the pipeline to drain (Kafka → PostgreSQL) …");
   const report = await drained(state, productId);
   events.push({ t: since(), label: "drained" });
+  let bill: DemoRun["bill"];
+  if (meter) {
+    const sale = await meter.stop();
+    console.log(`Measuring the bill of an idle system for ${settings.idleSeconds} s …`);
+    const idleMeter = await BillMeter.start(state.redis.url, billDir, "idle");
+    await new Promise((r) => setTimeout(r, settings.idleSeconds * 1000));
+    bill = { sale, idle: await idleMeter.stop() };
+  }
 
-  const run: DemoRun = { productId, runId, settings, edge: `${isolates} workerd isolates behind a round-robin router (the stack's edge)`, result, records, samples, events, audit: report };
+  const run: DemoRun = { productId, runId, settings, edge: `${isolates} workerd isolates behind a round-robin router (the stack's edge)`, result, records, samples, events, audit: report, bill };
   printSummary(run);
   const path = writeReport(run);
   console.log(`\nReport: ${path}`);
@@ -153,6 +168,8 @@ function printSummary(run: DemoRun): void {
       [run.result.buyers, run.result.outcomes.bought, run.result.outcomes.sold_out, run.result.outcomes.unfinished, a.oversold, a.lost, a.duplicates, `${a.postgres.stock} (= ${a.redis.initial} − ${a.redis.sold})${a.stockConsistent ? "" : " MISMATCH"}`],
     ]),
   );
+  if (run.bill) console.log(table([BILL_HEADER, ...billRows(run)]));
+  else console.log("(no redis-cli: the Upstash bill was not measured)");
   const l = a.latencyMs;
   console.log(
     `\nReal path, edge → origin → Kafka → worker (PostgreSQL persisted_at − accepted_at): ` +

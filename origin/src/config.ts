@@ -20,10 +20,14 @@ const OriginEnv = z.object({
   PRODUCE_TIMEOUT_MS: milliseconds(5000),
   /** An outbox entry no forward confirmed for this long is produced by the relay. */
   RELAY_MIN_IDLE_MS: milliseconds(3000, 0),
-  /** Pause between two relay passes. */
-  RELAY_INTERVAL_MS: milliseconds(500),
-  /** How often the relay re-reads the set of outbox streams. */
-  RELAY_REFRESH_MS: milliseconds(5000),
+  /** While orders flow, the relay reads new outbox entries at most once per this (one command per read, however many entries). */
+  RELAY_READ_INTERVAL_MS: milliseconds(1000),
+  /** How long the relay's one blocking read waits when nothing happens: idle, one billed command per this. */
+  RELAY_BLOCK_MS: milliseconds(25_000, 100),
+  /** How often the relay sweeps everything: orphaned entries, ended sales to retire, outboxes registered elsewhere. */
+  RELAY_SWEEP_MS: milliseconds(60_000, 100),
+  /** A forward's confirmation waits up to this long to share one command with others (keep well below RELAY_MIN_IDLE_MS). */
+  ACK_FLUSH_MS: milliseconds(1000),
   /** The set naming every outbox stream; tests point it at a set of their own so they relay only their streams. */
   RELAY_OUTBOXES_KEY: z.string().min(1).default(OUTBOXES_KEY),
 });

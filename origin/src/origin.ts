@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import type { AddressInfo } from "node:net";
+import { RedisClients } from "@fluxgate/common";
 import { createKafka, type ShutdownStep } from "@fluxgate/common/node";
 import { serve, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -9,6 +10,8 @@ import type { Registry } from "prom-client";
 import { createApp, createMetricsApp } from "./app";
 import type { OriginConfig } from "./config";
 import { createMetrics } from "./metrics";
+import { createAckBatcher } from "./outbox";
+import { CommandCount } from "./lua/run";
 import { createSaleEventProducer } from "./producer";
 import { createRelay } from "./relay";
 
@@ -40,8 +43,18 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
   const admin = kafka.admin();
   // The outbox lives in Redis; with no offline queue a command fails at once while redis is away
   // (the forward answers anyway, the relay backs off) and the client reconnects by itself.
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 5000 });
+  const redis = new Redis(config.REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    commandTimeout: 5000,
+    // Named, so a bill of the shared database tells the origin's commands from the edge's.
+    connectionName: RedisClients.forward,
+  });
   redis.on("error", (err) => logger.debug({ err }, "redis connection error"));
+  // What this connection sends is booked as the forward's (common/billing.ts): its confirmations, pings, handshakes.
+  const forwardCommands = new CommandCount("forward");
+  redis.on("ready", () => forwardCommands.sent(2));
   const producer = createSaleEventProducer(kafka, config.ORDERS_TOPIC, config.PRODUCE_TIMEOUT_MS, logger);
   const metrics = createMetrics();
   const relay = createRelay({
@@ -52,8 +65,18 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
     registryKey: config.RELAY_OUTBOXES_KEY,
     consumer: `origin-${hostname()}`,
     minIdleMs: config.RELAY_MIN_IDLE_MS,
-    intervalMs: config.RELAY_INTERVAL_MS,
-    refreshMs: config.RELAY_REFRESH_MS,
+    readIntervalMs: config.RELAY_READ_INTERVAL_MS,
+    blockMs: config.RELAY_BLOCK_MS,
+    sweepMs: config.RELAY_SWEEP_MS,
+  });
+  const acks = createAckBatcher({
+    redis,
+    count: forwardCommands,
+    flushMs: config.ACK_FLUSH_MS,
+    maxBatch: 1000,
+    logger: logger.child({ component: "forward" }),
+    onConfirmed: (ids) => relay.confirmed(ids),
+    onFailed: (count) => metrics.outboxMarkFailures.inc(count),
   });
 
   const app = createApp({
@@ -61,7 +84,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
       signingSecret: config.ORIGIN_SIGNING_SECRET,
       topic: config.ORDERS_TOPIC,
       producer,
-      redis,
+      acks,
       metrics,
       logger,
     },
@@ -70,7 +93,10 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
         await admin.connect();
         await admin.describeCluster();
       },
-      redis: () => redis.ping(),
+      redis: () => {
+        forwardCommands.sent();
+        return redis.ping();
+      },
     },
     logger,
   });
@@ -91,6 +117,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
   const shutdownSteps: ShutdownStep[] = [
     // In-flight requests finish (their produce included); idle keep-alive connections close.
     { name: "http", run: once(async () => void (await Promise.all(servers.map(close)))) },
+    { name: "outbox confirmations", run: () => acks.flush() },
     { name: "relay", run: () => relay.stop() },
     { name: "kafka", run: once(async () => Promise.all([producer.disconnect(), admin.disconnect()])) },
     { name: "redis", run: once(() => redis.quit().catch(() => redis.disconnect())) },

@@ -1,5 +1,8 @@
 import { Outbox, saleKeys } from "@fluxgate/common";
 import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { ackScript } from "./lua/ack.lua";
+import { runLua, type CommandCount, type LuaRedis } from "./lua/run";
 
 /**
  * The outbox streams the edge appends to (one per product, `saleKeys(productId).outbox`, each
@@ -7,9 +10,10 @@ import type { Redis } from "ioredis";
  * consumer group `Outbox.relayGroup`. An entry is done once it is gone from the stream (XDEL) and
  * from the group's pending list (XACK).
  */
-export type OutboxRedis = Pick<Redis, "multi" | "xgroup" | "xreadgroup" | "callBuffer" | "smembers" | "pipeline" | "xlen" | "hget" | "srem" | "sadd">;
+export type OutboxRedis = LuaRedis & Pick<Redis, "ping">;
 
 export interface OutboxEntry {
+  stream: string;
   id: string;
   /** The event's JSON, the exact bytes the edge stored. */
   value: Buffer;
@@ -28,101 +32,95 @@ export function productIdOfOutbox(key: string): string | undefined {
 /** A stream entry id as Redis prints it ("<ms>-<seq>"). */
 export const isEntryId = (id: string) => /^\d{1,20}-\d{1,20}$/.test(id);
 
-export const isNoGroup = (error: unknown) => error instanceof Error && error.message.startsWith("NOGROUP");
+/** Stream → ids, in insertion order: the shape the batch scripts take. */
+export type IdsByStream = Map<string, string[]>;
 
-/** XDEL + XACK in one transaction: the entry reached Kafka, neither the relay nor anyone else needs it. */
-export async function markDone(redis: OutboxRedis, stream: string, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  const results = await redis.multi().xack(stream, Outbox.relayGroup, ...ids).xdel(stream, ...ids).exec();
-  if (!results) throw new Error("outbox transaction aborted");
-  const [[ackError], [delError]] = results as [[Error | null, unknown], [Error | null, unknown]];
-  if (delError) throw delError;
-  // No group yet (the relay has not seen this stream): nothing is pending, the XDEL is all it takes.
-  if (ackError && !isNoGroup(ackError)) throw ackError;
+/** KEYS and the ARGV tail (counts per stream, then the ids) of a batch script. */
+export function batchArgs(ids: IdsByStream): { keys: string[]; args: (string | number)[] } {
+  const keys = [...ids.keys()];
+  return { keys, args: [...keys.map((k) => ids.get(k)!.length), ...keys.flatMap((k) => ids.get(k)!)] };
 }
 
-/** Creates the relay's group on `stream` (from the first entry, so nothing older is skipped); an existing group is fine. */
-export async function ensureRelayGroup(redis: OutboxRedis, stream: string): Promise<void> {
-  try {
-    await redis.xgroup("CREATE", stream, Outbox.relayGroup, "0", "MKSTREAM");
-  } catch (error) {
-    if (!(error instanceof Error && error.message.startsWith("BUSYGROUP"))) throw error;
-  }
+/** XACK + XDEL of every id, in one command: the entries reached Kafka, nobody needs them any more. */
+export async function confirm(redis: LuaRedis, count: CommandCount, ids: IdsByStream): Promise<void> {
+  if (ids.size === 0) return;
+  const { keys, args } = batchArgs(ids);
+  await runLua(redis, count, ackScript, keys, [Outbox.relayGroup, ...args]);
 }
+
+/** A field/value list of a stream entry (Buffers) as an OutboxEntry: the `order` or `sale` field, else the first. */
+export function entryOf(stream: string, id: Buffer | string, fields: Buffer[]): OutboxEntry {
+  const at = fields.findIndex((f, i) => i % 2 === 0 && (f.toString() === Outbox.orderField || f.toString() === Outbox.saleField));
+  const fieldAt = at >= 0 ? at : 0;
+  return { stream, id: id.toString(), field: fields[fieldAt]?.toString() ?? "", value: fields[fieldAt + 1] ?? Buffer.alloc(0) };
+}
+
+export interface AckBatcher {
+  /** Queues the confirmation of one entry; it is sent with the others of the next flush. */
+  add(stream: string, id: string): void;
+  /** Sends what is queued now (shutdown). */
+  flush(): Promise<void>;
+}
+
+export interface AckBatcherOptions {
+  redis: LuaRedis;
+  /** The forward's commands, booked with each batch. */
+  count: CommandCount;
+  /** How long an id may wait for others to share its command. */
+  flushMs: number;
+  /** A batch this large goes at once. */
+  maxBatch: number;
+  logger: Logger;
+  /** After a batch is confirmed in Redis (the relay stops tracking these entries). */
+  onConfirmed(ids: IdsByStream): void;
+  /** A batch could not be sent; its ids are retried with the next flush (bounded), or left to the relay. */
+  onFailed(count: number): void;
+}
+
+/** Ids kept for another try after failed flushes; beyond it the relay re-produces them (the worker drops the duplicates). */
+const MAX_RETAINED = 100_000;
 
 /**
- * Moves up to `count` new entries into the group's pending list, owned by `consumer`, without
- * looking at them: the idle clock of each starts now. Returns how many moved.
+ * The forward's confirmations, batched: instead of one MULTI/XACK/XDEL/EXEC per order (4 billed
+ * commands), every id produced within `flushMs` goes in one EVALSHA. Entries wait a little longer
+ * in the outbox, which costs nothing: the relay produces an entry only after RELAY_MIN_IDLE_MS,
+ * well above `flushMs`.
  */
-export async function takeNew(redis: OutboxRedis, stream: string, consumer: string, count: number): Promise<number> {
-  const reply = (await redis.xreadgroup("GROUP", Outbox.relayGroup, consumer, "COUNT", count, "STREAMS", stream, ">")) as
-    | Array<[string, unknown[]]>
-    | null;
-  return reply?.[0]?.[1].length ?? 0;
-}
+export function createAckBatcher(o: AckBatcherOptions): AckBatcher {
+  let queued: IdsByStream = new Map();
+  let size = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let sending: Promise<void> = Promise.resolve();
 
-export interface Claimed {
-  /** Cursor for the next call, "0-0" when the pending list was scanned to its end. */
-  next: string;
-  entries: OutboxEntry[];
-  /** Pending ids whose entry is already deleted (a forward confirmed it); XAUTOCLAIM has dropped them from the pending list. */
-  deleted: string[];
-}
+  const send = async () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (size === 0) return;
+    const batch = queued;
+    const count = size;
+    queued = new Map();
+    size = 0;
+    try {
+      await confirm(o.redis, o.count, batch);
+      o.onConfirmed(batch);
+    } catch (err) {
+      o.onFailed(count);
+      o.logger.warn({ err, count }, "outbox confirmations failed; retrying with the next batch");
+      if (size + count <= MAX_RETAINED) {
+        for (const [stream, ids] of batch) for (const id of ids) add(stream, id);
+      }
+    }
+  };
+  const flush = () => (sending = sending.then(send));
 
-/** XAUTOCLAIM: pending entries idle for at least `minIdleMs` (nobody confirmed them), now owned by `consumer`. Needs Redis ≥ 7. */
-export async function claimStale(
-  redis: OutboxRedis,
-  stream: string,
-  consumer: string,
-  minIdleMs: number,
-  cursor: string,
-  count: number,
-): Promise<Claimed> {
-  const reply = (await redis.callBuffer("XAUTOCLAIM", stream, Outbox.relayGroup, consumer, minIdleMs, cursor, "COUNT", count)) as [
-    Buffer,
-    Array<[Buffer, Buffer[] | null] | null>,
-    Buffer[]?,
-  ];
-  const entries: OutboxEntry[] = [];
-  for (const entry of reply[1]) {
-    if (!entry?.[1]) continue;
-    const [id, fields] = entry;
-    const at = fields.findIndex((f, i) => i % 2 === 0 && (f.toString() === Outbox.orderField || f.toString() === Outbox.saleField));
-    const fieldAt = at >= 0 ? at : 0;
-    entries.push({ id: id.toString(), field: fields[fieldAt]?.toString() ?? "", value: fields[fieldAt + 1] ?? Buffer.alloc(0) });
+  function add(stream: string, id: string) {
+    const ids = queued.get(stream);
+    if (ids) ids.push(id);
+    else queued.set(stream, [id]);
+    size++;
+    if (size >= o.maxBatch) void flush();
+    else timer ??= setTimeout(() => void flush(), o.flushMs);
   }
-  return { next: reply[0].toString(), entries, deleted: (reply[2] ?? []).map(String) };
-}
 
-/** The registered outbox streams. */
-export const registeredOutboxes = (redis: OutboxRedis, registryKey: string) => redis.smembers(registryKey);
-
-/** Entries still in the given streams (XLEN summed; a key of another type counts 0). */
-export async function backlogOf(redis: OutboxRedis, streams: string[]): Promise<number> {
-  if (streams.length === 0) return 0;
-  const pipeline = redis.pipeline();
-  for (const stream of streams) pipeline.xlen(stream);
-  const results = (await pipeline.exec()) ?? [];
-  return results.reduce((sum, [error, n]) => sum + (error ? 0 : Number(n)), 0);
-}
-
-/** True while the sale may still append to its outbox: it exists and has stock left. */
-async function saleMayAppend(redis: OutboxRedis, productId: string): Promise<boolean> {
-  const remaining = await redis.hget(saleKeys(productId).sale, "remaining");
-  return remaining !== null && Number(remaining) > 0;
-}
-
-/**
- * Takes the outbox of a finished sale (sold out or gone, nothing left to relay) out of the
- * registry, so the relay does not poll it forever. /init registers the stream again after it
- * restarts a sale; the second look puts it back should a restart slip in between.
- */
-export async function retireIfFinished(redis: OutboxRedis, registryKey: string, stream: string, productId: string): Promise<boolean> {
-  if ((await redis.xlen(stream)) > 0 || (await saleMayAppend(redis, productId))) return false;
-  await redis.srem(registryKey, stream);
-  if ((await redis.xlen(stream)) > 0 || (await saleMayAppend(redis, productId))) {
-    await redis.sadd(registryKey, stream);
-    return false;
-  }
-  return true;
+  return { add, flush };
 }

@@ -7,7 +7,7 @@
  * KEYS[4] outbox        STREAM  accepted orders (field "order"), relayed to Kafka by the origin
  * KEYS[5] marks         ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
  * KEYS[6] claims        STRING  byte n = units ticket n asks for; set to 0 once it is used
- * KEYS[7] stats         HASH    "<second>:accepted|throttled|sold_out|limit_reached" -> count,
+ * KEYS[7] stats         HASH    "<second>:accepted|throttled|sold_out|limit_reached|calls" -> count,
  *                               "<second>:remaining|waiting|claimed" -> level, for the operator's live page
  * KEYS[8] acceptedKeys  STRING  Bloom filter of the accepted Idempotency-Keys (7 bits a byte: key-filter.ts)
  * KEYS[9] queuedKeys    STRING  Bloom filter of the queued Idempotency-Keys
@@ -23,12 +23,12 @@
  * ARGV[10] filters        1: the accepted-keys filter once the sale is sold out, 2: the queued-keys filter, 3: both
  *
  * Returns { outcome, saleId, remaining, issued, admitted, rate (string: Lua would truncate a
- * fraction), now (ms), a, b, claimed, "<bytes>:<acceptedKeys filter>" | "", "<bytes>:<queuedKeys filter>" | "" }:
+ * fraction), now (ms), a, b, claimed, "<bytes>:<acceptedKeys filter>" | "", "<bytes>:<queuedKeys filter>" | "", endsAt (ms, 0 = open-ended) }:
  *   accepted   a = order JSON, b = outbox entry id
  *   replay     a = status, b = payload (the first outcome of this Idempotency-Key)
  *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late
  *   sold_out | limit_reached | insufficient   a = payload
- *   not_started a = startsAt (ms);  conflict;  unknown (no sale: nothing else is returned)
+ *   not_started a = startsAt (ms);  ended;  conflict;  unknown (no sale: nothing else is returned)
  *
  * Claims: a ticket the watermark passed holds its units until it buys or its TTL runs out. The
  * watermark only passes tickets whose units are not claimed yet (claimed <= remaining, always),
@@ -45,7 +45,7 @@ local filters = tonumber(ARGV[10]) or 0
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
   'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes',
-  'quantity', 'createdAt')
+  'quantity', 'createdAt', 'endsAt')
 local saleId = f[1]
 if not saleId then return {'unknown'} end
 local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
@@ -53,6 +53,7 @@ local startsAt, tokens, refilledAt = tonumber(f[6]), tonumber(f[7]), tonumber(f[
 local issued, admitted, ticketTtlMs = tonumber(f[9]), tonumber(f[10]), tonumber(f[11])
 local claimed, expired = tonumber(f[12]) or 0, tonumber(f[13]) or 0
 local acceptedBytes, queuedBytes = tonumber(f[14]) or 1, tonumber(f[15]) or 1
+local endsAt = tonumber(f[18]) or 0
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -74,14 +75,16 @@ local function reply(outcome, a, b)
   -- Per-second counters and levels for the operator's live page, in the same call.
   local sec = string.format('%d', math.floor(now / 1000))
   if counted[outcome] then redis.call('HINCRBY', stats, sec .. ':' .. counted[outcome], 1) end
+  -- Every gate call is one billed command: the edge's share of the bill.
+  redis.call('HINCRBY', stats, sec .. ':calls', 1)
   if soldOutFromMemory > 0 then redis.call('HINCRBY', stats, sec .. ':sold_out', soldOutFromMemory) end
   redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted, sec .. ':claimed', claimed)
-  -- The accepted keys are final once nothing is left: only then is the filter worth keeping.
+  -- The accepted keys are final once nothing is left or the sale ended: only then is the filter worth keeping.
   local accepted = ''
-  if filters % 2 == 1 and remaining <= 0 then accepted = acceptedBytes .. ':' .. (redis.call('GET', acceptedKeys) or '') end
+  if filters % 2 == 1 and (remaining <= 0 or (endsAt > 0 and now >= endsAt)) then accepted = acceptedBytes .. ':' .. (redis.call('GET', acceptedKeys) or '') end
   local queued = ''
   if filters >= 2 then queued = queuedBytes .. ':' .. (redis.call('GET', queuedKeys) or '') end
-  return {outcome, saleId, remaining, issued, admitted, tostring(rate), now, a or '', b or '', claimed, accepted, queued}
+  return {outcome, saleId, remaining, issued, admitted, tostring(rate), now, a or '', b or '', claimed, accepted, queued, endsAt}
 end
 
 -- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a
@@ -96,6 +99,8 @@ if seen then
   ticket, ticketSaleId = tonumber(payload), saleId
 end
 
+-- Ended (past endsAt, or closed by the operator): final, like sold out; the edge remembers it.
+if endsAt > 0 and now >= endsAt then return reply('ended') end
 if now < startsAt then return reply('not_started', startsAt) end
 if remaining <= 0 then return reply('sold_out') end
 

@@ -30,6 +30,8 @@ export interface SaleSnapshot {
   at: number;
   /** Units held by admitted, unused, unexpired tickets: nobody behind them can buy these. */
   claimed: number;
+  /** When the sale ends (Redis' clock, ms; an operator's close sets it to then); 0 = when sold out. */
+  endsAt: number;
 }
 
 /** Filters the gate sent back with its answer (see KeyFilter). */
@@ -45,6 +47,7 @@ type GateDecision =
   | ({ kind: "conflict" } & SaleSnapshot)
   | ({ kind: "not_started"; startsAt: number } & SaleSnapshot)
   | ({ kind: "sold_out" } & SaleSnapshot)
+  | ({ kind: "ended" } & SaleSnapshot)
   | ({ kind: "queued"; ticket: number; expired: boolean } & SaleSnapshot)
   | ({ kind: "accepted"; order: string; outboxId: string } & SaleSnapshot)
   /** A final outcome decided earlier for the same Idempotency-Key (accepted or limit_reached). */
@@ -52,7 +55,7 @@ type GateDecision =
   | ({ kind: "limit_reached"; payload: string } & SaleSnapshot)
   | ({ kind: "insufficient"; payload: string } & SaleSnapshot);
 
-type Reply = [string, string, number, number, number, string, number, string | number, string | number, number, string, string];
+type Reply = [string, string, number, number, number, string, number, string | number, string | number, number, string, string, number];
 
 /** One purchase attempt through the gate script: exactly one Redis command. */
 export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateOutcome> {
@@ -70,9 +73,18 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     attempt.soldOutFromMemory ?? 0,
     filters,
   ]);
-  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, claimed, acceptedKeys, queuedKeys] = reply;
+  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, claimed, acceptedKeys, queuedKeys, endsAt] = reply;
   if (kind === "unknown") return { kind };
-  const snapshot: SaleSnapshot = { saleId: String(saleId), remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate), at: Number(at), claimed: Number(claimed) };
+  const snapshot: SaleSnapshot = {
+    saleId: String(saleId),
+    remaining: Number(remaining),
+    issued: Number(issued),
+    admitted: Number(admitted),
+    rate: Number(rate),
+    at: Number(at),
+    claimed: Number(claimed),
+    endsAt: Number(endsAt ?? 0),
+  };
   const decision = decide(kind, snapshot, a, b);
   const filter = { acceptedKeys: KeyFilter.parse(acceptedKeys), queuedKeys: KeyFilter.parse(queuedKeys) };
   return filter.acceptedKeys || filter.queuedKeys ? { ...decision, filters: filter } : decision;
@@ -82,6 +94,7 @@ function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: str
   switch (kind) {
     case "conflict":
     case "sold_out":
+    case "ended":
       return { kind, ...snapshot };
     case "not_started":
       return { kind, startsAt: Number(a), ...snapshot };

@@ -1,6 +1,7 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { gateLua } from "./gate.lua";
 import { initSaleLua } from "./init-sale.lua";
+import { closeSaleLua } from "./close-sale.lua";
 
 export interface LuaScript {
   name: string;
@@ -10,8 +11,9 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "c90c80fe758072435a9a9cec19c030b3e9e9fcb3" },
-  initSale: { name: "init-sale", lua: initSaleLua, sha: "91fec51e0ae0faf69996820b0e57904837949975" },
+  gate: { name: "gate", lua: gateLua, sha: "5d97ab0f471c707eb6e56cc52efdd698d851b8d4" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "373e47618bd54fc90a5271b7b2b1ffcce4ca55cb" },
+  closeSale: { name: "close-sale", lua: closeSaleLua, sha: "d6bbd5a85d11ed32d283b9e964f31d2b047d9d72" },
 } satisfies Record<string, LuaScript>;
 
 type Evaluator = Pick<Redis, "evalsha" | "eval">;

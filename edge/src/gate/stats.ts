@@ -1,4 +1,4 @@
-import { saleKeys } from "@fluxgate/common";
+import { BILL_KEY, saleKeys, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS } from "@fluxgate/common";
 import type { Redis } from "@upstash/redis/cloudflare";
 
 export interface SecondStats {
@@ -8,6 +8,8 @@ export interface SecondStats {
   throttled: number;
   soldOut: number;
   limitReached: number;
+  /** Gate calls: one billed Redis command each. */
+  calls: number;
   remaining: number | null;
   queued: number | null;
   claimed: number | null;
@@ -23,6 +25,20 @@ export interface SaleStats {
   /** Units held by admitted people who have not bought yet (their claims). */
   claimed: number;
   series: SecondStats[];
+  bill: SaleBill;
+}
+
+/**
+ * The Upstash bill since the sale started: the edge's gate calls for this sale, and the origin's
+ * commands (forward confirmations, relay) as it booked them per minute, for every sale open
+ * meanwhile. Reads of this page and the waiting room's status are not in it.
+ */
+export interface SaleBill {
+  since: string;
+  commands: { edge: number; forward: number; relay: number; total: number };
+  perAcceptedOrder: number | null;
+  costUsd: number;
+  priceUsdPer100k: number;
 }
 
 /**
@@ -32,15 +48,17 @@ export interface SaleStats {
 export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, productId: string, windowSeconds = 300): Promise<SaleStats | undefined> {
   const k = saleKeys(productId);
   // Replies are raw (see redis.ts): HMGET and HGETALL answer flat arrays.
-  const [saleId, quantity, remaining, issued, admitted, claimed] = (await redis.hmget(k.sale, "saleId", "quantity", "remaining", "issued", "admitted", "claimed")) as unknown as (string | null)[];
+  const [saleId, quantity, remaining, issued, admitted, claimed, createdAt] = (await redis.hmget(k.sale, "saleId", "quantity", "remaining", "issued", "admitted", "claimed", "createdAt")) as unknown as (string | null)[];
   if (!saleId) return undefined;
   const flat = ((await redis.hgetall(k.stats)) ?? []) as unknown as string[];
+  const billed = ((await redis.hgetall(BILL_KEY)) ?? []) as unknown as string[];
   const bySecond = new Map<number, SecondStats>();
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const [sec, field] = flat[i]!.split(":") as [string, string];
     const t = Number(sec);
-    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, remaining: null, queued: null, claimed: null };
+    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, calls: 0, remaining: null, queued: null, claimed: null };
     const value = Number(flat[i + 1]);
+    if (field === "calls") row.calls = value;
     if (field === "accepted") row.accepted = value;
     else if (field === "throttled") row.throttled = value;
     else if (field === "waiting") row.queued = value;
@@ -57,11 +75,40 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
   const series: SecondStats[] = [];
   let level = { remaining: Number(quantity), queued: 0, claimed: 0 };
   for (let t = Math.max(seconds[0] ?? last, last - windowSeconds + 1); t <= last; t++) {
-    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, remaining: null, queued: null, claimed: null };
+    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, calls: 0, remaining: null, queued: null, claimed: null };
     level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued, claimed: row.claimed ?? level.claimed };
     series.push({ ...row, ...level });
   }
   const q = Number(quantity);
   const left = Math.max(0, Number(remaining));
-  return { productId, saleId, quantity: q, remaining: left, sold: q - left, queued: left > 0 ? Math.max(0, Number(issued) - Number(admitted)) : 0, claimed: left > 0 ? Number(claimed ?? 0) : 0, series };
+  const sold = q - left;
+  return {
+    productId,
+    saleId,
+    quantity: q,
+    remaining: left,
+    sold,
+    queued: left > 0 ? Math.max(0, Number(issued) - Number(admitted)) : 0,
+    claimed: left > 0 ? Number(claimed ?? 0) : 0,
+    series,
+    bill: saleBill(bySecond, billed, Number(createdAt), sold),
+  };
+}
+
+function saleBill(bySecond: Map<number, SecondStats>, billed: string[], createdAt: number, sold: number): SaleBill {
+  const commands = { edge: 0, forward: 0, relay: 0, total: 0 };
+  for (const row of bySecond.values()) commands.edge += row.calls;
+  const fromMinute = Math.floor(createdAt / 60_000);
+  for (let i = 0; i + 1 < billed.length; i += 2) {
+    const [minute, component] = billed[i]!.split(":") as [string, string];
+    if (Number(minute) >= fromMinute && (component === "forward" || component === "relay")) commands[component] += Number(billed[i + 1]);
+  }
+  commands.total = commands.edge + commands.forward + commands.relay;
+  return {
+    since: new Date(createdAt).toISOString(),
+    commands,
+    perAcceptedOrder: sold > 0 ? commands.total / sold : null,
+    costUsd: upstashCostUsd(commands.total),
+    priceUsdPer100k: UPSTASH_PAYG_USD_PER_100K_COMMANDS,
+  };
 }

@@ -9,6 +9,7 @@ import { adminOnly } from "../http/admin";
 import { jsonBody } from "../http/json-body";
 import { KEY_FILTER_BITS_PER_KEY } from "../gate/key-filter";
 import { memory } from "../memory";
+import { announceOutbox } from "../outbox-registry";
 import { redisFor } from "../redis";
 
 export const InitRequest = z
@@ -19,8 +20,14 @@ export const InitRequest = z
     burst: z.number().int().min(1).max(1_000_000).optional(),
     perUserLimit: z.number().int().min(1).max(1000).default(1),
     startsAt: z.iso.datetime({ offset: true }).optional(),
+    /** When the sale ends even with stock left (the operator can also close it: POST /sales/:productId/close). */
+    endsAt: z.iso.datetime({ offset: true }).optional(),
     /** How long an admitted ticket may wait before buying; then its slot goes to the next in line. */
     ticketTtlSeconds: z.number().int().min(1).max(3600).default(60),
+  })
+  .refine((r) => !r.endsAt || Date.parse(r.endsAt) > Math.max(Date.now(), r.startsAt ? Date.parse(r.startsAt) : 0), {
+    message: "endsAt must be in the future and after startsAt",
+    path: ["endsAt"],
   })
   .transform((r) => ({ ...r, burst: r.burst ?? Math.max(1, Math.floor(r.ratePerSecond)) }));
 
@@ -32,16 +39,19 @@ export const init = new Hono<EdgeEnv>()
     const k = saleKeys(req.productId);
     const saleId = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
     const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
+    const endsAt = req.endsAt ? Date.parse(req.endsAt) : 0;
     // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL. And register
     // the sale's outbox for the relay before the sale goes live: if this request is cut while it
     // waits for the origin, what the forwards miss is still relayed.
     await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
     const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], [
-      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId, KEY_FILTER_BITS_PER_KEY,
+      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId, KEY_FILTER_BITS_PER_KEY, endsAt,
     ]);
     // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
     // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
     const delivered = await forwardToOrigin(config, event, outboxId);
+    // The origin's relay finds every sale's outbox through the registry, woken by the event.
+    await announceOutbox(redis, req.productId, "opened");
     memory.forget(req.productId);
     return c.json({
       productId: req.productId,
@@ -52,6 +62,7 @@ export const init = new Hono<EdgeEnv>()
       perUserLimit: req.perUserLimit,
       startsAt: new Date(startsAt || createdAt).toISOString(),
       ticketTtlSeconds: req.ticketTtlSeconds,
+      endsAt: endsAt ? new Date(endsAt).toISOString() : null,
       saleEvent: delivered ? "delivered" : "queued",
     });
   })

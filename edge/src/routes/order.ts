@@ -98,6 +98,8 @@ export const order = new Hono<EdgeEnv>()
       memory.countSoldOutAnswer(productId);
       return c.body(memory.soldOutBody(productId), 409, JSON_HEADERS);
     }
+    const ended = !earlier && !soldOut ? memory.ended(productId) : undefined;
+    if (ended && !(await ended.mayContain(key.data))) return c.json({ status: "ended", productId }, 409);
     const requestHash = await requestHashOf(req);
     // A retry of an answer this isolate gave in this sale is answered from memory.
     if (earlier) {
@@ -138,6 +140,8 @@ export const order = new Hono<EdgeEnv>()
         return c.json({ status: "not_started", productId: req.productId, startsAt: new Date(outcome.startsAt).toISOString() }, 425);
       case "sold_out":
         return final(409, { status: "sold_out", productId });
+      case "ended":
+        return final(409, { status: "ended", productId });
       case "insufficient":
         return c.json({ status: "insufficient_stock", productId: req.productId, ...(JSON.parse(outcome.payload) as object) }, 409);
       case "limit_reached":

@@ -4,12 +4,12 @@ import { closeSync, createReadStream, openSync, rmSync, statSync } from "node:fs
 import { createInterface } from "node:readline";
 
 /**
- * Attribution of top-level Redis commands to the bench's own sales, for when the shared redis is
- * polluted by other clients (INFO commandstats is server-wide and cannot tell whose a command
- * is). `redis-cli monitor` streams every command to a file during the window; afterwards the
- * top-level ones (not "[0 lua]") that name a key of one of `productIds` are counted. redis-cli
- * is C and only writes a file meanwhile, so it costs the measured system little (see its CPU in
- * the bench's breakdown); parsing happens after the window.
+ * Every top-level command redis ran in a window, with the client that sent it (INFO
+ * commandstats is server-wide and cannot tell whose a command is, nor a sent command from one a
+ * script ran). `redis-cli monitor` streams every command to a file during the window; afterwards
+ * the top-level ones (not "[0 lua]") are counted per client (bench/bill.ts names the clients).
+ * redis-cli is C and only writes a file meanwhile, so it costs the measured system little (see
+ * its CPU in the bench's breakdown); parsing happens after the window.
  */
 
 export const monitorAvailable = (): boolean => spawnSync("redis-cli", ["--version"], { stdio: "ignore" }).status === 0;
@@ -46,24 +46,28 @@ export class MonitorCapture {
     await this.exited;
   }
 
-  /** Top-level commands naming a key of one of these products (keys look like fg:{productId}:sale), by command (lower case). */
-  async count(productIds: string[]): Promise<{ byCommand: Record<string, number>; total: number; lines: number }> {
-    const needles = productIds.map((p) => `"fg:{${p}}:`);
-    const byCommand: Record<string, number> = {};
-    let total = 0;
-    let lines = 0;
+  /**
+   * Top-level commands per client address (lower-case command → count; only those naming a key of
+   * one of `productIds` when given), and the names clients gave themselves in the window
+   * (CLIENT SETNAME, which ioredis sends on connect).
+   */
+  async countByClient(productIds?: string[]): Promise<{ commands: Map<string, Record<string, number>>; namedInStream: Map<string, string> }> {
+    const needles = productIds?.map((p) => `"fg:{${p}}:`);
+    const commands = new Map<string, Record<string, number>>();
+    const namedInStream = new Map<string, string>();
     const rl = createInterface({ input: createReadStream(this.path), crlfDelay: Infinity });
     for await (const line of rl) {
-      lines++;
-      // 1795656664.023489 [0 127.0.0.1:55900] "evalsha" "sha" "7" "fg:{p}:sale" …   (script-internal: [0 lua])
-      const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
+      const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"(?: "([^"]*)")?(?: "([^"]*)")?/.exec(line);
       if (!m || m[1] === "lua") continue;
-      if (!needles.some((n) => line.includes(n))) continue;
-      const name = m[2]!.toLowerCase();
-      byCommand[name] = (byCommand[name] ?? 0) + 1;
-      total++;
+      const [, addr, command, arg1, arg2] = m as unknown as [string, string, string, string | undefined, string | undefined];
+      const name = command.toLowerCase();
+      if (name === "client" && arg1?.toLowerCase() === "setname" && arg2 !== undefined) namedInStream.set(addr, arg2);
+      if (needles && !needles.some((n) => line.includes(n))) continue;
+      const counts = commands.get(addr) ?? {};
+      counts[name] = (counts[name] ?? 0) + 1;
+      commands.set(addr, counts);
     }
-    return { byCommand, total, lines };
+    return { commands, namedInStream };
   }
 
   /** Deletes the captured file (tens of MB per window). */

@@ -36,11 +36,11 @@ export const GATE_COMMANDS = ["evalsha", "eval", "evalsha_ro", "eval_ro"];
 export const WAITING_ROOM_COMMANDS = [...GATE_COMMANDS, "hmget"];
 
 /**
- * What the origin sends to this redis: on every forward it confirms the order's outbox entry
- * (MULTI, XACK, XDEL, EXEC), and its relay polls every registered outbox (XREADGROUP, XAUTOCLAIM,
- * XLEN for its backlog metric, SMEMBERS). Part of the system under load, not the edge's commands.
+ * What only the origin sends to this redis: the relay's blocking read and its CLIENT ID/UNBLOCK.
+ * Its batched confirmations, claims and sweeps are EVALSHAs like the edge's gate, which
+ * commandstats cannot tell apart: the bill (bench/bill.ts, by connection) is the count that does.
  */
-export const ORIGIN_COMMANDS = new Set(["xreadgroup", "xautoclaim", "xlen", "xack", "xdel", "multi", "exec", "smembers", "xgroup|create", "xgroup|createconsumer"]);
+export const ORIGIN_COMMANDS = new Set(["xreadgroup", "client|id", "client|unblock"]);
 
 export class CommandStats {
   private readonly redis: Redis;

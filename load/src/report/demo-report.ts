@@ -1,4 +1,6 @@
+import { BILL_COMPONENTS, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS } from "@fluxgate/common";
 import { auditClean, type AuditReport } from "@fluxgate/stack";
+import { billPer, fmtUsd, type Bill } from "../bench/bill";
 import type { RequestRecord, SaleResult } from "../bench/sale";
 import { barChart, htmlPage, htmlTable, lineChart, type LineSeries } from "./svg";
 import { percentile, sortedAscending } from "./stats";
@@ -15,7 +17,23 @@ export interface DemoRun {
   samples: { t: number; remaining: number; queued: number }[];
   events: { t: number; label: string }[];
   audit: AuditReport;
+  /** The Upstash bill of the sale (/init to drained) and of an idle window after it; undefined without redis-cli. */
+  bill?: { sale: Bill; idle: Bill };
 }
+
+/** Billed commands by component per accepted order (the sale) and per second (idle), and what they cost. */
+export function billRows(run: DemoRun): (string | number)[][] {
+  if (!run.bill) return [];
+  const accepted = run.result.outcomes.bought;
+  const sale = billPer(run.bill.sale, accepted);
+  const idle = billPer(run.bill.idle, run.bill.idle.seconds);
+  const cells = (per: Record<string, number>) => [...BILL_COMPONENTS.map((c) => per[c]!.toFixed(3)), per.total!.toFixed(3)];
+  return [
+    ["the sale, per accepted order", ...cells(sale), `${fmtUsd(upstashCostUsd(run.bill.sale.total))} (${run.bill.sale.total.toLocaleString("en")} commands)`],
+    [`idle afterwards, per second (${run.bill.idle.seconds.toFixed(0)} s)`, ...cells(idle), `${fmtUsd(upstashCostUsd(idle.total * 86_400))} per day`],
+  ];
+}
+export const BILL_HEADER = ["Upstash bill", ...BILL_COMPONENTS.map((c) => (c === "forward" ? "origin forward" : c)), "total", `cost at $${UPSTASH_PAYG_USD_PER_100K_COMMANDS}/100k`];
 
 const colors = { accepted: "#146c2e", queued: "#b06000", soldOut: "#a50e0e", polls: "#0b57d0", stock: "#0b57d0", line: "#7b1fa2" };
 
@@ -96,6 +114,9 @@ ${lineChart(
   ],
   { xLabel: "seconds since the first buyer", yLabel: "units / people", markers },
 )}
+${run.bill ? `<h2>What it cost on Upstash</h2>
+<p>Every command each component sent to redis during the sale (from <code>/init</code> to drained: the crowd's gate calls and waiting-room reads, the origin's confirmations, the relay), counted the way Upstash bills (MONITOR, by connection).</p>
+${htmlTable(BILL_HEADER, billRows(run))}` : ""}
 <h2>Audit</h2>
 <pre>${JSON.stringify(a, null, 2).replace(/</g, "&lt;")}</pre>
 <h2>Events</h2>

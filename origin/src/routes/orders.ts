@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import { saleEventMessage } from "../message";
 import type { OriginMetrics, RejectReason } from "../metrics";
-import { isEntryId, markDone, type OutboxRedis } from "../outbox";
+import { isEntryId, type AckBatcher } from "../outbox";
 import type { SaleEventProducer } from "../producer";
 
 /** The outbox entry a forward carries (edge/src/forward.ts sends it). */
@@ -14,7 +14,8 @@ export interface OrdersDeps {
   signingSecret: string;
   topic: string;
   producer: SaleEventProducer;
-  redis: OutboxRedis;
+  /** Confirms produced entries in the outbox, in batches. */
+  acks: Pick<AckBatcher, "add">;
   metrics: OriginMetrics;
   logger: Logger;
 }
@@ -34,7 +35,8 @@ function decodeUtf8(bytes: Uint8Array): string | undefined {
  * POST /orders: a sale event the edge accepted and signed. Checked in this order: size (413),
  * signature and timestamp (401), JSON and schema (400); then produced with the exact bytes
  * received and answered 202 once Kafka acknowledged it (503 when it did not: the edge retries,
- * the relay covers it). Finally the outbox entry is marked done, so the relay leaves it alone.
+ * the relay covers it). Finally the outbox entry's confirmation is queued: it goes to Redis with
+ * the others of the next batch (one command for many), and the relay leaves the entry alone.
  */
 export function ordersRoute(deps: OrdersDeps): Hono {
   const logger = deps.logger.child({ component: "forward" });
@@ -87,20 +89,10 @@ export function ordersRoute(deps: OrdersDeps): Hono {
       }
       deps.metrics.produced.inc({ source: "forward" });
 
-      let outboxMarked = false;
-      if (outboxId !== undefined) {
-        try {
-          await markDone(deps.redis, saleKeys(event.productId).outbox, [outboxId]);
-          outboxMarked = true;
-        } catch (err) {
-          // Harmless but costly: the relay will produce this entry again, and the worker drop the duplicate.
-          deps.metrics.outboxMarkFailures.inc();
-          logger.warn({ err, productId: event.productId, outboxId }, "produced, but the outbox entry could not be marked done");
-        }
-      }
+      if (outboxId !== undefined) deps.acks.add(saleKeys(event.productId).outbox, outboxId);
 
       const id = event.type === "order" ? { orderId: event.orderId } : { saleId: event.saleId };
-      return c.json({ status: "produced", type: event.type, productId: event.productId, ...id, topic: deps.topic, outboxId, outboxMarked }, 202);
+      return c.json({ status: "produced", type: event.type, productId: event.productId, ...id, topic: deps.topic, outboxId }, 202);
     },
   );
 }

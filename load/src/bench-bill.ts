@@ -1,0 +1,104 @@
+/**
+ * `npm run bench:bill` — the whole system's Upstash bill, measured the way Upstash bills.
+ *
+ * The edge bundle runs on workerd (Miniflare API) against the running local stack (bridge →
+ * redis, the stack's origin and its relay, Kafka). Every command each component's connections
+ * send is counted with redis-cli MONITOR (bench/bill.ts): the edge (the bridge's connections),
+ * the origin's forward confirmations, and the relay.
+ *
+ *  1. orders  BILL_ORDERS (1,000) distinct buyers on a sale of exactly that stock, BILL_CONNECTIONS
+ *             (32) at a time, until the origin confirmed every one: commands per accepted order
+ *  2. idle    BILL_IDLE_SECONDS (30) with no sale opened by the bench, then with BILL_IDLE_SALES
+ *             (100) open sales nobody buys from: commands per second
+ *
+ * Prints a table, writes .fluxgate/bench/bill.json. Exit 1 when a target is missed.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BILL_COMPONENTS, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS } from "@fluxgate/common";
+import { BILL_TARGETS, billPer, fmtUsd, type BillJson } from "./bench/bill";
+import { billIdle, billOrders } from "./bench/bill-runs";
+import { edgeBindings } from "./bench/edge-api";
+import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
+import { table } from "./bench/table";
+import { buildEdge, startIsolates } from "./bench/worker-runtime";
+import { edgeIsolates } from "@fluxgate/stack";
+
+const settings = {
+  orders: intEnv("BILL_ORDERS", 1000),
+  connections: intEnv("BILL_CONNECTIONS", 32),
+  idleSeconds: intEnv("BILL_IDLE_SECONDS", 30),
+  idleSales: intEnv("BILL_IDLE_SALES", 100),
+};
+
+const outDir = join(fluxgateHome(), "bench");
+mkdirSync(outDir, { recursive: true });
+const runId = `bill${Date.now().toString(36)}`;
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const SECONDS_PER_DAY = 86_400;
+
+async function main(): Promise<number> {
+  const stack = await ensureStack(log);
+  const vars = readDevVars();
+  const built = await buildEdge(join(outDir, "edge-bundle"));
+  const edge = await startIsolates({ isolates: edgeIsolates(), scriptPath: built.scriptPath, bindings: edgeBindings(stack, vars), logPath: join(outDir, "workerd.log") });
+  const target = { edge: edge.url, adminToken: vars.ADMIN_TOKEN!, redisUrl: stack.redisUrl, dir: outDir };
+  try {
+    log(`[1/3] ${settings.orders} orders through the edge, ${settings.connections} at a time, until the origin confirmed them …`);
+    const orders = await billOrders(target, { productId: `${runId}-orders`, orders: settings.orders, concurrency: settings.connections });
+    log(`[2/3] idle ${settings.idleSeconds} s, no sale opened by the bench …`);
+    const idle0 = await billIdle(target, { seconds: settings.idleSeconds, openSales: 0, runId });
+    log(`[3/3] idle ${settings.idleSeconds} s with ${settings.idleSales} open sales …`);
+    const idleN = await billIdle(target, { seconds: settings.idleSeconds, openSales: settings.idleSales, runId });
+    return report({ orders, idle: [idle0, idleN], wrangler: built.wranglerVersion });
+  } finally {
+    await edge.dispose();
+  }
+}
+
+function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Awaited<ReturnType<typeof billIdle>>[]; wrangler: string }): number {
+  const perOrder = billPer(r.orders.bill, r.orders.accepted);
+  const cells = (per: Record<string, number>, digits: number) => [...BILL_COMPONENTS.map((c) => per[c]!.toFixed(digits)), per.total!.toFixed(digits)];
+  const idleRows = r.idle.map((i) => {
+    const per = billPer(i.bill, i.bill.seconds);
+    return { i, per, perDay: per.total * SECONDS_PER_DAY };
+  });
+  const out = [
+    "",
+    `Flux-Gate Upstash bill ${runId}: edge on workerd (wrangler ${r.wrangler} bundle), the local stack's origin and relay; every command each component sent (redis-cli MONITOR, by connection name)`,
+    "",
+    table([
+      ["measured", ...BILL_COMPONENTS, "total", "target"],
+      [`per accepted order (${r.orders.accepted} orders, drained)`, ...cells(perOrder, 3), `≤ ${BILL_TARGETS.perOrder}`],
+      ...idleRows.map(({ i, per }) => [`per second idle, ${i.openSales} open sales (${i.registered} registered, ${i.bill.seconds.toFixed(0)} s)`, ...cells(per, 3), `≤ ${BILL_TARGETS.idlePerSecond}`]),
+    ]),
+    "",
+    `By command: orders ${JSON.stringify(r.orders.bill.byCommand)}; idle ${idleRows.map(({ i }) => JSON.stringify(i.bill.byCommand)).join(" / ")}`,
+    `At Upstash pay-as-you-go ($${UPSTASH_PAYG_USD_PER_100K_COMMANDS} per 100k commands): a 1,000-order sale ${fmtUsd(upstashCostUsd(perOrder.total * 1000))}, ` +
+      `idle ${idleRows.map(({ i, perDay }) => `${fmtUsd(upstashCostUsd(perDay))}/day with ${i.openSales} open sales`).join(", ")}`,
+  ];
+  const targets = [
+    { name: "billed commands per accepted order (edge + origin)", target: `≤ ${BILL_TARGETS.perOrder}`, measured: perOrder.total.toFixed(3), pass: perOrder.total <= BILL_TARGETS.perOrder && r.orders.accepted === r.orders.sent },
+    ...idleRows.map(({ i, per }) => ({ name: `idle billed commands/s, ${i.openSales} open sales`, target: `≤ ${BILL_TARGETS.idlePerSecond}`, measured: per.total.toFixed(3), pass: per.total <= BILL_TARGETS.idlePerSecond })),
+  ];
+  out.push("", table([["target", "wanted", "measured", "result"], ...targets.map((t) => [t.name, t.target, t.measured, t.pass ? "PASS" : "FAIL"])], { alignNumbers: false }));
+  process.stdout.write(`${out.join("\n")}\n`);
+  const json: BillJson = {
+    runId,
+    at: new Date().toISOString(),
+    priceUsdPer100k: UPSTASH_PAYG_USD_PER_100K_COMMANDS,
+    orders: { accepted: r.orders.accepted, sent: r.orders.sent, connections: settings.connections, bill: r.orders.bill, perOrder },
+    idle: idleRows.map(({ i, per, perDay }) => ({ openSales: i.openSales, registered: i.registered, bill: i.bill, perSecond: per, perDay })),
+    targets,
+  };
+  writeFileSync(join(outDir, "bill.json"), `${JSON.stringify(json, null, 2)}\n`);
+  return targets.every((t) => t.pass) ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`\nbench:bill failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,35 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { ensureDevVars, stackHome } from "@fluxgate/stack";
+import { describe, expect, inject, it } from "vitest";
+import type {} from "../../stack/test/global-setup";
+import { BILL_TARGETS, billPer, describeBill } from "../src/bench/bill";
+import { billIdle, billOrders, type BillTarget } from "../src/bench/bill-runs";
+
+/**
+ * The whole system's Upstash bill, counted on the real redis the way Upstash counts (every
+ * command each component's connections send, by MONITOR), against the running stack: the edge
+ * (through the bridge), the origin's forward confirmations and its relay.
+ */
+const stack = inject("stack");
+const dir = join(stackHome().root, "bench");
+mkdirSync(dir, { recursive: true });
+const target: BillTarget = { edge: new URL(stack.edge.url), adminToken: ensureDevVars().get("ADMIN_TOKEN")!, redisUrl: stack.redis.url, dir };
+const runId = `bill-${Date.now().toString(36)}`;
+
+describe("the Upstash bill", { timeout: 240_000 }, () => {
+  it("is at most 1.1 commands per accepted order, edge + origin, over 1,000 orders", async () => {
+    const run = await billOrders(target, { productId: `${runId}-orders`, orders: 1000, concurrency: 32 });
+    console.log(`billed commands per accepted order: ${describeBill(run.bill, run.accepted)}`, run.bill.byCommand);
+    expect(run.accepted).toBe(1000);
+    // Exactly one per order from the edge: an extra edge command shows here, not only in the total.
+    expect(run.bill.commands.edge).toBe(1000);
+    expect(billPer(run.bill, run.accepted).total).toBeLessThanOrEqual(BILL_TARGETS.perOrder);
+  });
+
+  it.each([0, 100])("is at most 0.2 commands per second while idle, with %i open sales", async (openSales) => {
+    const run = await billIdle(target, { seconds: 30, openSales, runId: `${runId}-${openSales}` });
+    console.log(`idle with ${openSales} open sales (${run.registered} registered): ${describeBill(run.bill, run.bill.seconds)} commands/s`, run.bill.byCommand);
+    expect(billPer(run.bill, run.bill.seconds).total).toBeLessThanOrEqual(BILL_TARGETS.idlePerSecond);
+  });
+});
