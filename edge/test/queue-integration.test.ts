@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, countRedisCommands, initSale, order, sale, uniqueProduct } from "./helpers";
+import { call, signedIn, countRedisCommands, initSale, order, sale, uniqueProduct } from "./helpers";
 
 type Queued = { status: string; position: number; ticket: string; expired: boolean };
 
@@ -117,7 +117,9 @@ describe("the queue", { timeout: 60_000 }, () => {
 describe("standby: when the line already covers the stock", { timeout: 30_000 }, () => {
   type Standby = Queued & { standby?: boolean };
   const status = (productId: string, userId: string, ticket: string) =>
-    call(`/waiting-room/status?productId=${productId}&userId=${userId}`, { headers: { "x-queue-ticket": ticket } }).then((r) => r.json<{ state: string; position: number; standby?: boolean }>());
+    signedIn(userId)
+      .then((auth) => call(`/waiting-room/status?productId=${productId}&userId=${userId}`, { headers: { ...auth, "x-queue-ticket": ticket } }))
+      .then((r) => r.json<{ state: string; position: number; standby?: boolean }>());
 
   it("newcomers wait on standby with no Redis call, and are told sold out like everyone", async () => {
     const productId = uniqueProduct("standby");

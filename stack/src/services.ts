@@ -3,9 +3,10 @@ import { join } from "node:path";
 import type { StackConfig } from "./config";
 import { GiveUp, logFile, runningDaemon, startDaemon, stopDaemon, waitFor } from "./daemon";
 import { repoRoot } from "./home";
+import { DEV_AUDIENCE, issuerUrl, JWKS_PATH } from "./issuer/app";
 
 /** Our own processes, in start order: each needs the ones before it. */
-export const serviceNames = ["bridge", "origin", "worker", "edge"] as const;
+export const serviceNames = ["bridge", "issuer", "origin", "worker", "edge"] as const;
 export type ServiceName = (typeof serviceNames)[number];
 
 export interface ServiceEnv {
@@ -31,13 +32,17 @@ function specFor(config: StackConfig, name: ServiceName, env: ServiceEnv) {
       return { ...nodeEntry("bridge"), env: { ...base, BRIDGE_PORT: String(config.ports.bridge), UPSTASH_REDIS_REST_TOKEN: secret("UPSTASH_REDIS_REST_TOKEN") } };
     case "origin":
       return { ...nodeEntry("origin"), env: { ...base, ORIGIN_PORT: String(config.ports.origin), ORIGIN_SIGNING_SECRET: secret("ORIGIN_SIGNING_SECRET") } };
+    case "issuer":
+      return { command: process.execPath, args: ["--import", "tsx", join("stack", "src", "issuer", "main.ts")], env: base };
     case "worker":
       return { ...nodeEntry("worker"), env: { ...base, WORKER_PORT: String(config.ports.worker), DATABASE_URL: env.databaseUrl } };
     case "edge": {
       // The edge reads its secrets from .dev.vars; this stack's own addresses go in a second env
       // file that wins over it, so a stack on other ports (FLUXGATE_HOME, *_PORT) stays self-contained.
       const addresses = join(config.home.run, "edge.env");
-      writeFileSync(addresses, `UPSTASH_REDIS_REST_URL=${serviceUrl(config, "bridge")}\nORIGIN_URL=${serviceUrl(config, "origin")}\n`);
+      // The local edge trusts the stack's dev issuer; a deployment points these at the shop's own.
+      const identity = `JWT_ISSUER=${issuerUrl(config)}\nJWT_JWKS_URL=${issuerUrl(config)}${JWKS_PATH}\nJWT_AUDIENCE=${DEV_AUDIENCE}\n`;
+      writeFileSync(addresses, `UPSTASH_REDIS_REST_URL=${serviceUrl(config, "bridge")}\nORIGIN_URL=${serviceUrl(config, "origin")}\n${identity}`);
       return {
         command: process.execPath,
         args: [

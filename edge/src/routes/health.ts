@@ -2,6 +2,7 @@ import { healthStatusCode, probeAll } from "@fluxgate/common";
 import { Hono } from "hono";
 import type { EdgeEnv } from "../env";
 import { edgeConfig } from "../config";
+import { identityMode } from "../identity";
 import { redisFor } from "../redis";
 
 export const health = new Hono<EdgeEnv>().get("/", async (c) => {
@@ -13,5 +14,5 @@ export const health = new Hono<EdgeEnv>().get("/", async (c) => {
       if (!res.ok) throw new Error(`origin answered ${res.status}`);
     },
   });
-  return c.json(report, healthStatusCode(report));
+  return c.json({ ...report, identity: identityMode(config) }, healthStatusCode(report));
 });

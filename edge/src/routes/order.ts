@@ -5,6 +5,7 @@ import { z } from "zod";
 import { edgeConfig, type EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { forwardToOrigin } from "../forward";
+import { buyerOf, identity } from "../identity";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
 import { answerFor, countSoldOutAnswer, remember, rememberAnswer, soldOutInMemory, takeSoldOutAnswers } from "../memory";
@@ -14,10 +15,11 @@ import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type
 
 export const OrderRequest = z.strictObject({
   productId: ProductId,
-  userId: UserId,
+  /** Optional with a verified token (then it must be the token's sub); required when IDENTITY=anonymous. */
+  userId: UserId.optional(),
   quantity: z.number().int().min(1).max(100).default(1),
 });
-type OrderRequest = z.output<typeof OrderRequest>;
+type OrderRequest = z.output<typeof OrderRequest> & { userId: string };
 
 const sha256Hex = async (text: string) =>
   [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -80,9 +82,12 @@ async function redirectToWaitingRoom(c: Context<EdgeEnv>, config: EdgeConfig, re
 }
 
 export const order = new Hono<EdgeEnv>()
-  .post("/", async (c) => {
+  .post("/", identity, async (c) => {
     const config = edgeConfig(c.env);
-    const req = await jsonBody(c, OrderRequest);
+    const body = await jsonBody(c, OrderRequest);
+    const buyer = buyerOf(c, body.userId);
+    if (!buyer.ok) return buyer.res;
+    const req: OrderRequest = { ...body, userId: buyer.userId };
     const key = IdempotencyKey.safeParse(c.req.header("idempotency-key") ?? c.req.header("x-idempotency-key"));
     if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
 
