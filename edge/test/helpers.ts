@@ -111,13 +111,16 @@ export async function sale(productId: string) {
 
 /**
  * Counts the Redis commands the worker sends while `fn` runs, by watching its HTTP calls to the
- * Upstash REST API (the worker runs in this same isolate, so the spy sees its fetches).
+ * Upstash REST API (the worker runs in this same isolate, so the spy sees its fetches); and its
+ * fetches of the issuer's JWKS.
  */
-export async function countRedisCommands<T>(fn: () => Promise<T>): Promise<{ result: T; commands: number }> {
+export async function countRedisCommands<T>(fn: () => Promise<T>): Promise<{ result: T; commands: number; jwksFetches: number }> {
   let commands = 0;
+  let jwksFetches = 0;
   const original = globalThis.fetch;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const request = new Request(input, init);
+    if (request.url === env.JWT_JWKS_URL) jwksFetches++;
     if (request.url.startsWith(env.UPSTASH_REDIS_REST_URL)) {
       const body = JSON.parse(await request.clone().text()) as unknown[];
       commands += new URL(request.url).pathname === "/" ? 1 : body.length;
@@ -125,7 +128,8 @@ export async function countRedisCommands<T>(fn: () => Promise<T>): Promise<{ res
     return original(request);
   });
   try {
-    return { result: await fn(), commands };
+    const result = await fn();
+    return { result, commands, jwksFetches };
   } finally {
     spy.mockRestore();
   }

@@ -14,11 +14,11 @@ export class JwksUnavailable extends Error {
 }
 
 /**
- * How soon after one fetch an unknown kid may fetch the JWKS again: a real rotation is seen within
- * this, and a bot sending made-up kids costs the issuer one fetch per isolate per window, not one
- * per request.
+ * How soon after one fetch an unknown kid may fetch the JWKS again: a real rotation is seen at
+ * once (or within this), and a bot sending made-up kids costs the issuer at most one fetch per
+ * isolate per window, not one per request.
  */
-export const JWKS_REFETCH_MS = 10_000;
+export const JWKS_REFETCH_MS = 1_000;
 
 interface Cached {
   keys: HonoJsonWebKey[];
