@@ -12,6 +12,8 @@ export function saleKeys(productId: string) {
     marks: `${p}:marks`,
     used: `${p}:used`,
     stats: `${p}:stats`,
+    /** ZSET challenge id -> expiry (ms): proof-of-work solutions already spent. */
+    challenges: `${p}:challenges`,
   };
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;

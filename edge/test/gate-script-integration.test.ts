@@ -12,7 +12,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function start(productId: string, rate: number, burst: number) {
   const k = saleKeys(productId);
-  await runScript(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox, k.stats], ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId]);
+  await runScript(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox, k.stats], ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 0]);
 }
 
 const attempt = (productId: string, userId: string, ticket?: number): Attempt => ({

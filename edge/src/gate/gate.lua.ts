@@ -9,6 +9,7 @@
  * KEYS[6] used    BITMAP  ticket number -> 1 once an admitted ticket bought
  * KEYS[7] stats   HASH    "<second>:accepted|throttled|sold_out|limit_reached" -> count,
  *                         "<second>:remaining|waiting" -> level, for the operator's live page
+ * KEYS[8] challenges ZSET  proof-of-work challenge id -> expiry (ms), once spent
  * ARGV[1] idempotencyKey
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
  * ARGV[3] userId
@@ -18,6 +19,7 @@
  * ARGV[7] orderId         the order's id if this attempt is accepted
  * ARGV[8] productId
  * ARGV[9] soldOutFromMemory  sold-out answers the isolate gave from memory since its last call (batched counter)
+ * ARGV[10] challenge      "saleId|difficulty|id|expiresAt" of a solved challenge the edge checked, "" when none
  *
  * Returns { outcome, saleId, remaining, issued, admitted, rate, now (ms), detail... }:
  *   accepted   detail = order JSON, outbox entry id
@@ -25,6 +27,8 @@
  *   queued     detail = ticket number, "expired" when an admitted ticket came back too late
  *   sold_out | limit_reached | insufficient   detail = payload
  *   not_started detail = startsAt (ms);  conflict;  unknown (no sale: nothing else is returned)
+ *   challenge  detail = difficulty, "required" | "stale" | "replayed"
+ * and, last, the sale's proof-of-work difficulty (0 = off), so the edge learns it from any reply.
  *
  * Time is Redis' own clock (TIME), so every isolate refills the same bucket at the same rate.
  */
@@ -33,14 +37,16 @@ local sale, idem, buyers, outbox, marks, used, stats = KEYS[1], KEYS[2], KEYS[3]
 local key, requestHash, userId = ARGV[1], ARGV[2], ARGV[3]
 local quantity, ticket, ticketSaleId = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local orderId, productId, soldOutFromMemory = ARGV[7], ARGV[8], tonumber(ARGV[9]) or 0
+local challenges, challenge = KEYS[8], ARGV[10]
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
-  'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs')
+  'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'powDifficulty')
 local saleId = f[1]
 if not saleId then return {'unknown'} end
 local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
 local startsAt, tokens, refilledAt = tonumber(f[6]), tonumber(f[7]), tonumber(f[8])
 local issued, admitted, ticketTtlMs = tonumber(f[9]), tonumber(f[10]), tonumber(f[11])
+local powDifficulty = tonumber(f[12]) or 0
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -52,7 +58,7 @@ local function reply(outcome, a, b)
   if counted[outcome] then redis.call('HINCRBY', stats, sec .. ':' .. counted[outcome], 1) end
   if soldOutFromMemory > 0 then redis.call('HINCRBY', stats, sec .. ':sold_out', soldOutFromMemory) end
   redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted)
-  return {outcome, saleId, remaining, issued, admitted, rate, now, a, b}
+  return {outcome, saleId, remaining, issued, admitted, rate, now, a or false, b or false, powDifficulty}
 end
 
 -- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a
@@ -65,6 +71,17 @@ if seen then
   local status, payload = string.sub(seen, bar1 + 1, bar2 - 1), string.sub(seen, bar2 + 1)
   if status ~= 'queued' then return reply('replay', status, payload) end
   ticket, ticketSaleId = tonumber(payload), saleId
+end
+
+-- Proof of work, when the sale asks for it: a fresh attempt (not one holding its place in line)
+-- brings a challenge of this sale, solved at its difficulty, never spent before. The edge checked
+-- the signature, expiry and work; here it becomes single-use, in the same call.
+if powDifficulty > 0 and not (ticket > 0 and ticketSaleId == saleId) then
+  local cSale, cBits, cId, cExpires = string.match(challenge, '^([^|]*)|(%d+)|([^|]+)|(%d+)$')
+  if not cId then return reply('challenge', powDifficulty, 'required') end
+  if cSale ~= saleId or tonumber(cBits) < powDifficulty then return reply('challenge', powDifficulty, 'stale') end
+  redis.call('ZREMRANGEBYSCORE', challenges, '-inf', now)
+  if redis.call('ZADD', challenges, 'NX', cExpires, cId) == 0 then return reply('challenge', powDifficulty, 'replayed') end
 end
 
 if now < startsAt then return reply('not_started', startsAt) end

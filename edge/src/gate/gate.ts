@@ -14,6 +14,8 @@ export interface Attempt {
   orderId: string;
   /** Sold-out answers this isolate gave from memory since its last gate call: counted in Redis now. */
   soldOutFromMemory?: number;
+  /** A solved proof-of-work challenge the edge checked (challenge/gateArgument), for the gate to spend. */
+  challenge?: string;
 }
 
 /** What the gate saw of the sale while deciding: the edge caches it to answer later requests from memory. */
@@ -37,14 +39,19 @@ export type GateOutcome =
   /** A final outcome decided earlier for the same Idempotency-Key (accepted or limit_reached). */
   | ({ kind: "replay"; status: string; payload: string } & SaleSnapshot)
   | ({ kind: "limit_reached"; payload: string } & SaleSnapshot)
-  | ({ kind: "insufficient"; payload: string } & SaleSnapshot);
+  | ({ kind: "insufficient"; payload: string } & SaleSnapshot)
+  /** The sale asks for proof of work and this attempt brought none valid for it (or a spent one). */
+  | ({ kind: "challenge"; difficulty: number; reason: "required" | "stale" | "replayed" } & SaleSnapshot);
 
-type Reply = [string, string?, number?, number?, number?, number?, number?, (string | number)?, (string | number)?];
+/** Every reply also says the sale's proof-of-work difficulty (0 = off), so the edge learns it. */
+export type GateReply = GateOutcome & { powDifficulty?: number };
+
+type Reply = [string, string?, number?, number?, number?, number?, number?, (string | number | null)?, (string | number | null)?, number?];
 
 /** One purchase attempt through the gate script: exactly one Redis command. */
-export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateOutcome> {
+export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateReply> {
   const k = saleKeys(attempt.productId);
-  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.used, k.stats], [
+  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.used, k.stats, k.challenges], [
     attempt.idempotencyKey,
     attempt.requestHash,
     attempt.userId,
@@ -54,11 +61,14 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     attempt.orderId,
     attempt.productId,
     attempt.soldOutFromMemory ?? 0,
+    attempt.challenge ?? "",
   ]);
-  const [kind, saleId, remaining, issued, admitted, rate, at, a, b] = reply;
+  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, powDifficulty] = reply;
   if (kind === "unknown") return { kind };
-  const snapshot: SaleSnapshot = { saleId: String(saleId), remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate), at: Number(at) };
+  const snapshot = { saleId: String(saleId), remaining: Number(remaining), issued: Number(issued), admitted: Number(admitted), rate: Number(rate), at: Number(at), powDifficulty: Number(powDifficulty ?? 0) };
   switch (kind) {
+    case "challenge":
+      return { kind, difficulty: Number(a), reason: String(b) as "required" | "stale" | "replayed", ...snapshot };
     case "conflict":
     case "sold_out":
       return { kind, ...snapshot };

@@ -18,6 +18,7 @@
  * ARGV[6] startsAt       ms since the epoch, 0 to start now
  * ARGV[7] ticketTtlMs    how long an admitted ticket stays valid
  * ARGV[8] productId
+ * ARGV[9] powDifficulty  proof-of-work bits a fresh attempt must bring, 0 = off
  *
  * Returns { createdAt (Redis' clock, ms), sale event JSON, outbox entry id }.
  */
@@ -26,7 +27,7 @@ redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], 'saleId', ARGV[1], 'quantity', ARGV[2], 'remaining', ARGV[2], 'rate', ARGV[3],
-  'burst', ARGV[4], 'perUserLimit', ARGV[5], 'startsAt', ARGV[6], 'ticketTtlMs', ARGV[7],
+  'burst', ARGV[4], 'perUserLimit', ARGV[5], 'startsAt', ARGV[6], 'ticketTtlMs', ARGV[7], 'powDifficulty', ARGV[9],
   'tokens', ARGV[4], 'refilledAt', now, 'issued', 0, 'admitted', 0, 'createdAt', now)
 local event = '{"v":1,"type":"sale","saleId":' .. cjson.encode(ARGV[1]) .. ',"productId":' .. cjson.encode(ARGV[8]) ..
   ',"quantity":' .. ARGV[2] .. ',"perUserLimit":' .. ARGV[5] .. ',"startedAt":' .. string.format('%d', now) .. '}'

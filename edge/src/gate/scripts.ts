@@ -10,8 +10,8 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "158cfd77c9f49fbb0b2c1ea4807aab102edfdc55" },
-  initSale: { name: "init-sale", lua: initSaleLua, sha: "b5c62b20195ed74c667121db4a790382196dcb9a" },
+  gate: { name: "gate", lua: gateLua, sha: "faa79f68c15132c026398f6106e64563edbcd53e" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "3ef6162c8dda3642a90a4803851aaf374d70aa87" },
 } satisfies Record<string, LuaScript>;
 
 type Evaluator = Pick<Redis, "evalsha" | "eval">;

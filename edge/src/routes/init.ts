@@ -4,6 +4,7 @@ import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
+import { learnRequirement } from "../challenge";
 import { forwardToOrigin } from "../forward";
 import { adminOnly } from "../http/admin";
 import { jsonBody } from "../http/json-body";
@@ -20,6 +21,8 @@ export const InitRequest = z
     startsAt: z.iso.datetime({ offset: true }).optional(),
     /** How long an admitted ticket may wait before buying; then its slot goes to the next in line. */
     ticketTtlSeconds: z.number().int().min(1).max(3600).default(60),
+    /** Proof-of-work bits each fresh attempt must bring (2^bits hashes on average), 0 = off. */
+    powDifficulty: z.number().int().min(0).max(32).default(0),
   })
   .transform((r) => ({ ...r, burst: r.burst ?? Math.max(1, Math.floor(r.ratePerSecond)) }));
 
@@ -34,7 +37,7 @@ export const init = new Hono<EdgeEnv>()
     // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL.
     await redis.scriptLoad(scripts.gate.lua);
     const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.used, k.outbox, k.stats], [
-      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId,
+      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId, req.powDifficulty,
     ]);
     // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
     // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
@@ -42,6 +45,7 @@ export const init = new Hono<EdgeEnv>()
     // The origin's relay finds every sale's outbox through this set.
     await redis.sadd(OUTBOXES_KEY, k.outbox);
     forget(req.productId);
+    learnRequirement(req.productId, saleId, req.powDifficulty);
     return c.json({
       productId: req.productId,
       saleId,
@@ -51,6 +55,7 @@ export const init = new Hono<EdgeEnv>()
       perUserLimit: req.perUserLimit,
       startsAt: new Date(startsAt || createdAt).toISOString(),
       ticketTtlSeconds: req.ticketTtlSeconds,
+      powDifficulty: req.powDifficulty,
       saleEvent: delivered ? "delivered" : "queued",
     });
   })

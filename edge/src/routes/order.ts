@@ -4,6 +4,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { edgeConfig, type EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
+import { CHALLENGE_SOLUTION_HEADER, challengeResponse, checkSolution, gateArgument, knownRequirement, learnRequirement } from "../challenge";
 import { forwardToOrigin } from "../forward";
 import { buyerOf, identity } from "../identity";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
@@ -112,6 +113,20 @@ export const order = new Hono<EdgeEnv>()
       if (!ticket || ticket.productId !== req.productId) return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
     }
 
+    // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
+    let challenge: string | undefined;
+    if (!ticket?.number) {
+      const solution = c.req.header(CHALLENGE_SOLUTION_HEADER);
+      const required = knownRequirement(req.productId);
+      if (solution) {
+        const checked = await checkSolution(config.TICKET_SECRET, solution, req.userId, req.productId);
+        if (typeof checked === "string") return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, checked);
+        challenge = gateArgument(checked);
+      } else if (required && required.difficulty > 0) {
+        return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, "required");
+      }
+    }
+
     // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
     const covered = !ticket?.number ? lineCoversStock(req.productId, Date.now()) : undefined;
     if (covered) return standbyResponse(c, config, req, key.data, covered);
@@ -125,8 +140,12 @@ export const order = new Hono<EdgeEnv>()
       requestHash,
       orderId: crypto.randomUUID(),
       ...(ticket?.number ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
+      ...(challenge ? { challenge } : {}),
     });
-    if (outcome.kind !== "unknown") remember(req.productId, outcome);
+    if (outcome.kind !== "unknown") {
+      remember(req.productId, outcome);
+      learnRequirement(req.productId, outcome.saleId, outcome.powDifficulty ?? 0);
+    }
 
     switch (outcome.kind) {
       case "unknown":
@@ -149,6 +168,8 @@ export const order = new Hono<EdgeEnv>()
         rememberAnswer(req.productId, key.data, requestHash, 200, body);
         return c.json(body, 200);
       }
+      case "challenge":
+        return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, outcome.reason);
       case "replay":
         return outcome.status === "accepted" ? c.json(acceptedBody(outcome.payload), 200) : c.json(limitBody(req.productId, outcome.payload), 409);
     }
