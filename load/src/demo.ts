@@ -1,10 +1,14 @@
 /**
- * npm run demo: a whole flash sale in one command, on the local stack. A crowd that behaves like
- * browsers buys through the edge; mid-sale the worker is killed (kill -9) and brought back; then
- * the pipeline drains, the audit checks every layer, and a report with charts is written.
- * Exits 0 only when nothing was oversold, lost or duplicated.
+ * npm run demo: a whole flash sale in one command, on the local stack. A crowd of signed-in
+ * people that behaves like browsers (and solves the sale's proof-of-work challenge) buys through
+ * the edge, beside a bot fleet that tries without valid tokens or without solving; mid-sale the
+ * worker is killed (kill -9) and brought back; then the pipeline drains, the audit checks every
+ * layer, and a report with charts is written. Exits 0 only when nothing was oversold, lost or
+ * duplicated, and bots bought nothing and cost Redis nothing.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { Redis } from "ioredis";
+import { saleKeys } from "@fluxgate/common";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
 import { audit, ensureDevVars, runningDaemon, stackConfig, up, type AuditReport } from "@fluxgate/stack";
@@ -13,7 +17,10 @@ import { edgeBindings } from "./bench/edge-api";
 import { intEnv, readDevVars } from "./bench/env";
 import { buildEdge, startWorker, type RunningWorker } from "./bench/worker-runtime";
 import { runSale, type RequestRecord } from "./bench/sale";
-import { renderDemoReport, type DemoRun } from "./report/demo-report";
+import { BOT_PREFIX, runBotFleet, type BotFleetResult } from "./bench/bots";
+import { mintToken, mintTokens, solveInNode } from "./bench/identity";
+import { MonitorCapture, monitorAvailable } from "./bench/monitor";
+import { botRows, renderDemoReport, type DemoRun } from "./report/demo-report";
 import { table } from "./bench/table";
 import { percentile, sortedAscending } from "./report/stats";
 
@@ -31,6 +38,12 @@ const settings = {
   killAtSoldShare: 0.3,
   /** ...and bring it back this much later. */
   downForMs: 3_000,
+  /** Proof-of-work bits each fresh attempt must bring (2^bits SHA-256 on average; the people solve it). */
+  powDifficulty: intEnv("DEMO_POW_DIFFICULTY", 10),
+  /** Bot requests beside the people: 20× the stock, twice the people (DEMO_BOT_REQUESTS; this machine's cores are shared). */
+  botRequests: intEnv("DEMO_BOT_REQUESTS", scenario.stock * 20),
+  /** Accounts the bots hold real tokens for (they skip the challenge, or fake it). */
+  botAccounts: 100,
 };
 
 async function main(): Promise<number> {
@@ -44,13 +57,21 @@ async function main(): Promise<number> {
   const init = await fetch(new URL("/init", edge), {
     method: "POST",
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ productId, quantity: settings.stock, ratePerSecond: settings.ratePerSecond, burst: Math.max(1, Math.round(settings.ratePerSecond / 10)) }),
+    body: JSON.stringify({ productId, quantity: settings.stock, ratePerSecond: settings.ratePerSecond, burst: Math.max(1, Math.round(settings.ratePerSecond / 10)), powDifficulty: settings.powDifficulty }),
   });
   if (init.status !== 200) throw new Error(`POST /init answered ${init.status}: ${await init.text()}`);
   console.log(
     `\nSale ${productId}: ${settings.stock.toLocaleString("en")} units, ${settings.buyers.toLocaleString("en")} buyers ` +
       `(${Math.round(settings.buyers / settings.stock)}× the stock) arriving over ${settings.arrivalSeconds} s, admitted at ${settings.ratePerSecond}/s, through ${edge.origin}\n`,
   );
+
+  console.log(`Signing in ${settings.buyers.toLocaleString("en")} people and ${settings.botAccounts} bot accounts with the dev issuer …`);
+  const people = await mintTokens(state.issuer.url, Array.from({ length: settings.buyers }, (_, i) => `${runId}-u${i}`));
+  const botSubs = Array.from({ length: settings.botAccounts }, (_, i) => `${BOT_PREFIX}${runId}-acct${i}`);
+  const botTokens = [...(await mintTokens(state.issuer.url, botSubs)).values()];
+  const expiredTokens = await Promise.all(botSubs.slice(0, 10).map((sub) => mintToken(state.issuer.url, sub, { ttlSeconds: -60 })));
+  // Every Redis command of the sale, to tell which a bot caused (their subs start with BOT_PREFIX).
+  const monitor = monitorAvailable() ? await MonitorCapture.start(state.redis.url, join(config.home.root, "demo", `monitor-${runId}.log`)) : undefined;
 
   const records: RequestRecord[] = [];
   const samples: DemoRun["samples"] = [];
@@ -77,8 +98,22 @@ async function main(): Promise<number> {
     cliProgress.Presets.shades_classic,
   );
   bar.start(settings.buyers, 0, { requests: 0, sold: 0, stock: settings.stock, event: "" });
+  const bots = runBotFleet({
+    base: edge,
+    productId,
+    requests: settings.botRequests,
+    arrivalMs: settings.arrivalSeconds * 1000,
+    connections: Math.max(8, Math.round(settings.connections / 2)),
+    accountTokens: botTokens,
+    expiredTokens,
+    issuer: state.issuer.url,
+    audience: state.issuer.audience,
+    runId,
+  });
   const result = await runSale({
     base: edge,
+    auth: (userId) => ({ authorization: `Bearer ${people.get(userId)}` }),
+    solve: solveInNode,
     productId,
     buyers: settings.buyers,
     arrivalMs: settings.arrivalSeconds * 1000,
@@ -89,22 +124,30 @@ async function main(): Promise<number> {
     onRequest: (r) => records.push(r),
     onProgress: (finished, requests) => bar.update(finished, { requests, sold, event: events.at(-1)?.label ?? "" }),
   });
+  const fleet = await bots;
   clearInterval(sampler);
   bar.stop();
   await chaos;
+  await monitor?.stop();
+  const botCommands = monitor ? (await monitor.count([productId], `"${BOT_PREFIX}`)).total : undefined;
+  monitor?.discard();
+  const botUnits = await unitsBoughtBy(state.redis.url, productId, BOT_PREFIX);
 
   console.log("\nWaiting for the pipeline to drain (Kafka → PostgreSQL) …");
   const report = await drained(state, productId);
   events.push({ t: since(), label: "drained" });
 
   await miniflare?.dispose();
-  const run: DemoRun = { productId, runId, settings, edge: miniflare ? "workerd via the Miniflare API" : "wrangler dev", result, records, samples, events, audit: report };
+  const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands };
+  const run: DemoRun = { productId, runId, settings, edge: miniflare ? "workerd via the Miniflare API" : "wrangler dev", result, records, samples, events, audit: report, bots: botReport };
   printSummary(run);
   const path = writeReport(run);
   console.log(`\nReport: ${path}`);
   const clean = report.oversold === 0 && report.lost === 0 && report.duplicates === 0;
+  const botsHeldOff = botUnits === 0 && fleet.bought === 0 && (botCommands ?? 0) === 0;
   console.log(clean ? "\nOK: nothing oversold, lost or duplicated." : "\nFAILED: see the audit above.");
-  return clean ? 0 : 1;
+  console.log(botsHeldOff ? "OK: bots bought nothing and cost Redis nothing." : "FAILED: bots got through, or cost Redis commands (see the bot fleet table).");
+  return clean && botsHeldOff ? 0 : 1;
 }
 
 /**
@@ -117,7 +160,7 @@ async function edgeOnWorkerd(state: Awaited<ReturnType<typeof up>>): Promise<Run
   if (process.env.DEMO_EDGE === "wrangler") return undefined;
   const dir = join(config.home.root, "demo");
   const built = await buildEdge(join(dir, "edge-bundle"));
-  const stack = { redisUrl: state.redis.url, bridgeUrl: state.bridge.url, bridgeToken: state.bridge.token, originUrl: state.origin.url };
+  const stack = { redisUrl: state.redis.url, bridgeUrl: state.bridge.url, bridgeToken: state.bridge.token, originUrl: state.origin.url, issuer: state.issuer };
   return startWorker({ name: "flux-gate", scriptPath: built.scriptPath, bindings: edgeBindings(stack, readDevVars()), logPath: join(dir, "edge.log") });
 }
 
@@ -146,6 +189,18 @@ async function drained(state: Awaited<ReturnType<typeof up>>, productId: string)
   return report;
 }
 
+/** Units the gate's per-user ledger (the buyers hash) shows for subs starting with `prefix`. */
+async function unitsBoughtBy(redisUrl: string, productId: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { lazyConnect: true });
+  try {
+    await redis.connect();
+    const buyers = await redis.hgetall(saleKeys(productId).buyers);
+    return Object.entries(buyers).reduce((sum, [sub, units]) => sum + (sub.startsWith(prefix) ? Number(units) : 0), 0);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function printSummary(run: DemoRun): void {
   const orders = run.records.filter((r) => r.kind === "order" || r.kind === "order (retry)");
   const by = (status: number) => orders.filter((r) => r.status === status).map((r) => r.ms);
@@ -160,6 +215,7 @@ function printSummary(run: DemoRun): void {
         row("attempts (POST /order)", orders.map((r) => r.ms)),
         row("accepted (200)", by(200)),
         row("queued (302)", by(302)),
+        row("challenged (401: solved, sent again)", by(401)),
         row("sold out / limit (409)", by(409)),
         row("waiting-room polls", run.records.filter((r) => r.kind === "status").map((r) => r.ms)),
     ]),
@@ -171,6 +227,8 @@ function printSummary(run: DemoRun): void {
       [run.result.buyers, run.result.outcomes.bought, run.result.outcomes.sold_out, run.result.outcomes.unfinished, a.oversold, a.lost, a.duplicates, `${a.postgres.stock} (= ${a.redis.initial} − ${a.redis.sold})`],
     ]),
   );
+  console.log("\nBot fleet");
+  console.log(table(botRows(run.bots)));
 }
 
 function writeReport(run: DemoRun): string {

@@ -45,8 +45,11 @@ export class MonitorCapture {
     await this.exited;
   }
 
-  /** Top-level commands naming a key of one of these products (keys look like fg:{productId}:sale), by command (lower case). */
-  async count(productIds: string[]): Promise<{ byCommand: Record<string, number>; total: number; lines: number }> {
+  /**
+   * Top-level commands naming a key of one of these products (keys look like fg:{productId}:sale),
+   * by command (lower case); with `mentioning`, only those whose arguments also contain that text.
+   */
+  async count(productIds: string[], mentioning?: string): Promise<{ byCommand: Record<string, number>; total: number; lines: number }> {
     const needles = productIds.map((p) => `"fg:{${p}}:`);
     const byCommand: Record<string, number> = {};
     let total = 0;
@@ -58,6 +61,7 @@ export class MonitorCapture {
       const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
       if (!m || m[1] === "lua") continue;
       if (!needles.some((n) => line.includes(n))) continue;
+      if (mentioning !== undefined && !line.includes(mentioning)) continue;
       const name = m[2]!.toLowerCase();
       byCommand[name] = (byCommand[name] ?? 0) + 1;
       total++;

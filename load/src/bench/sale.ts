@@ -1,4 +1,5 @@
 import { Pool } from "undici";
+import { CHALLENGE_SOLUTION_HEADER } from "@fluxgate/common";
 import { percentile } from "../report/stats";
 
 /**
@@ -28,6 +29,10 @@ export interface SaleOptions {
   deadlineMs: number;
   runId: string;
   onProgress?: (finished: number, requests: number) => void;
+  /** The Authorization header of a signed-in buyer (IDENTITY=jwt); none when absent. */
+  auth?: (userId: string) => Record<string, string>;
+  /** Solves a 401 challenge (proof of work) as the waiting-room page does: returns the X-Challenge-Solution value. */
+  solve?: (challenge: string, difficulty: number) => string;
   /** Every request as it completes: for reports that chart the sale over time. */
   onRequest?: (record: RequestRecord) => void;
 }
@@ -132,6 +137,8 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     const key = `${o.runId}-k${i}`;
     const orderBody = JSON.stringify({ productId: o.productId, userId, quantity: 1 });
     const statusPath = `/waiting-room/status?productId=${encodeURIComponent(o.productId)}&userId=${encodeURIComponent(userId)}`;
+    const auth = o.auth?.(userId) ?? {};
+    let solution: string | undefined;
     let cookie: string | undefined;
     let attempts = 0;
     const jitter = () => o.pollMs + Math.random() * 250;
@@ -143,8 +150,9 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
       if (delay > 0) await sleep(delay);
       if (performance.now() > deadline) return end("unfinished");
       if (next === "order") {
-        const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": key };
+        const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": key, ...auth };
         if (cookie) headers.cookie = cookie;
+        if (solution) headers[CHALLENGE_SOLUTION_HEADER] = solution;
         const r = await send(attempts++ === 0 ? "order" : "order (retry)", "POST", "/order", headers, orderBody);
         if (r.status === 200) {
           orderIds.push(String(r.body.orderId));
@@ -166,13 +174,18 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
           delay = attempts === 1 ? 0 : jitter();
           continue;
         }
+        if (r.status === 401 && r.body.status === "challenge" && o.solve && typeof r.body.challenge === "string") {
+          solution = o.solve(r.body.challenge, Number(r.body.difficulty));
+          delay = 0;
+          continue;
+        }
         if (r.status === 425) {
           delay = 2_000;
           continue;
         }
         return end("error", `${r.status} ${JSON.stringify(r.body)}`);
       }
-      const s = await send("status", "GET", statusPath, cookie ? { cookie } : {});
+      const s = await send("status", "GET", statusPath, cookie ? { cookie, ...auth } : auth);
       const state = s.body.state;
       if (state === "sold_out") return end("sold_out");
       if (state === "waiting") {
