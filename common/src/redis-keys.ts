@@ -16,6 +16,8 @@ export function saleKeys(productId: string) {
     acceptedKeys: `${p}:accepted-keys`,
     queuedKeys: `${p}:queued-keys`,
     stats: `${p}:stats`,
+    /** ZSET challenge id -> expiry (ms): proof-of-work solutions already spent. */
+    challenges: `${p}:challenges`,
   };
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;

@@ -11,7 +11,7 @@ const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_RE
 
 async function start(productId: string, rate: number, burst: number) {
   const k = saleKeys(productId);
-  await runScript(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 20]);
+  await runScript(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 20, 0, 0]);
 }
 
 const attempt = (productId: string, userId: string, ticket?: number): Attempt => ({

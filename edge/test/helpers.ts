@@ -44,18 +44,58 @@ export async function initSale(body: Record<string, unknown>) {
   return res.json<{ saleId: string }>();
 }
 
+const tokens = new Map<string, Promise<string>>();
+let pending: { subs: string[]; tokens: Promise<Record<string, string>> } | undefined;
+
+/**
+ * A real token of the stack's dev issuer for this buyer (ES256, verified by the edge against the
+ * issuer's JWKS). Requests in the same tick share one POST /tokens, so a crowd of 5,000 costs one
+ * round trip; each buyer's token is fetched once per test file.
+ */
+export function tokenFor(sub: string): Promise<string> {
+  let token = tokens.get(sub);
+  if (!token) {
+    if (!pending) {
+      const subs: string[] = [];
+      const batch = new Promise((resolve) => setTimeout(resolve, 0))
+        .then(() => ((pending = undefined), mint("/tokens", { subs })))
+        .then((body) => body.tokens as Record<string, string>);
+      pending = { subs, tokens: batch };
+    }
+    pending.subs.push(sub);
+    token = pending.tokens.then((all) => all[sub]!);
+    tokens.set(sub, token);
+  }
+  return token;
+}
+
+/** POST to the dev issuer (a token endpoint that plays the shop's login). */
+export async function mint(path: "/token" | "/tokens" | "/rotate", body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const res = await fetch(new URL(path, env.JWT_ISSUER), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`dev issuer ${path} answered ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+/** The Authorization header of a signed-in buyer. */
+export const signedIn = async (sub: string) => ({ authorization: `Bearer ${await tokenFor(sub)}` });
+
 export interface OrderOptions {
   /** The Idempotency-Key; a fresh one when absent, none at all when null. */
   key?: string | null;
   ticket?: string;
   headers?: Record<string, string>;
+  /** Who is signed in: by default the body's userId (with a real token); null sends no token. */
+  as?: string | null;
 }
 
-export function order(body: unknown, opts: OrderOptions = {}): Promise<Response> {
+export async function order(body: unknown, opts: OrderOptions = {}): Promise<Response> {
+  const named = typeof body === "object" && body !== null ? (body as { userId?: unknown }).userId : undefined;
+  const as = opts.as === undefined ? (typeof named === "string" ? named : null) : opts.as;
   return call("/order", {
     method: "POST",
     headers: {
       "content-type": "application/json",
+      ...(as === null ? {} : await signedIn(as)),
       ...(opts.key === null ? {} : { "idempotency-key": opts.key ?? crypto.randomUUID() }),
       ...(opts.ticket ? { "x-queue-ticket": opts.ticket } : {}),
       ...opts.headers,
@@ -71,13 +111,16 @@ export async function sale(productId: string) {
 
 /**
  * Counts the Redis commands the worker sends while `fn` runs, by watching its HTTP calls to the
- * Upstash REST API (the worker runs in this same isolate, so the spy sees its fetches).
+ * Upstash REST API (the worker runs in this same isolate, so the spy sees its fetches); and its
+ * fetches of the issuer's JWKS.
  */
-export async function countRedisCommands<T>(fn: () => Promise<T>): Promise<{ result: T; commands: number }> {
+export async function countRedisCommands<T>(fn: () => Promise<T>): Promise<{ result: T; commands: number; jwksFetches: number }> {
   let commands = 0;
+  let jwksFetches = 0;
   const original = globalThis.fetch;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const request = new Request(input, init);
+    if (request.url === env.JWT_JWKS_URL) jwksFetches++;
     if (request.url.startsWith(env.UPSTASH_REDIS_REST_URL)) {
       const body = JSON.parse(await request.clone().text()) as unknown[];
       commands += new URL(request.url).pathname === "/" ? 1 : body.length;
@@ -85,7 +128,8 @@ export async function countRedisCommands<T>(fn: () => Promise<T>): Promise<{ res
     return original(request);
   });
   try {
-    return { result: await fn(), commands };
+    const result = await fn();
+    return { result, commands, jwksFetches };
   } finally {
     spy.mockRestore();
   }

@@ -12,8 +12,9 @@ describe("bad input gets a clear JSON error and changes nothing", () => {
   beforeAll(() => initSale({ productId, quantity: 5 }));
 
   const cases: [string, () => Promise<Response>, number][] = [
-    ["bad JSON", () => order("{not json"), 400],
-    ["a missing userId", () => order({ productId }), 400],
+    ["bad JSON", () => order("{not json", { as: "u1" }), 400],
+    ["no sign-in token", () => order(good, { as: null }), 401],
+    ["a userId other than the signed-in buyer", () => order(good, { as: "u2" }), 403],
     ["a negative quantity", () => order({ ...good, quantity: -1 }), 400],
     ["a string quantity", () => order({ ...good, quantity: "1" }), 400],
     ["an unknown field", () => order({ ...good, price: 0 }), 400],
@@ -22,7 +23,7 @@ describe("bad input gets a clear JSON error and changes nothing", () => {
     ["an empty Idempotency-Key", () => order(good, { key: "" }), 400],
     ["an Idempotency-Key of 129 characters", () => order(good, { key: "k".repeat(129) }), 400],
     ["an unknown product", () => order({ ...good, productId: uniqueProduct("nothing") }), 404],
-    ["a body over 8 KiB", () => order({ ...good, userId: "x".repeat(9000) }), 413],
+    ["a body over 8 KiB", () => order({ ...good, userId: "x".repeat(9000) }, { as: "u1" }), 413],
     ["GET /order", () => call("/order"), 405],
     ["PUT /order", () => call("/order", { method: "PUT", body: "{}" }), 405],
     ["a forged ticket", () => order(good, { ticket: "eyJhIjoxfQ.AAAA" }), 403],

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { call, countRedisCommands, initSale, order, uniqueProduct } from "./helpers";
+import { call, countRedisCommands, signedIn, initSale, order, uniqueProduct } from "./helpers";
 
 type Status = { state: string; position?: number; etaSeconds?: number };
 
-function status(productId: string, userId: string, ticket?: string) {
-  return call(`/waiting-room/status?productId=${productId}&userId=${userId}`, ticket ? { headers: { "x-queue-ticket": ticket } } : {});
+async function status(productId: string, userId: string, ticket?: string) {
+  return call(`/waiting-room/status?productId=${productId}&userId=${userId}`, { headers: { ...(await signedIn(userId)), ...(ticket ? { "x-queue-ticket": ticket } : {}) } });
 }
 
 describe("GET /waiting-room/status", { timeout: 30_000 }, () => {

@@ -5,7 +5,7 @@ import http from "k6/http";
 import { check, sleep } from "k6";
 import { Counter } from "k6/metrics";
 import { crowd, expectedStatuses } from "../scenarios.js";
-import { BASE_URL, checkSale, saleProductId, startSale, thresholds } from "./sale.js";
+import { BASE_URL, checkSale, postOrder, saleProductId, signIn, startSale, thresholds } from "./sale.js";
 
 const productId = saleProductId(crowd);
 
@@ -28,11 +28,8 @@ export const options = {
 
 export const setup = () => startSale(crowd, productId);
 
-function order(data, userId, key) {
-  const res = http.post(`${BASE_URL}/order`, JSON.stringify({ productId: data.productId, userId }), {
-    headers: { "content-type": "application/json", "idempotency-key": key },
-    tags: { name: "order" },
-  });
+function order(data, auth, key) {
+  const res = postOrder(data.productId, auth, key);
   if (res.status >= 500) serverErrors.add(1);
   check(res, { "200, 302 or 409": (r) => expectedStatuses.includes(r.status) });
   return res;
@@ -41,18 +38,19 @@ function order(data, userId, key) {
 export default function (data) {
   sleep(Math.random() * crowd.arrivalSeconds);
   const userId = `vu${__VU}-i${__ITER}`;
+  const auth = signIn(userId);
   const key = `${userId}-${Math.random()}`;
-  let res = order(data, userId, key);
+  let res = order(data, auth, key);
   if (res.status === 302) {
     // The cookie jar keeps the ticket, as a browser does.
     http.get(`${BASE_URL}${res.headers.Location}`, { tags: { name: "waiting-room" } });
     for (let polls = 0; polls < 600 && res.status === 302; polls++) {
       sleep(crowd.pollSeconds);
-      const status = http.get(`${BASE_URL}/waiting-room/status?productId=${data.productId}&userId=${userId}`, { tags: { name: "status" } });
+      const status = http.get(`${BASE_URL}/waiting-room/status?productId=${data.productId}`, { headers: auth, tags: { name: "status" } });
       if (status.status >= 500) serverErrors.add(1);
       const state = status.json("state");
       if (state === "sold_out") return soldOut.add(1);
-      if (state === "your_turn" || state === "expired" || state === "no_ticket") res = order(data, userId, key);
+      if (state === "your_turn" || state === "expired" || state === "no_ticket") res = order(data, auth, key);
     }
   }
   if (res.status === 200) accepted.add(1);

@@ -1,10 +1,9 @@
 // k6 run -e BASE_URL=https://flux-gate.<you>.workers.dev -e ADMIN_TOKEN=... load/k6/flood.js
-// Starts a sale, floods POST /order with distinct buyers, and fails on any oversell or 5xx.
-import http from "k6/http";
+// Starts a sale, floods POST /order with distinct signed-in buyers, and fails on any oversell or 5xx.
 import { check } from "k6";
 import { Counter } from "k6/metrics";
 import { expectedStatuses, flood } from "../scenarios.js";
-import { BASE_URL, checkSale, saleProductId, startSale, thresholds } from "./sale.js";
+import { checkSale, postOrder, saleProductId, signIn, startSale, thresholds } from "./sale.js";
 
 const productId = saleProductId(flood);
 const accepted = new Counter("orders_accepted");
@@ -22,10 +21,7 @@ export const options = {
 export const setup = () => startSale(flood, productId);
 
 export default function (data) {
-  const res = http.post(`${BASE_URL}/order`, JSON.stringify({ productId: data.productId, userId: `vu${__VU}-i${__ITER}` }), {
-    headers: { "content-type": "application/json", "idempotency-key": `${__VU}-${__ITER}-${Math.random()}` },
-    tags: { name: "order" },
-  });
+  const res = postOrder(data.productId, signIn(`vu${__VU}-i${__ITER}`), `${__VU}-${__ITER}-${Math.random()}`);
   if (res.status === 200) accepted.add(1);
   if (res.status >= 500) serverErrors.add(1);
   check(res, { "200, 302 or 409": (r) => expectedStatuses.includes(r.status) });

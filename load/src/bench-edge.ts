@@ -210,7 +210,8 @@ async function main(): Promise<number> {
   log(`edge bench ${runId}: ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   const stack = await ensureStack(log);
   const vars = readDevVars();
-  const bindings = edgeBindings(stack, vars);
+  // The gate's own paths, with one fixed body per flood: identity and challenges are measured by bench-identity.
+  const bindings = edgeBindings(stack, vars, "anonymous");
 
   // 1/6: build
   const b = bar("build (wrangler)", 1, "bundle");

@@ -1,11 +1,15 @@
 /**
- * npm run demo: a whole flash sale in one command, on the local stack. A crowd that behaves like
- * browsers buys through the edge; mid-sale the worker is killed (kill -9) and brought back; then
- * the pipeline drains, the audit checks every layer, and a report with charts is written.
- * Exits 0 only when nothing was oversold, lost or duplicated.
+ * npm run demo: a whole flash sale in one command, on the local stack. A crowd of signed-in
+ * people that behaves like browsers (and solves the sale's proof-of-work challenge) buys through
+ * the edge, beside a bot fleet that tries without valid tokens or without solving; mid-sale the
+ * worker is killed (kill -9) and brought back; then the pipeline drains, the audit checks every
+ * layer, and a report with charts is written. Exits 0 only when nothing was oversold, lost or
+ * duplicated, and bots bought nothing and cost Redis nothing.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { Redis } from "ioredis";
+import { saleKeys } from "@fluxgate/common";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
 import { audit, auditClean, ensureDevVars, isolateOf, stackConfig, up, type AuditReport } from "@fluxgate/stack";
@@ -14,8 +18,10 @@ import { intEnv } from "./bench/env";
 import { killAndRestartWorker } from "./kill-worker";
 import { runSale, type RequestRecord } from "./bench/sale";
 import { BillMeter } from "./bench/bill";
-import { monitorAvailable } from "./bench/monitor";
-import { BILL_HEADER, billRows, renderDemoReport, type DemoRun } from "./report/demo-report";
+import { BOT_PREFIX, runBotFleet } from "./bench/bots";
+import { mintToken, mintTokens, solveInNode } from "./bench/identity";
+import { MonitorCapture, monitorAvailable } from "./bench/monitor";
+import { BILL_HEADER, billRows, botRows, renderDemoReport, type DemoRun } from "./report/demo-report";
 import { table } from "./bench/table";
 import { percentile, sortedAscending } from "./report/stats";
 
@@ -35,6 +41,12 @@ const settings = {
   downForMs: 3_000,
   /** After the drain, how long the bill of an idle system is measured. */
   idleSeconds: intEnv("DEMO_IDLE_SECONDS", 10),
+  /** Proof-of-work bits each fresh attempt must bring (2^bits SHA-256 on average; the people solve it). */
+  powDifficulty: intEnv("DEMO_POW_DIFFICULTY", 10),
+  /** Bot requests beside the people: 20× the stock, twice the people (DEMO_BOT_REQUESTS; this machine's cores are shared). */
+  botRequests: intEnv("DEMO_BOT_REQUESTS", scenario.stock * 20),
+  /** Accounts the bots hold real tokens for (they skip the challenge, or fake it). */
+  botAccounts: 100,
 };
 
 async function main(): Promise<number> {
@@ -51,7 +63,7 @@ async function main(): Promise<number> {
   const init = await fetch(new URL("/init", edge), {
     method: "POST",
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ productId, quantity: settings.stock, ratePerSecond: settings.ratePerSecond, burst: Math.max(1, Math.round(settings.ratePerSecond / 10)) }),
+    body: JSON.stringify({ productId, quantity: settings.stock, ratePerSecond: settings.ratePerSecond, burst: Math.max(1, Math.round(settings.ratePerSecond / 10)), powDifficulty: settings.powDifficulty }),
   });
   if (init.status !== 200) throw new Error(`POST /init answered ${init.status}: ${await init.text()}`);
   const isolates = isolateOf(init.headers)?.of ?? 1;
@@ -59,6 +71,14 @@ async function main(): Promise<number> {
     `\nSale ${productId}: ${settings.stock.toLocaleString("en")} units, ${settings.buyers.toLocaleString("en")} buyers ` +
       `(${Math.round(settings.buyers / settings.stock)}× the stock) arriving over ${settings.arrivalSeconds} s, admitted at ${settings.ratePerSecond}/s, through ${edge.origin} (${isolates} edge isolates, round-robin)\n`,
   );
+
+  console.log(`Signing in ${settings.buyers.toLocaleString("en")} people and ${settings.botAccounts} bot accounts with the dev issuer …`);
+  const people = await mintTokens(state.issuer.url, Array.from({ length: settings.buyers }, (_, i) => `${runId}-u${i}`));
+  const botSubs = Array.from({ length: settings.botAccounts }, (_, i) => `${BOT_PREFIX}${runId}-acct${i}`);
+  const botTokens = [...(await mintTokens(state.issuer.url, botSubs)).values()];
+  const expiredTokens = await Promise.all(botSubs.slice(0, 10).map((sub) => mintToken(state.issuer.url, sub, { ttlSeconds: -60 })));
+  // Every Redis command of the sale, to tell which a bot caused (their subs start with BOT_PREFIX).
+  const monitor = monitorAvailable() ? await MonitorCapture.start(state.redis.url, join(config.home.root, "demo", `monitor-${runId}.log`)) : undefined;
 
   const records: RequestRecord[] = [];
   const samples: DemoRun["samples"] = [];
@@ -85,8 +105,22 @@ async function main(): Promise<number> {
     cliProgress.Presets.shades_classic,
   );
   bar.start(settings.buyers, 0, { requests: 0, sold: 0, stock: settings.stock, event: "" });
+  const bots = runBotFleet({
+    base: edge,
+    productId,
+    requests: settings.botRequests,
+    arrivalMs: settings.arrivalSeconds * 1000,
+    connections: Math.max(8, Math.round(settings.connections / 2)),
+    accountTokens: botTokens,
+    expiredTokens,
+    issuer: state.issuer.url,
+    audience: state.issuer.audience,
+    runId,
+  });
   const result = await runSale({
     base: edge,
+    auth: (userId) => ({ authorization: `Bearer ${people.get(userId)}` }),
+    solve: solveInNode,
     productId,
     buyers: settings.buyers,
     arrivalMs: settings.arrivalSeconds * 1000,
@@ -97,6 +131,7 @@ async function main(): Promise<number> {
     onRequest: (r) => records.push(r),
     onProgress: (finished, requests) => bar.update(finished, { requests, sold, event: events.at(-1)?.label ?? "" }),
   });
+  const fleet = await bots;
   clearInterval(sampler);
   bar.stop();
   // The kill is part of what the demo proves: a demo where it did not happen says so and fails.
@@ -104,6 +139,10 @@ async function main(): Promise<number> {
     () => undefined,
     (error: unknown) => (error instanceof Error ? error.message : String(error)),
   );
+  await monitor?.stop();
+  const botCommands = monitor ? (await monitor.count([productId], `"${BOT_PREFIX}`)).total : undefined;
+  monitor?.discard();
+  const botUnits = await unitsBoughtBy(state.redis.url, productId, BOT_PREFIX);
 
   console.log("\nWaiting for the pipeline to drain (Kafka → PostgreSQL) …");
   const report = await drained(state, productId);
@@ -113,18 +152,33 @@ async function main(): Promise<number> {
     const sale = await meter.stop();
     console.log(`Measuring the bill of an idle system for ${settings.idleSeconds} s …`);
     const idleMeter = await BillMeter.start(state.redis.url, billDir, "idle");
-    await new Promise((r) => setTimeout(r, settings.idleSeconds * 1000));
+    await sleep(settings.idleSeconds * 1000);
     bill = { sale, idle: await idleMeter.stop() };
   }
 
-  const run: DemoRun = { productId, runId, settings, edge: `${isolates} workerd isolates behind a round-robin router (the stack's edge)`, result, records, samples, events, audit: report, bill };
+  const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands };
+  const run: DemoRun = {
+    productId,
+    runId,
+    settings,
+    edge: `${isolates} workerd isolates behind a round-robin router (the stack's edge)`,
+    result,
+    records,
+    samples,
+    events,
+    audit: report,
+    bill,
+    bots: botReport,
+  };
   printSummary(run);
   const path = writeReport(run);
   console.log(`\nReport: ${path}`);
   const clean = auditClean(report);
+  const botsHeldOff = botUnits === 0 && fleet.bought === 0 && (botCommands ?? 0) === 0;
   if (killed) console.log(`\nFAILED: ${killed}.`);
   else console.log(clean ? "\nOK: nothing oversold, lost or duplicated; PostgreSQL's stock = initial − sold." : "\nFAILED: see the audit above.");
-  return clean && !killed ? 0 : 1;
+  console.log(botsHeldOff ? "OK: bots bought nothing and cost Redis nothing." : "FAILED: bots got through, or cost Redis commands (see the bot fleet table).");
+  return clean && !killed && botsHeldOff ? 0 : 1;
 }
 
 
@@ -143,6 +197,18 @@ async function drained(state: Awaited<ReturnType<typeof up>>, productId: string)
   return report;
 }
 
+/** Units the gate's per-user ledger (the buyers hash) shows for subs starting with `prefix`. */
+async function unitsBoughtBy(redisUrl: string, productId: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { lazyConnect: true });
+  try {
+    await redis.connect();
+    const buyers = await redis.hgetall(saleKeys(productId).buyers);
+    return Object.entries(buyers).reduce((sum, [sub, units]) => sum + (sub.startsWith(prefix) ? Number(units) : 0), 0);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function printSummary(run: DemoRun): void {
   const orders = run.records.filter((r) => r.kind === "order" || r.kind === "order (retry)");
   const by = (status: number) => orders.filter((r) => r.status === status).map((r) => r.ms);
@@ -157,6 +223,7 @@ function printSummary(run: DemoRun): void {
         row("attempts (POST /order)", orders.map((r) => r.ms)),
         row("accepted (200)", by(200)),
         row("queued (302)", by(302)),
+        row("challenged (401: solved, sent again)", by(401)),
         row("sold out / limit (409)", by(409)),
         row("waiting-room polls", run.records.filter((r) => r.kind === "status").map((r) => r.ms)),
     ]),
@@ -180,6 +247,8 @@ function printSummary(run: DemoRun): void {
   console.log("\nEvents");
   for (const e of run.events) console.log(`  ${(e.t / 1000).toFixed(1).padStart(6)} s  ${e.label}`);
   if (run.events.length === 0) console.log("  none");
+  console.log("\nBot fleet");
+  console.log(table(botRows(run.bots)));
 }
 
 function writeReport(run: DemoRun): string {

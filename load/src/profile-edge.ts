@@ -45,7 +45,7 @@ const worker =
         isolates: 1,
         // EDGE_BUNDLE=<index.js> profiles a bundle built (or patched) elsewhere, to A/B a change.
         scriptPath: process.env.EDGE_BUNDLE ?? (await buildEdge(join(outDir, "edge-bundle-profile"), { minify: false })).scriptPath,
-        bindings: edgeBindings(stack, vars),
+        bindings: edgeBindings(stack, vars, "anonymous"),
         logPath: join(outDir, "workerd.log"),
         inspectorPort: await freePort(),
       });

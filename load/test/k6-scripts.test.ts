@@ -18,9 +18,10 @@ interface K6Script {
   teardown(data: { productId: string }): void;
 }
 
-async function runK6(file: string, iterations: number, vus: number) {
+async function runK6(file: string, iterations: number, vus: number, powDifficulty = 0) {
   const g = globalThis as Record<string, unknown>;
-  g.__ENV = { BASE_URL: inject("stack").edge.url, ADMIN_TOKEN: adminToken, RUN_ID: `${file}-${Date.now().toString(36)}` };
+  const stack = inject("stack");
+  g.__ENV = { BASE_URL: stack.edge.url, ADMIN_TOKEN: adminToken, TOKEN_URL: `${stack.issuer.url}/token`, POW_DIFFICULTY: String(powDifficulty), RUN_ID: `${file}-${Date.now().toString(36)}` };
   const script = (await import(`../k6/${file}`)) as K6Script;
   state.maxRedirects = script.options.maxRedirects ?? 10;
   const data = script.setup();
@@ -52,6 +53,14 @@ describe("the k6 scripts, through a k6 shim against the local edge", { timeout: 
     expect(state.checks.failed).toEqual([]);
     expect(state.counters.get("orders_accepted")).toBe(3);
     expect(state.counters.get("orders_sold_out")).toBe(3);
+    expect(failedThresholds).toEqual([]);
+  });
+
+  it("flood with proof of work: each signed-in buyer solves the sale's challenge and buys", async () => {
+    Object.assign(scenarios.flood, { stock: 4, buyers: 8, vus: 4, ratePerSecond: 1000 });
+    const { failedThresholds } = await runK6("flood.js", 8, 4, 10);
+    expect(state.checks.failed).toEqual([]);
+    expect(state.counters.get("orders_accepted")).toBe(4);
     expect(failedThresholds).toEqual([]);
   });
 

@@ -14,6 +14,8 @@ const StackEnv = z.object({
   KAFKA_CONTROLLER_PORT: num(9093),
   KAFKA_HEAP_MB: num(512),
   BRIDGE_PORT: num(8079),
+  /** The dev identity issuer (JWKS + token endpoint) the local edge trusts. */
+  ISSUER_PORT: num(8091),
   ORIGIN_PORT: num(3000),
   /** The origin's /metrics, apart from the port the edge calls. */
   ORIGIN_METRICS_PORT: num(3002),
@@ -29,7 +31,7 @@ export interface StackConfig {
   databaseUrl: string;
   ownPostgresPort: number;
   kafka: { port: number; controllerPort: number; heapMb: number };
-  ports: { bridge: number; origin: number; originMetrics: number; worker: number; edge: number; edgeInspector: number };
+  ports: { bridge: number; issuer: number; origin: number; originMetrics: number; worker: number; edge: number; edgeInspector: number };
 }
 
 /** The stack's settings: defaults match the README; every port can be moved by an environment variable. */
@@ -42,6 +44,6 @@ export function stackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
     databaseUrl: e.DATABASE_URL,
     ownPostgresPort: e.STACK_POSTGRES_PORT,
     kafka: { port: e.KAFKA_PORT, controllerPort: e.KAFKA_CONTROLLER_PORT, heapMb: e.KAFKA_HEAP_MB },
-    ports: { bridge: e.BRIDGE_PORT, origin: e.ORIGIN_PORT, originMetrics: e.ORIGIN_METRICS_PORT, worker: e.WORKER_PORT, edge: e.EDGE_PORT, edgeInspector: e.EDGE_INSPECTOR_PORT },
+    ports: { bridge: e.BRIDGE_PORT, issuer: e.ISSUER_PORT, origin: e.ORIGIN_PORT, originMetrics: e.ORIGIN_METRICS_PORT, worker: e.WORKER_PORT, edge: e.EDGE_PORT, edgeInspector: e.EDGE_INSPECTOR_PORT },
   };
 }

@@ -2,9 +2,10 @@ import { join } from "node:path";
 import type { StackConfig } from "./config";
 import { GiveUp, logFile, runningDaemon, sleep, startDaemon, stopDaemon, tailOfFile, waitFor } from "./daemon";
 import { repoRoot } from "./home";
+import { DEV_AUDIENCE, issuerUrl, JWKS_PATH } from "./issuer/app";
 
 /** Our own processes, in start order: each needs the ones before it. */
-export const serviceNames = ["bridge", "origin", "worker", "edge"] as const;
+export const serviceNames = ["bridge", "issuer", "origin", "worker", "edge"] as const;
 export type ServiceName = (typeof serviceNames)[number];
 
 export interface ServiceEnv {
@@ -37,14 +38,27 @@ function specFor(config: StackConfig, name: ServiceName, env: ServiceEnv) {
         ...nodeEntry("origin"),
         env: { ...base, ORIGIN_PORT: String(config.ports.origin), ORIGIN_METRICS_PORT: String(config.ports.originMetrics), ORIGIN_SIGNING_SECRET: secret("ORIGIN_SIGNING_SECRET") },
       };
+    case "issuer":
+      return { command: process.execPath, args: ["--import", "tsx", join("stack", "src", "issuer", "main.ts")], env: base };
     case "worker":
       return { ...nodeEntry("worker"), env: { ...base, WORKER_PORT: String(config.ports.worker), DATABASE_URL: env.databaseUrl } };
     case "edge":
-      // Many isolates of the deployable bundle behind a round-robin (stack/src/edge/main.ts).
+      // Many isolates of the deployable bundle behind a round-robin (stack/src/edge/main.ts), wired
+      // to this stack's addresses; the local edge trusts the stack's dev issuer (a deployment points
+      // JWT_* at the shop's own).
       return {
         command: process.execPath,
         args: ["--import", "tsx", join(repoRoot, "stack", "src", "edge", "main.ts")],
-        env: { ...process.env, EDGE_PORT: String(config.ports.edge), UPSTASH_REDIS_REST_URL: serviceUrl(config, "bridge"), ORIGIN_URL: serviceUrl(config, "origin"), WRANGLER_SEND_METRICS: "false" },
+        env: {
+          ...process.env,
+          EDGE_PORT: String(config.ports.edge),
+          UPSTASH_REDIS_REST_URL: serviceUrl(config, "bridge"),
+          ORIGIN_URL: serviceUrl(config, "origin"),
+          JWT_ISSUER: issuerUrl(config),
+          JWT_JWKS_URL: `${issuerUrl(config)}${JWKS_PATH}`,
+          JWT_AUDIENCE: DEV_AUDIENCE,
+          WRANGLER_SEND_METRICS: "false",
+        },
       };
   }
 }

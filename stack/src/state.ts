@@ -8,6 +8,8 @@ export interface StackState {
   postgres: { url: string; ours: boolean };
   kafka: { brokers: string[]; version: string };
   bridge: { url: string; token: string };
+  /** The dev identity issuer: its URL is the tokens' `iss`; JWKS at jwksUrl, tokens from POST /token and /tokens. */
+  issuer: { url: string; jwksUrl: string; audience: string };
   /** metricsUrl: the origin's Prometheus /metrics, on a port of its own. */
   origin: { url: string; metricsUrl: string };
   worker: { url: string };

@@ -7,6 +7,7 @@ import { withLock } from "./lock";
 import { ensureDevVars } from "./secrets";
 import { ensureService, metricsUrl, serviceNames, type ServiceEnv } from "./services";
 import { writeState, type StackState } from "./state";
+import { DEV_AUDIENCE, JWKS_PATH } from "./issuer/app";
 
 export type Say = (line: string) => void;
 
@@ -50,6 +51,7 @@ async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
     postgres: { url: postgres.url, ours: postgres.ours },
     kafka: { brokers, version: KAFKA_VERSION },
     bridge: { url: urls.bridge!, token: secrets.get("UPSTASH_REDIS_REST_TOKEN")! },
+    issuer: { url: urls.issuer!, jwksUrl: `${urls.issuer!}${JWKS_PATH}`, audience: DEV_AUDIENCE },
     origin: { url: urls.origin!, metricsUrl: metricsUrl(config, "origin") },
     worker: { url: urls.worker! },
     edge: { url: urls.edge! },

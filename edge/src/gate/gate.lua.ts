@@ -11,6 +11,7 @@
  *                               "<second>:remaining|waiting|claimed" -> level, for the operator's live page
  * KEYS[8] acceptedKeys  STRING  Bloom filter of the accepted Idempotency-Keys (7 bits a byte: key-filter.ts)
  * KEYS[9] queuedKeys    STRING  Bloom filter of the queued Idempotency-Keys
+ * KEYS[10] challenges   ZSET    proof-of-work challenge id -> expiry (ms), once spent
  * ARGV[1] idempotencyKey
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
  * ARGV[3] userId
@@ -21,14 +22,17 @@
  * ARGV[8] productId
  * ARGV[9] soldOutFromMemory  sold-out answers the isolate gave from memory since its last call (batched counter)
  * ARGV[10] filters        1: the accepted-keys filter once the sale is sold out, 2: the queued-keys filter, 3: both
+ * ARGV[11] challenge      "saleId|difficulty|id|expiresAt" of a solved challenge the edge checked, "" when none
  *
  * Returns { outcome, saleId, remaining, issued, admitted, rate (string: Lua would truncate a
- * fraction), now (ms), a, b, claimed, "<bytes>:<acceptedKeys filter>" | "", "<bytes>:<queuedKeys filter>" | "", endsAt (ms, 0 = open-ended) }:
+ * fraction), now (ms), a, b, claimed, "<bytes>:<acceptedKeys filter>" | "", "<bytes>:<queuedKeys filter>" | "", endsAt (ms, 0 = open-ended),
+ * powDifficulty (0 = off: every reply says it, so the edge learns it) }:
  *   accepted   a = order JSON, b = outbox entry id
  *   replay     a = status, b = payload (the first outcome of this Idempotency-Key)
  *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late
  *   sold_out | limit_reached | insufficient   a = payload
  *   not_started a = startsAt (ms);  ended;  conflict;  unknown (no sale: nothing else is returned)
+ *   challenge  a = difficulty, b = "required" | "stale" | "replayed"
  *
  * Claims: a ticket the watermark passed holds its units until it buys or its TTL runs out. The
  * watermark only passes tickets whose units are not claimed yet (claimed <= remaining, always),
@@ -42,10 +46,11 @@ local key, requestHash, userId = ARGV[1], ARGV[2], ARGV[3]
 local quantity, ticket, ticketSaleId = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local orderId, productId, soldOutFromMemory = ARGV[7], ARGV[8], tonumber(ARGV[9]) or 0
 local filters = tonumber(ARGV[10]) or 0
+local challenges, challenge = KEYS[10], ARGV[11] or ''
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
   'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes',
-  'quantity', 'createdAt', 'endsAt')
+  'quantity', 'createdAt', 'endsAt', 'powDifficulty')
 local saleId = f[1]
 if not saleId then return {'unknown'} end
 local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
@@ -54,6 +59,7 @@ local issued, admitted, ticketTtlMs = tonumber(f[9]), tonumber(f[10]), tonumber(
 local claimed, expired = tonumber(f[12]) or 0, tonumber(f[13]) or 0
 local acceptedBytes, queuedBytes = tonumber(f[14]) or 1, tonumber(f[15]) or 1
 local endsAt = tonumber(f[18]) or 0
+local powDifficulty = tonumber(f[19]) or 0
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -84,7 +90,7 @@ local function reply(outcome, a, b)
   if filters % 2 == 1 and (remaining <= 0 or (endsAt > 0 and now >= endsAt)) then accepted = acceptedBytes .. ':' .. (redis.call('GET', acceptedKeys) or '') end
   local queued = ''
   if filters >= 2 then queued = queuedBytes .. ':' .. (redis.call('GET', queuedKeys) or '') end
-  return {outcome, saleId, remaining, issued, admitted, tostring(rate), now, a or '', b or '', claimed, accepted, queued, endsAt}
+  return {outcome, saleId, remaining, issued, admitted, tostring(rate), now, a or '', b or '', claimed, accepted, queued, endsAt, powDifficulty}
 end
 
 -- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a
@@ -101,6 +107,18 @@ end
 
 -- Ended (past endsAt, or closed by the operator): final, like sold out; the edge remembers it.
 if endsAt > 0 and now >= endsAt then return reply('ended') end
+
+-- Proof of work, when the sale asks for it: a fresh attempt (not one holding its place in line)
+-- brings a challenge of this sale, solved at its difficulty, never spent before. The edge checked
+-- the signature, expiry and work; here it becomes single-use, in the same call.
+if powDifficulty > 0 and not (ticket > 0 and ticketSaleId == saleId) then
+  local cSale, cBits, cId, cExpires = string.match(challenge, '^([^|]*)|(%d+)|([^|]+)|(%d+)$')
+  if not cId then return reply('challenge', powDifficulty, 'required') end
+  if cSale ~= saleId or tonumber(cBits) < powDifficulty then return reply('challenge', powDifficulty, 'stale') end
+  redis.call('ZREMRANGEBYSCORE', challenges, '-inf', now)
+  if redis.call('ZADD', challenges, 'NX', cExpires, cId) == 0 then return reply('challenge', powDifficulty, 'replayed') end
+end
+
 if now < startsAt then return reply('not_started', startsAt) end
 if remaining <= 0 then return reply('sold_out') end
 

@@ -17,6 +17,8 @@ export interface Attempt {
   soldOutFromMemory?: number;
   /** Which key filters to send back: the accepted keys' (only once sold out) and/or the queued keys'. */
   filters?: { accepted?: boolean; queued?: boolean };
+  /** A solved proof-of-work challenge the edge checked (challenge/gateArgument), for the gate to spend. */
+  challenge?: string;
 }
 
 /** What the gate saw of the sale while deciding: the edge caches it to answer later requests from memory. */
@@ -42,6 +44,9 @@ export interface GateFilters {
 
 export type GateOutcome = GateDecision & { filters?: GateFilters };
 
+/** Every reply also says the sale's proof-of-work difficulty (0 = off), so the edge learns it. */
+export type GateReply = GateOutcome & { powDifficulty?: number };
+
 type GateDecision =
   | { kind: "unknown" }
   | ({ kind: "conflict" } & SaleSnapshot)
@@ -53,15 +58,17 @@ type GateDecision =
   /** A final outcome decided earlier for the same Idempotency-Key (accepted or limit_reached). */
   | ({ kind: "replay"; status: string; payload: string } & SaleSnapshot)
   | ({ kind: "limit_reached"; payload: string } & SaleSnapshot)
-  | ({ kind: "insufficient"; payload: string } & SaleSnapshot);
+  | ({ kind: "insufficient"; payload: string } & SaleSnapshot)
+  /** The sale asks for proof of work and this attempt brought none valid for it (or a spent one). */
+  | ({ kind: "challenge"; difficulty: number; reason: "required" | "stale" | "replayed" } & SaleSnapshot);
 
-type Reply = [string, string, number, number, number, string, number, string | number, string | number, number, string, string, number];
+type Reply = [string, string, number, number, number, string, number, string | number, string | number, number, string, string, number, number];
 
 /** One purchase attempt through the gate script: exactly one Redis command. */
-export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateOutcome> {
+export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateReply> {
   const k = saleKeys(attempt.productId);
   const filters = (attempt.filters?.accepted ? 1 : 0) + (attempt.filters?.queued ? 2 : 0);
-  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys], [
+  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges], [
     attempt.idempotencyKey,
     attempt.requestHash,
     attempt.userId,
@@ -72,8 +79,9 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     attempt.productId,
     attempt.soldOutFromMemory ?? 0,
     filters,
+    attempt.challenge ?? "",
   ]);
-  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, claimed, acceptedKeys, queuedKeys, endsAt] = reply;
+  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, claimed, acceptedKeys, queuedKeys, endsAt, powDifficulty] = reply;
   if (kind === "unknown") return { kind };
   const snapshot: SaleSnapshot = {
     saleId: String(saleId),
@@ -85,13 +93,15 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     claimed: Number(claimed),
     endsAt: Number(endsAt ?? 0),
   };
-  const decision = decide(kind, snapshot, a, b);
+  const decision = { ...decide(kind, snapshot, a, b), powDifficulty: Number(powDifficulty ?? 0) };
   const filter = { acceptedKeys: KeyFilter.parse(acceptedKeys), queuedKeys: KeyFilter.parse(queuedKeys) };
   return filter.acceptedKeys || filter.queuedKeys ? { ...decision, filters: filter } : decision;
 }
 
 function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: string | number): GateDecision {
   switch (kind) {
+    case "challenge":
+      return { kind, difficulty: Number(a), reason: String(b) as "required" | "stale" | "replayed", ...snapshot };
     case "conflict":
     case "sold_out":
     case "ended":

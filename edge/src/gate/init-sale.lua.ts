@@ -23,6 +23,7 @@
  * ARGV[8] productId
  * ARGV[9] filterBitsPerKey  Bloom filter size per unit of stock (key-filter.ts)
  * ARGV[10] endsAt        ms since the epoch; 0 or absent for a sale that ends only when sold out or closed
+ * ARGV[11] powDifficulty proof-of-work bits a fresh attempt must bring, 0 = off
  *
  * Returns { createdAt (Redis' clock, ms), sale event JSON, outbox entry id }.
  */
@@ -34,7 +35,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local bitsPerKey = tonumber(ARGV[9])
 local function bytesFor(keys) return math.ceil(math.min(math.max(keys * bitsPerKey, 1024), 7 * 1048576) / 7) end
 redis.call('HSET', KEYS[1], 'saleId', ARGV[1], 'quantity', ARGV[2], 'remaining', ARGV[2], 'rate', ARGV[3],
-  'burst', ARGV[4], 'perUserLimit', ARGV[5], 'startsAt', ARGV[6], 'ticketTtlMs', ARGV[7], 'endsAt', ARGV[10] or 0,
+  'burst', ARGV[4], 'perUserLimit', ARGV[5], 'startsAt', ARGV[6], 'ticketTtlMs', ARGV[7], 'endsAt', ARGV[10] or 0, 'powDifficulty', ARGV[11] or 0,
   'tokens', ARGV[4], 'refilledAt', now, 'issued', 0, 'admitted', 0, 'claimed', 0, 'expired', 0, 'createdAt', now,
   'acceptedBytes', bytesFor(tonumber(ARGV[2])), 'queuedBytes', bytesFor(4 * tonumber(ARGV[2])))
 local event = '{"v":1,"type":"sale","saleId":' .. cjson.encode(ARGV[1]) .. ',"productId":' .. cjson.encode(ARGV[8]) ..

@@ -11,8 +11,8 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "5d97ab0f471c707eb6e56cc52efdd698d851b8d4" },
-  initSale: { name: "init-sale", lua: initSaleLua, sha: "373e47618bd54fc90a5271b7b2b1ffcce4ca55cb" },
+  gate: { name: "gate", lua: gateLua, sha: "727232679ccc8ff4501491a55c9b0744d2813cf7" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "01061c57cce8b95218724f985963c18772573ec6" },
   closeSale: { name: "close-sale", lua: closeSaleLua, sha: "d6bbd5a85d11ed32d283b9e964f31d2b047d9d72" },
 } satisfies Record<string, LuaScript>;
 

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { EdgeEnv } from "../env";
 import { edgeConfig } from "../config";
 import { fetchOrigin } from "../forward";
+import { identityMode } from "../identity";
 import { redisFor } from "../redis";
 
 export const health = new Hono<EdgeEnv>().get("/", async (c) => {
@@ -15,5 +16,5 @@ export const health = new Hono<EdgeEnv>().get("/", async (c) => {
       if (!res.ok) throw new Error(`origin answered ${res.status}`);
     },
   });
-  return c.json(report, healthStatusCode(report));
+  return c.json({ ...report, identity: identityMode(config) }, healthStatusCode(report));
 });

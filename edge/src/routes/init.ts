@@ -4,6 +4,7 @@ import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
+import { learnRequirement } from "../challenge";
 import { forwardToOrigin } from "../forward";
 import { adminOnly } from "../http/admin";
 import { jsonBody } from "../http/json-body";
@@ -24,6 +25,8 @@ export const InitRequest = z
     endsAt: z.iso.datetime({ offset: true }).optional(),
     /** How long an admitted ticket may wait before buying; then its slot goes to the next in line. */
     ticketTtlSeconds: z.number().int().min(1).max(3600).default(60),
+    /** Proof-of-work bits each fresh attempt must bring (2^bits hashes on average), 0 = off. */
+    powDifficulty: z.number().int().min(0).max(32).default(0),
   })
   .refine((r) => !r.endsAt || Date.parse(r.endsAt) > Math.max(Date.now(), r.startsAt ? Date.parse(r.startsAt) : 0), {
     message: "endsAt must be in the future and after startsAt",
@@ -45,7 +48,7 @@ export const init = new Hono<EdgeEnv>()
     // waits for the origin, what the forwards miss is still relayed.
     await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
     const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], [
-      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId, KEY_FILTER_BITS_PER_KEY, endsAt,
+      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId, KEY_FILTER_BITS_PER_KEY, endsAt, req.powDifficulty,
     ]);
     // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
     // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
@@ -53,6 +56,7 @@ export const init = new Hono<EdgeEnv>()
     // The origin's relay finds every sale's outbox through the registry, woken by the event.
     await announceOutbox(redis, req.productId, "opened");
     memory.forget(req.productId);
+    learnRequirement(req.productId, saleId, req.powDifficulty);
     return c.json({
       productId: req.productId,
       saleId,
@@ -63,6 +67,7 @@ export const init = new Hono<EdgeEnv>()
       startsAt: new Date(startsAt || createdAt).toISOString(),
       ticketTtlSeconds: req.ticketTtlSeconds,
       endsAt: endsAt ? new Date(endsAt).toISOString() : null,
+      powDifficulty: req.powDifficulty,
       saleEvent: delivered ? "delivered" : "queued",
     });
   })

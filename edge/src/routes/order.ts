@@ -4,7 +4,9 @@ import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { edgeConfig, type EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
+import { CHALLENGE_SOLUTION_HEADER, challengeResponse, checkSolution, gateArgument, knownRequirement, learnRequirement } from "../challenge";
 import { forwardToOrigin } from "../forward";
+import { buyerOf, identity } from "../identity";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
 import { memory } from "../memory";
@@ -14,10 +16,11 @@ import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type
 
 export const OrderRequest = z.strictObject({
   productId: ProductId,
-  userId: UserId,
+  /** Optional with a verified token (then it must be the token's sub); required when IDENTITY=anonymous. */
+  userId: UserId.optional(),
   quantity: z.number().int().min(1).max(100).default(1),
 });
-type OrderRequest = z.output<typeof OrderRequest>;
+type OrderRequest = z.output<typeof OrderRequest> & { userId: string };
 
 const sha256Hex = async (text: string) =>
   [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -83,9 +86,12 @@ async function presentedTicket(c: Context<EdgeEnv>, config: EdgeConfig, req: Ord
 }
 
 export const order = new Hono<EdgeEnv>()
-  .post("/", async (c) => {
+  .post("/", identity, async (c) => {
     const config = edgeConfig(c.env);
-    const req = await jsonBody(c, OrderRequest);
+    const body = await jsonBody(c, OrderRequest);
+    const buyer = buyerOf(c, body.userId);
+    if (!buyer.ok) return buyer.res;
+    const req: OrderRequest = { ...body, userId: buyer.userId };
     const key = IdempotencyKey.safeParse(c.req.header("idempotency-key") ?? c.req.header("x-idempotency-key"));
     if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
 
@@ -110,6 +116,20 @@ export const order = new Hono<EdgeEnv>()
     const ticket = await presentedTicket(c, config, req);
     if (ticket === "invalid") return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
 
+    // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
+    let challenge: string | undefined;
+    if (!ticket?.number) {
+      const solution = c.req.header(CHALLENGE_SOLUTION_HEADER);
+      const required = knownRequirement(req.productId);
+      if (solution) {
+        const checked = await checkSolution(config.TICKET_SECRET, solution, req.userId, req.productId);
+        if (typeof checked === "string") return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, checked);
+        challenge = gateArgument(checked);
+      } else if (required && required.difficulty > 0) {
+        return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, "required");
+      }
+    }
+
     // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
     const standby = !ticket?.number ? memory.standby(productId) : undefined;
     if (standby && !(await standby.queuedKeys.mayContain(key.data))) return standbyResponse(c, config, req, key.data, standby.snapshot);
@@ -124,9 +144,11 @@ export const order = new Hono<EdgeEnv>()
       requestHash,
       orderId: crypto.randomUUID(),
       ...(ticket?.number ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
+      ...(challenge ? { challenge } : {}),
     });
     if (outcome.kind === "unknown") return c.json({ error: "unknown product", productId }, 404);
     memory.learn(productId, outcome, outcome.filters);
+    learnRequirement(productId, outcome.saleId, outcome.powDifficulty ?? 0);
     /** Final answers are remembered for this sale, so a retry here costs no Redis command. */
     const final = (status: 200 | 409, body: object) => {
       memory.rememberAnswer(productId, outcome.saleId, key.data, { requestHash, status, body });
@@ -152,6 +174,8 @@ export const order = new Hono<EdgeEnv>()
         c.executionCtx.waitUntil(forwardToOrigin(config, outcome.order, outcome.outboxId));
         return final(200, acceptedBody(outcome.order));
       }
+      case "challenge":
+        return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, outcome.reason);
       case "replay":
         return outcome.status === "accepted" ? final(200, acceptedBody(outcome.payload)) : final(409, limitBody(productId, outcome.payload));
     }

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import page from "@fluxgate/waiting-room/index.html";
 import { getCookie } from "hono/cookie";
 import { edgeConfig } from "../config";
+import { buyerOf, identity } from "../identity";
 import type { EdgeEnv } from "../env";
 import { readSnapshot } from "../gate/snapshot";
 import { memory } from "../memory";
@@ -33,13 +34,16 @@ export const waitingRoom = new Hono<EdgeEnv>()
    * Where a waiting user stands, from the signed ticket and this isolate's memory of the sale.
    * "your_turn" tells the page to send the order again with the ticket; the gate has the final word.
    */
-  .get("/status", async (c) => {
+  .get("/status", identity, async (c) => {
     const productId = ProductId.safeParse(c.req.query("productId"));
-    const userId = UserId.safeParse(c.req.query("userId"));
-    if (!productId.success || !userId.success) return c.json({ error: "productId and userId query parameters required" }, 400);
+    const named = c.req.query("userId");
+    const userId = UserId.optional().safeParse(named);
+    if (!productId.success || !userId.success) return c.json({ error: "productId query parameter required (and userId, if given, a valid one)" }, 400);
+    const buyer = buyerOf(c, userId.data);
+    if (!buyer.ok) return buyer.res;
     const config = edgeConfig(c.env);
     const token = c.req.header(TICKET_HEADER) ?? getCookie(c, ticketCookie(productId.data));
-    const ticket = token ? await verifyTicket(config.TICKET_SECRET, token, userId.data) : undefined;
+    const ticket = token ? await verifyTicket(config.TICKET_SECRET, token, buyer.userId) : undefined;
     if (!ticket || ticket.productId !== productId.data) return c.json({ state: "no_ticket", error: "no valid queue ticket for this user and product" }, 403);
 
     const now = Date.now();

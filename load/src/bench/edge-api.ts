@@ -1,12 +1,20 @@
 import type { Flood } from "./cannon";
 import { wranglerVars, type StackInfo } from "./env";
 
-/** The edge's bindings for a Miniflare run against the local stack: wrangler.toml [vars], .dev.vars secrets, the stack's bridge and origin. */
-export function edgeBindings(stack: StackInfo, vars: Record<string, string>): Record<string, string> {
+/**
+ * The edge's bindings for a Miniflare run against the local stack: wrangler.toml [vars], .dev.vars
+ * secrets, the stack's bridge, origin and dev issuer. `identity: "anonymous"` is for the benches
+ * that measure the gate's own paths with one fixed body (their identity cost is measured apart).
+ */
+export function edgeBindings(stack: StackInfo, vars: Record<string, string>, identity: "jwt" | "anonymous" = "jwt"): Record<string, string> {
   for (const name of ["ADMIN_TOKEN", "TICKET_SECRET", "ORIGIN_SIGNING_SECRET"]) if (!vars[name]) throw new Error(`.dev.vars has no ${name}: run npm run up`);
   return {
     ...wranglerVars(),
     ORIGIN_URL: stack.originUrl,
+    IDENTITY: identity,
+    JWT_ISSUER: stack.issuer.url,
+    JWT_JWKS_URL: stack.issuer.jwksUrl,
+    JWT_AUDIENCE: stack.issuer.audience,
     UPSTASH_REDIS_REST_URL: stack.bridgeUrl,
     UPSTASH_REDIS_REST_TOKEN: stack.bridgeToken,
     ADMIN_TOKEN: vars.ADMIN_TOKEN!,

@@ -14,6 +14,8 @@ export interface StackInfo {
   bridgeUrl: string;
   bridgeToken: string;
   originUrl: string;
+  /** The stack's dev identity issuer (the tokens' iss; its JWKS and token endpoints). */
+  issuer: { url: string; jwksUrl: string; audience: string };
 }
 
 function readStackJson(): StackInfo | undefined {
@@ -22,8 +24,9 @@ function readStackJson(): StackInfo | undefined {
       redis: { url: string };
       bridge: { url: string; token: string };
       origin: { url: string };
+      issuer: StackInfo["issuer"];
     };
-    return { redisUrl: s.redis.url, bridgeUrl: s.bridge.url, bridgeToken: s.bridge.token, originUrl: s.origin.url };
+    return { redisUrl: s.redis.url, bridgeUrl: s.bridge.url, bridgeToken: s.bridge.token, originUrl: s.origin.url, issuer: s.issuer };
   } catch {
     return undefined;
   }
@@ -51,12 +54,12 @@ async function answers(stack: StackInfo): Promise<boolean> {
  */
 export async function ensureStack(log: (line: string) => void): Promise<StackInfo> {
   const known = readStackJson();
-  if (known && (await answers(known))) return known;
+  if (known?.issuer && (await answers(known))) return known;
   log("the local stack is not answering: running `npm run up` …");
   const up = spawnSync("npm", ["run", "--silent", "up"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
   if (up.status !== 0) throw new Error(`npm run up failed (exit ${up.status})`);
   const started = readStackJson();
-  if (!started || !(await answers(started))) throw new Error("the stack still does not answer after `npm run up`: see .fluxgate/logs/");
+  if (!started?.issuer || !(await answers(started))) throw new Error("the stack still does not answer after `npm run up`: see .fluxgate/logs/");
   return started;
 }
 

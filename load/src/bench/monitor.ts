@@ -55,19 +55,42 @@ export class MonitorCapture {
     const needles = productIds?.map((p) => `"fg:{${p}}:`);
     const commands = new Map<string, Record<string, number>>();
     const namedInStream = new Map<string, string>();
-    const rl = createInterface({ input: createReadStream(this.path), crlfDelay: Infinity });
-    for await (const line of rl) {
-      const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"(?: "([^"]*)")?(?: "([^"]*)")?/.exec(line);
-      if (!m || m[1] === "lua") continue;
-      const [, addr, command, arg1, arg2] = m as unknown as [string, string, string, string | undefined, string | undefined];
-      const name = command.toLowerCase();
-      if (name === "client" && arg1?.toLowerCase() === "setname" && arg2 !== undefined) namedInStream.set(addr, arg2);
+    for await (const { addr, command, arg1, arg2, line } of this.lines()) {
+      if (command === "client" && arg1?.toLowerCase() === "setname" && arg2 !== undefined) namedInStream.set(addr, arg2);
       if (needles && !needles.some((n) => line.includes(n))) continue;
       const counts = commands.get(addr) ?? {};
-      counts[name] = (counts[name] ?? 0) + 1;
+      counts[command] = (counts[command] ?? 0) + 1;
       commands.set(addr, counts);
     }
     return { commands, namedInStream };
+  }
+
+  /**
+   * Top-level commands naming a key of one of these products (keys look like fg:{productId}:sale),
+   * by command (lower case); with `mentioning`, only those whose arguments also contain that text.
+   */
+  async count(productIds: string[], mentioning?: string): Promise<{ byCommand: Record<string, number>; total: number }> {
+    const needles = productIds.map((p) => `"fg:{${p}}:`);
+    const byCommand: Record<string, number> = {};
+    let total = 0;
+    for await (const { command, line } of this.lines()) {
+      if (!needles.some((n) => line.includes(n))) continue;
+      if (mentioning !== undefined && !line.includes(mentioning)) continue;
+      byCommand[command] = (byCommand[command] ?? 0) + 1;
+      total++;
+    }
+    return { byCommand, total };
+  }
+
+  /** The captured top-level commands (script-internal ones, "[0 lua]", left out). */
+  private async *lines(): AsyncGenerator<{ addr: string; command: string; arg1: string | undefined; arg2: string | undefined; line: string }> {
+    const rl = createInterface({ input: createReadStream(this.path), crlfDelay: Infinity });
+    for await (const line of rl) {
+      // 1795656664.023489 [0 127.0.0.1:55900] "evalsha" "sha" "7" "fg:{p}:sale" …
+      const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"(?: "([^"]*)")?(?: "([^"]*)")?/.exec(line);
+      if (!m || m[1] === "lua") continue;
+      yield { addr: m[1]!, command: m[2]!.toLowerCase(), arg1: m[3], arg2: m[4], line };
+    }
   }
 
   /** Deletes the captured file (tens of MB per window). */

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
+import { CHALLENGE_SOLUTION_HEADER } from "@fluxgate/common";
 import { percentile } from "../report/stats";
 
 /**
@@ -29,6 +30,10 @@ export interface SaleOptions {
   deadlineMs: number;
   runId: string;
   onProgress?: (finished: number, requests: number) => void;
+  /** The Authorization header of a signed-in buyer (IDENTITY=jwt); none when absent. */
+  auth?: (userId: string) => Record<string, string>;
+  /** Solves a 401 challenge (proof of work) as the waiting-room page does: returns the X-Challenge-Solution value. */
+  solve?: (challenge: string, difficulty: number) => string;
   /** Every request as it completes: for reports that chart the sale over time. */
   onRequest?: (record: RequestRecord) => void;
   /** Every buyer as it ends: when it first asked (ms since the first arrival) and how it ended. */
@@ -134,6 +139,8 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     const key = `${o.runId}-k${i}`;
     const orderBody = JSON.stringify({ productId: o.productId, userId, quantity: 1 });
     const statusPath = `/waiting-room/status?productId=${encodeURIComponent(o.productId)}&userId=${encodeURIComponent(userId)}`;
+    const auth = o.auth?.(userId) ?? {};
+    let solution: string | undefined;
     let cookie: string | undefined;
     let attempts = 0;
     const jitter = () => o.pollMs + Math.random() * 250;
@@ -150,8 +157,9 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
       if (delay > 0) await sleep(delay);
       if (performance.now() > deadline) return done("unfinished");
       if (next === "order") {
-        const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": key };
+        const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": key, ...auth };
         if (cookie) headers.cookie = cookie;
+        if (solution) headers[CHALLENGE_SOLUTION_HEADER] = solution;
         const r = await send(attempts++ === 0 ? "order" : "order (retry)", "POST", "/order", headers, orderBody);
         if (r.status === 200) {
           orderIds.push(String(r.body.orderId));
@@ -173,13 +181,18 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
           delay = attempts === 1 ? 0 : jitter();
           continue;
         }
+        if (r.status === 401 && r.body.status === "challenge" && o.solve && typeof r.body.challenge === "string") {
+          solution = o.solve(r.body.challenge, Number(r.body.difficulty));
+          delay = 0;
+          continue;
+        }
         if (r.status === 425) {
           delay = 2_000;
           continue;
         }
         return done("error", `${r.status} ${JSON.stringify(r.body)}`);
       }
-      const s = await send("status", "GET", statusPath, cookie ? { cookie } : {});
+      const s = await send("status", "GET", statusPath, cookie ? { cookie, ...auth } : auth);
       const state = s.body.state;
       if (state === "sold_out") return done("sold_out");
       if (state === "waiting") {

@@ -2,6 +2,7 @@ import { BILL_COMPONENTS, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS } f
 import { auditClean, type AuditReport } from "@fluxgate/stack";
 import { billPer, fmtUsd, type Bill } from "../bench/bill";
 import type { RequestRecord, SaleResult } from "../bench/sale";
+import { botKinds, type BotFleetResult } from "../bench/bots";
 import { barChart, htmlPage, htmlTable, lineChart, type LineSeries } from "./svg";
 import { percentile, sortedAscending } from "./stats";
 
@@ -10,7 +11,7 @@ export interface DemoRun {
   runId: string;
   /** What ran the edge: workerd via the Miniflare API, or wrangler dev. */
   edge: string;
-  settings: { stock: number; buyers: number; ratePerSecond: number; arrivalSeconds: number; connections: number };
+  settings: { stock: number; buyers: number; ratePerSecond: number; arrivalSeconds: number; connections: number; powDifficulty: number; botRequests: number };
   result: SaleResult;
   records: RequestRecord[];
   /** GET /sales twice a second: ms since the start, stock left, people in line. */
@@ -19,6 +20,23 @@ export interface DemoRun {
   audit: AuditReport;
   /** The Upstash bill of the sale (/init to drained) and of an idle window after it; undefined without redis-cli. */
   bill?: { sale: Bill; idle: Bill };
+  /** The bot fleet: what it was answered, units it bought (the gate's ledger), Redis commands it caused (MONITOR; undefined without redis-cli). */
+  bots: BotFleetResult & { unitsBought: number; redisCommands: number | undefined };
+}
+
+/** The bot fleet's table, for the console and the report: a header row, one row per kind, the totals. */
+export function botRows(bots: DemoRun["bots"]): (string | number)[][] {
+  const statuses = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .sort()
+      .map(([status, n]) => `${status}×${n.toLocaleString("en")}`)
+      .join(" ");
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  return [
+    ["bot kind", "requests", "answers"],
+    ...botKinds.map((kind) => [kind, sum(bots.byKind[kind]), statuses(bots.byKind[kind])]),
+    ["all bots", bots.requests, `refused ${bots.refused.toLocaleString("en")}, no answer ${bots.errors}, units bought ${bots.unitsBought}, Redis commands spent on them ${bots.redisCommands ?? "n/a (no redis-cli)"}`],
+  ];
 }
 
 /** Billed commands by component per accepted order (the sale) and per second (idle), and what they cost. */
@@ -98,12 +116,18 @@ ${htmlTable(["outcome", "requests", "p50", "p99"], [
   ["attempts (POST /order)", ...lat(isOrder)],
   ["accepted (200)", ...lat((r) => isOrder(r) && r.status === 200)],
   ["queued (302)", ...lat((r) => isOrder(r) && r.status === 302)],
+  ["challenged (401: solved, sent again)", ...lat((r) => isOrder(r) && r.status === 401)],
   ["sold out / limit (409)", ...lat((r) => isOrder(r) && r.status === 409)],
   ["waiting-room polls", ...lat((r) => r.kind === "status")],
 ])}
 ${htmlTable(["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "PostgreSQL stock"], [
   [run.result.buyers, run.result.outcomes.bought, run.result.outcomes.sold_out, run.result.outcomes.unfinished, a.oversold, a.lost, a.duplicates, `${a.postgres.stock} = ${a.redis.initial} − ${a.redis.sold}`],
 ])}
+<h2>Bots</h2>
+<p>Beside the people (signed in, solving a ${run.settings.powDifficulty}-bit proof of work), a fleet of ${run.settings.botRequests.toLocaleString("en")} bot requests:
+<span class="${run.bots.unitsBought === 0 && !run.bots.redisCommands ? "ok" : "bad"}">${run.bots.unitsBought} units bought by bots, ${run.bots.redisCommands ?? "n/a"} Redis commands spent on them</span>;
+${run.result.outcomes.bought.toLocaleString("en")} people bought.</p>
+${htmlTable(botRows(run.bots)[0]!.map(String), botRows(run.bots).slice(1))}
 ${lineChart("Throughput by outcome", throughput(run.records), { xLabel: "seconds since the first buyer", yLabel: "requests per second", markers })}
 ${barChart("Latency distribution of purchase attempts", latencyHistogram(orders), { xLabel: "latency (client side, including connection queueing)", yLabel: "requests" })}
 ${lineChart(

@@ -4,7 +4,7 @@
  * the "edge" daemon; `npm run dev` (plain `wrangler dev`) stays the hot-reload loop.
  *
  * Bindings: wrangler.toml [vars], every value of .dev.vars (as `wrangler dev` reads them), then
- * this stack's own addresses (UPSTASH_REDIS_REST_URL, ORIGIN_URL from the environment).
+ * this stack's own addresses and dev issuer (UPSTASH_REDIS_REST_URL, ORIGIN_URL, JWT_* from the environment).
  */
 import { join } from "node:path";
 import { stackConfig } from "../config";
@@ -14,7 +14,7 @@ import { edgeIsolates, startIsolates } from "./isolates";
 
 const config = stackConfig();
 const isolates = edgeIsolates();
-const addresses = Object.fromEntries(["UPSTASH_REDIS_REST_URL", "ORIGIN_URL"].flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])));
+const addresses = Object.fromEntries(["UPSTASH_REDIS_REST_URL", "ORIGIN_URL", "JWT_ISSUER", "JWT_JWKS_URL", "JWT_AUDIENCE"].flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])));
 
 const built = await buildEdge(join(config.home.run, "edge-bundle"));
 const edge = await startIsolates({
