@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { repoRoot, wranglerCli } from "../home";
 
@@ -88,6 +88,22 @@ export function moduleRules(): { type: "Text" | "Data" | "CompiledWasm"; include
   rules.push({ type: "Data", include: ["**/*.bin"] });
   rules.push({ type: "CompiledWasm", include: ["**/*.wasm", "**/*.wasm?module"] });
   return rules;
+}
+
+/**
+ * The modules of a bundle wrangler wrote: its entry (index.js) first, then each file beside it
+ * that a module rule claims (the HTML pages it imports as Text, …), typed by that rule. Miniflare 5
+ * no longer applies rules itself.
+ */
+export function bundleModules(scriptPath: string): { type: "ESModule" | "Text" | "Data" | "CompiledWasm"; path: string }[] {
+  const dir = dirname(scriptPath);
+  const rules = moduleRules();
+  const matches = (glob: string, file: string) => file.endsWith(glob.replace(/^\*\*\/\*/, "").replace(/\?module$/, ""));
+  const others = readdirSync(dir).flatMap((file) => {
+    const rule = rules.find((r) => r.include.some((glob) => matches(glob, file)));
+    return rule && join(dir, file) !== scriptPath ? [{ type: rule.type, path: join(dir, file) }] : [];
+  });
+  return [{ type: "ESModule", path: scriptPath }, ...others];
 }
 
 /** compatibility_flags from wrangler.toml, if any (one-line array form). */

@@ -1,7 +1,7 @@
 import { createWriteStream } from "node:fs";
 import { dirname } from "node:path";
 import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptions as WorkerOptions } from "miniflare";
-import { compatibilityDate, compatibilityFlags, moduleRules } from "./bundle";
+import { bundleModules, compatibilityDate, compatibilityFlags } from "./bundle";
 
 /** How many isolates the local edge runs when EDGE_ISOLATES does not say. */
 export const DEFAULT_EDGE_ISOLATES = 4;
@@ -70,12 +70,10 @@ export interface RunningIsolates {
 export async function startIsolates(o: IsolatesOptions): Promise<RunningIsolates> {
   const log = createWriteStream(o.logPath, { flags: "a" });
   log.write(`\n--- ${new Date().toISOString()} ${o.isolates} isolate(s)\n`);
-  const source = o.scriptPath ? { scriptPath: o.scriptPath, modulesRoot: dirname(o.scriptPath) } : { script: o.script ?? "" };
+  const source = o.scriptPath ? { modules: bundleModules(o.scriptPath), modulesRoot: dirname(o.scriptPath) } : { modules: true, script: o.script ?? "" };
   const runtime = { compatibilityDate: compatibilityDate(), compatibilityFlags: compatibilityFlags() };
   const copies: WorkerOptions[] = Array.from({ length: o.isolates }, (_, i) => ({
     name: `edge-${i}`,
-    modules: true,
-    modulesRules: moduleRules(),
     ...source,
     ...runtime,
     bindings: o.bindings ?? {},
