@@ -11,3 +11,4 @@ export { up } from "./up";
 export { buildEdge, compatibilityDate, compatibilityFlags, moduleRules, wranglerVars } from "./edge/bundle";
 export { edgeIsolates, ISOLATE_HEADER, isolateOf, startIsolates, type RunningIsolates } from "./edge/isolates";
 export { countingUpstash, total as totalCommands } from "./edge/command-counter";
+export { mintToken, mintTokens } from "./issuer/client";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type {} from "../global-setup";
-import { initSale, onEveryIsolate, order, send, sleep, startEdge, ticketNumber, total, uniqueProduct, type EdgeUnderTest, type OrderReply, type Reply } from "./harness";
+import { bearer, initSale, onEveryIsolate, signIn, order, send, sleep, startEdge, ticketNumber, total, uniqueProduct, type EdgeUnderTest, type OrderReply, type Reply } from "./harness";
 
 /** The edge's re-check window (edge/src/memory.ts SOLD_OUT_MEMORY_MS). */
 const RECHECK_WINDOW_MS = 3_000;
@@ -18,6 +18,7 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
   it("sells exactly the stock to 2,000 concurrent buyers spread over every isolate", async () => {
     const productId = uniqueProduct("race");
     await initSale(edge, { productId, quantity: 100, ratePerSecond: 1_000_000 });
+    await signIn(edge, Array.from({ length: 2000 }, (_, i) => `u${i}`));
     const replies = await Promise.all(Array.from({ length: 2000 }, (_, i) => order(edge, { productId, userId: `u${i}` })));
     expect(seen(replies)).toBe(4);
     const accepted = replies.filter((r) => r.status === 200);
@@ -97,7 +98,10 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
 
   it("admits in ticket order across isolates; no fresh arrival jumps the line", async () => {
     const productId = uniqueProduct("fifo");
-    await initSale(edge, { productId, quantity: 100, ratePerSecond: 20, burst: 1 });
+    // Signed in up front, so the time between two arrivals is the edge's alone; 5 admissions a
+    // second leave this loaded machine room to queue the eight before the line has moved past them.
+    await signIn(edge, ["opener", "newcomer", ...Array.from({ length: 8 }, (_, i) => `w${i}`)]);
+    await initSale(edge, { productId, quantity: 100, ratePerSecond: 5, burst: 1 });
     expect((await order(edge, { productId, userId: "opener" })).status).toBe(200);
     const waiting: { userId: string; key: string; ticket: string }[] = [];
     for (let i = 0; i < 8; i++) {
@@ -192,7 +196,7 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     const queued = await order(edge, { productId, userId: "slow" });
     expect(queued.status).toBe(302);
     expect(queued.body.etaSeconds).toBe(2);
-    const status = await send<{ state: string; etaSeconds: number | null }>(edge, `/waiting-room/status?productId=${productId}&userId=slow`, { headers: { "x-queue-ticket": queued.body.ticket! } });
+    const status = await send<{ state: string; etaSeconds: number | null }>(edge, `/waiting-room/status?productId=${productId}&userId=slow`, { headers: { "x-queue-ticket": queued.body.ticket!, ...(await bearer(edge, "slow")) } });
     expect(status.body.state).toBe("waiting");
     expect(typeof status.body.etaSeconds).toBe("number");
     await sleep(2_200);

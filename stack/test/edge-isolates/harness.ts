@@ -6,6 +6,7 @@ import { buildEdge, wranglerVars } from "../../src/edge/bundle";
 import { isolateOf, startIsolates, type RunningIsolates } from "../../src/edge/isolates";
 import { countingUpstash } from "../../src/edge/command-counter";
 import { ensureDevVars } from "../../src/secrets";
+import { mintTokens } from "../../src/issuer/client";
 
 export { total } from "../../src/edge/command-counter";
 import type { StackState } from "../../src/state";
@@ -20,6 +21,8 @@ export interface EdgeUnderTest {
   url: URL;
   isolates: number;
   adminToken: string;
+  /** The dev issuer that signs the buyers in. */
+  issuer: string;
   /** Redis commands the edge sent so far, by name (EVALSHA, HMGET, …). */
   commands: Map<string, number>;
   stop(): Promise<void>;
@@ -44,12 +47,18 @@ export async function startEdge(stack: StackState, isolates = 4): Promise<EdgeUn
       UPSTASH_REDIS_REST_URL: counter.url,
       UPSTASH_REDIS_REST_TOKEN: stack.bridge.token,
       ORIGIN_URL: stack.origin.url,
+      // Buyers are signed in with the stack's dev issuer, as on the stack's own edge.
+      IDENTITY: "jwt",
+      JWT_ISSUER: stack.issuer.url,
+      JWT_JWKS_URL: stack.issuer.jwksUrl,
+      JWT_AUDIENCE: stack.issuer.audience,
     },
   });
   return {
     url: edge.url,
     isolates,
     adminToken,
+    issuer: stack.issuer.url,
     commands,
     stop: async () => {
       await edge.dispose();
@@ -106,10 +115,28 @@ export interface OrderReply {
   limit?: number;
 }
 
-export function order(edge: EdgeUnderTest, body: Record<string, unknown>, opts: { key?: string; ticket?: string; cookie?: string } = {}): Promise<Reply<OrderReply>> {
+const tokens = new Map<string, string>();
+
+/** Signs these buyers in once (the dev issuer's batch endpoint): a crowd's orders then carry tokens without a round trip each. */
+export async function signIn(edge: EdgeUnderTest, userIds: string[]): Promise<void> {
+  const missing = userIds.filter((u) => !tokens.has(u));
+  if (missing.length > 0) for (const [sub, token] of await mintTokens(edge.issuer, missing)) tokens.set(sub, token);
+}
+
+/** The Authorization header of a signed-in buyer. */
+export async function bearer(edge: EdgeUnderTest, userId: string): Promise<{ authorization: string }> {
+  await signIn(edge, [userId]);
+  return { authorization: `Bearer ${tokens.get(userId)}` };
+}
+
+/** An order of `body.userId`, signed in as that buyer (the token's sub is the buyer; the body's userId must match it). */
+export async function order(edge: EdgeUnderTest, body: Record<string, unknown>, opts: { key?: string; ticket?: string; cookie?: string } = {}): Promise<Reply<OrderReply>> {
+  const userId = String(body.userId);
+  await signIn(edge, [userId]);
   return send<OrderReply>(edge, "/order", {
     method: "POST",
     headers: {
+      authorization: `Bearer ${tokens.get(userId)}`,
       "content-type": "application/json",
       "idempotency-key": opts.key ?? crypto.randomUUID(),
       ...(opts.ticket ? { "x-queue-ticket": opts.ticket } : {}),
