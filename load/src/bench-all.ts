@@ -6,12 +6,15 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { BILL_COMPONENTS, UPSTASH_PAYG_USD_PER_100K_COMMANDS, upstashCostUsd } from "@fluxgate/common";
 import { fmtUsd, type BillJson } from "./bench/bill";
 import { fluxgateHome, repoRoot } from "./bench/env";
 
 const benches = ["bench:edge", "bench:pipeline", "bench:realpath", "bench:bill"] as const;
+/** How busy the machine already was: every figure here shares its cores with whatever else runs. */
+const loadAtStart = loadavg()[0]!;
 
 const git = (...args: string[]) => {
   const r = spawnSync("git", args, { cwd: repoRoot, encoding: "utf8" });
@@ -66,7 +69,8 @@ const md = `# Benchmarks
 
 Produced by \`npm run bench\` from the code at ${version}, on ${edge.machine.cores} cores (${edge.machine.cpu}, Node ${edge.machine.node}), the whole
 stack on the same machine; edge ${edge.startedAt.slice(0, 16).replace("T", " ")} UTC, pipeline ${pipeline.at.slice(0, 16).replace("T", " ")} UTC, real path ${realpath.at.slice(0, 16).replace("T", " ")} UTC.
-Numbers move by ±10% from run to run here: the load generator, workerd and the pipeline share two cores.
+The load generator, workerd and the pipeline share the cores; the 1-minute load average was ${n(loadAtStart, 1)} when this run began
+(other work on the machine slows every figure, most of all the real path's, whose every hop waits for a core).
 
 ## Edge (\`npm run bench:edge\`, ${edge.build.runtime})
 

@@ -46,34 +46,43 @@ interface Inserted {
 }
 
 /**
- * One batch, one transaction: create the sales (from their events, or from the terms their
- * orders carry when the event is late: an order never waits for its sale), insert every order in one
+ * One batch, one transaction: create the sales of its sale events, and of its orders whose sale is
+ * not known yet from the terms they carry (an order never waits for its sale), insert every order in one
  * statement, then take from each sale's stock what was actually inserted (optimistic, retried on a
  * version conflict). Nothing here produces or commits offsets: the caller does, after COMMIT.
  */
 export async function processBatch(pool: pg.Pool, input: BatchInput): Promise<BatchResult> {
+  /** Sales from their own events, and from the terms orders carry (used only for a sale not known yet). */
   const sales = new Map<string, SaleRow>();
+  const fromOrders = new Map<string, SaleRow>();
   const orders = new Map<string, { row: OrderRow; index: number }>();
   const dead: DeadLetter[] = [];
   let duplicates = 0;
   input.messages.forEach((message, index) => {
     const parsed = parseMessage(message.value, input.partition, message.offset);
     if (parsed.kind === "invalid") dead.push({ index, reason: parsed.reason, detail: parsed.detail });
+    else if (parsed.kind === "sale") sales.set(parsed.sale.saleId, parsed.sale);
     else {
-      // The sale's own event wins over the terms an order carries (they are the same, from one hash).
-      if (parsed.kind === "sale" || !sales.has(parsed.sale.saleId)) sales.set(parsed.sale.saleId, parsed.sale);
-      if (parsed.kind === "sale") return;
+      if (!fromOrders.has(parsed.sale.saleId)) fromOrders.set(parsed.sale.saleId, parsed.sale);
       if (orders.has(parsed.order.orderId)) duplicates++;
       else orders.set(parsed.order.orderId, { row: parsed.order, index });
     }
   });
-  if (sales.size === 0) return { salesCreated: 0, persisted: [], duplicates, dead, stockConflicts: 0 };
+  if (sales.size === 0 && orders.size === 0) return { salesCreated: 0, persisted: [], duplicates, dead, stockConflicts: 0 };
 
   return inTransaction(pool, async (db) => {
     const created = await insertSales(db, [...sales.values()]);
 
     const rows = [...orders.values()].map((o) => o.row);
-    let known = await selectSales(db, [...new Set(rows.map((r) => r.saleId))]);
+    const saleIds = [...new Set(rows.map((r) => r.saleId))];
+    let known = await selectSales(db, saleIds);
+    // An order ahead of its sale event (the event still in the outbox, or behind in the partition)
+    // creates the sale from the terms it carries; the event, when it comes, changes nothing.
+    const missing = saleIds.filter((id) => !known.has(id)).map((id) => fromOrders.get(id)!);
+    if (missing.length > 0) {
+      created.push(...(await insertSales(db, missing)));
+      known = await selectSales(db, saleIds);
+    }
     const inserted = await insertOrders(db, rows);
     duplicates += rows.length - inserted.length;
 
