@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { saleKeys } from "@fluxgate/common";
+import { IdemStatus, OrderMessage, parseIdemRecord, saleKeys, SaleStarted, SaleTerms } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import { passGate, type Attempt } from "../src/gate/gate";
@@ -55,5 +55,39 @@ describe("token bucket and watermark (gate.lua)", () => {
     const productId = uniqueProduct("none");
     expect(await passGate(redis, attempt(productId, "u"))).toEqual({ kind: "unknown" });
     expect(await redis.exists(saleKeys(productId).sale, saleKeys(productId).outbox)).toBe(0);
+  });
+});
+
+describe("what the scripts write is the shared messages, to the letter", () => {
+  // Strict at every level: a field the Lua spells that the schema does not know fails here.
+  const StrictOrder = OrderMessage.extend({ sale: SaleTerms.strict() }).strict();
+
+  it("init-sale's sale event and the gate's order parse with the strict schemas, and their idempotency record with its codec", async () => {
+    const productId = uniqueProduct("codec");
+    const k = saleKeys(productId);
+    const [createdAt, event] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], [
+      "sale-codec",
+      7,
+      10,
+      10,
+      2,
+      0,
+      60_000,
+      productId,
+      20,
+      0,
+      0,
+    ]);
+    expect(SaleStarted.strict().parse(JSON.parse(event))).toEqual({ v: 1, type: "sale", saleId: "sale-codec", productId, quantity: 7, perUserLimit: 2, startedAt: Number(createdAt) });
+
+    const buying = { ...attempt(productId, "codec-buyer"), requestHash: "r".repeat(64) };
+    const outcome = await passGate(redis, buying);
+    expect(outcome.kind).toBe("accepted");
+    const order = StrictOrder.parse(JSON.parse(outcome.kind === "accepted" ? outcome.order : "{}"));
+    expect(order).toMatchObject({ orderId: buying.orderId, saleId: "sale-codec", productId, userId: "codec-buyer", quantity: 1, idempotencyKey: buying.idempotencyKey });
+    expect(order.sale).toEqual({ quantity: 7, perUserLimit: 2, startedAt: Number(createdAt) });
+
+    const record = parseIdemRecord(String(await redis.hget(k.idem, buying.idempotencyKey)));
+    expect(record).toEqual({ requestHash: buying.requestHash, status: IdemStatus.accepted, payload: outcome.kind === "accepted" ? outcome.order : "" });
   });
 });

@@ -1,4 +1,4 @@
-import { Outbox, saleKeys, SaleEvent, Topics } from "@fluxgate/common";
+import { IdemStatus, OrderMessage, Outbox, parseIdemRecord, parseSaleView, SALE_VIEW_FIELDS, saleKeys, SaleEvent, Topics } from "@fluxgate/common";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
@@ -71,11 +71,9 @@ async function acceptedAtEdge(redis: Redis, productId: string): Promise<Map<stri
     const [next, flat] = await redis.hscan(saleKeys(productId).idem, cursor, "COUNT", 1000);
     cursor = next;
     for (let i = 1; i < flat.length; i += 2) {
-      const record = flat[i]!;
-      const first = record.indexOf("|");
-      const second = record.indexOf("|", first + 1);
-      if (record.slice(first + 1, second) !== "accepted") continue;
-      const order = JSON.parse(record.slice(second + 1)) as Accepted;
+      const record = parseIdemRecord(flat[i]!);
+      if (record?.status !== IdemStatus.accepted) continue;
+      const order = OrderMessage.parse(JSON.parse(record.payload));
       accepted.set(order.orderId, { orderId: order.orderId, quantity: order.quantity });
     }
   } while (cursor !== "0");
@@ -135,10 +133,10 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
   await Promise.all([redis.connect(), db.connect()]);
   try {
     if (targets.databaseSchema) await db.query(`set search_path to "${targets.databaseSchema.replaceAll('"', '""')}"`);
-    const [saleId, quantity, remaining] = await redis.hmget(saleKeys(productId).sale, "saleId", "quantity", "remaining");
-    if (!saleId) throw new Error(`no sale for product ${productId} in redis`);
-    const initial = Number(quantity);
-    const sold = initial - Number(remaining);
+    const atEdge = parseSaleView(await redis.hmget(saleKeys(productId).sale, ...SALE_VIEW_FIELDS));
+    if (!atEdge) throw new Error(`no sale for product ${productId} in redis`);
+    const { saleId, quantity: initial, remaining } = atEdge;
+    const sold = initial - remaining;
     const accepted = await acceptedAtEdge(redis, productId);
 
     // One pg client runs one query at a time: PostgreSQL's part goes in sequence, beside the others.
@@ -165,11 +163,11 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
     return {
       productId,
       saleId,
-      redis: { initial, remaining: Number(remaining), sold, acceptedOrders: accepted.size },
+      redis: { initial, remaining, sold, acceptedOrders: accepted.size },
       outbox: { pending },
       kafka,
       postgres: { orders: rows.rowCount ?? 0, units, initialStock: sale ? Number(sale.initial_stock) : null, stock: sale ? Number(sale.stock) : null },
-      oversold: Math.max(0, units - initial, sold - initial, Number(remaining) < 0 ? -Number(remaining) : 0),
+      oversold: Math.max(0, units - initial, sold - initial, -remaining),
       lost,
       duplicates: unexplained + repeatedKeys,
       stockConsistent: sale !== undefined && Number(sale.stock) === initial - sold,

@@ -1,3 +1,5 @@
+import { idemRecordLua, orderMessageLua } from "@fluxgate/common";
+
 /**
  * The gate: everything a purchase attempt decides, in one atomic script (one EVALSHA).
  *
@@ -97,6 +99,7 @@ end
 -- double click, or a retry that lost the ticket, gets the same place instead of a second one.
 local seen = redis.call('HGET', idem, key)
 if seen then
+  -- The record's layout: common/src/idem-record.ts.
   local bar1 = string.find(seen, '|', 1, true)
   local bar2 = string.find(seen, '|', bar1 + 1, true)
   if string.sub(seen, 1, bar1 - 1) ~= requestHash then return reply('conflict') end
@@ -170,7 +173,7 @@ local function save()
 end
 local function enqueue(note)
   issued = issued + 1
-  redis.call('HSET', idem, key, requestHash .. '|queued|' .. issued)
+  redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'queued'", "issued")})
   redis.call('SETRANGE', claims, issued, string.char(quantity))
   addKey(queuedKeys, queuedBytes)
   save()
@@ -196,7 +199,7 @@ local bought = tonumber(redis.call('HGET', buyers, userId) or '0')
 if bought + quantity > perUserLimit then
   -- A ticket is of no more use to someone who bought the limit: its claim goes back to the line.
   if bought >= perUserLimit then release() end
-  redis.call('HSET', idem, key, requestHash .. '|limit_reached|' .. cjson.encode({bought = bought, limit = perUserLimit}))
+  redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'limit_reached'", "cjson.encode({bought = bought, limit = perUserLimit})")})
   save()
   return reply('limit_reached', cjson.encode({bought = bought, limit = perUserLimit}))
 end
@@ -230,14 +233,18 @@ end
 remaining = redis.call('HINCRBY', sale, 'remaining', -quantity)
 if admittedByTicket then release() end
 redis.call('HINCRBY', buyers, userId, quantity)
-local order = '{"v":1,"type":"order","orderId":' .. cjson.encode(orderId) .. ',"saleId":' .. cjson.encode(saleId) ..
-  ',"productId":' .. cjson.encode(productId) .. ',"userId":' .. cjson.encode(userId) ..
-  ',"quantity":' .. quantity .. ',"idempotencyKey":' .. cjson.encode(key) ..
-  ',"acceptedAt":' .. string.format('%d', now) ..
-  -- The sale's terms ride along, so the worker can create the sale even before its (late) sale event.
-  ',"sale":{"quantity":' .. f[16] .. ',"perUserLimit":' .. f[5] .. ',"startedAt":' .. f[17] .. '}}'
+local order = ${orderMessageLua({
+  orderId: "orderId",
+  saleId: "saleId",
+  productId: "productId",
+  userId: "userId",
+  quantity: "quantity",
+  idempotencyKey: "key",
+  acceptedAt: "now",
+  sale: { quantity: "f[16]", perUserLimit: "f[5]", startedAt: "f[17]" },
+})}
 local entry = redis.call('XADD', outbox, '*', 'order', order)
-redis.call('HSET', idem, key, requestHash .. '|accepted|' .. order)
+redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'accepted'", "order")})
 addKey(acceptedKeys, acceptedBytes)
 save()
 return reply('accepted', order, entry)

@@ -1,3 +1,5 @@
+import { saleStartedLua } from "@fluxgate/common";
+
 /**
  * Starts (or restarts) a sale: a fresh saleId, full stock, a full bucket, an empty queue, no
  * claims, empty key filters, and a "sale" event in the outbox so the worker creates the sale's
@@ -38,8 +40,7 @@ redis.call('HSET', KEYS[1], 'saleId', ARGV[1], 'quantity', ARGV[2], 'remaining',
   'burst', ARGV[4], 'perUserLimit', ARGV[5], 'startsAt', ARGV[6], 'ticketTtlMs', ARGV[7], 'endsAt', ARGV[10] or 0, 'powDifficulty', ARGV[11] or 0,
   'tokens', ARGV[4], 'refilledAt', now, 'issued', 0, 'admitted', 0, 'claimed', 0, 'expired', 0, 'createdAt', now,
   'acceptedBytes', bytesFor(tonumber(ARGV[2])), 'queuedBytes', bytesFor(4 * tonumber(ARGV[2])))
-local event = '{"v":1,"type":"sale","saleId":' .. cjson.encode(ARGV[1]) .. ',"productId":' .. cjson.encode(ARGV[8]) ..
-  ',"quantity":' .. ARGV[2] .. ',"perUserLimit":' .. ARGV[5] .. ',"startedAt":' .. string.format('%d', now) .. '}'
+local event = ${saleStartedLua({ saleId: "ARGV[1]", productId: "ARGV[8]", quantity: "ARGV[2]", perUserLimit: "ARGV[5]", startedAt: "now" })}
 local entry = redis.call('XADD', KEYS[6], '*', 'sale', event)
 return {now, event, entry}
 `;

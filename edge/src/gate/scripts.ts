@@ -11,8 +11,8 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "727232679ccc8ff4501491a55c9b0744d2813cf7" },
-  initSale: { name: "init-sale", lua: initSaleLua, sha: "01061c57cce8b95218724f985963c18772573ec6" },
+  gate: { name: "gate", lua: gateLua, sha: "295d2f1c15279014099ece7982d2f25f8bdf6031" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "a36abd9d68a58d385e1d7841b04f963e8a8542a8" },
   closeSale: { name: "close-sale", lua: closeSaleLua, sha: "d6bbd5a85d11ed32d283b9e964f31d2b047d9d72" },
 } satisfies Record<string, LuaScript>;
 

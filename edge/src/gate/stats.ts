@@ -1,5 +1,6 @@
-import { BILL_KEY, saleKeys, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS } from "@fluxgate/common";
+import { BILL_KEY, saleKeys, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS, waitingIn } from "@fluxgate/common";
 import type { Redis } from "@upstash/redis/cloudflare";
+import { readSaleView } from "./snapshot";
 
 export interface SecondStats {
   /** Unix time, seconds. */
@@ -48,8 +49,10 @@ export interface SaleBill {
 export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, productId: string, windowSeconds = 300): Promise<SaleStats | undefined> {
   const k = saleKeys(productId);
   // Replies are raw (see redis.ts): HMGET and HGETALL answer flat arrays.
-  const [saleId, quantity, remaining, issued, admitted, claimed, createdAt] = (await redis.hmget(k.sale, "saleId", "quantity", "remaining", "issued", "admitted", "claimed", "createdAt")) as unknown as (string | null)[];
-  if (!saleId) return undefined;
+  const sale = await readSaleView(redis, productId);
+  if (!sale) return undefined;
+  const { saleId, quantity, claimed, createdAt } = sale;
+  const remaining = Math.max(0, sale.remaining);
   const flat = ((await redis.hgetall(k.stats)) ?? []) as unknown as string[];
   const billed = ((await redis.hgetall(BILL_KEY)) ?? []) as unknown as string[];
   const bySecond = new Map<number, SecondStats>();
@@ -73,25 +76,23 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
   // Up to now, not only to the last decision, so a quiet sale still shows time passing.
   const last = Math.max(seconds.at(-1) ?? 0, Math.floor(Date.now() / 1000));
   const series: SecondStats[] = [];
-  let level = { remaining: Number(quantity), queued: 0, claimed: 0 };
+  let level = { remaining: quantity, queued: 0, claimed: 0 };
   for (let t = Math.max(seconds[0] ?? last, last - windowSeconds + 1); t <= last; t++) {
     const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, calls: 0, remaining: null, queued: null, claimed: null };
     level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued, claimed: row.claimed ?? level.claimed };
     series.push({ ...row, ...level });
   }
-  const q = Number(quantity);
-  const left = Math.max(0, Number(remaining));
-  const sold = q - left;
+  const sold = quantity - remaining;
   return {
     productId,
     saleId,
-    quantity: q,
-    remaining: left,
+    quantity,
+    remaining,
     sold,
-    queued: left > 0 ? Math.max(0, Number(issued) - Number(admitted)) : 0,
-    claimed: left > 0 ? Number(claimed ?? 0) : 0,
+    queued: waitingIn(sale),
+    claimed: remaining > 0 ? claimed : 0,
     series,
-    bill: saleBill(bySecond, billed, Number(createdAt), sold),
+    bill: saleBill(bySecond, billed, createdAt, sold),
   };
 }
 

@@ -3,6 +3,7 @@ import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
+import { readSaleView } from "../gate/snapshot";
 import { adminOnly } from "../http/admin";
 import { memory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
@@ -13,14 +14,11 @@ export const sales = new Hono<EdgeEnv>()
   const productId = ProductId.safeParse(c.req.param("productId"));
   if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
   const redis = redisFor(edgeConfig(c.env));
-  // The client keeps replies raw (see redis.ts), so HMGET answers the plain array of values.
-  const reply = (await redis.hmget(saleKeys(productId.data).sale, "saleId", "quantity", "remaining", "issued", "admitted", "endsAt")) as unknown as (string | null)[];
-  const [saleId, quantity, remaining, issued, admitted, endsAt] = reply;
-  if (!saleId) return c.json({ error: "unknown product", productId: productId.data }, 404);
-  const q = Number(quantity);
-  const left = Math.max(0, Number(remaining));
+  const view = await readSaleView(redis, productId.data);
+  if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
+  const { saleId, quantity: q, issued, admitted, endsAt: end } = view;
+  const left = Math.max(0, view.remaining);
   // Once sold out nobody waits any more: the line is told so (from memory) and goes home.
-  const end = Number(endsAt ?? 0);
   const ended = left === 0 || (end > 0 && Date.now() >= end);
   return c.json({
     productId: productId.data,
@@ -28,7 +26,7 @@ export const sales = new Hono<EdgeEnv>()
     quantity: q,
     remaining: left,
     sold: q - left,
-    queued: left > 0 && !ended ? Math.max(0, Number(issued) - Number(admitted)) : 0,
+    queued: ended ? 0 : Math.max(0, issued - admitted),
     endsAt: end ? new Date(end).toISOString() : null,
     ended,
   });

@@ -1,0 +1,68 @@
+import type { OrderMessage, SaleStarted, SaleTerms } from "./order";
+
+/**
+ * The messages as the gate's Lua scripts write them into the outbox. Redis has no JSON encoder
+ * that keeps large integers exact (cjson prints 14 significant digits), so the scripts concatenate
+ * JSON text; this is the one place that spelling lives, field for field beside the schemas in
+ * order.ts. Each argument is a Lua expression; edge/test/scripts-integration.test.ts parses what
+ * the scripts emit with the strict schemas.
+ */
+type Lua = string;
+type Json = { text: Lua } | { int: Lua } | { fixed: string | number } | { object: Fields };
+type Fields = [string, Json][];
+
+const text = (expr: Lua): Json => ({ text: expr });
+const int = (expr: Lua): Json => ({ int: expr });
+
+function luaJson(fields: Fields): Lua {
+  const parts: Lua[] = [];
+  let literal = "{";
+  const flush = () => {
+    if (literal) parts.push(`'${literal}'`);
+    literal = "";
+  };
+  fields.forEach(([name, value], i) => {
+    literal += `${i ? "," : ""}"${name}":`;
+    if ("fixed" in value) literal += JSON.stringify(value.fixed);
+    else if ("object" in value) {
+      flush();
+      parts.push(luaJson(value.object));
+    } else {
+      flush();
+      parts.push("text" in value ? `cjson.encode(${value.text})` : `string.format('%d', ${value.int})`);
+    }
+  });
+  literal += "}";
+  flush();
+  return parts.join(" .. ");
+}
+
+type LuaOf<T> = { [K in keyof T]: Lua };
+
+const termsJson = (t: LuaOf<SaleTerms>): Fields => [
+  ["quantity", int(t.quantity)],
+  ["perUserLimit", int(t.perUserLimit)],
+  ["startedAt", int(t.startedAt)],
+];
+
+/** An OrderMessage, in Lua. */
+export function orderMessageLua(o: LuaOf<Omit<OrderMessage, "v" | "type" | "sale">> & { sale: LuaOf<SaleTerms> }): Lua {
+  return luaJson([
+    ["v", { fixed: 1 }],
+    ["type", { fixed: "order" }],
+    ["orderId", text(o.orderId)],
+    ["saleId", text(o.saleId)],
+    ["productId", text(o.productId)],
+    ["userId", text(o.userId)],
+    ["quantity", int(o.quantity)],
+    ["idempotencyKey", text(o.idempotencyKey)],
+    ["acceptedAt", int(o.acceptedAt)],
+    // The sale's terms ride along, so the worker can create the sale even before its (late) sale event.
+    ["sale", { object: termsJson(o.sale) }],
+  ]);
+}
+
+/** A SaleStarted event, in Lua. */
+export function saleStartedLua(s: LuaOf<Omit<SaleStarted, "v" | "type">>): Lua {
+  return luaJson([["v", { fixed: 1 }], ["type", { fixed: "sale" }], ["saleId", text(s.saleId)], ["productId", text(s.productId)], ...termsJson(s)]);
+}

@@ -1,0 +1,48 @@
+/**
+ * The sale hash (`saleKeys(productId).sale`) as readers outside the gate see it: one list of the
+ * fields they read, and one parse of an HMGET of them. The gate script writes it (init-sale.lua,
+ * gate.lua); the edge's snapshot, stats and sales routes and the audit read it through here.
+ */
+export const SALE_VIEW_FIELDS = ["saleId", "quantity", "remaining", "issued", "admitted", "rate", "refilledAt", "claimed", "createdAt", "endsAt"] as const;
+
+export interface SaleView {
+  saleId: string;
+  /** The sale's whole stock. */
+  quantity: number;
+  /** Units not sold yet: below 0 only if something oversold (the audit looks). */
+  remaining: number;
+  /** Queue tickets issued, and the watermark: tickets up to it may buy. */
+  issued: number;
+  admitted: number;
+  /** Admissions per second (may be a fraction). */
+  rate: number;
+  /** Redis' clock (ms) when the bucket and the watermark were last moved. */
+  refilledAt: number;
+  /** Units held by admitted, unused, unexpired tickets. */
+  claimed: number;
+  createdAt: number;
+  /** When the sale ends (ms; 0 = when sold out or closed). */
+  endsAt: number;
+}
+
+/** The HMGET reply of SALE_VIEW_FIELDS (in that order) as a SaleView; undefined when there is no sale. */
+export function parseSaleView(values: readonly (string | null | undefined)[]): SaleView | undefined {
+  const [saleId, ...numbers] = values;
+  if (!saleId) return undefined;
+  const [quantity, remaining, issued, admitted, rate, refilledAt, claimed, createdAt, endsAt] = numbers.map((v) => Number(v ?? 0));
+  return {
+    saleId,
+    quantity: quantity!,
+    remaining: remaining!,
+    issued: issued!,
+    admitted: admitted!,
+    rate: rate!,
+    refilledAt: refilledAt!,
+    claimed: claimed!,
+    createdAt: createdAt!,
+    endsAt: endsAt!,
+  };
+}
+
+/** People waiting in line: nobody once nothing is left (the line is told so from memory and goes home). */
+export const waitingIn = (sale: Pick<SaleView, "remaining" | "issued" | "admitted">) => (sale.remaining > 0 ? Math.max(0, sale.issued - sale.admitted) : 0);
