@@ -64,12 +64,6 @@ export class RedisPool {
     return this.connections[this.cursor]!;
   }
 
-  get readyCount(): number {
-    let ready = 0;
-    for (const connection of this.connections) if (connection.status === "ready") ready++;
-    return ready;
-  }
-
   /**
    * Resolves once every pooled connection has either become ready or failed its first attempt,
    * so callers can start serving without racing the handshake, yet never wait on a dead redis.

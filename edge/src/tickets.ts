@@ -51,8 +51,6 @@ export async function verifyTicket(secret: string, token: string, userId: string
   return { productId, saleId, number, admittedAtIssue, rate, issuedAt };
 }
 
-/** People ahead of this ticket, given the latest watermark known. */
-export const position = (ticket: Pick<Ticket, "number">, admitted: number) => Math.max(0, ticket.number - admitted);
 
 /** Seconds until the watermark reaches this ticket at `rate` admissions per second. */
 export const etaSeconds = (ahead: number, rate: number) => (rate > 0 ? Math.ceil(ahead / rate) : Infinity);
