@@ -1,14 +1,11 @@
-import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { ensureDevVars, repoRoot, stackHome } from "@fluxgate/stack";
+import { ensureDevVars, stackConfig, stackHome, up } from "@fluxgate/stack";
 
 export { compatibilityDate, compatibilityFlags, moduleRules, repoRoot, wranglerVars } from "@fluxgate/stack";
 
 /** Where the stack keeps its state: the stack's own rule (FLUXGATE_HOME or <repo>/.fluxgate). */
 export const fluxgateHome = () => stackHome().root;
 
-/** The parts of .fluxgate/stack.json (written by `npm run up`) the bench needs. */
+/** The parts of the stack's state (`npm run up`) the benches need. */
 export interface StackInfo {
   redisUrl: string;
   bridgeUrl: string;
@@ -18,49 +15,13 @@ export interface StackInfo {
   issuer: { url: string; jwksUrl: string; audience: string };
 }
 
-function readStackJson(): StackInfo | undefined {
-  try {
-    const s = JSON.parse(readFileSync(join(fluxgateHome(), "stack.json"), "utf8")) as {
-      redis: { url: string };
-      bridge: { url: string; token: string };
-      origin: { url: string };
-      issuer: StackInfo["issuer"];
-    };
-    return { redisUrl: s.redis.url, bridgeUrl: s.bridge.url, bridgeToken: s.bridge.token, originUrl: s.origin.url, issuer: s.issuer };
-  } catch {
-    return undefined;
-  }
-}
-
-async function answers(stack: StackInfo): Promise<boolean> {
-  try {
-    const bridge = await fetch(stack.bridgeUrl, {
-      method: "POST",
-      headers: { authorization: `Bearer ${stack.bridgeToken}`, "content-type": "application/json" },
-      body: JSON.stringify(["PING"]),
-      signal: AbortSignal.timeout(3_000),
-    });
-    const origin = await fetch(new URL("/health", stack.originUrl), { signal: AbortSignal.timeout(3_000) });
-    await origin.body?.cancel();
-    return bridge.ok && origin.ok;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * The running local stack; when it is not (fully) up, `npm run up` starts what is missing
- * (idempotent: it changes nothing that runs) and the state is read again.
+ * The running local stack: the stack's own `up`, which starts (or restarts) whatever is not
+ * running or not healthy and leaves the rest alone, then says where each part listens.
  */
 export async function ensureStack(log: (line: string) => void): Promise<StackInfo> {
-  const known = readStackJson();
-  if (known?.issuer && (await answers(known))) return known;
-  log("the local stack is not answering: running `npm run up` …");
-  const up = spawnSync("npm", ["run", "--silent", "up"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
-  if (up.status !== 0) throw new Error(`npm run up failed (exit ${up.status})`);
-  const started = readStackJson();
-  if (!started?.issuer || !(await answers(started))) throw new Error("the stack still does not answer after `npm run up`: see .fluxgate/logs/");
-  return started;
+  const s = await up(stackConfig(), log);
+  return { redisUrl: s.redis.url, bridgeUrl: s.bridge.url, bridgeToken: s.bridge.token, originUrl: s.origin.url, issuer: s.issuer };
 }
 
 /** The local secrets (.dev.vars), as the stack keeps them: written from .dev.vars.example when missing. */
