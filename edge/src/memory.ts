@@ -12,6 +12,8 @@ export const SOLD_OUT_MEMORY_MS = 3_000;
 export const FRESH_VIEW_MS = 1_000;
 /** How long one request may take to re-check before another may try. */
 const RECHECK_MS = 1_000;
+/** How long a request waits for a gate call in flight before it decides again (startGateCall). */
+export const GATE_WAIT_MS = 20;
 /** Final answers kept per sale; the oldest go first. */
 const MAX_ANSWERS = 10_000;
 
@@ -48,6 +50,8 @@ interface SaleState {
 export class SaleMemory {
   private readonly sales = new Map<string, SaleState>();
   private readonly refreshes = new Map<string, Promise<void>>();
+  /** Gate calls in flight per product. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -162,6 +166,30 @@ export class SaleMemory {
     const body = s?.soldOutBody ?? JSON.stringify({ status: "sold_out", productId });
     if (s) s.soldOutBody = body;
     return body;
+  }
+
+  /**
+   * A gate call may start when fewer are in flight than units the last view says are left (one,
+   * with no view yet): a crowd arriving at once then costs this isolate about one command per unit
+   * instead of one per request, because the requests held here decide from what the calls in
+   * flight bring back (sold out, standby) when they come back. Returns the release, or undefined
+   * when the caller must wait a moment (GATE_WAIT_MS) and decide again. (It waits on a timer of
+   * its own: a promise one request resolves for another is cancelled by the Workers runtime.)
+   */
+  startGateCall(productId: string): (() => void) | undefined {
+    const s = this.sales.get(productId);
+    const limit = Math.max(1, s ? s.snapshot.remaining : 1);
+    const calls = this.inFlight.get(productId) ?? 0;
+    if (calls >= limit) return undefined;
+    this.inFlight.set(productId, calls + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(productId) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(productId, left);
+      else this.inFlight.delete(productId);
+    };
   }
 
   /** Runs `refresh` unless one for this product is already under way (then waits for that one). */

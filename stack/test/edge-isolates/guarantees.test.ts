@@ -97,7 +97,7 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
 
   it("admits in ticket order across isolates; no fresh arrival jumps the line", async () => {
     const productId = uniqueProduct("fifo");
-    await initSale(edge, { productId, quantity: 100, ratePerSecond: 20, burst: 1 });
+    await initSale(edge, { productId, quantity: 100, ratePerSecond: 5, burst: 1 });
     expect((await order(edge, { productId, userId: "opener" })).status).toBe(200);
     const waiting: { userId: string; key: string; ticket: string }[] = [];
     for (let i = 0; i < 8; i++) {
