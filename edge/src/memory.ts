@@ -1,6 +1,6 @@
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
-import { lineCovers } from "./queue-view";
+import { lineCovers, projectedAdmitted } from "./queue-view";
 
 /**
  * The re-check window: how long an isolate answers from what it learned in Redis (sold-out, an
@@ -121,16 +121,31 @@ export class SaleMemory {
   /**
    * When the people already in line (waiting, or admitted and holding a claim) would take every
    * unit left, a newcomer cannot buy unless some of them walk away: it waits on standby (no place,
-   * no Redis call). Only from a fresh view, with a filter of the queued keys that knows every
-   * ticket of that view, and only for a key the filter has never seen (a queued key keeps its
-   * place: it goes to Redis, which knows its ticket).
+   * no Redis call). Only from a fresh view, with a fresh filter of the queued keys (fetched again
+   * as soon as a view shows tickets it does not know), and only for a key the filter has never
+   * seen: a queued key keeps its place (it goes to Redis, which knows its ticket). A key queued
+   * after this isolate's filter, in the last FRESH_VIEW_MS, can still be put on standby.
    */
   standby(productId: string): { snapshot: SaleSnapshot; queuedKeys: KeyFilter } | undefined {
     const s = this.sales.get(productId);
     const t = this.now();
-    if (!s || !s.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS || s.queuedKeys.issued < s.snapshot.issued) return undefined;
+    if (!s || !s.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS) return undefined;
+    // The view knows tickets the filter does not: this request fetches a new one, unless another
+    // already is (the others meanwhile decide from the filter they have).
+    if (s.queuedKeys.issued < s.snapshot.issued && t - s.queuedKeysAskedAt > RECHECK_MS) return undefined;
     if (s.snapshot.remaining <= 0 || !lineCovers(s.snapshot)) return undefined;
     return { snapshot: s.snapshot, queuedKeys: s.queuedKeys.filter };
+  }
+
+  /**
+   * The fresh view of the ticket's sale when the line has certainly not reached the ticket yet:
+   * its holder is told to keep waiting from memory (the gate would say the same).
+   */
+  stillQueued(productId: string, ticket: { saleId: string; number: number }): SaleSnapshot | undefined {
+    const s = this.sales.get(productId);
+    const t = this.now();
+    if (!s || s.snapshot.saleId !== ticket.saleId || s.snapshot.remaining <= 0 || t - s.seenAt > FRESH_VIEW_MS) return undefined;
+    return ticket.number > projectedAdmitted(s.snapshot, t) ? s.snapshot : undefined;
   }
 
   /** A final answer given in `saleId`, replayed to a retry of the key while the view is current. */
@@ -169,10 +184,11 @@ export class SaleMemory {
   }
 
   /**
-   * A gate call may start when fewer are in flight than units the last view says are left (one,
-   * with no view yet): a crowd arriving at once then costs this isolate about one command per unit
-   * instead of one per request, because the requests held here decide from what the calls in
-   * flight bring back (sold out, standby) when they come back. Returns the release, or undefined
+   * A newcomer's gate call may start when fewer are in flight than units the last view says are
+   * left (one, with no view yet): a crowd arriving at once then costs this isolate about one
+   * command per unit instead of one per request, because the requests held here decide from what
+   * the calls in flight bring back (sold out, standby) when they come back. (Ticket holders do not
+   * ask: their call is needed whatever the others learn.) Returns the release, or undefined
    * when the caller must wait a moment (GATE_WAIT_MS) and decide again. (It waits on a timer of
    * its own: a promise one request resolves for another is cancelled by the Workers runtime.)
    */

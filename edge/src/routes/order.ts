@@ -117,8 +117,14 @@ export const order = new Hono<EdgeEnv>()
         ticket = presented;
       }
 
+      if (ticket?.number) {
+        // A place the line has certainly not reached: "keep waiting", from memory.
+        const view = memory.stillQueued(productId, ticket);
+        if (view) return queuedResponse(c, config, req, key.data, { ...view, admitted: projectedAdmitted(view, Date.now()), kind: "queued", ticket: ticket.number, expired: false });
+        break;
+      }
       // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
-      const standby = !ticket?.number ? memory.standby(productId) : undefined;
+      const standby = memory.standby(productId);
       if (standby && !(await standby.queuedKeys.mayContain(key.data))) return standbyResponse(c, config, req, key.data, standby.snapshot);
 
       release = memory.startGateCall(productId);
@@ -129,7 +135,7 @@ export const order = new Hono<EdgeEnv>()
     try {
       return await gateAndAnswer(c, config, req, key.data, requestHash, ticket);
     } finally {
-      release();
+      release?.();
     }
   })
   .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));
