@@ -14,6 +14,7 @@ export const FRESH_VIEW_MS = 1_000;
 const RECHECK_MS = 1_000;
 /** How long a request waits for a gate call in flight before it decides again (startGateCall). */
 export const GATE_WAIT_MS = 20;
+export const GATE_WAIT_MAX_MS = 320;
 /** Final answers kept per sale; the oldest go first. */
 const MAX_ANSWERS = 10_000;
 

@@ -2,7 +2,8 @@
  * `npm run bench:edge` — the edge benchmark.
  *
  * The edge worker is bundled with the pinned wrangler (`deploy --dry-run`, offline) and run on
- * workerd through the Miniflare API (no `wrangler dev` proxy in the request path), wired to the
+ * workerd through the Miniflare API as EDGE_ISOLATES isolates (4) behind the stack's round-robin
+ * router (no `wrangler dev` proxy in the request path), wired to the
  * running local stack's bridge (→ redis-server) and origin. From this process:
  *
  *  1. hello world   an inline worker in the same Miniflare setup: the ceiling of this machine
@@ -392,7 +393,7 @@ function report(r: {
   const out: string[] = [];
   out.push("");
   out.push(
-    `Flux-Gate edge bench ${runId} — workerd via Miniflare (wrangler ${r.built.wranglerVersion} bundle), ${availableParallelism()} cores, ` +
+    `Flux-Gate edge bench ${runId} — ${edgeIsolates()} workerd isolates behind a round-robin, via Miniflare (wrangler ${r.built.wranglerVersion} bundle), ${availableParallelism()} cores, ` +
       `autocannon in-process, ${settings.connections} connections, ~${settings.seconds} s per path (a fixed number of requests sized by a ${settings.warmupSeconds} s warm-up)`,
   );
   out.push("");

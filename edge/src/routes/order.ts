@@ -7,7 +7,7 @@ import type { EdgeEnv } from "../env";
 import { forwardToOrigin } from "../forward";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
-import { GATE_WAIT_MS, memory } from "../memory";
+import { GATE_WAIT_MAX_MS, GATE_WAIT_MS, memory } from "../memory";
 import { projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
@@ -93,6 +93,7 @@ export const order = new Hono<EdgeEnv>()
     let requestHash: string | undefined;
     let ticket: Ticket | undefined;
     let release: (() => void) | undefined;
+    let waits = 0;
     // Decided from memory when it can be; else the request waits for a gate slot (startGateCall)
     // and decides again with what the calls in flight brought back.
     for (;;) {
@@ -129,7 +130,8 @@ export const order = new Hono<EdgeEnv>()
 
       release = memory.startGateCall(productId);
       if (release) break;
-      await new Promise((resolve) => setTimeout(resolve, GATE_WAIT_MS));
+      // Backing off: a crowd of waiting requests must not spin the isolate.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(GATE_WAIT_MAX_MS, GATE_WAIT_MS * 2 ** waits++)));
     }
 
     try {
