@@ -146,7 +146,8 @@ export class SaleMemory {
     const s = this.sales.get(productId);
     const t = this.now();
     if (!s || s.snapshot.saleId !== ticket.saleId || s.snapshot.remaining <= 0 || t - s.seenAt > FRESH_VIEW_MS) return undefined;
-    return ticket.number > projectedAdmitted(s.snapshot, t) ? s.snapshot : undefined;
+    // By the rate alone: where only claims hold the line back, the gate must look (claims expire).
+    return ticket.number > projectedAdmitted({ ...s.snapshot, claimed: 0, remaining: Number.MAX_SAFE_INTEGER }, t) ? s.snapshot : undefined;
   }
 
   /** A final answer given in `saleId`, replayed to a retry of the key while the view is current. */

@@ -11,7 +11,7 @@
  *                               "<second>:remaining|waiting|claimed" -> level, for the operator's live page
  * KEYS[8] acceptedKeys  STRING  Bloom filter of the accepted Idempotency-Keys (7 bits a byte: key-filter.ts)
  * KEYS[9] queuedKeys    STRING  Bloom filter of the queued Idempotency-Keys
- * ARGV[1] idempotencyKey
+ * ARGV[1] idempotencyKey  "" to only look: expire claims, move the watermark, answer "view"
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
  * ARGV[3] userId
  * ARGV[4] quantity
@@ -28,7 +28,7 @@
  *   replay     a = status, b = payload (the first outcome of this Idempotency-Key)
  *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late
  *   sold_out | limit_reached | insufficient   a = payload
- *   not_started a = startsAt (ms);  conflict;  unknown (no sale: nothing else is returned)
+ *   not_started a = startsAt (ms);  view (no key);  conflict;  unknown (no sale: nothing else is returned)
  *
  * Claims: a ticket the watermark passed holds its units until it buys or its TTL runs out. The
  * watermark only passes tickets whose units are not claimed yet (claimed <= remaining, always),
@@ -143,6 +143,11 @@ tokens = math.min(burst, available)
 local function save()
   redis.call('HSET', sale, 'tokens', tostring(tokens), 'refilledAt', now, 'issued', issued, 'admitted', admitted,
     'claimed', claimed, 'expired', expired)
+end
+-- No key: a waiting room's look at the line, which moves it (expired claims back, the watermark on).
+if key == '' then
+  save()
+  return reply('view')
 end
 local function enqueue(note)
   issued = issued + 1

@@ -45,6 +45,8 @@ type GateDecision =
   | ({ kind: "conflict" } & SaleSnapshot)
   | ({ kind: "not_started"; startsAt: number } & SaleSnapshot)
   | ({ kind: "sold_out" } & SaleSnapshot)
+  /** The line as it stands now, moved on (expired claims returned): a look without an attempt. */
+  | ({ kind: "view" } & SaleSnapshot)
   | ({ kind: "queued"; ticket: number; expired: boolean } & SaleSnapshot)
   | ({ kind: "accepted"; order: string; outboxId: string } & SaleSnapshot)
   /** A final outcome decided earlier for the same Idempotency-Key (accepted or limit_reached). */
@@ -82,6 +84,7 @@ function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: str
   switch (kind) {
     case "conflict":
     case "sold_out":
+    case "view":
       return { kind, ...snapshot };
     case "not_started":
       return { kind, startsAt: Number(a), ...snapshot };
@@ -97,4 +100,13 @@ function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: str
     default:
       throw new Error(`gate script answered an unknown outcome: ${kind}`);
   }
+}
+
+/**
+ * The sale's line as it stands now (one EVALSHA, no attempt): the watermark moved and expired
+ * claims returned, as they would be for a purchase, so waiting pages never wait on a stored state
+ * that only a purchase would move.
+ */
+export function viewLine(redis: Pick<Redis, "evalsha" | "eval">, productId: string, extra: Pick<Attempt, "soldOutFromMemory" | "filters">): Promise<GateOutcome> {
+  return passGate(redis, { productId, userId: "", quantity: 1, idempotencyKey: "", requestHash: "", orderId: "", ...extra });
 }

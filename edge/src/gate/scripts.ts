@@ -10,7 +10,7 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "c90c80fe758072435a9a9cec19c030b3e9e9fcb3" },
+  gate: { name: "gate", lua: gateLua, sha: "14481440a2efc63cc9289a012e1669c8d3ae67cb" },
   initSale: { name: "init-sale", lua: initSaleLua, sha: "91fec51e0ae0faf69996820b0e57904837949975" },
 } satisfies Record<string, LuaScript>;
 

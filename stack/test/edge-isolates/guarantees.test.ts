@@ -164,10 +164,10 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
 
   it("returns an abandoned claim to the line as soon as its ticket expires", async () => {
     const productId = uniqueProduct("reclaim");
-    await initSale(edge, { productId, quantity: 2, ratePerSecond: 10, burst: 1, ticketTtlSeconds: 1 });
+    await initSale(edge, { productId, quantity: 2, ratePerSecond: 2, burst: 1, ticketTtlSeconds: 1 });
     expect((await order(edge, { productId, userId: "first" })).status).toBe(200);
     expect((await order(edge, { productId, userId: "gone" })).status).toBe(302);
-    await sleep(300);
+    await sleep(700);
     // The watermark passes "gone", who now holds the last unit: the next one waits behind the claim.
     const next = await order(edge, { productId, userId: "next" }, { key: "next-key" });
     expect(next.status).toBe(302);
