@@ -50,7 +50,8 @@ interface SaleState {
  */
 export class SaleMemory {
   private readonly sales = new Map<string, SaleState>();
-  private readonly refreshes = new Map<string, Promise<void>>();
+  /** When a request of this isolate last went to refresh a waiting room's view, per product. */
+  private readonly refreshes = new Map<string, number>();
   /** Gate calls in flight per product. */
   private readonly inFlight = new Map<string, number>();
 
@@ -210,14 +211,17 @@ export class SaleMemory {
     };
   }
 
-  /** Runs `refresh` unless one for this product is already under way (then waits for that one). */
-  refreshOnce(productId: string, refresh: () => Promise<void>): Promise<void> {
-    let pending = this.refreshes.get(productId);
-    if (!pending) {
-      pending = refresh().finally(() => this.refreshes.delete(productId));
-      this.refreshes.set(productId, pending);
-    }
-    return pending;
+  /**
+   * Whether this request should refresh the view: yes when none did in the last RECHECK_MS. The
+   * others answer from the view they have meanwhile; none waits on another request's promise
+   * (the Workers runtime cancels a continuation that crosses request contexts).
+   */
+  startRefresh(productId: string): boolean {
+    const t = this.now();
+    const since = this.refreshes.get(productId);
+    if (since !== undefined && t - since < RECHECK_MS) return false;
+    this.refreshes.set(productId, t);
+    return true;
   }
 
   private current(s: SaleState, t: number): boolean {

@@ -18,13 +18,12 @@ export const STATUS_REFRESH_MS = 1_000;
  * of waiting pages polling cost Redis one command a second, not one per poll. The refresh moves
  * the line (viewLine), so claims that expired while nobody bought go back at once.
  */
-function refreshIfStale(redis: Parameters<typeof viewLine>[0], productId: string, now: number): Promise<void> {
+async function refreshIfStale(redis: Parameters<typeof viewLine>[0], productId: string, now: number): Promise<void> {
   const known = memory.view(productId);
-  if (known && now - known.seenAt < STATUS_REFRESH_MS) return Promise.resolve();
-  return memory.refreshOnce(productId, async () => {
-    const outcome = await viewLine(redis, productId, { soldOutFromMemory: memory.takeSoldOutAnswers(productId), filters: memory.filtersWanted(productId) });
-    if (outcome.kind !== "unknown") memory.learn(productId, outcome, outcome.filters);
-  });
+  if (known && now - known.seenAt < STATUS_REFRESH_MS) return;
+  if (!memory.startRefresh(productId)) return;
+  const outcome = await viewLine(redis, productId, { soldOutFromMemory: memory.takeSoldOutAnswers(productId), filters: memory.filtersWanted(productId) });
+  if (outcome.kind !== "unknown") memory.learn(productId, outcome, outcome.filters);
 }
 
 export const waitingRoom = new Hono<EdgeEnv>()
