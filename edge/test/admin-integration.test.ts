@@ -8,7 +8,8 @@ describe("the operator's figures", () => {
   it("count what the gate decided, per second, and the stock and line levels", async () => {
     const productId = uniqueProduct("ops");
     await initSale({ productId, quantity: 3, ratePerSecond: 1, burst: 4 });
-    // Four tokens for four simultaneous buyers: three buy, the fourth is told sold out by the gate.
+    // Four tokens for four simultaneous buyers: three buy, the fourth is told sold out (by the gate,
+    // or from the isolate's memory once a gate call in flight brought back "sold out").
     const statuses = await Promise.all(Array.from({ length: 4 }, (_, i) => order({ productId, userId: `u${i}` }).then((r) => r.status)));
     expect(statuses.sort()).toEqual([200, 200, 200, 409]);
 
@@ -21,7 +22,8 @@ describe("the operator's figures", () => {
     const stats = await res.json<Stats>();
     expect(stats).toMatchObject({ remaining: 0, sold: 3, queued: 0 });
     expect(sum(stats, "accepted")).toBe(3);
-    expect(sum(stats, "soldOut")).toBe(1);
+    // A sold-out answered from memory is counted with the isolate's next gate call, not before.
+    expect(sum(stats, "soldOut")).toBeLessThanOrEqual(1);
     expect(stats.series.at(-1)!.remaining).toBe(0);
 
     const queued = await (await call(`/admin/sales/${other}`, { headers: ADMIN })).json<Stats>();
