@@ -178,6 +178,26 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     expect(again.status).toBe(200);
   });
 
+  it("moves the line for waiting pages alone: a claim nobody uses expires while only status polls arrive", async () => {
+    const productId = uniqueProduct("polls");
+    await initSale(edge, { productId, quantity: 2, ratePerSecond: 2, burst: 1, ticketTtlSeconds: 1 });
+    expect((await order(edge, { productId, userId: "first" })).status).toBe(200);
+    const gone = await order(edge, { productId, userId: "gone" });
+    const waiter = await order(edge, { productId, userId: "waiter" });
+    expect([gone.status, waiter.status]).toEqual([302, 302]);
+    const poll = () => send<{ state: string }>(edge, `/waiting-room/status?productId=${productId}&userId=waiter`, { headers: { "x-queue-ticket": waiter.body.ticket! } });
+    // No order arrives: only the waiting page polls. "gone" is admitted, holds the last unit for a
+    // second, then its claim expires and the line reaches "waiter".
+    const states: string[] = [];
+    for (let i = 0; i < 16 && states.at(-1) !== "your_turn"; i++) {
+      states.push((await poll()).body.state);
+      await sleep(250);
+    }
+    expect(states.at(-1)).toBe("your_turn");
+    expect(states).toContain("waiting");
+    expect((await order(edge, { productId, userId: "waiter" }, { ticket: waiter.body.ticket! })).status).toBe(200);
+  });
+
   it("never replays an answer of an earlier sale after /init restarts it", async () => {
     const productId = uniqueProduct("restart");
     await initSale(edge, { productId, quantity: 5 });
