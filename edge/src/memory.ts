@@ -1,6 +1,6 @@
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
-import { lineCovers } from "./queue-view";
+import { lineCovers, projectedAdmitted } from "./queue-view";
 
 /**
  * The re-check window: how long an isolate answers from what it learned in Redis (sold-out, an
@@ -12,6 +12,9 @@ export const SOLD_OUT_MEMORY_MS = 3_000;
 export const FRESH_VIEW_MS = 1_000;
 /** How long one request may take to re-check before another may try. */
 const RECHECK_MS = 1_000;
+/** How long a request waits for a gate call in flight before it decides again (startGateCall). */
+export const GATE_WAIT_MS = 20;
+export const GATE_WAIT_MAX_MS = 320;
 /** Final answers kept per sale; the oldest go first. */
 const MAX_ANSWERS = 10_000;
 
@@ -47,7 +50,10 @@ interface SaleState {
  */
 export class SaleMemory {
   private readonly sales = new Map<string, SaleState>();
-  private readonly refreshes = new Map<string, Promise<void>>();
+  /** When a request of this isolate last went to refresh a waiting room's view, per product. */
+  private readonly refreshes = new Map<string, number>();
+  /** Gate calls in flight per product. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -133,16 +139,32 @@ export class SaleMemory {
   /**
    * When the people already in line (waiting, or admitted and holding a claim) would take every
    * unit left, a newcomer cannot buy unless some of them walk away: it waits on standby (no place,
-   * no Redis call). Only from a fresh view, with a filter of the queued keys that knows every
-   * ticket of that view, and only for a key the filter has never seen (a queued key keeps its
-   * place: it goes to Redis, which knows its ticket).
+   * no Redis call). Only from a fresh view, with a fresh filter of the queued keys (fetched again
+   * as soon as a view shows tickets it does not know), and only for a key the filter has never
+   * seen: a queued key keeps its place (it goes to Redis, which knows its ticket). A key queued
+   * after this isolate's filter, in the last FRESH_VIEW_MS, can still be put on standby.
    */
   standby(productId: string): { snapshot: SaleSnapshot; queuedKeys: KeyFilter } | undefined {
     const s = this.sales.get(productId);
     const t = this.now();
-    if (!s || !s.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS || s.queuedKeys.issued < s.snapshot.issued) return undefined;
+    if (!s || !s.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS) return undefined;
+    // The view knows tickets the filter does not: this request fetches a new one, unless another
+    // already is (the others meanwhile decide from the filter they have).
+    if (s.queuedKeys.issued < s.snapshot.issued && t - s.queuedKeysAskedAt > RECHECK_MS) return undefined;
     if (s.snapshot.remaining <= 0 || !lineCovers(s.snapshot)) return undefined;
     return { snapshot: s.snapshot, queuedKeys: s.queuedKeys.filter };
+  }
+
+  /**
+   * The fresh view of the ticket's sale when the line has certainly not reached the ticket yet:
+   * its holder is told to keep waiting from memory (the gate would say the same).
+   */
+  stillQueued(productId: string, ticket: { saleId: string; number: number }): SaleSnapshot | undefined {
+    const s = this.sales.get(productId);
+    const t = this.now();
+    if (!s || s.snapshot.saleId !== ticket.saleId || s.snapshot.remaining <= 0 || t - s.seenAt > FRESH_VIEW_MS) return undefined;
+    // By the rate alone: where only claims hold the line back, the gate must look (claims expire).
+    return ticket.number > projectedAdmitted({ ...s.snapshot, claimed: 0, remaining: Number.MAX_SAFE_INTEGER }, t) ? s.snapshot : undefined;
   }
 
   /** A final answer given in `saleId`, replayed to a retry of the key while the view is current. */
@@ -180,14 +202,42 @@ export class SaleMemory {
     return body;
   }
 
-  /** Runs `refresh` unless one for this product is already under way (then waits for that one). */
-  refreshOnce(productId: string, refresh: () => Promise<void>): Promise<void> {
-    let pending = this.refreshes.get(productId);
-    if (!pending) {
-      pending = refresh().finally(() => this.refreshes.delete(productId));
-      this.refreshes.set(productId, pending);
-    }
-    return pending;
+  /**
+   * A newcomer's gate call may start when fewer are in flight than units the last view says are
+   * left (one, with no view yet): a crowd arriving at once then costs this isolate about one
+   * command per unit instead of one per request, because the requests held here decide from what
+   * the calls in flight bring back (sold out, standby) when they come back. (Ticket holders do not
+   * ask: their call is needed whatever the others learn.) Returns the release, or undefined
+   * when the caller must wait a moment (GATE_WAIT_MS) and decide again. (It waits on a timer of
+   * its own: a promise one request resolves for another is cancelled by the Workers runtime.)
+   */
+  startGateCall(productId: string): (() => void) | undefined {
+    const s = this.sales.get(productId);
+    const limit = Math.max(1, s ? s.snapshot.remaining : 1);
+    const calls = this.inFlight.get(productId) ?? 0;
+    if (calls >= limit) return undefined;
+    this.inFlight.set(productId, calls + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(productId) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(productId, left);
+      else this.inFlight.delete(productId);
+    };
+  }
+
+  /**
+   * Whether this request should refresh the view: yes when none did in the last RECHECK_MS. The
+   * others answer from the view they have meanwhile; none waits on another request's promise
+   * (the Workers runtime cancels a continuation that crosses request contexts).
+   */
+  startRefresh(productId: string): boolean {
+    const t = this.now();
+    const since = this.refreshes.get(productId);
+    if (since !== undefined && t - since < RECHECK_MS) return false;
+    this.refreshes.set(productId, t);
+    return true;
   }
 
   private current(s: SaleState, t: number): boolean {

@@ -55,23 +55,30 @@ describe("SaleMemory (one isolate)", () => {
     expect(memory.view("p")?.snapshot.remaining).toBe(3);
   });
 
-  it("puts newcomers on standby only from a fresh view whose queued-keys filter knows every ticket", () => {
+  it("puts newcomers on standby only from a fresh view and a fresh queued-keys filter, fetched again when the view outgrows it", () => {
     const { memory, tick } = isolate();
     const covered = view({ remaining: 2, issued: 3, admitted: 1 });
     memory.learn("p", covered);
     expect(memory.standby("p")).toBeUndefined();
     memory.learn("p", covered, { acceptedKeys: undefined, queuedKeys: empty() });
     expect(memory.standby("p")).toBeDefined();
-    // A newer view with a ticket the filter never saw: that ticket's key could be the one asking.
+    // A newer view with a ticket the filter never saw: the next gate call brings a new filter,
+    // and only one request in flight asks for it.
     memory.learn("p", view({ remaining: 2, issued: 4, admitted: 1 }));
-    expect(memory.standby("p")).toBeUndefined();
     expect(memory.filtersWanted("p").queued).toBe(true);
-    // Only one request in flight asks for it.
     expect(memory.filtersWanted("p").queued).toBe(false);
-    memory.learn("p", view({ remaining: 2, issued: 4, admitted: 1 }), { acceptedKeys: undefined, queuedKeys: empty() });
-    expect(memory.standby("p")).toBeDefined();
     tick(FRESH_VIEW_MS + 1);
     expect(memory.standby("p")).toBeUndefined();
+  });
+
+  it("tells a ticket the line has not reached to keep waiting, from a fresh view only", () => {
+    const { memory, tick } = isolate();
+    memory.learn("p", view({ remaining: 10, issued: 20, admitted: 5, rate: 1, at: 1_000_000 }));
+    expect(memory.stillQueued("p", { saleId: "s1", number: 9 })).toBeDefined();
+    expect(memory.stillQueued("p", { saleId: "s1", number: 5 })).toBeUndefined();
+    expect(memory.stillQueued("p", { saleId: "s0", number: 9 })).toBeUndefined();
+    tick(FRESH_VIEW_MS + 1);
+    expect(memory.stillQueued("p", { saleId: "s1", number: 9 })).toBeUndefined();
   });
 
   it("counts the line's claims: admitted people holding units cover the stock too", () => {

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:crowds` — the two crowds of issue 10 against the multi-isolate edge:
  *
- *  1. API clients   CROWD_API_CLIENTS (2,000) concurrent clients, each on its own connection,
+ *  1. API clients   CROWD_API_CLIENTS (2,000) concurrent clients, each on its own connection
+ *                   (CROWD_API_CONNECTIONS=n: over a shared pool of n keep-alive connections),
  *                   arriving over CROWD_API_ARRIVAL_SECONDS; each POSTs /order with its own
  *                   Idempotency-Key and retries with the same key: on 302 after the ETA (0.25-2 s)
  *                   with its ticket, on a 5xx or a network error after 200 ms. Stop on 200 / 409.
@@ -31,7 +32,7 @@ import { buildEdge, startIsolates } from "./bench/worker-runtime";
 
 const settings = {
   isolates: edgeIsolates(),
-  api: { clients: intEnv("CROWD_API_CLIENTS", 2_000), stock: intEnv("CROWD_API_STOCK", 200), rate: intEnv("CROWD_API_RATE", 100), burst: intEnv("CROWD_API_BURST", 20), arrivalSeconds: intEnv("CROWD_API_ARRIVAL_SECONDS", 2) },
+  api: { clients: intEnv("CROWD_API_CLIENTS", 2_000), stock: intEnv("CROWD_API_STOCK", 200), rate: intEnv("CROWD_API_RATE", 100), burst: intEnv("CROWD_API_BURST", 20), arrivalSeconds: intEnv("CROWD_API_ARRIVAL_SECONDS", 2), connections: intEnv("CROWD_API_CONNECTIONS", 0) },
   browser: { buyers: intEnv("CROWD_BUYERS", 10_000), stock: intEnv("CROWD_STOCK", 500), rate: intEnv("CROWD_RATE", 200), burst: intEnv("CROWD_BURST", 20), arrivalSeconds: intEnv("CROWD_ARRIVAL_SECONDS", 3), connections: intEnv("CROWD_CONNECTIONS", 64) },
   deadlineSeconds: intEnv("CROWD_DEADLINE_SECONDS", 120),
 };
@@ -71,7 +72,8 @@ function inversions(buyers: Buyer[]): number {
 
 async function apiCrowd(base: URL, productId: string, commands: Map<string, number>): Promise<CrowdResult> {
   const s = settings.api;
-  const agent = new Agent({ keepAliveTimeout: 10_000, connections: null });
+  // 0: a connection of its own per client (as 2,000 separate API clients would have).
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: s.connections || null });
   const status: Record<string, number> = {};
   const orderIds = new Set<string>();
   const buyers: Buyer[] = [];
@@ -86,13 +88,16 @@ async function apiCrowd(base: URL, productId: string, commands: Map<string, numb
   let done = 0;
 
   async function client(i: number): Promise<Buyer> {
+    const ended = (outcome: Buyer["outcome"]): Buyer => ({ arrivedMs: arrivedMs ?? Infinity, outcome });
     await sleep(Math.max(0, start + (i * s.arrivalSeconds * 1000) / s.clients - performance.now()));
-    const arrivedMs = performance.now() - start;
+    // Arrival: when the first request the edge answered was sent (one lost on the way never reached the line).
+    let arrivedMs: number | undefined;
     const key = `${runId}-api-k${i}`;
     const body = JSON.stringify({ productId, userId: `${runId}-api-u${i}`, quantity: 1 });
     let ticket: string | undefined;
     for (;;) {
-      if (performance.now() > deadline) return { arrivedMs, outcome: "unfinished" };
+      if (performance.now() > deadline) return { arrivedMs: arrivedMs ?? Infinity, outcome: "unfinished" };
+      const sentMs = performance.now() - start;
       try {
         const res = await request(new URL("/order", base), {
           method: "POST",
@@ -102,12 +107,13 @@ async function apiCrowd(base: URL, productId: string, commands: Map<string, numb
         });
         const reply = (await res.body.json().catch(() => ({}))) as { status?: string; orderId?: string; ticket?: string; etaSeconds?: number | null };
         requests++;
+        arrivedMs ??= sentMs;
         status[res.statusCode] = (status[res.statusCode] ?? 0) + 1;
         if (res.statusCode === 200 && reply.orderId) {
           orderIds.add(reply.orderId);
-          return { arrivedMs, outcome: "bought" };
+          return ended("bought");
         }
-        if (res.statusCode === 409) return { arrivedMs, outcome: reply.status === "limit_reached" ? "limit_reached" : "sold_out" };
+        if (res.statusCode === 409) return ended(reply.status === "limit_reached" ? "limit_reached" : "sold_out");
         if (res.statusCode === 302) {
           ticket = reply.ticket ?? ticket;
           await sleep(Math.min(2_000, Math.max(250, (reply.etaSeconds ?? 1) * 1000)) + Math.random() * 100);
@@ -118,7 +124,7 @@ async function apiCrowd(base: URL, productId: string, commands: Map<string, numb
           continue;
         }
         errors++;
-        return { arrivedMs, outcome: "error" };
+        return ended("error");
       } catch {
         networkErrors++;
         await sleep(200);

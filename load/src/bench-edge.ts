@@ -2,7 +2,8 @@
  * `npm run bench:edge` — the edge benchmark.
  *
  * The edge worker is bundled with the pinned wrangler (`deploy --dry-run`, offline) and run on
- * workerd through the Miniflare API (no `wrangler dev` proxy in the request path), wired to the
+ * workerd through the Miniflare API as EDGE_ISOLATES isolates (4) behind the stack's round-robin
+ * router (no `wrangler dev` proxy in the request path), wired to the
  * running local stack's bridge (→ redis-server) and origin. From this process:
  *
  *  1. hello world   an inline worker in the same Miniflare setup: the ceiling of this machine

@@ -14,7 +14,7 @@ import { idemRecordLua, orderMessageLua } from "@fluxgate/common";
  * KEYS[8] acceptedKeys  STRING  Bloom filter of the accepted Idempotency-Keys (7 bits a byte: key-filter.ts)
  * KEYS[9] queuedKeys    STRING  Bloom filter of the queued Idempotency-Keys
  * KEYS[10] challenges   ZSET    proof-of-work challenge id -> expiry (ms), once spent
- * ARGV[1] idempotencyKey
+ * ARGV[1] idempotencyKey  "" to only look: expire claims, move the watermark, answer "view"
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
  * ARGV[3] userId
  * ARGV[4] quantity
@@ -33,7 +33,7 @@ import { idemRecordLua, orderMessageLua } from "@fluxgate/common";
  *   replay     a = status, b = payload (the first outcome of this Idempotency-Key)
  *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late
  *   sold_out | limit_reached | insufficient   a = payload
- *   not_started a = startsAt (ms);  ended;  conflict;  unknown (no sale: nothing else is returned)
+ *   not_started a = startsAt (ms);  view (no key);  ended;  conflict;  unknown (no sale: nothing else is returned)
  *   challenge  a = difficulty, b = "required" | "stale" | "replayed"
  *
  * Claims: a ticket the watermark passed holds its units until it buys or its TTL runs out. The
@@ -111,10 +111,10 @@ end
 -- Ended (past endsAt, or closed by the operator): final, like sold out; the edge remembers it.
 if endsAt > 0 and now >= endsAt then return reply('ended') end
 
--- Proof of work, when the sale asks for it: a fresh attempt (not one holding its place in line)
+-- Proof of work, when the sale asks for it: a fresh attempt (not a look, nor one holding its place in line)
 -- brings a challenge of this sale, solved at its difficulty, never spent before. The edge checked
 -- the signature, expiry and work; here it becomes single-use, in the same call.
-if powDifficulty > 0 and not (ticket > 0 and ticketSaleId == saleId) then
+if powDifficulty > 0 and key ~= '' and not (ticket > 0 and ticketSaleId == saleId) then
   local cSale, cBits, cId, cExpires = string.match(challenge, '^([^|]*)|(%d+)|([^|]+)|(%d+)$')
   if not cId then return reply('challenge', powDifficulty, 'required') end
   if cSale ~= saleId or tonumber(cBits) < powDifficulty then return reply('challenge', powDifficulty, 'stale') end
@@ -170,6 +170,11 @@ tokens = math.min(burst, available)
 local function save()
   redis.call('HSET', sale, 'tokens', tostring(tokens), 'refilledAt', now, 'issued', issued, 'admitted', admitted,
     'claimed', claimed, 'expired', expired)
+end
+-- No key: a waiting room's look at the line, which moves it (expired claims back, the watermark on).
+if key == '' then
+  save()
+  return reply('view')
 end
 local function enqueue(note)
   issued = issued + 1

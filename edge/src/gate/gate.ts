@@ -53,6 +53,8 @@ type GateDecision =
   | ({ kind: "not_started"; startsAt: number } & SaleSnapshot)
   | ({ kind: "sold_out" } & SaleSnapshot)
   | ({ kind: "ended" } & SaleSnapshot)
+  /** The line as it stands now, moved on (expired claims returned): a look without an attempt. */
+  | ({ kind: "view" } & SaleSnapshot)
   | ({ kind: "queued"; ticket: number; expired: boolean } & SaleSnapshot)
   | ({ kind: "accepted"; order: string; outboxId: string } & SaleSnapshot)
   /** A final outcome decided earlier for the same Idempotency-Key (accepted or limit_reached). */
@@ -105,6 +107,7 @@ function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: str
     case "conflict":
     case "sold_out":
     case "ended":
+    case "view":
       return { kind, ...snapshot };
     case "not_started":
       return { kind, startsAt: Number(a), ...snapshot };
@@ -120,4 +123,13 @@ function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: str
     default:
       throw new Error(`gate script answered an unknown outcome: ${kind}`);
   }
+}
+
+/**
+ * The sale's line as it stands now (one EVALSHA, no attempt): the watermark moved and expired
+ * claims returned, as they would be for a purchase, so waiting pages never wait on a stored state
+ * that only a purchase would move.
+ */
+export function viewLine(redis: Pick<Redis, "evalsha" | "eval">, productId: string, extra: Pick<Attempt, "soldOutFromMemory" | "filters">): Promise<GateOutcome> {
+  return passGate(redis, { productId, userId: "", quantity: 1, idempotencyKey: "", requestHash: "", orderId: "", ...extra });
 }

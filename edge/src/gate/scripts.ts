@@ -11,7 +11,7 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "295d2f1c15279014099ece7982d2f25f8bdf6031" },
+  gate: { name: "gate", lua: gateLua, sha: "03cc89208bc4a42186051db27dd5046e0eea2963" },
   initSale: { name: "init-sale", lua: initSaleLua, sha: "a36abd9d68a58d385e1d7841b04f963e8a8542a8" },
   closeSale: { name: "close-sale", lua: closeSaleLua, sha: "d6bbd5a85d11ed32d283b9e964f31d2b047d9d72" },
 } satisfies Record<string, LuaScript>;

@@ -9,7 +9,7 @@ import { forwardToOrigin } from "../forward";
 import { buyerOf, identity } from "../identity";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
-import { memory } from "../memory";
+import { GATE_WAIT_MAX_MS, GATE_WAIT_MS, memory } from "../memory";
 import { projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
@@ -95,89 +95,124 @@ export const order = new Hono<EdgeEnv>()
     const key = IdempotencyKey.safeParse(c.req.header("idempotency-key") ?? c.req.header("x-idempotency-key"));
     if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
 
-    // The hot path of a sold-out sale: no Redis and no hashing of the body for a key that this
-    // sale's accepted-keys filter has never seen; a key it may hold goes to Redis (which knows).
     const { productId } = req;
-    const soldOut = memory.soldOut(productId);
-    const earlier = memory.answerFor(productId, key.data);
-    if (soldOut && !earlier && !(await soldOut.mayContain(key.data))) {
-      memory.countSoldOutAnswer(productId);
-      return c.body(memory.soldOutBody(productId), 409, JSON_HEADERS);
-    }
-    const ended = !earlier && !soldOut ? memory.ended(productId) : undefined;
-    if (ended && !(await ended.mayContain(key.data))) return c.json({ status: "ended", productId }, 409);
-    const requestHash = await requestHashOf(req);
-    // A retry of an answer this isolate gave in this sale is answered from memory.
-    if (earlier) {
-      if (earlier.requestHash !== requestHash) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
-      return c.json(earlier.body, earlier.status as 200);
-    }
-
-    const ticket = await presentedTicket(c, config, req);
-    if (ticket === "invalid") return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
-
-    // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
+    let requestHash: string | undefined;
+    let ticket: Ticket | undefined;
     let challenge: string | undefined;
-    if (!ticket?.number) {
-      const solution = c.req.header(CHALLENGE_SOLUTION_HEADER);
-      const required = knownRequirement(req.productId);
-      if (solution) {
-        const checked = await checkSolution(config.TICKET_SECRET, solution, req.userId, req.productId);
-        if (typeof checked === "string") return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, checked);
-        challenge = gateArgument(checked);
-      } else if (required && required.difficulty > 0) {
-        return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, "required");
+    let release: (() => void) | undefined;
+    let waits = 0;
+    // Decided from memory when it can be; else the request waits for a gate slot (startGateCall)
+    // and decides again with what the calls in flight brought back.
+    for (;;) {
+      // The hot path of a sold-out (or ended) sale: no Redis and no hashing of the body for a key
+      // that this sale's accepted-keys filter has never seen; a key it may hold goes to Redis (which knows).
+      const soldOut = memory.soldOut(productId);
+      const earlier = memory.answerFor(productId, key.data);
+      if (soldOut && !earlier && !(await soldOut.mayContain(key.data))) {
+        memory.countSoldOutAnswer(productId);
+        return c.body(memory.soldOutBody(productId), 409, JSON_HEADERS);
       }
+      const ended = !earlier && !soldOut ? memory.ended(productId) : undefined;
+      if (ended && !(await ended.mayContain(key.data))) return c.json({ status: "ended", productId }, 409);
+      requestHash ??= await requestHashOf(req);
+      // A retry of an answer this isolate gave in this sale is answered from memory.
+      if (earlier) {
+        if (earlier.requestHash !== requestHash) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
+        return c.json(earlier.body, earlier.status as 200);
+      }
+
+      if (ticket === undefined) {
+        const presented = await presentedTicket(c, config, req);
+        if (presented === "invalid") return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
+        ticket = presented;
+      }
+
+      if (ticket?.number) {
+        // A place the line has certainly not reached: "keep waiting", from memory.
+        const view = memory.stillQueued(productId, ticket);
+        if (view) return queuedResponse(c, config, req, key.data, { ...view, admitted: projectedAdmitted(view, Date.now()), kind: "queued", ticket: ticket.number, expired: false });
+        break;
+      }
+
+      // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
+      if (challenge === undefined) {
+        const solution = c.req.header(CHALLENGE_SOLUTION_HEADER);
+        const required = knownRequirement(productId);
+        if (solution) {
+          const checked = await checkSolution(config.TICKET_SECRET, solution, req.userId, productId);
+          if (typeof checked === "string") return challengeResponse(c, config.TICKET_SECRET, req.userId, productId, checked);
+          challenge = gateArgument(checked);
+        } else if (required && required.difficulty > 0) {
+          return challengeResponse(c, config.TICKET_SECRET, req.userId, productId, "required");
+        }
+      }
+
+      // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
+      const standby = memory.standby(productId);
+      if (standby && !(await standby.queuedKeys.mayContain(key.data))) return standbyResponse(c, config, req, key.data, standby.snapshot);
+
+      release = memory.startGateCall(productId);
+      if (release) break;
+      // Backing off: a crowd of waiting requests must not spin the isolate.
+      await scheduler.wait(Math.min(GATE_WAIT_MAX_MS, GATE_WAIT_MS * 2 ** waits++));
     }
 
-    // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
-    const standby = !ticket?.number ? memory.standby(productId) : undefined;
-    if (standby && !(await standby.queuedKeys.mayContain(key.data))) return standbyResponse(c, config, req, key.data, standby.snapshot);
-
-    const outcome = await passGate(redisFor(config), {
-      soldOutFromMemory: memory.takeSoldOutAnswers(productId),
-      filters: memory.filtersWanted(productId),
-      productId,
-      userId: req.userId,
-      quantity: req.quantity,
-      idempotencyKey: key.data,
-      requestHash,
-      orderId: crypto.randomUUID(),
-      ...(ticket?.number ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
-      ...(challenge ? { challenge } : {}),
-    });
-    if (outcome.kind === "unknown") return c.json({ error: "unknown product", productId }, 404);
-    memory.learn(productId, outcome, outcome.filters);
-    learnRequirement(productId, outcome.saleId, outcome.powDifficulty ?? 0);
-    /** Final answers are remembered for this sale, so a retry here costs no Redis command. */
-    const final = (status: 200 | 409, body: object) => {
-      memory.rememberAnswer(productId, outcome.saleId, key.data, { requestHash, status, body });
-      return c.json(body, status);
-    };
-
-    switch (outcome.kind) {
-      case "conflict":
-        return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
-      case "not_started":
-        return c.json({ status: "not_started", productId: req.productId, startsAt: new Date(outcome.startsAt).toISOString() }, 425);
-      case "sold_out":
-        return final(409, { status: "sold_out", productId });
-      case "ended":
-        return final(409, { status: "ended", productId });
-      case "insufficient":
-        return c.json({ status: "insufficient_stock", productId: req.productId, ...(JSON.parse(outcome.payload) as object) }, 409);
-      case "limit_reached":
-        return final(409, limitBody(productId, outcome.payload));
-      case "queued":
-        return queuedResponse(c, config, req, key.data, outcome);
-      case "accepted": {
-        c.executionCtx.waitUntil(forwardToOrigin(config, outcome.order, outcome.outboxId));
-        return final(200, acceptedBody(outcome.order));
-      }
-      case "challenge":
-        return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, outcome.reason);
-      case "replay":
-        return outcome.status === "accepted" ? final(200, acceptedBody(outcome.payload)) : final(409, limitBody(productId, outcome.payload));
+    try {
+      return await gateAndAnswer(c, config, req, key.data, requestHash, ticket, challenge);
+    } finally {
+      release?.();
     }
   })
   .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));
+
+/** One gate call (one EVALSHA), what the isolate learns from it, and the answer. */
+async function gateAndAnswer(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, idempotencyKey: string, requestHash: string, ticket: Ticket | undefined, challenge: string | undefined) {
+  const { productId } = req;
+  const outcome = await passGate(redisFor(config), {
+    soldOutFromMemory: memory.takeSoldOutAnswers(productId),
+    filters: memory.filtersWanted(productId),
+    productId,
+    userId: req.userId,
+    quantity: req.quantity,
+    idempotencyKey: idempotencyKey,
+    requestHash,
+    orderId: crypto.randomUUID(),
+    ...(ticket?.number ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
+    ...(challenge ? { challenge } : {}),
+  });
+  if (outcome.kind === "unknown") return c.json({ error: "unknown product", productId }, 404);
+  memory.learn(productId, outcome, outcome.filters);
+  learnRequirement(productId, outcome.saleId, outcome.powDifficulty ?? 0);
+  /** Final answers are remembered for this sale, so a retry here costs no Redis command. */
+  const final = (status: 200 | 409, body: object) => {
+    memory.rememberAnswer(productId, outcome.saleId, idempotencyKey, { requestHash, status, body });
+    return c.json(body, status);
+  };
+
+  switch (outcome.kind) {
+    case "conflict":
+      return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
+    case "not_started":
+      return c.json({ status: "not_started", productId: req.productId, startsAt: new Date(outcome.startsAt).toISOString() }, 425);
+    case "sold_out":
+      return final(409, { status: "sold_out", productId });
+    case "ended":
+      return final(409, { status: "ended", productId });
+    case "view":
+      throw new Error("the gate answered a look to a purchase");
+    case "challenge":
+      return challengeResponse(c, config.TICKET_SECRET, req.userId, productId, outcome.reason);
+    case "insufficient":
+      return c.json({ status: "insufficient_stock", productId: req.productId, ...(JSON.parse(outcome.payload) as object) }, 409);
+    case "limit_reached":
+      return final(409, limitBody(productId, outcome.payload));
+    case "queued":
+      return queuedResponse(c, config, req, idempotencyKey, outcome);
+    case "accepted": {
+      c.executionCtx.waitUntil(forwardToOrigin(config, outcome.order, outcome.outboxId));
+      return final(200, acceptedBody(outcome.order));
+    }
+    case "replay":
+      return outcome.status === "accepted" ? final(200, acceptedBody(outcome.payload)) : final(409, limitBody(productId, outcome.payload));
+  }
+}

@@ -5,26 +5,26 @@ import { getCookie } from "hono/cookie";
 import { edgeConfig } from "../config";
 import { buyerOf, identity } from "../identity";
 import type { EdgeEnv } from "../env";
-import { readSnapshot } from "../gate/snapshot";
+import { viewLine } from "../gate/gate";
 import { memory } from "../memory";
 import { lineCovers, projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket } from "../tickets";
 
-/** How old this isolate's view of a sale may be before a status poll refreshes it (one HMGET). */
+/** How old this isolate's view of a sale may be before a status poll refreshes it (one EVALSHA). */
 export const STATUS_REFRESH_MS = 1_000;
 
 /**
  * At most one refresh per sale per isolate at a time, and only when the view is stale: thousands
- * of waiting pages polling cost Redis one command a second, not one per poll.
+ * of waiting pages polling cost Redis one command a second, not one per poll. The refresh moves
+ * the line (viewLine), so claims that expired while nobody bought go back at once.
  */
-function refreshIfStale(redis: Parameters<typeof readSnapshot>[0], productId: string, now: number): Promise<void> {
+async function refreshIfStale(redis: Parameters<typeof viewLine>[0], productId: string, now: number): Promise<void> {
   const known = memory.view(productId);
-  if (known && now - known.seenAt < STATUS_REFRESH_MS) return Promise.resolve();
-  return memory.refreshOnce(productId, async () => {
-    const snapshot = await readSnapshot(redis, productId);
-    if (snapshot) memory.learn(productId, snapshot);
-  });
+  if (known && now - known.seenAt < STATUS_REFRESH_MS) return;
+  if (!memory.startRefresh(productId)) return;
+  const outcome = await viewLine(redis, productId, { soldOutFromMemory: memory.takeSoldOutAnswers(productId), filters: memory.filtersWanted(productId) });
+  if (outcome.kind !== "unknown") memory.learn(productId, outcome, outcome.filters);
 }
 
 export const waitingRoom = new Hono<EdgeEnv>()

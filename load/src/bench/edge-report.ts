@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { edgeIsolates } from "@fluxgate/stack";
 import type { CannonResult } from "./cannon";
 import { describeCpu, type CpuUse } from "./cpu";
 import { isPolluted, type CommandUsage } from "./redis-stats";
@@ -108,7 +109,7 @@ export function report(run: { settings: EdgeBenchSettings; runId: string; starte
   const out: string[] = [];
   out.push("");
   out.push(
-    `Flux-Gate edge bench ${run.runId} — workerd via Miniflare (wrangler ${r.built.wranglerVersion} bundle), ${availableParallelism()} cores, ` +
+    `Flux-Gate edge bench ${run.runId} — ${edgeIsolates()} workerd isolates behind a round-robin, via Miniflare (wrangler ${r.built.wranglerVersion} bundle), ${availableParallelism()} cores, ` +
       `autocannon in-process, ${run.settings.connections} connections, ~${run.settings.seconds} s per path (a fixed number of requests sized by a ${run.settings.warmupSeconds} s warm-up)`,
   );
   out.push("");

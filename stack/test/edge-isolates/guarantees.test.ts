@@ -11,6 +11,15 @@ beforeAll(async () => {
 });
 afterAll(() => edge?.stop());
 
+/** Sends again while told to wait (an isolate whose view is up to a second old may say "wait" before "sold out"). */
+async function untilFinal(send: () => Promise<Reply<OrderReply>>): Promise<Reply<OrderReply>> {
+  for (let i = 0; ; i++) {
+    const r = await send();
+    if (r.status !== 302 || i === 10) return r;
+    await sleep(250);
+  }
+}
+
 const seen = (replies: { isolate: number }[]) => new Set(replies.map((r) => r.isolate)).size;
 const saleOf = (productId: string) => send<{ remaining: number; sold: number; claimed: number }>(edge, `/admin/sales/${productId}`, { headers: { authorization: `Bearer ${edge.adminToken}` } });
 
@@ -152,17 +161,17 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     expect(newcomer.status).toBe(302);
     expect((await saleOf(productId)).body).toMatchObject({ remaining: 2, claimed: 2 });
     const outcomes = [];
-    for (const q of line) outcomes.push((await order(edge, { productId, userId: q.userId }, { key: q.key, ticket: q.ticket })).status);
+    for (const q of line) outcomes.push((await untilFinal(() => order(edge, { productId, userId: q.userId }, { key: q.key, ticket: q.ticket }))).status);
     // The first two in line get the two units left; the others are told sold out.
     expect(outcomes).toEqual([200, 200, 409, 409]);
   });
 
   it("returns an abandoned claim to the line as soon as its ticket expires", async () => {
     const productId = uniqueProduct("reclaim");
-    await initSale(edge, { productId, quantity: 2, ratePerSecond: 10, burst: 1, ticketTtlSeconds: 1 });
+    await initSale(edge, { productId, quantity: 2, ratePerSecond: 2, burst: 1, ticketTtlSeconds: 1 });
     expect((await order(edge, { productId, userId: "first" })).status).toBe(200);
     expect((await order(edge, { productId, userId: "gone" })).status).toBe(302);
-    await sleep(300);
+    await sleep(700);
     // The watermark passes "gone", who now holds the last unit: the next one waits behind the claim.
     const next = await order(edge, { productId, userId: "next" }, { key: "next-key" });
     expect(next.status).toBe(302);
@@ -171,6 +180,26 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     await sleep(1_400);
     const again = await order(edge, { productId, userId: "next" }, { key: "next-key", ticket: next.body.ticket! });
     expect(again.status).toBe(200);
+  });
+
+  it("moves the line for waiting pages alone: a claim nobody uses expires while only status polls arrive", async () => {
+    const productId = uniqueProduct("polls");
+    await initSale(edge, { productId, quantity: 2, ratePerSecond: 2, burst: 1, ticketTtlSeconds: 1 });
+    expect((await order(edge, { productId, userId: "first" })).status).toBe(200);
+    const gone = await order(edge, { productId, userId: "gone" });
+    const waiter = await order(edge, { productId, userId: "waiter" });
+    expect([gone.status, waiter.status]).toEqual([302, 302]);
+    const poll = () => send<{ state: string }>(edge, `/waiting-room/status?productId=${productId}&userId=waiter`, { headers: { "x-queue-ticket": waiter.body.ticket! } });
+    // No order arrives: only the waiting page polls. "gone" is admitted, holds the last unit for a
+    // second, then its claim expires and the line reaches "waiter".
+    const states: string[] = [];
+    for (let i = 0; i < 16 && states.at(-1) !== "your_turn"; i++) {
+      states.push((await poll()).body.state);
+      await sleep(250);
+    }
+    expect(states.at(-1)).toBe("your_turn");
+    expect(states).toContain("waiting");
+    expect((await order(edge, { productId, userId: "waiter" }, { ticket: waiter.body.ticket! })).status).toBe(200);
   });
 
   it("never replays an answer of an earlier sale after /init restarts it", async () => {

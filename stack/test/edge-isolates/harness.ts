@@ -77,11 +77,11 @@ export interface Reply<T = Record<string, unknown>> {
 }
 
 /**
- * At most 256 connections from this one test process: a crowd of thousands of sockets opened at
+ * At most 64 connections from this one test process: a crowd of thousands of sockets opened at
  * once from one process on a loaded 2-core machine measures the kernel and the test's own event
  * loop (load/src/bench-crowds.ts measures the crowd itself).
  */
-const agent = new Agent({ connections: 256 });
+const agent = new Agent({ connections: 64 });
 
 export async function send<T = Record<string, unknown>>(edge: EdgeUnderTest, path: string, init: RequestInit = {}): Promise<Reply<T>> {
   const res = await fetch(new URL(path, edge.url), { redirect: "manual", ...init, dispatcher: agent } as unknown as RequestInit);
