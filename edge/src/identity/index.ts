@@ -116,5 +116,5 @@ export function buyerOf(c: Context, named: string | undefined): Buyer {
 /** How this edge identifies buyers, for /health and the operator's page. */
 export function identityMode(config: EdgeConfig) {
   if (config.IDENTITY === "anonymous") return { mode: "anonymous" as const, warning: "IDENTITY=anonymous: buyers are unverified; local experiments only" };
-  return { mode: "jwt" as const, issuer: config.JWT_ISSUER, keys: config.JWT_SECRET ? "HS256 shared secret" : config.JWT_JWKS_URL };
+  return { mode: "jwt" as const, issuer: config.JWT_ISSUER, keys: config.JWT_SECRET ? "HS256 shared secret" : config.JWT_JWKS_URL, cookie: config.JWT_COOKIE ?? null };
 }
