@@ -6,8 +6,9 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fluxgateHome, repoRoot } from "./bench/env";
+import { challengeSection, type ChallengeBench } from "./bench-challenge";
 
-const benches = ["bench:edge", "bench:pipeline"] as const;
+const benches = ["bench:edge", "bench:pipeline", "bench:challenge"] as const;
 
 for (const bench of benches) {
   console.log(`\n=== npm run ${bench} ===`);
@@ -69,7 +70,8 @@ ${row(["target", "wanted", "measured", ""])}
 ${row(["---", "---", "---", "---"])}
 ${targetRows(pipeline.targets).join("\n")}
 
-Reproduce: \`npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`); raw results in
+${challengeSection(read<ChallengeBench>("challenge.json"))}
+Reproduce: \`npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`, \`npm run bench:challenge\`); raw results in
 \`.fluxgate/bench/*.json\`.
 `;
 
