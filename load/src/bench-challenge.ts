@@ -13,6 +13,7 @@
 import { execSync } from "node:child_process";
 import type { webcrypto } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { sign, verify } from "hono/jwt";
 import { chromium } from "playwright-core";
@@ -119,6 +120,8 @@ const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
 export interface ChallengeBench {
   at: string;
   commit: string;
+  /** 1-minute load average when the run started: this machine's 2 cores are shared. */
+  loadAverage: number;
   node: string;
   verify: Awaited<ReturnType<typeof verifyCosts>>;
   node_: ReturnType<typeof nodeSolves>;
@@ -133,7 +136,8 @@ export function challengeSection(b: ChallengeBench): string {
 What a proof-of-work challenge costs the edge to check, against what it costs a client to solve, at commit
 ${b.commit}, ${b.at.slice(0, 16).replace("T", " ")} UTC, Node ${b.node} and headless Chromium ${b.chromium.version}. The edge's costs are
 measured by calling its own code (\`edge/src/challenge\`, Hono's JWT verify) in Node's WebCrypto, the API the worker
-uses; no Redis command is involved in either check.
+uses; no Redis command is involved in either check. Load average ${n(b.loadAverage, 1)} on 2 shared cores when the run
+started: absolute times are inflated by it, the ratios less so.
 
 ${row(["edge work per request", "µs (median of 5 rounds)"])}
 ${row(["---", "---:"])}
@@ -157,6 +161,7 @@ Each solve is a fresh random challenge, so a single solve varies a lot (geometri
 
 async function main() {
   const commit = execSync("git rev-parse --short HEAD", { cwd: repoRoot, encoding: "utf8" }).trim();
+  const loadAverage = loadavg()[0]!;
   console.log("verify costs …");
   const verify = await verifyCosts();
   console.log(verify);
@@ -165,7 +170,7 @@ async function main() {
   console.log(node_);
   console.log("solving in headless Chromium …");
   const chromium = await chromiumSolves();
-  const result: ChallengeBench = { at: new Date().toISOString(), commit, node: process.version, verify, node_, chromium };
+  const result: ChallengeBench = { at: new Date().toISOString(), commit, loadAverage, node: process.version, verify, node_, chromium };
   const dir = join(fluxgateHome(), "bench");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "challenge.json"), JSON.stringify(result, null, 2));
