@@ -4,7 +4,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { edgeConfig, type EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { CHALLENGE_SOLUTION_HEADER, challengeResponse, checkSolution, gateArgument, knownRequirement, learnRequirement } from "../challenge";
+import { challengeResponse, learnRequirement, proofOfWork } from "../challenge";
 import { forwardToOrigin } from "../forward";
 import { buyerOf, identity } from "../identity";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
@@ -114,18 +114,8 @@ export const order = new Hono<EdgeEnv>()
     }
 
     // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
-    let challenge: string | undefined;
-    if (!ticket?.number) {
-      const solution = c.req.header(CHALLENGE_SOLUTION_HEADER);
-      const required = knownRequirement(req.productId);
-      if (solution) {
-        const checked = await checkSolution(config.TICKET_SECRET, solution, req.userId, req.productId);
-        if (typeof checked === "string") return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, checked);
-        challenge = gateArgument(checked);
-      } else if (required && required.difficulty > 0) {
-        return challengeResponse(c, config.TICKET_SECRET, req.userId, req.productId, "required");
-      }
-    }
+    const pow = await proofOfWork(c, config.TICKET_SECRET, req.userId, req.productId, Boolean(ticket?.number));
+    if (pow instanceof Response) return pow;
 
     // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
     const covered = !ticket?.number ? lineCoversStock(req.productId, Date.now()) : undefined;
@@ -140,7 +130,7 @@ export const order = new Hono<EdgeEnv>()
       requestHash,
       orderId: crypto.randomUUID(),
       ...(ticket?.number ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
-      ...(challenge ? { challenge } : {}),
+      ...pow,
     });
     if (outcome.kind !== "unknown") {
       remember(req.productId, outcome);
