@@ -229,6 +229,7 @@ function printSummary(run: DemoRun): void {
   );
   console.log("\nBot fleet");
   console.log(table(botRows(run.bots)));
+  if (run.bots.errors > 0) console.log(`  bot requests without an answer: ${run.bots.errors} (e.g. ${run.bots.errorSamples.join("; ")})`);
 }
 
 function writeReport(run: DemoRun): string {
