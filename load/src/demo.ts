@@ -129,7 +129,9 @@ async function main(): Promise<number> {
   bar.stop();
   await chaos;
   await monitor?.stop();
+  // Attribution: the gate's EVALSHA carries the buyer's sub and key, both BOT_PREFIXed for bots.
   const botCommands = monitor ? (await monitor.count([productId], `"${BOT_PREFIX}`)).total : undefined;
+  const saleCommands = monitor ? (await monitor.count([productId])).total : undefined;
   monitor?.discard();
   const botUnits = await unitsBoughtBy(state.redis.url, productId, BOT_PREFIX);
 
@@ -138,7 +140,7 @@ async function main(): Promise<number> {
   events.push({ t: since(), label: "drained" });
 
   await miniflare?.dispose();
-  const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands };
+  const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands, saleRedisCommands: saleCommands };
   const run: DemoRun = { productId, runId, settings, edge: miniflare ? "workerd via the Miniflare API" : "wrangler dev", result, records, samples, events, audit: report, bots: botReport };
   printSummary(run);
   const path = writeReport(run);
