@@ -178,7 +178,8 @@ async function main() {
   const path = join(repoRoot, "BENCHMARKS.md");
   const md = readFileSync(path, "utf8");
   const start = md.indexOf("## Bot friction");
-  const end = start < 0 ? -1 : md.indexOf("\n## ", start + 1);
+  const ends = start < 0 ? [] : ["\n## ", "\nReproduce:"].map((mark) => md.indexOf(mark, start + 1)).filter((i) => i >= 0);
+  const end = ends.length > 0 ? Math.min(...ends) : -1;
   const section = challengeSection(result);
   const next = start < 0 ? md.replace(/\nReproduce:/, `\n${section}\nReproduce:`) : md.slice(0, start) + section + (end < 0 ? "" : md.slice(end + 1));
   writeFileSync(path, next);
