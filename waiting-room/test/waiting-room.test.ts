@@ -114,7 +114,8 @@ describe("the waiting room in a browser", () => {
 
   it("solves the sale's proof of work in a Web Worker, with a progress bar, then buys", async () => {
     const productId = uniqueProduct("wr-pow");
-    await initSale({ productId, quantity: 5, powDifficulty: 16 });
+    // 18 bits: about 260,000 hashes, long enough (a second or more) for the bar to be seen moving.
+    await initSale({ productId, quantity: 5, powDifficulty: 18 });
     const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
     await signIn(page, "person");
     // The storefront sends the shopper here; the page asks for a place, gets the challenge and works on it.
