@@ -19,6 +19,23 @@ describe("configuration", () => {
     },
   );
 
+  it.each([
+    ["an issuer", { JWT_ISSUER: "" }, "JWT_ISSUER"],
+    ["an audience", { JWT_AUDIENCE: "" }, "JWT_AUDIENCE"],
+    ["a way to check signatures", { JWT_JWKS_URL: "" }, "JWT_JWKS_URL"],
+    ["one way only to check signatures", { JWT_SECRET: "s" }, "not both"],
+    ["a known IDENTITY", { IDENTITY: "trust-me" }, "IDENTITY"],
+  ])("IDENTITY=jwt without %s is a 500 that names what to set", async (_, overrides, named) => {
+    const res = await call({ ...env, ...overrides });
+    expect(res.status).toBe(500);
+    expect((await res.json<{ problems: string[] }>()).problems.join("\n")).toContain(named);
+  });
+
+  it("IDENTITY=anonymous needs no issuer", async () => {
+    const res = await call({ ...env, IDENTITY: "anonymous", JWT_ISSUER: "", JWT_AUDIENCE: "", JWT_JWKS_URL: "" });
+    expect(await res.json()).toMatchObject({ identity: { mode: "anonymous" } });
+  });
+
   it("an unknown path is a JSON 404", async () => {
     const res = await call({ ...env }, "/nope");
     expect(res.status).toBe(404);

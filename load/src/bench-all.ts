@@ -11,8 +11,9 @@ import { join } from "node:path";
 import { BILL_COMPONENTS, UPSTASH_PAYG_USD_PER_100K_COMMANDS, upstashCostUsd } from "@fluxgate/common";
 import { fmtUsd, type BillJson } from "./bench/bill";
 import { fluxgateHome, repoRoot } from "./bench/env";
+import { challengeSection, type ChallengeBench } from "./bench-challenge";
 
-const benches = ["bench:edge", "bench:pipeline", "bench:realpath", "bench:bill"] as const;
+const benches = ["bench:edge", "bench:pipeline", "bench:realpath", "bench:bill", "bench:challenge"] as const;
 /** How busy the machine already was: every figure here shares its cores with whatever else runs. */
 const loadAtStart = loadavg()[0]!;
 
@@ -118,7 +119,8 @@ ${row(["target", "wanted", "measured", ""])}
 ${row(["---", "---", "---", "---"])}
 ${targetRows(bill.targets).join("\n")}
 
-Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`, \`npm run bench:bill\`); raw results in
+${challengeSection(read<ChallengeBench>("challenge.json"))}
+Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`, \`npm run bench:bill\`, \`npm run bench:challenge\`); raw results in
 \`.fluxgate/bench/*.json\`.
 `;
 

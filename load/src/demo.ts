@@ -140,7 +140,9 @@ async function main(): Promise<number> {
     (error: unknown) => (error instanceof Error ? error.message : String(error)),
   );
   await monitor?.stop();
+  // Attribution: the gate's EVALSHA carries the buyer's sub and key, both BOT_PREFIXed for bots.
   const botCommands = monitor ? (await monitor.count([productId], `"${BOT_PREFIX}`)).total : undefined;
+  const saleCommands = monitor ? (await monitor.count([productId])).total : undefined;
   monitor?.discard();
   const botUnits = await unitsBoughtBy(state.redis.url, productId, BOT_PREFIX);
 
@@ -156,7 +158,7 @@ async function main(): Promise<number> {
     bill = { sale, idle: await idleMeter.stop() };
   }
 
-  const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands };
+  const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands, saleRedisCommands: saleCommands };
   const run: DemoRun = {
     productId,
     runId,
@@ -249,6 +251,7 @@ function printSummary(run: DemoRun): void {
   if (run.events.length === 0) console.log("  none");
   console.log("\nBot fleet");
   console.log(table(botRows(run.bots)));
+  if (run.bots.errors > 0) console.log(`  bot requests without an answer: ${run.bots.errors} (e.g. ${run.bots.errorSamples.join("; ")})`);
 }
 
 function writeReport(run: DemoRun): string {

@@ -14,8 +14,11 @@ const StackEnv = z.object({
   KAFKA_CONTROLLER_PORT: num(9093),
   KAFKA_HEAP_MB: num(512),
   BRIDGE_PORT: num(8079),
-  /** The dev identity issuer (JWKS + token endpoint) the local edge trusts. */
-  ISSUER_PORT: num(8091),
+  /**
+   * The dev identity issuer (JWKS + token endpoint) the local edge trusts. By default 12 above the
+   * bridge's port (8091), so a stack whose ports were moved apart gets its own issuer too.
+   */
+  ISSUER_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   ORIGIN_PORT: num(3000),
   /** The origin's /metrics, apart from the port the edge calls. */
   ORIGIN_METRICS_PORT: num(3002),
@@ -44,6 +47,6 @@ export function stackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
     databaseUrl: e.DATABASE_URL,
     ownPostgresPort: e.STACK_POSTGRES_PORT,
     kafka: { port: e.KAFKA_PORT, controllerPort: e.KAFKA_CONTROLLER_PORT, heapMb: e.KAFKA_HEAP_MB },
-    ports: { bridge: e.BRIDGE_PORT, issuer: e.ISSUER_PORT, origin: e.ORIGIN_PORT, originMetrics: e.ORIGIN_METRICS_PORT, worker: e.WORKER_PORT, edge: e.EDGE_PORT, edgeInspector: e.EDGE_INSPECTOR_PORT },
+    ports: { bridge: e.BRIDGE_PORT, issuer: e.ISSUER_PORT ?? e.BRIDGE_PORT + 12, origin: e.ORIGIN_PORT, originMetrics: e.ORIGIN_METRICS_PORT, worker: e.WORKER_PORT, edge: e.EDGE_PORT, edgeInspector: e.EDGE_INSPECTOR_PORT },
   };
 }

@@ -39,6 +39,7 @@ const env = {
   WORKER_PORT: port("WORKER_PORT", 13101),
   EDGE_PORT: port("EDGE_PORT", 18887),
   EDGE_INSPECTOR_PORT: port("EDGE_INSPECTOR_PORT", 19439),
+  ISSUER_PORT: port("ISSUER_PORT", 18191),
   // The relay should pick up what a failed forward left within the test's patience.
   RELAY_MIN_IDLE_MS: "1500",
 };
@@ -59,6 +60,13 @@ async function startSale(productId: string, quantity: number) {
 /** Buyers who keep trying (with their ticket) until they bought or were told it is sold out. */
 async function crowd(productId: string, buyers: number, spreadMs: number) {
   const outcomes = { accepted: 0, soldOut: 0, errors: 0 };
+  // Signed in with this stack's dev issuer, as the shop's customers are.
+  const signIn = await fetch(`${state.issuer.url}/tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ subs: Array.from({ length: buyers }, (_, i) => `buyer-${i}`) }),
+  });
+  const { tokens } = (await signIn.json()) as { tokens: Record<string, string> };
   await Promise.all(
     Array.from({ length: buyers }, async (_, i) => {
       await sleep(Math.floor((i / buyers) * spreadMs));
@@ -69,7 +77,7 @@ async function crowd(productId: string, buyers: number, spreadMs: number) {
           const res = await fetch(`${state.edge.url}/order`, {
             method: "POST",
             redirect: "manual",
-            headers: { "content-type": "application/json", "idempotency-key": key, ...(ticket ? { "x-queue-ticket": ticket } : {}) },
+            headers: { "content-type": "application/json", "idempotency-key": key, authorization: `Bearer ${tokens[`buyer-${i}`]}`, ...(ticket ? { "x-queue-ticket": ticket } : {}) },
             body: JSON.stringify({ productId, userId: `buyer-${i}` }),
           });
           if (res.status === 200) return void outcomes.accepted++;

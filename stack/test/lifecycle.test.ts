@@ -29,6 +29,7 @@ const env = {
   WORKER_PORT: "13001",
   EDGE_PORT: "18787",
   EDGE_INSPECTOR_PORT: "19339",
+  ISSUER_PORT: "18091",
 };
 const cli = (command: string) => run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/cli.ts"), command], { cwd: repoRoot, env, timeout: 300_000 });
 
@@ -64,7 +65,7 @@ describe("npm run up / status / down", { timeout: 300_000 }, () => {
     }
     first = daemons();
     expect(processesUsingHome().length).toBeGreaterThan(0);
-    expect(first.map((d) => d.name).sort()).toEqual(["bridge", "edge", "kafka", "origin", "redis", "worker"]);
+    expect(first.map((d) => d.name).sort()).toEqual(["bridge", "edge", "issuer", "kafka", "origin", "redis", "worker"]);
     const edge = await fetch("http://127.0.0.1:18787/health");
     expect(edge.status).toBe(200);
   });
@@ -79,7 +80,7 @@ describe("npm run up / status / down", { timeout: 300_000 }, () => {
 
   it("status lists the running parts", async () => {
     const { stdout } = await cli("status");
-    for (const name of ["redis", "kafka", "bridge", "origin", "worker", "edge"]) expect(stdout).toMatch(new RegExp(`^${name}\\s+running\\s+ours`, "m"));
+    for (const name of ["redis", "kafka", "bridge", "issuer", "origin", "worker", "edge"]) expect(stdout).toMatch(new RegExp(`^${name}\\s+running\\s+ours`, "m"));
   });
 
   it("down leaves no process of ours and keeps the PostgreSQL it did not start", async () => {

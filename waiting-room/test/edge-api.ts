@@ -1,4 +1,5 @@
 import { ensureDevVars, readState, stackConfig } from "@fluxgate/stack";
+import type { Page } from "playwright-core";
 
 // The stack the root global setup brought up: `wrangler dev`'s edge, as a user runs it.
 const state = readState(stackConfig().home)!;
@@ -18,12 +19,33 @@ export async function initSale(body: Record<string, unknown>): Promise<void> {
   if (res.status !== 200) throw new Error(`init failed: ${res.status} ${await res.text()}`);
 }
 
-/** A buyer outside the browser: one POST /order, as an API client would send it. */
+const tokens = new Map<string, Promise<string>>();
+/** A token of the stack's dev issuer (one per buyer per test file): the buyer signed in to the shop. */
+export function tokenFor(sub: string): Promise<string> {
+  let token = tokens.get(sub);
+  if (!token) {
+    token = fetch(`${state.issuer.url}/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sub }) }).then(async (res) => {
+      if (!res.ok) throw new Error(`dev issuer answered ${res.status}`);
+      return ((await res.json()) as { token: string }).token;
+    });
+    tokens.set(sub, token);
+  }
+  return token;
+}
+
+/** Signs the page's browser in, as the shop's login would: the token in the cookie the edge reads (JWT_COOKIE, named on /health). */
+export async function signIn(page: Page, sub: string): Promise<void> {
+  const health = (await (await fetch(`${edgeUrl}/health`)).json()) as { identity: { cookie: string | null } };
+  if (!health.identity.cookie) throw new Error("the edge names no JWT_COOKIE: browsers cannot sign in by cookie");
+  await page.context().addCookies([{ name: health.identity.cookie, value: await tokenFor(sub), url: edgeUrl, httpOnly: true, sameSite: "Lax" }]);
+}
+
+/** A buyer outside the browser: one POST /order, as an API client would send it (signed in). */
 export async function apiOrder(productId: string, userId: string, ticket?: string) {
   const res = await fetch(`${edgeUrl}/order`, {
     method: "POST",
     redirect: "manual",
-    headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID(), ...(ticket ? { "x-queue-ticket": ticket } : {}) },
+    headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID(), authorization: `Bearer ${await tokenFor(userId)}`, ...(ticket ? { "x-queue-ticket": ticket } : {}) },
     body: JSON.stringify({ productId, userId }),
   });
   const body = (await res.json()) as { status: string; ticket?: string };

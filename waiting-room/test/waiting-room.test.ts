@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launch, screenshot } from "./browser";
-import { adminToken, apiOrder, createdProducts, edgeUrl, forgetSales, initSale, uniqueProduct } from "./edge-api";
+import { adminToken, apiOrder, createdProducts, edgeUrl, forgetSales, initSale, signIn, tokenFor, uniqueProduct } from "./edge-api";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -40,11 +40,13 @@ const positionOf = async (page: Page) => Number((await page.locator("#position")
 describe("the waiting room in a browser", () => {
   it("shows a place that goes down, admits the user and ends on Order accepted", async () => {
     const productId = uniqueProduct("wr-accept");
-    await initSale({ productId, quantity: 20, ratePerSecond: 3, burst: 2 });
+    // Everyone signs in before the sale opens: the line's pace is the sale's, not the issuer's.
+    await Promise.all(["shopper", ...Array.from({ length: 7 }, (_, i) => `ahead-${i}`)].map(tokenFor));
+    const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
+    await signIn(page, "shopper");
+    await initSale({ productId, quantity: 20, ratePerSecond: 1.5, burst: 2 });
     // Two buyers take the bucket's tokens, five more queue ahead of our shopper and walk away.
     for (let i = 0; i < 7; i++) await apiOrder(productId, `ahead-${i}`);
-
-    const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
     await buyInBrowser(page, productId, "shopper");
     await page.waitForFunction(() => /^\d+$/.test(document.getElementById("position")?.textContent ?? ""));
     const positions = [await positionOf(page)];
@@ -72,6 +74,7 @@ describe("the waiting room in a browser", () => {
     expect(ahead.code).toBe(302);
 
     const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
+    await signIn(page, "too-late");
     await buyInBrowser(page, productId, "too-late");
     await page.waitForFunction(() => /^\d+$/.test(document.getElementById("position")?.textContent ?? ""));
     // The one ahead buys the last unit with its ticket when its turn comes.
@@ -88,10 +91,12 @@ describe("the waiting room in a browser", () => {
 
   it("keeps the place across a reload", async () => {
     const productId = uniqueProduct("wr-reload");
+    await Promise.all(["reloader", ...Array.from({ length: 6 }, (_, i) => `ahead-${i}`)].map(tokenFor));
     await initSale({ productId, quantity: 50, ratePerSecond: 0.2, burst: 1 });
     for (let i = 0; i < 6; i++) await apiOrder(productId, `ahead-${i}`);
     const context = await browser.newContext({ viewport: { width: 390, height: 780 } });
     const page = await context.newPage();
+    await signIn(page, "reloader");
     await buyInBrowser(page, productId, "reloader");
     await page.waitForFunction(() => /^\d+$/.test(document.getElementById("position")?.textContent ?? ""));
     const before = await positionOf(page);
@@ -108,6 +113,41 @@ describe("the waiting room in a browser", () => {
     await context.close();
   });
 
+  it("solves the sale's proof of work in a Web Worker, with a progress bar, then buys", async () => {
+    const productId = uniqueProduct("wr-pow");
+    // 18 bits: about 260,000 hashes, long enough (a second or more) for the bar to be seen moving.
+    await initSale({ productId, quantity: 5, powDifficulty: 18 });
+    const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
+    await signIn(page, "person");
+    // The storefront sends the shopper here; the page asks for a place, gets the challenge and works on it.
+    await page.goto(`${edgeUrl}/waiting-room?productId=${productId}`);
+    await page.locator("#proof").waitFor({ state: "visible", timeout: 10_000 });
+    const seen: number[] = [];
+    let shot = false;
+    while (!(await page.locator("#title").textContent())?.includes("Order accepted")) {
+      const value = Number(await page.locator("#proof-progress").getAttribute("value").catch(() => null));
+      if (await page.locator("#proof").isVisible()) {
+        seen.push(value);
+        if (!shot && value > 0) shot = Boolean(await screenshot(page, "5-proof-of-work"));
+      }
+      expect(seen.length).toBeLessThan(2000);
+      await page.waitForTimeout(20);
+    }
+    // The bar moved while the worker searched, and the page stayed on "in line" until it was done.
+    expect(seen.some((v) => v > 0 && v < 100)).toBe(true);
+    await screenshot(page, "6-proof-accepted");
+    await page.close();
+  });
+
+  it("asks a visitor who is not signed in to sign in", async () => {
+    const productId = uniqueProduct("wr-anon");
+    await initSale({ productId, quantity: 5 });
+    const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
+    await page.goto(`${edgeUrl}/waiting-room?productId=${productId}`);
+    await page.locator("#title", { hasText: "Please sign in" }).waitFor({ timeout: 5000 });
+    await page.close();
+  });
+
   it("shows the operator the sale moving", async () => {
     const productId = uniqueProduct("wr-ops");
     await initSale({ productId, quantity: 30, ratePerSecond: 100 });
@@ -118,7 +158,8 @@ describe("the waiting room in a browser", () => {
     await page.locator("#remaining", { hasText: "18" }).waitFor({ timeout: 5000 });
     await expect(page.locator("#sold").textContent()).resolves.toBe("12");
     await expect(page.locator("#rates path").count()).resolves.toBeGreaterThan(0);
-    await screenshot(page, "5-operator");
+    await expect(page.locator("#identity").textContent()).resolves.toContain("verified sign-ins");
+    await screenshot(page, "7-operator");
     await page.close();
   });
 });

@@ -71,8 +71,6 @@ export function learnRequirement(productId: string, saleId: string, difficulty: 
   requirements.set(productId, { saleId, difficulty });
 }
 
-export const knownRequirement = (productId: string) => requirements.get(productId);
-
 /** 401 {"status":"challenge"}: what to solve (a fresh challenge, when this isolate knows the sale) and how. */
 export async function challengeResponse(c: Context, secret: string, sub: string, productId: string, problem: ChallengeProblem) {
   const known = requirements.get(productId);
@@ -90,4 +88,17 @@ export async function challengeResponse(c: Context, secret: string, sub: string,
   );
 }
 
-export { CHALLENGE_SOLUTION_HEADER };
+/**
+ * The order route's proof-of-work step, before any Redis command: a 401 to send, or what the gate
+ * gets to spend ({} when there is nothing to spend). A buyer holding a place in line is not asked.
+ */
+export async function proofOfWork(c: Context, secret: string, sub: string, productId: string, holdsPlace: boolean): Promise<Response | { challenge?: string }> {
+  if (holdsPlace) return {};
+  const solution = c.req.header(CHALLENGE_SOLUTION_HEADER);
+  if (solution) {
+    const checked = await checkSolution(secret, solution, sub, productId);
+    return typeof checked === "string" ? challengeResponse(c, secret, sub, productId, checked) : { challenge: gateArgument(checked) };
+  }
+  if ((requirements.get(productId)?.difficulty ?? 0) > 0) return challengeResponse(c, secret, sub, productId, "required");
+  return {};
+}

@@ -6,6 +6,7 @@ import { jwt } from "hono/jwt";
 import { decodeHeader } from "hono/utils/jwt/jwt";
 import { edgeConfig, type EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
+import { MAX_BODY_BYTES } from "../http/json-body";
 import { JwksCache, JwksUnavailable } from "./jwks";
 import { problemBody, problemOf } from "./problems";
 
@@ -61,6 +62,22 @@ let warned = false;
  * costs no Redis command. IDENTITY=anonymous: no check at all (the route takes the body's userId).
  */
 export const identity: MiddlewareHandler<EdgeEnv> = async (c, next) => {
+  const refused = await verified(c, next);
+  if (refused) await drainSmallBody(c.req.raw);
+  return refused;
+};
+
+/**
+ * A refusal answered before the body was read would make the runtime close the connection, and
+ * the client would see a reset instead of the 401 (a person whose token just expired, too). A
+ * small body is read first; a large one is not worth it (MAX_BODY_BYTES, as for any order).
+ */
+async function drainSmallBody(request: Request): Promise<void> {
+  const length = Number(request.headers.get("content-length") ?? "0");
+  if (request.body && !request.bodyUsed && length > 0 && length <= MAX_BODY_BYTES) await request.arrayBuffer().catch(() => undefined);
+}
+
+const verified: MiddlewareHandler<EdgeEnv> = async (c, next) => {
   const config = edgeConfig(c.env);
   if (config.IDENTITY === "anonymous") {
     if (!warned) console.warn("IDENTITY=anonymous: buyers are whatever userId a request names; per-user limits and tickets bind to nothing. For local experiments only.");
@@ -116,5 +133,5 @@ export function buyerOf(c: Context, named: string | undefined): Buyer {
 /** How this edge identifies buyers, for /health and the operator's page. */
 export function identityMode(config: EdgeConfig) {
   if (config.IDENTITY === "anonymous") return { mode: "anonymous" as const, warning: "IDENTITY=anonymous: buyers are unverified; local experiments only" };
-  return { mode: "jwt" as const, issuer: config.JWT_ISSUER, keys: config.JWT_SECRET ? "HS256 shared secret" : config.JWT_JWKS_URL };
+  return { mode: "jwt" as const, issuer: config.JWT_ISSUER, keys: config.JWT_SECRET ? "HS256 shared secret" : config.JWT_JWKS_URL, cookie: config.JWT_COOKIE ?? null };
 }

@@ -5,6 +5,7 @@ import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { readStats } from "../gate/stats";
 import { adminOnly } from "../http/admin";
+import { identityMode } from "../identity";
 import { redisFor } from "../redis";
 
 export const admin = new Hono<EdgeEnv>()
@@ -13,6 +14,7 @@ export const admin = new Hono<EdgeEnv>()
   .get("/sales/:productId", adminOnly, async (c) => {
     const productId = ProductId.safeParse(c.req.param("productId"));
     if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
-    const stats = await readStats(redisFor(edgeConfig(c.env)), productId.data);
-    return stats ? c.json(stats) : c.json({ error: "unknown product", productId: productId.data }, 404);
+    const config = edgeConfig(c.env);
+    const stats = await readStats(redisFor(config), productId.data);
+    return stats ? c.json({ ...stats, identity: identityMode(config) }) : c.json({ error: "unknown product", productId: productId.data }, 404);
   });

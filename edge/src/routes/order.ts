@@ -4,7 +4,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { edgeConfig, type EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { CHALLENGE_SOLUTION_HEADER, challengeResponse, checkSolution, gateArgument, knownRequirement, learnRequirement } from "../challenge";
+import { challengeResponse, learnRequirement, proofOfWork } from "../challenge";
 import { forwardToOrigin } from "../forward";
 import { buyerOf, identity } from "../identity";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
@@ -98,6 +98,7 @@ export const order = new Hono<EdgeEnv>()
     const { productId } = req;
     let requestHash: string | undefined;
     let ticket: Ticket | undefined;
+    /** The solved challenge the gate spends; "" when the sale asks for none. */
     let challenge: string | undefined;
     let release: (() => void) | undefined;
     let waits = 0;
@@ -136,15 +137,9 @@ export const order = new Hono<EdgeEnv>()
 
       // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
       if (challenge === undefined) {
-        const solution = c.req.header(CHALLENGE_SOLUTION_HEADER);
-        const required = knownRequirement(productId);
-        if (solution) {
-          const checked = await checkSolution(config.TICKET_SECRET, solution, req.userId, productId);
-          if (typeof checked === "string") return challengeResponse(c, config.TICKET_SECRET, req.userId, productId, checked);
-          challenge = gateArgument(checked);
-        } else if (required && required.difficulty > 0) {
-          return challengeResponse(c, config.TICKET_SECRET, req.userId, productId, "required");
-        }
+        const pow = await proofOfWork(c, config.TICKET_SECRET, req.userId, productId, false);
+        if (pow instanceof Response) return pow;
+        challenge = pow.challenge ?? "";
       }
 
       // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
@@ -158,7 +153,7 @@ export const order = new Hono<EdgeEnv>()
     }
 
     try {
-      return await gateAndAnswer(c, config, req, key.data, requestHash, ticket, challenge);
+      return await gateAndAnswer(c, config, req, key.data, requestHash, ticket, challenge || undefined);
     } finally {
       release?.();
     }

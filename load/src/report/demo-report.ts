@@ -21,7 +21,7 @@ export interface DemoRun {
   /** The Upstash bill of the sale (/init to drained) and of an idle window after it; undefined without redis-cli. */
   bill?: { sale: Bill; idle: Bill };
   /** The bot fleet: what it was answered, units it bought (the gate's ledger), Redis commands it caused (MONITOR; undefined without redis-cli). */
-  bots: BotFleetResult & { unitsBought: number; redisCommands: number | undefined };
+  bots: BotFleetResult & { unitsBought: number; redisCommands: number | undefined; saleRedisCommands: number | undefined };
 }
 
 /** The bot fleet's table, for the console and the report: a header row, one row per kind, the totals. */
@@ -35,7 +35,7 @@ export function botRows(bots: DemoRun["bots"]): (string | number)[][] {
   return [
     ["bot kind", "requests", "answers"],
     ...botKinds.map((kind) => [kind, sum(bots.byKind[kind]), statuses(bots.byKind[kind])]),
-    ["all bots", bots.requests, `refused ${bots.refused.toLocaleString("en")}, no answer ${bots.errors}, units bought ${bots.unitsBought}, Redis commands spent on them ${bots.redisCommands ?? "n/a (no redis-cli)"}`],
+    ["all bots", bots.requests, `refused ${bots.refused.toLocaleString("en")}, no answer ${bots.errors}, units bought ${bots.unitsBought}, Redis commands spent on them ${bots.redisCommands ?? "n/a (no redis-cli)"} of the sale's ${bots.saleRedisCommands ?? "n/a"}`],
   ];
 }
 
