@@ -54,6 +54,7 @@ export class SaleMemory {
   private readonly refreshes = new Map<string, number>();
   /** Gate calls in flight per product. */
   private readonly inFlight = new Map<string, number>();
+  private readonly powRequirements = new Map<string, { saleId: string; difficulty: number }>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -79,6 +80,20 @@ export class SaleMemory {
       s.queuedKeys = { filter: filters.queuedKeys, at: t, issued: snapshot.issued };
       s.queuedKeysAskedAt = -Infinity;
     }
+  }
+
+  /**
+   * Each sale's proof-of-work setting, learned from /init and from every gate reply (which carries
+   * it), so an attempt without a solution is answered here with no Redis command. The gate has the
+   * final word: a stale setting costs at most a round trip, never a sale.
+   */
+  learnPowRequirement(productId: string, saleId: string, difficulty: number): void {
+    if (this.powRequirements.size > 1000 && !this.powRequirements.has(productId)) this.powRequirements.clear();
+    this.powRequirements.set(productId, { saleId, difficulty });
+  }
+
+  powRequirement(productId: string): { saleId: string; difficulty: number } | undefined {
+    return this.powRequirements.get(productId);
   }
 
   forget(productId: string): void {

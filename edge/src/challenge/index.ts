@@ -1,6 +1,7 @@
 import { CHALLENGE_SOLUTION_HEADER, hmacKey, POW_HOW, solves } from "@fluxgate/common";
 import type { Context } from "hono";
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
+import { memory } from "../memory";
 
 /**
  * Proof-of-work challenges: stateless, signed by the edge (HMAC with TICKET_SECRET, in a domain of
@@ -58,22 +59,9 @@ export async function checkSolution(secret: string, solution: string, sub: strin
 /** What the gate script gets of a checked challenge (ARGV): "saleId|difficulty|id|expiresAt". */
 export const gateArgument = (c: Challenge) => `${c.saleId}|${c.difficulty}|${c.id}|${c.expiresAt}`;
 
-/**
- * What this isolate knows of each sale's proof-of-work setting, from /init and from every gate
- * reply (which carries it): so an attempt without a solution is answered here, with no Redis
- * command, once the isolate has seen the sale. The gate has the final word, so a stale view
- * costs at most a round trip, never a sale.
- */
-const requirements = new Map<string, { saleId: string; difficulty: number }>();
-
-export function learnRequirement(productId: string, saleId: string, difficulty: number): void {
-  if (requirements.size > 1000 && !requirements.has(productId)) requirements.clear();
-  requirements.set(productId, { saleId, difficulty });
-}
-
 /** 401 {"status":"challenge"}: what to solve (a fresh challenge, when this isolate knows the sale) and how. */
 export async function challengeResponse(c: Context, secret: string, sub: string, productId: string, problem: ChallengeProblem) {
-  const known = requirements.get(productId);
+  const known = memory.powRequirement(productId);
   const fresh = known && known.difficulty > 0 ? await issueChallenge(secret, sub, { productId, saleId: known.saleId, difficulty: known.difficulty }) : undefined;
   return c.json(
     {
@@ -99,6 +87,6 @@ export async function proofOfWork(c: Context, secret: string, sub: string, produ
     const checked = await checkSolution(secret, solution, sub, productId);
     return typeof checked === "string" ? challengeResponse(c, secret, sub, productId, checked) : { challenge: gateArgument(checked) };
   }
-  if ((requirements.get(productId)?.difficulty ?? 0) > 0) return challengeResponse(c, secret, sub, productId, "required");
+  if ((memory.powRequirement(productId)?.difficulty ?? 0) > 0) return challengeResponse(c, secret, sub, productId, "required");
   return {};
 }

@@ -4,7 +4,6 @@ import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
-import { learnRequirement } from "../challenge";
 import { forwardToOrigin } from "../forward";
 import { adminOnly } from "../http/admin";
 import { jsonBody } from "../http/json-body";
@@ -56,7 +55,7 @@ export const init = new Hono<EdgeEnv>()
     // The origin's relay finds every sale's outbox through the registry, woken by the event.
     await announceOutbox(redis, req.productId, "opened");
     memory.forget(req.productId);
-    learnRequirement(req.productId, saleId, req.powDifficulty);
+    memory.learnPowRequirement(req.productId, saleId, req.powDifficulty);
     return c.json({
       productId: req.productId,
       saleId,

@@ -4,7 +4,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { edgeConfig, type EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { challengeResponse, learnRequirement, proofOfWork } from "../challenge";
+import { challengeResponse, proofOfWork } from "../challenge";
 import { forwardToOrigin } from "../forward";
 import { buyerOf, identity } from "../identity";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
@@ -177,7 +177,7 @@ async function gateAndAnswer(c: Context<EdgeEnv>, config: EdgeConfig, req: Order
   });
   if (outcome.kind === "unknown") return c.json({ error: "unknown product", productId }, 404);
   memory.learn(productId, outcome, outcome.filters);
-  learnRequirement(productId, outcome.saleId, outcome.powDifficulty ?? 0);
+  memory.learnPowRequirement(productId, outcome.saleId, outcome.powDifficulty ?? 0);
   /** Final answers are remembered for this sale, so a retry here costs no Redis command. */
   const final = (status: 200 | 409, body: object) => {
     memory.rememberAnswer(productId, outcome.saleId, idempotencyKey, { requestHash, status, body });
