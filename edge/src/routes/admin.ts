@@ -4,7 +4,7 @@ import page from "@fluxgate/waiting-room/operator.html";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { readStats } from "../gate/stats";
-import { adminOnly } from "../http/admin";
+import { adminOnly } from "../http/admin-auth";
 import { identityMode } from "../identity";
 import { redisFor } from "../redis";
 

@@ -5,7 +5,7 @@ import type { EdgeEnv } from "../env";
 import { OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
 import { forwardToOrigin } from "../forward";
-import { adminOnly } from "../http/admin";
+import { adminOnly } from "../http/admin-auth";
 import { jsonBody } from "../http/json-body";
 import { KEY_FILTER_BITS_PER_KEY } from "../gate/key-filter";
 import { memory } from "../memory";

@@ -4,7 +4,7 @@ import type { EdgeEnv } from "../env";
 import { ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
 import { readSaleView } from "../gate/snapshot";
-import { adminOnly } from "../http/admin";
+import { adminOnly } from "../http/admin-auth";
 import { memory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
 import { redisFor } from "../redis";
