@@ -68,7 +68,7 @@ function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Await
     "",
     table([
       ["measured", ...BILL_COMPONENTS, "total", "target"],
-      [`per accepted order (${r.orders.accepted} orders, drained)`, ...cells(perOrder, 3), `≤ ${BILL_TARGETS.perOrder}`],
+      [`per accepted order (${r.orders.accepted} orders at ${(r.orders.accepted / r.orders.sellingSeconds).toFixed(0)}/s, drained)`, ...cells(perOrder, 3), `≤ ${BILL_TARGETS.perOrder}`],
       ...idleRows.map(({ i, per }) => [`per second idle, ${i.openSales} open sales (${i.registered} registered, ${i.bill.seconds.toFixed(0)} s)`, ...cells(per, 3), `≤ ${BILL_TARGETS.idlePerSecond}`]),
     ]),
     "",
@@ -86,7 +86,7 @@ function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Await
     runId,
     at: new Date().toISOString(),
     priceUsdPer100k: UPSTASH_PAYG_USD_PER_100K_COMMANDS,
-    orders: { accepted: r.orders.accepted, sent: r.orders.sent, connections: settings.connections, bill: r.orders.bill, perOrder },
+    orders: { accepted: r.orders.accepted, sent: r.orders.sent, connections: settings.connections, ordersPerSecond: r.orders.accepted / r.orders.sellingSeconds, bill: r.orders.bill, perOrder },
     idle: idleRows.map(({ i, per, perDay }) => ({ openSales: i.openSales, registered: i.registered, bill: i.bill, perSecond: per, perDay })),
     targets,
   };

@@ -26,6 +26,8 @@ export interface OrderBill {
   accepted: number;
   sent: number;
   productId: string;
+  /** From the first order sent to the last answer: the origin's share per order shrinks as the rate grows. */
+  sellingSeconds: number;
 }
 
 /** `orders` distinct buyers through POST /order (`concurrency` at a time) on a sale of exactly that stock, drained. */
@@ -51,10 +53,12 @@ export async function billOrders(t: BillTarget, o: { productId: string; orders: 
         if (res.statusCode === 200) accepted++;
       }
     };
+    const t0 = performance.now();
     await Promise.all(Array.from({ length: o.concurrency }, buyer));
+    const sellingSeconds = (performance.now() - t0) / 1000;
     await drained(redis, o.productId, o.drainTimeoutMs ?? 30_000);
     await sleep(TAIL_MS);
-    return { bill: await meter.stop(), accepted, sent: o.orders, productId: o.productId };
+    return { bill: await meter.stop(), accepted, sent: o.orders, productId: o.productId, sellingSeconds };
   } finally {
     await dispatcher.close();
     await redis.quit().catch(() => redis.disconnect());
