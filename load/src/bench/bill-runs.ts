@@ -58,7 +58,9 @@ export async function billOrders(t: BillTarget, o: { productId: string; orders: 
     const sellingSeconds = (performance.now() - t0) / 1000;
     await drained(redis, o.productId, o.drainTimeoutMs ?? 30_000);
     await sleep(TAIL_MS);
-    return { bill: await meter.stop(), accepted, sent: o.orders, productId: o.productId, sellingSeconds };
+    const bill = await meter.stop();
+    await retire(t, redis, [o.productId]);
+    return { bill, accepted, sent: o.orders, productId: o.productId, sellingSeconds };
   } finally {
     await dispatcher.close();
     await redis.quit().catch(() => redis.disconnect());
@@ -85,11 +87,26 @@ export async function billIdle(t: BillTarget, o: { seconds: number; openSales: n
     const meter = await BillMeter.start(t.redisUrl, t.dir, `idle-${o.openSales}`);
     await sleep(o.seconds * 1000);
     const bill = await meter.stop();
-    for (const productId of productIds) await call(t.edge, `/sales/${productId}/close`, { method: "POST", headers: { authorization: `Bearer ${t.adminToken}` } });
+    await retire(t, redis, productIds);
     return { bill, openSales: o.openSales, registered };
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }
+}
+
+/**
+ * The measured sales leave nothing behind: closed, retired by the relay (so it stops reading
+ * them before their keys go), then deleted.
+ */
+async function retire(t: BillTarget, redis: Redis, productIds: string[]): Promise<void> {
+  for (const productId of productIds) await call(t.edge, `/sales/${productId}/close`, { method: "POST", headers: { authorization: `Bearer ${t.adminToken}` } });
+  const outboxes = productIds.map((p) => saleKeys(p).outbox);
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(250)) {
+    const still = await Promise.all(outboxes.map((k) => redis.sismember(OUTBOXES_KEY, k)));
+    if (still.every((n) => n === 0)) break;
+  }
+  if (outboxes.length) await redis.srem(OUTBOXES_KEY, ...outboxes);
+  for (const productId of productIds) await redis.del(...Object.values(saleKeys(productId)));
 }
 
 /** Waits until the sale's outbox holds nothing: every entry reached Kafka and was confirmed. */
