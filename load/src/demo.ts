@@ -34,7 +34,7 @@ const settings = {
   /** ...and bring it back this much later. */
   downForMs: 3_000,
   /** After the drain, how long the bill of an idle system is measured. */
-  idleSeconds: intEnv("DEMO_IDLE_SECONDS", 10),
+  idleSeconds: intEnv("DEMO_IDLE_SECONDS", 30),
 };
 
 async function main(): Promise<number> {
