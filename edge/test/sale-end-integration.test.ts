@@ -69,6 +69,22 @@ describe("a sale that ends", () => {
     expect(Number(await redis.xlen(saleKeys(productId).outbox))).toBe(0);
   });
 
+  it("tells the waiting room the sale ended", async () => {
+    const productId = uniqueProduct("close-line");
+    await initSale({ productId, quantity: 10, ratePerSecond: 0.001, burst: 1 });
+    expect((await order({ productId, userId: "first" })).status).toBe(200);
+    const queued = await order({ productId, userId: "waiting" });
+    expect(queued.status).toBe(302);
+    const { ticket } = await queued.json<{ ticket: string }>();
+    const status = async () =>
+      (await call(`/waiting-room/status?productId=${productId}&userId=waiting`, { headers: { "x-queue-ticket": ticket } })).json<{ state: string }>();
+    expect((await status()).state).toBe("waiting");
+    expect((await close(productId)).status).toBe(200);
+    // The isolate's view of the sale is at most a second old.
+    await sleep(1100);
+    expect((await status()).state).toBe("ended");
+  });
+
   it("refuses an endsAt in the past or before startsAt, and a close of an unknown sale", async () => {
     const productId = uniqueProduct("bad-end");
     const bad = async (extra: Record<string, unknown>) =>

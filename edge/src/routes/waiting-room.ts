@@ -5,7 +5,7 @@ import { getCookie } from "hono/cookie";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { readSnapshot } from "../gate/snapshot";
-import { knownSale, remember, soldOutInMemory } from "../memory";
+import { knownSale, remember, endedInMemory, soldOutInMemory } from "../memory";
 import { projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket } from "../tickets";
@@ -53,6 +53,7 @@ export const waitingRoom = new Hono<EdgeEnv>()
     const now = Date.now();
     await refreshIfStale(redisFor(config), productId.data, now);
     if (soldOutInMemory(productId.data, now)) return c.json({ state: "sold_out", productId: productId.data });
+    if (endedInMemory(productId.data, now)) return c.json({ state: "ended", productId: productId.data });
     const known = knownSale(productId.data);
     if (known && known.snapshot.saleId !== ticket.saleId) return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
 
