@@ -1,5 +1,5 @@
 import type { Probe } from "@fluxgate/common";
-import { opsRoutes } from "@fluxgate/common/node";
+import { healthRoute, metricsRoute } from "@fluxgate/common/node";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -15,7 +15,8 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
     .route("/orders", ordersRoute(deps.orders))
-    .route("/", opsRoutes("origin", deps.probes, deps.registry));
+    .route("/health", healthRoute("origin", deps.probes))
+    .route("/metrics", metricsRoute(deps.registry));
   app.onError((err, c) => {
     deps.logger.error({ err, path: c.req.path }, "unhandled origin error");
     return c.json({ error: "internal error" }, 500);

@@ -12,12 +12,17 @@ export function createRegistry(service: string): Registry {
   return registry;
 }
 
-/** GET /health (every dependency probed, 503 when one does not answer) and GET /metrics (Prometheus text). */
-export function opsRoutes(service: string, probes: Record<string, Probe>, registry: Registry): Hono {
-  return new Hono()
-    .get("/health", async (c) => {
-      const report = await probeAll(service, probes);
-      return c.json(report, healthStatusCode(report));
-    })
-    .get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
-}
+/** GET / : every dependency probed, 503 when one does not answer. Mount it at /health. */
+export const healthRoute = (service: string, probes: Record<string, Probe>): Hono =>
+  new Hono().get("/", async (c) => {
+    const report = await probeAll(service, probes);
+    return c.json(report, healthStatusCode(report));
+  });
+
+/** GET / : Prometheus' text format. Mount it at /metrics. */
+export const metricsRoute = (registry: Registry): Hono =>
+  new Hono().get("/", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
+
+/** /health and /metrics on one app, for a service whose port only operators reach (the worker). */
+export const opsRoutes = (service: string, probes: Record<string, Probe>, registry: Registry): Hono =>
+  new Hono().route("/health", healthRoute(service, probes)).route("/metrics", metricsRoute(registry));
