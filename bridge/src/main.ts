@@ -1,8 +1,15 @@
-import { createLogger, handleShutdown } from "@fluxgate/common/node";
+import { runService } from "@fluxgate/common/node";
 import { loadConfig } from "./config";
-import { startBridge } from "./index";
+import { startBridge, type RunningBridge } from "./index";
 
-const logger = createLogger("bridge");
-const config = loadConfig();
-const running = await startBridge({ ...config, logger });
-handleShutdown(logger, [{ name: "bridge", run: () => running.close() }]);
+runService("bridge", (logger) => {
+  const config = loadConfig();
+  let running: RunningBridge | undefined;
+  return {
+    async start() {
+      running = await startBridge({ ...config, logger });
+      return { url: running.url };
+    },
+    stop: async () => running?.close(),
+  };
+});

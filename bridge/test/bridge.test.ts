@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
@@ -498,13 +499,13 @@ describe("blocking commands", () => {
       body: JSON.stringify(["BLPOP", list, 0]),
       signal: controller.signal,
     }).catch((error: unknown) => error);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     controller.abort();
     await pending;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     // A BLPOP still parked on a forgotten connection would swallow this item.
     await raw.rpush(list, "must-stay");
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(await raw.lrange(list, 0, -1)).toEqual(["must-stay"]);
   });
 
@@ -556,7 +557,7 @@ describe("when redis is unreachable", () => {
     while (Date.now() < deadline) {
       last = await call("/", ["PING"], { baseUrl: down.url });
       if (last.status === 200) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     expect(last).toEqual(expect.objectContaining({ status: 200, body: { result: "PONG" } }));
   });
@@ -574,7 +575,7 @@ describe("lifecycle", () => {
   it("close() does not wait for a blocking command that would never return", async () => {
     const extra = await startBridge({ redisUrl: REDIS_URL, token: TOKEN, poolSize: 1 });
     const blocked = call("/", ["BLPOP", key("forever"), 0], { baseUrl: extra.url }).catch((error: unknown) => error);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const started = Date.now();
     await extra.close();
     expect(Date.now() - started).toBeLessThan(2_000);

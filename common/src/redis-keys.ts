@@ -38,3 +38,21 @@ export const Outbox = {
   openedField: "opened",
   endedField: "ended",
 } as const;
+
+/** The two commands forgetting a sale takes; ioredis and @upstash/redis both fit. */
+export interface KeyRemover {
+  srem(key: string, ...members: string[]): Promise<unknown>;
+  del(...keys: string[]): Promise<unknown>;
+}
+
+/**
+ * Removes every key of these products' sales and takes their outboxes out of the relay's
+ * registry: what tests, benches and profiles do after a sale of their own, so the stack's origin
+ * never ships their orders into the shared `orders` topic.
+ */
+export async function forgetSales(redis: KeyRemover, productIds: Iterable<string>): Promise<void> {
+  const keys = [...productIds].map(saleKeys);
+  if (keys.length === 0) return;
+  await redis.srem(OUTBOXES_KEY, ...keys.map((k) => k.outbox));
+  await redis.del(...keys.flatMap((k) => Object.values(k)));
+}

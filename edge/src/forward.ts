@@ -10,7 +10,7 @@ const delaysMs = [0, 200, 1000];
  */
 export async function forwardToOrigin(config: EdgeConfig, message: string, outboxId: string): Promise<boolean> {
   for (const delay of delaysMs) {
-    if (delay) await new Promise((r) => setTimeout(r, delay));
+    if (delay) await scheduler.wait(delay);
     try {
       const timestamp = Date.now();
       const res = await fetch(new URL("/orders", config.ORIGIN_URL), {

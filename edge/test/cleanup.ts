@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
+import { forgetSales } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { afterAll } from "vitest";
 import { createdProducts } from "./helpers";
@@ -9,8 +9,6 @@ import { createdProducts } from "./helpers";
 afterAll(async () => {
   if (createdProducts.size === 0) return;
   const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false });
-  const keys = [...createdProducts].map(saleKeys);
-  await redis.srem(OUTBOXES_KEY, ...keys.map((k) => k.outbox));
-  await redis.del(...keys.flatMap((k) => Object.values(k)));
+  await forgetSales(redis, createdProducts);
   createdProducts.clear();
 });

@@ -8,7 +8,6 @@ import { uniqueProduct } from "./helpers";
 
 /** The gate script straight against Redis (through the bridge), without HTTP: the bucket's arithmetic. */
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function start(productId: string, rate: number, burst: number) {
   const k = saleKeys(productId);
@@ -36,7 +35,7 @@ describe("token bucket and watermark (gate.lua)", () => {
 
     // 4 tokens/s: after ~300 ms one token has come back (two would take 500 ms), so the
     // watermark passes ticket 1 only.
-    await sleep(300);
+    await scheduler.wait(300);
     const one = await passGate(redis, attempt(productId, "t1", 1));
     expect(one.kind).toBe("accepted");
     const two = await passGate(redis, attempt(productId, "t2", 2));
@@ -47,7 +46,7 @@ describe("token bucket and watermark (gate.lua)", () => {
   it("never holds more than the burst, however long the sale was idle", async () => {
     const productId = uniqueProduct("cap");
     await start(productId, 50, 2);
-    await sleep(400); // 20 tokens' worth of time, capped at 2
+    await scheduler.wait(400); // 20 tokens' worth of time, capped at 2
     const outcomes = await Promise.all([1, 2, 3, 4].map((i) => passGate(redis, attempt(productId, `u${i}`))));
     expect(outcomes.filter((o) => o.kind === "accepted").length).toBe(2);
   });

@@ -3,7 +3,6 @@ import { call, countRedisCommands, initSale, order, sale, uniqueProduct } from "
 
 type Queued = { status: string; position: number; ticket: string; expired: boolean };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ticketNumber = (token: string) => (JSON.parse(atob(token.split(".")[0]!.replaceAll("-", "+").replaceAll("_", "/"))) as number[])[2]!;
 
 describe("the queue", { timeout: 60_000 }, () => {
@@ -45,7 +44,7 @@ describe("the queue", { timeout: 60_000 }, () => {
         expect(res.status).toBe(302);
         newcomer = ticketNumber((await res.json<Queued>()).ticket);
       }
-      await sleep(60);
+      await scheduler.wait(60);
     }
     expect(bought.size).toBe(waiting.length);
     expect(newcomer).toBeGreaterThan(Math.max(...waiting.map((w) => w.number)));
@@ -77,9 +76,9 @@ describe("the queue", { timeout: 60_000 }, () => {
     const res = await order({ productId, userId: "slow" }, { key });
     const { ticket } = await res.json<Queued>();
     // Admitted after ~100 ms; another arrival moves the watermark past it; then the TTL passes.
-    await sleep(300);
+    await scheduler.wait(300);
     await order({ productId, userId: "bystander" });
-    await sleep(1500);
+    await scheduler.wait(1500);
     await order({ productId, userId: "bystander2" });
     const late = await order({ productId, userId: "slow" }, { key, ticket });
     expect(late.status).toBe(302);
@@ -105,7 +104,7 @@ describe("the queue", { timeout: 60_000 }, () => {
     const third = await order({ productId, userId: "u3" });
     expect([second.status, third.status]).toEqual([302, 302]);
     const [t2, t3] = [(await second.json<Queued>()).ticket, (await third.json<Queued>()).ticket];
-    await sleep(700);
+    await scheduler.wait(700);
     expect((await order({ productId, userId: "u2" }, { ticket: t2 })).status).toBe(200);
     // u3's turn has not come yet, but there is nothing left to wait for.
     const last = await order({ productId, userId: "u3" }, { ticket: t3 });
@@ -142,13 +141,13 @@ describe("standby: when the line already covers the stock", { timeout: 30_000 },
     // The four in line buy the rest as their turns come; standby learns it is over.
     const bought = new Set<number>();
     for (let round = 0; round < 30 && bought.size < 4; round++) {
-      await sleep(300);
+      await scheduler.wait(300);
       for (const [i, q] of line.entries()) {
         if (!bought.has(i) && (await order({ productId, userId: `q${i}` }, q)).status === 200) bought.add(i);
       }
     }
     expect(await sale(productId)).toMatchObject({ remaining: 0 });
-    await sleep(1100);
+    await scheduler.wait(1100);
     expect((await status(productId, "late0", late)).state).toBe("sold_out");
   });
 
@@ -162,7 +161,7 @@ describe("standby: when the line already covers the stock", { timeout: 30_000 },
     expect(body.standby).toBe(true);
 
     // The three ahead never come back: their turns pass at 4/s and the line no longer covers the stock.
-    await sleep(1300);
+    await scheduler.wait(1300);
     expect((await status(productId, "patient", body.ticket)).state).toBe("your_turn");
     const again = await order({ productId, userId: "patient" }, { ticket: body.ticket });
     const next = await again.json<Standby>();

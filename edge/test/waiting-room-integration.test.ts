@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { call, countRedisCommands, initSale, order, uniqueProduct } from "./helpers";
 
 type Status = { state: string; position?: number; etaSeconds?: number };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function status(productId: string, userId: string, ticket?: string) {
   return call(`/waiting-room/status?productId=${productId}&userId=${userId}`, ticket ? { headers: { "x-queue-ticket": ticket } } : {});
@@ -24,14 +23,14 @@ describe("GET /waiting-room/status", { timeout: 30_000 }, () => {
     expect(first.position).toBeGreaterThan(0);
     let last = first;
     for (let i = 0; i < 30 && last.state !== "your_turn"; i++) {
-      await sleep(100);
+      await scheduler.wait(100);
       last = await (await status(productId, "third", ticket)).json<Status>();
       expect(last.position!).toBeLessThanOrEqual(first.position!);
     }
     expect(last.state).toBe("your_turn");
     let final = await order({ productId, userId: "third" }, { key, ticket });
     for (let i = 0; i < 10 && final.status === 302; i++) {
-      await sleep(150);
+      await scheduler.wait(150);
       final = await order({ productId, userId: "third" }, { key, ticket });
     }
     expect(final.status).toBe(200);
@@ -54,7 +53,7 @@ describe("GET /waiting-room/status", { timeout: 30_000 }, () => {
     const { ticket: t2 } = await (await order({ productId, userId: "u2" })).json<{ ticket: string }>();
     const { ticket: t3 } = await (await order({ productId, userId: "u3" })).json<{ ticket: string }>();
     expect((await (await status(productId, "u3", t3)).json<Status>()).state).toBe("waiting");
-    await sleep(700);
+    await scheduler.wait(700);
     expect((await order({ productId, userId: "u2" }, { ticket: t2 })).status).toBe(200);
     expect(await (await status(productId, "u3", t3)).json<Status>()).toMatchObject({ state: "sold_out" });
   });

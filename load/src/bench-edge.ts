@@ -37,7 +37,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
+import { setTimeout as sleep } from "node:timers/promises";
+import { forgetSales, OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
 import cliProgress from "cli-progress";
 import { flood, type CannonResult, type Flood } from "./bench/cannon";
 import { cpuBetween, describeCpu, sampleCpu, type CpuUse } from "./bench/cpu";
@@ -129,7 +130,6 @@ interface Context {
 }
 
 let redisPid: number | undefined;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs `work` between two INFO commandstats snapshots (and a MONITOR capture for `productIds`), with the CPU used meanwhile. */
 async function redisWindow<T>(ctx: Context, edgeCommands: readonly string[], productIds: string[], label: string, work: () => Promise<T>): Promise<{ result: T; redis: RedisWindow; cpu: CpuUse }> {
@@ -323,8 +323,7 @@ async function main(): Promise<number> {
     const lengths = await Promise.all(saleKeySets.map((k) => redis.xlen(k.outbox).catch(() => 0)));
     if (lengths.every((n) => n === 0)) break;
   }
-  await redis.srem(OUTBOXES_KEY, ...saleKeySets.map((k) => k.outbox)).catch(() => undefined);
-  await redis.del(...saleKeySets.flatMap((k) => Object.values(k))).catch(() => undefined);
+  await forgetSales(redis, Object.values(products)).catch(() => undefined);
   await stats.close();
 
   return report({ built, buildMs, backgroundPerSecond, originBackgroundPerSecond, registeredOutboxes, idle: idle.usage, hello: helloResult, paths, sale, monitor: ctx.monitor });

@@ -22,9 +22,11 @@
  * only for a correctness failure (an order lost or counted twice); a missed target prints FAIL.
  * Everything it creates (topics, consumer groups, schemas) is removed at the end.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
+import { kafkaBrokersFromEnv, LOCAL_DATABASE_URL } from "@fluxgate/common/node";
 import { createPool, createWorker, loadConfig, migrate, type BatchCommitted, type Worker } from "@fluxgate/worker";
 import cliProgress from "cli-progress";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
@@ -34,7 +36,7 @@ import { makeOrder, makeSales, produceAll, toMessage } from "./pipeline-data";
 import { runNaive } from "./pipeline-naive";
 import { fluxgateHome, intEnv } from "./bench/env";
 import { fmtInt, table } from "./bench/table";
-import { within } from "./pipeline-report";
+import { within } from "./bench/within";
 import { percentile } from "./report/stats";
 
 const settings = {
@@ -48,8 +50,8 @@ const settings = {
 };
 const targets = { drainPerSecond: 10_000, ratio: 5, p99Ms: 500 };
 
-const brokers = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
-const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/fluxgate";
+const brokers = kafkaBrokersFromEnv();
+const databaseUrl = process.env.DATABASE_URL ?? LOCAL_DATABASE_URL;
 const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
 const names = {
   topic: `bench.pipeline.${run}`,
@@ -85,6 +87,7 @@ const workerConfig = (what: string, topic: string) =>
     ORDERS_TOPIC: topic,
     DLQ_TOPIC: names.dlq,
     CONSUMER_GROUP: names.group(what),
+    WORKER_PORT: "0",
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("WORKER_"))),
   });
 
@@ -208,7 +211,7 @@ async function latency() {
   await worker.start();
   // Wait until it has the sales (so it is in the group and warm) before the clock starts.
   while ((await db.query(`SELECT count(*)::int AS n FROM ${names.schema("latency")}.sales`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n < sales.length) {
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 
   const progress = bar("latency", total);
@@ -226,7 +229,7 @@ async function latency() {
       await producer.send({ topic: names.latencyTopic, acks: -1, messages: batch.map(toMessage) });
       progress.update(persisted, { speed: `sent ${fmtInt(sent)}` });
     }
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
   }
   const producedMs = Date.now() - t0;
   await within(done, 60_000, "the latency run");

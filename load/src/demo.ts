@@ -4,6 +4,7 @@
  * the pipeline drains, the audit checks every layer, and a report with charts is written.
  * Exits 0 only when nothing was oversold, lost or duplicated.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
@@ -141,7 +142,7 @@ async function killAndRestartWorker(events: DemoRun["events"], since: () => numb
   if (!worker) return;
   process.kill(-worker.pid, "SIGKILL");
   events.push({ t: since(), label: "worker killed (kill -9)" });
-  await new Promise((r) => setTimeout(r, settings.downForMs));
+  await sleep(settings.downForMs);
   await up(config);
   events.push({ t: since(), label: "worker back" });
 }
@@ -153,7 +154,7 @@ async function drained(state: Awaited<ReturnType<typeof up>>, productId: string)
   bar.start(report.redis.acceptedOrders, report.postgres.orders);
   const deadline = Date.now() + 120_000;
   while ((report.lost > 0 || !report.stockConsistent) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     report = await audit(targets, productId);
     bar.update(report.postgres.orders);
   }

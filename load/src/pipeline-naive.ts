@@ -7,7 +7,7 @@
 import { processBatch } from "@fluxgate/worker";
 import type { Kafka } from "kafkajs";
 import type pg from "pg";
-import { within } from "./pipeline-report";
+import { within } from "./bench/within";
 
 export interface NaiveResult {
   messages: number;

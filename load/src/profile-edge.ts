@@ -7,7 +7,7 @@
  * the worker down; compare shares, not req/s.
  */
 import { writeFileSync } from "node:fs";
-import { OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
+import { forgetSales } from "@fluxgate/common";
 import { Redis } from "ioredis";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -77,9 +77,7 @@ try {
   // Like the bench: the profiled sale leaves no keys and leaves the relay's outbox registry.
   if (path !== "hello") {
     const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1 });
-    const keys = saleKeys(productId);
-    await redis.srem(OUTBOXES_KEY, keys.outbox).catch(() => undefined);
-    await redis.del(...Object.values(keys)).catch(() => undefined);
+    await forgetSales(redis, [productId]).catch(() => undefined);
     await redis.quit().catch(() => redis.disconnect());
   }
 }

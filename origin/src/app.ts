@@ -1,8 +1,8 @@
 import type { Probe } from "@fluxgate/common";
+import { healthRoute, metricsRoute } from "@fluxgate/common/node";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { healthRoute, metricsRoute } from "./routes/ops";
 import { ordersRoute, type OrdersDeps } from "./routes/orders";
 
 export interface AppDeps {
@@ -15,7 +15,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
     .route("/orders", ordersRoute(deps.orders))
-    .route("/health", healthRoute(deps.probes))
+    .route("/health", healthRoute("origin", deps.probes))
     .route("/metrics", metricsRoute(deps.registry));
   app.onError((err, c) => {
     deps.logger.error({ err, path: c.req.path }, "unhandled origin error");

@@ -1,13 +1,11 @@
 import { OUTBOXES_KEY, Topics } from "@fluxgate/common";
-import { parseEnv, port } from "@fluxgate/common/node";
+import { brokerList, milliseconds, parseEnv, port } from "@fluxgate/common/node";
 import { z } from "zod";
-
-const milliseconds = (fallback: number, min = 1) => z.coerce.number().int().min(min).max(3_600_000).default(fallback);
 
 const OriginEnv = z.object({
   ORIGIN_HOST: z.string().default("127.0.0.1"),
   ORIGIN_PORT: port(3000),
-  KAFKA_BROKERS: z.string().default("127.0.0.1:9092").transform((s) => s.split(",").map((b) => b.trim()).filter(Boolean)),
+  KAFKA_BROKERS: brokerList(),
   REDIS_URL: z.url().default("redis://127.0.0.1:6379"),
   ORIGIN_SIGNING_SECRET: z.string().min(16, "ORIGIN_SIGNING_SECRET: at least 16 characters (generate one with `npm run up`)"),
   /** Where every sale event goes; tests use a topic of their own. */

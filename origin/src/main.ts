@@ -1,8 +1,5 @@
-import { createLogger, handleShutdown } from "@fluxgate/common/node";
+import { runService } from "@fluxgate/common/node";
 import { loadConfig } from "./config";
 import { createOrigin } from "./origin";
 
-const logger = createLogger("origin");
-const origin = createOrigin(loadConfig(), logger);
-handleShutdown(logger, origin.shutdownSteps);
-await origin.start();
+runService("origin", (logger) => createOrigin(loadConfig(), logger));

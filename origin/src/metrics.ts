@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { createRegistry } from "@fluxgate/common/node";
+import { Counter, Gauge } from "prom-client";
 
 export type ProduceSource = "forward" | "relay";
 const rejectReasons = ["unauthorized", "too_large", "not_json", "invalid_event", "invalid_outbox_id"] as const;
@@ -6,8 +7,7 @@ export type RejectReason = (typeof rejectReasons)[number];
 
 /** The origin's Prometheus metrics, on a registry of its own so two origins in one process never mix. */
 export function createMetrics() {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const registry = createRegistry("origin");
   const metrics = {
     registry,
     produced: new Counter({

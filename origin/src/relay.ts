@@ -1,5 +1,6 @@
 import { Outbox, outboxEventsKey, RedisClients, saleKeys } from "@fluxgate/common";
 import type { Redis } from "ioredis";
+import { backoffMs } from "@fluxgate/common/node";
 import type { Logger } from "pino";
 import { claimScript } from "./lua/claim.lua";
 import { CommandCount, runLua } from "./lua/run";
@@ -283,7 +284,7 @@ export function createRelay(o: RelayOptions): Relay {
         // A stream deleted or replaced meanwhile fails the whole read: look at every stream again.
         needSweep = true;
         failures++;
-        await sleep(Math.min(o.readIntervalMs * 2 ** failures, MAX_BACKOFF_MS));
+        await sleep(backoffMs(failures, MAX_BACKOFF_MS, o.readIntervalMs));
       }
     }
   }

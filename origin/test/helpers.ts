@@ -4,10 +4,12 @@
  * an outbox registry of its own, signed forwards the way the edge sends them, and a reader that
  * collects everything produced to the test topic.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SignatureHeaders, signBody, type OrderMessage, type SaleStarted } from "@fluxgate/common";
+import { kafkaBrokersFromEnv } from "@fluxgate/common/node";
 import { Kafka, logLevel, type Admin, type Consumer, type IHeaders } from "kafkajs";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -26,7 +28,7 @@ function stackFile(): { kafka?: { brokers?: string[] }; redis?: { url?: string }
 }
 
 const stack = stackFile();
-export const brokers = (process.env.KAFKA_BROKERS ?? stack.kafka?.brokers?.join(",") ?? "127.0.0.1:9092").split(",");
+export const brokers = kafkaBrokersFromEnv({ KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? stack.kafka?.brokers?.join(",") });
 export const redisUrl = process.env.REDIS_URL ?? stack.redis?.url ?? "redis://127.0.0.1:6379";
 
 export const SECRET = "origin-test-secret-0123456789abcdef";
@@ -152,7 +154,7 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
   for (;;) {
     if (await check()) return;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
 }
 

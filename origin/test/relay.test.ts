@@ -2,6 +2,7 @@
  * The outbox relay against the real Redis and Kafka: entries the edge wrote but no forward
  * confirmed reach Kafka on their own, once each; entries a forward confirmed are left alone.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { Outbox, outboxEventsKey, saleKeys } from "@fluxgate/common";
 import type { Admin } from "kafkajs";
 import type { Redis } from "ioredis";
@@ -79,7 +80,7 @@ describe("the outbox relay", () => {
     await eventually(async () => (await redis.xlen(streamA)) + (await redis.xlen(streamB)) === 0);
     await eventually(() => reader.of(a).length === 4 && reader.of(b).length === 2);
     // A few more relay passes, well past the idle time: nothing is produced again.
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
 
     const valuesA = reader.of(a).map((m) => m.value);
     expect(valuesA.toSorted()).toEqual([saleA, ...ordersA].toSorted());

@@ -1,3 +1,4 @@
+import { LOCAL_DATABASE_URL } from "@fluxgate/common/node";
 import { z } from "zod";
 import { stackHome, type StackHome } from "./home";
 
@@ -7,7 +8,7 @@ const StackEnv = z.object({
   REDIS_URL: z.string().default("redis://127.0.0.1:6379"),
   /** Where `up` starts its own redis-server when REDIS_URL does not answer. */
   STACK_REDIS_PORT: num(6390),
-  DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/fluxgate"),
+  DATABASE_URL: z.string().default(LOCAL_DATABASE_URL),
   STACK_POSTGRES_PORT: num(5433),
   KAFKA_PORT: num(9092),
   KAFKA_CONTROLLER_PORT: num(9093),

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,6 +23,15 @@ export interface DaemonRecord {
 
 const pidFile = (home: StackHome, name: string) => join(home.run, `${name}.json`);
 export const logFile = (home: StackHome, name: string) => join(home.logs, `${name}.log`);
+
+/** The last lines of a log, for an error message that says why a part did not come up. */
+export function tailOfFile(path: string, lines = 25): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
 
 function startTicksOf(pid: number): number | undefined {
   try {
@@ -124,7 +134,7 @@ export async function stopDaemon(home: StackHome, name: string, graceMs = 10_000
   return true;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Thrown from a readiness check to stop waiting at once (the process died). */
 export class GiveUp extends Error {}

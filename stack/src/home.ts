@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -21,4 +22,13 @@ export function stackHome(root: string = process.env.FLUXGATE_HOME ?? join(repoR
   const home = { root, logs: join(root, "logs"), run: join(root, "run"), data: join(root, "data") };
   for (const dir of [home.logs, home.run, home.data]) mkdirSync(dir, { recursive: true });
   return home;
+}
+
+/**
+ * The wrangler CLI the edge workspace depends on (hoisted wherever npm put it), run with this
+ * process's Node: the project's own, not the machine's.
+ */
+export function wranglerCli(): string {
+  const manifest = createRequire(join(repoRoot, "edge", "package.json")).resolve("wrangler/package.json");
+  return join(dirname(manifest), "bin", "wrangler.js");
 }

@@ -2,7 +2,7 @@
 export { audit, type AuditReport, type AuditTargets } from "./audit";
 export { stackConfig, type StackConfig } from "./config";
 export { runningDaemon, sleep } from "./daemon";
-export { repoRoot, stackHome } from "./home";
+export { repoRoot, stackHome, wranglerCli } from "./home";
 export { down } from "./down";
 export { ensureDevVars } from "./secrets";
 export { ensureService, stopService } from "./services";

@@ -1,8 +1,8 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StackConfig } from "./config";
-import { GiveUp, logFile, runningDaemon, startDaemon, stopDaemon, waitFor } from "./daemon";
-import { repoRoot } from "./home";
+import { GiveUp, logFile, runningDaemon, startDaemon, stopDaemon, tailOfFile, waitFor } from "./daemon";
+import { repoRoot, wranglerCli } from "./home";
 
 /** Our own processes, in start order: each needs the ones before it. */
 export const serviceNames = ["bridge", "origin", "worker", "edge"] as const;
@@ -41,7 +41,7 @@ function specFor(config: StackConfig, name: ServiceName, env: ServiceEnv) {
       return {
         command: process.execPath,
         args: [
-          join(repoRoot, "edge", "node_modules", "wrangler", "bin", "wrangler.js"),
+          wranglerCli(),
           "dev", "--config", join(repoRoot, "wrangler.toml"),
           "--ip", "127.0.0.1", "--port", String(config.ports.edge), "--inspector-port", String(config.ports.edgeInspector),
           "--env-file", join(repoRoot, ".dev.vars"), "--env-file", addresses,
@@ -75,17 +75,9 @@ export async function ensureService(config: StackConfig, name: ServiceName, env:
     };
     await waitFor(name, ready, name === "edge" ? 90_000 : 60_000);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- last lines of ${logFile(config.home, name)} ---\n${tail(logFile(config.home, name))}`);
+    throw new Error(`${(error as Error).message}\n--- last lines of ${logFile(config.home, name)} ---\n${tailOfFile(logFile(config.home, name))}`);
   }
   return { url, started };
-}
-
-function tail(path: string, lines = 25): string {
-  try {
-    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
 }
 
 export const stopService = (config: StackConfig, name: ServiceName) => stopDaemon(config.home, name, 15_000);

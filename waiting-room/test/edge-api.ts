@@ -33,14 +33,10 @@ export async function apiOrder(productId: string, userId: string, ticket?: strin
 /** Removes test sales from redis and from the relay's registry (see edge/test/cleanup.ts). */
 export async function forgetSales(productIds: Iterable<string>): Promise<void> {
   const { Redis } = await import("ioredis");
-  const { OUTBOXES_KEY, saleKeys } = await import("@fluxgate/common");
+  const { forgetSales: forget } = await import("@fluxgate/common");
   const redis = new Redis(state.redis.url);
   try {
-    for (const id of productIds) {
-      const keys = saleKeys(id);
-      await redis.srem(OUTBOXES_KEY, keys.outbox);
-      await redis.del(...Object.values(keys));
-    }
+    await forget(redis, productIds);
   } finally {
     redis.disconnect();
   }

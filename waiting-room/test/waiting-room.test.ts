@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launch, screenshot } from "./browser";
@@ -76,7 +77,7 @@ describe("the waiting room in a browser", () => {
     // The one ahead buys the last unit with its ticket when its turn comes.
     let last = ahead;
     for (let i = 0; i < 20 && last.code !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       last = await apiOrder(productId, "ahead", ahead.ticket);
     }
     expect(last.code).toBe(200);

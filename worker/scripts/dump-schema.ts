@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { LOCAL_DATABASE_URL } from "@fluxgate/common/node";
 import pg from "pg";
 import { pino } from "pino";
 import { migrate } from "../src/migrate";
@@ -19,7 +20,7 @@ const HEADER = `-- The worker's schema after every migration (worker/migrations)
 `;
 
 /** pg_dump --schema-only of a fresh database with all migrations applied, without what changes from run to run. */
-export async function dumpSchema(databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/fluxgate"): Promise<string> {
+export async function dumpSchema(databaseUrl = process.env.DATABASE_URL ?? LOCAL_DATABASE_URL): Promise<string> {
   const name = `fluxgate_schema_dump_${process.pid}_${Date.now().toString(36)}`;
   const admin = new pg.Client({ connectionString: databaseUrl });
   await admin.connect();

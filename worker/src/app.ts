@@ -1,5 +1,6 @@
-import { healthStatusCode, probeAll, type Probe } from "@fluxgate/common";
-import { Hono } from "hono";
+import type { Probe } from "@fluxgate/common";
+import { opsRoutes } from "@fluxgate/common/node";
+import type { Hono } from "hono";
 import type { Registry } from "prom-client";
 
 export interface AppDeps {
@@ -9,12 +10,7 @@ export interface AppDeps {
 
 /** The worker's HTTP side: only health and metrics; its work comes from Kafka. */
 export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
-  app.get("/health", async (c) => {
-    const report = await probeAll("worker", deps.probes);
-    return c.json(report, healthStatusCode(report));
-  });
-  app.get("/metrics", async (c) => c.body(await deps.registry.metrics(), 200, { "content-type": deps.registry.contentType }));
+  const app = opsRoutes("worker", deps.probes, deps.registry);
   app.notFound((c) => c.json({ error: "not found" }, 404));
   return app;
 }

@@ -1,18 +1,13 @@
 import { Topics } from "@fluxgate/common";
-import { parseEnv, port } from "@fluxgate/common/node";
+import { brokerList, int, LOCAL_DATABASE_URL, parseEnv, port } from "@fluxgate/common/node";
 import { z } from "zod";
-
-const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 const WorkerEnv = z.object({
   WORKER_HOST: z.string().default("127.0.0.1"),
   /** Only /health and /metrics listen here; the work itself comes from Kafka. */
   WORKER_PORT: port(3001),
-  KAFKA_BROKERS: z
-    .string()
-    .default("127.0.0.1:9092")
-    .transform((s) => s.split(",").map((b) => b.trim()).filter(Boolean)),
-  DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/fluxgate"),
+  KAFKA_BROKERS: brokerList(),
+  DATABASE_URL: z.string().default(LOCAL_DATABASE_URL),
   /** Tables live in this schema (created by the migrations); unset = the connection's default search_path. */
   DATABASE_SCHEMA: z
     .string()

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
+import { backoffMs } from "@fluxgate/common/node";
 import type { Batch, Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
@@ -37,8 +38,6 @@ const rejected = (error: unknown, index: number): BatchResult => ({
   dead: [{ index, reason: "rejected", detail: error instanceof Error ? error.message : String(error) }],
   stockConflicts: 0,
 });
-
-const backoff = (attempt: number, maxMs: number) => Math.min(maxMs, 100 * 2 ** Math.min(attempt, 16)) * (0.5 + Math.random() / 2);
 
 export interface OrderConsumerDeps {
   kafka: Kafka;
@@ -123,7 +122,7 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
         // Nothing committed for this batch: stopping now just leaves it to the next consumer.
         if (!isRunning() || stopping.signal.aborted) throw error;
         metrics.retries.inc();
-        const waitMs = Math.round(backoff(attempt, config.WORKER_RETRY_MAX_MS));
+        const waitMs = Math.round(backoffMs(attempt, config.WORKER_RETRY_MAX_MS));
         logger.warn({ err: error, partition: batch.partition, firstOffset: batch.firstOffset(), attempt, waitMs }, "batch failed, retrying");
         await sleep(waitMs);
         await heartbeat(); // a rebalance meanwhile throws here: kafkajs rejoins and refetches

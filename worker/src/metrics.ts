@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { createRegistry } from "@fluxgate/common/node";
+import { Counter, Gauge, Histogram } from "prom-client";
 import type { DlqReason } from "./parse";
 
 /** Events per second over a sliding window (the persisted_per_second gauge). */
@@ -21,8 +22,7 @@ export type WorkerMetrics = ReturnType<typeof createMetrics>;
 
 /** One registry per worker instance, so two workers in one process (tests) keep their own counts. */
 export function createMetrics() {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "fluxgate_worker_" });
+  const registry = createRegistry("worker");
   const rate = new RateMeter();
   const metrics = {
     registry,

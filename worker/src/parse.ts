@@ -1,4 +1,4 @@
-import { SaleEvent } from "@fluxgate/common";
+import { describeIssues, SaleEvent } from "@fluxgate/common";
 import type { OrderRow } from "./sql/insertOrders";
 import type { SaleRow } from "./sql/insertSales";
 
@@ -41,7 +41,7 @@ export function parseMessage(value: Buffer | null, partition: number | null, off
     return {
       kind: "invalid",
       reason: "invalid_schema",
-      detail: result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "),
+      detail: describeIssues(result.error),
     };
   }
   const event = result.data;

@@ -1,4 +1,6 @@
-import { createKafka } from "@fluxgate/common/node";
+import type { AddressInfo } from "node:net";
+import { createKafka, type NodeService } from "@fluxgate/common/node";
+import { serve, type ServerType } from "@hono/node-server";
 import { Partitioners } from "kafkajs";
 import type { Hono } from "hono";
 import type { Logger } from "pino";
@@ -11,13 +13,16 @@ import { startLagPoller } from "./lag";
 import { createMetrics } from "./metrics";
 import { migrate } from "./migrate";
 
-export interface Worker {
-  /** GET /health, GET /metrics. Serving it is the caller's business (main.ts; tests call app.request). */
+export interface Worker extends NodeService {
+  /** GET /health, GET /metrics (tests call app.request; start() serves it on WORKER_HOST:WORKER_PORT). */
   app: Hono;
   registry: Registry;
-  /** Migrates, connects, joins the consumer group. Resolves once consuming has started (not when the group is joined). */
-  start(): Promise<void>;
-  /** Lets the batch in flight commit, leaves the group, closes every connection. Safe to call twice, and before start(). */
+  /**
+   * Migrates, connects, starts consuming (resolves before the group is joined), then serves
+   * /health and /metrics. Resolves with their address.
+   */
+  start(): Promise<{ url: string }>;
+  /** Closes the HTTP side, lets the batch in flight commit, leaves the group, closes every connection. Safe to call twice, and before start(). */
   stop(): Promise<void>;
 }
 
@@ -31,7 +36,8 @@ export function createWorker(config: WorkerConfig, logger: Logger, hooks: Worker
   const consumer = createOrderConsumer({ kafka, pool, producer, config, metrics, logger, hooks });
 
   let stopped = false;
-  let starting: Promise<void> | undefined;
+  let starting: Promise<{ url: string }> | undefined;
+  let server: ServerType | undefined;
   let stopping: Promise<void> | undefined;
   let stopLag: (() => Promise<void>) | undefined;
 
@@ -55,6 +61,11 @@ export function createWorker(config: WorkerConfig, logger: Logger, hooks: Worker
       await consumer.start();
       stopLag = startLagPoller(admin, config.CONSUMER_GROUP, config.ORDERS_TOPIC, config.WORKER_LAG_INTERVAL_MS, metrics, logger);
       logger.info({ topic: config.ORDERS_TOPIC, group: config.CONSUMER_GROUP, schema: config.DATABASE_SCHEMA }, "worker consuming");
+      const address = await new Promise<AddressInfo>((resolve, reject) => {
+        server = serve({ fetch: app.fetch, hostname: config.WORKER_HOST, port: config.WORKER_PORT }, resolve);
+        server.once("error", reject);
+      });
+      return { url: `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}` };
     })());
 
   const step = async (name: string, run: () => Promise<unknown> | undefined) => {
@@ -69,6 +80,7 @@ export function createWorker(config: WorkerConfig, logger: Logger, hooks: Worker
     (stopping ??= (async () => {
       stopped = true;
       await starting?.catch(() => undefined);
+      await step("http", () => (server ? new Promise((resolve) => server!.close(resolve)) : undefined));
       await step("lag", () => stopLag?.());
       await step("consumer", () => consumer.stop());
       await step("producer", () => producer.disconnect());

@@ -2,6 +2,7 @@
  * Messages that can never be persisted go to the dead-letter topic with their reason, and the
  * partition keeps flowing: the orders after them are persisted.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DlqHeaders } from "../src/dlq";
 import { createWorker, type Worker } from "../src/worker";
@@ -94,7 +95,7 @@ it("holds an order that arrives before its sale event, and persists it once the 
   const after = order(late, { quantity: 2 });
   // The sale's forward failed; the relay delivers it a moment after the order went through.
   await produce(sandbox, [early]);
-  await new Promise((r) => setTimeout(r, 1500));
+  await sleep(1500);
   await produce(sandbox, [late, after]);
   await waitDrained(sandbox);
   const rows = await sandbox.db.query("SELECT order_id FROM orders WHERE sale_id = $1 ORDER BY order_id", [late.saleId]);

@@ -3,18 +3,20 @@
  * dead-letter topic, a consumer group and a PostgreSQL schema, all with a random suffix, removed
  * afterwards), and builders for the messages the origin produces.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { OrderMessage, SaleStarted } from "@fluxgate/common";
+import { kafkaBrokersFromEnv, LOCAL_DATABASE_URL } from "@fluxgate/common/node";
 import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type Producer } from "kafkajs";
 import pg from "pg";
 import { pino, type Logger } from "pino";
 import { loadConfig, type WorkerConfig } from "../src/config";
 import { consumerLag } from "../src/lag";
 
-export const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
-export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/fluxgate";
+export const BROKERS = kafkaBrokersFromEnv();
+export const DATABASE_URL = process.env.DATABASE_URL ?? LOCAL_DATABASE_URL;
 
 export const testLogger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? "silent" });
 
@@ -147,7 +149,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       last = error;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { describeIssues } from "@fluxgate/common";
 import type { z } from "zod";
 
 export const MAX_BODY_BYTES = 8 * 1024;
@@ -44,7 +45,7 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S, limit
   }
   const result = schema.safeParse(value);
   if (!result.success) {
-    throw new HTTPException(400, { message: result.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ") });
+    throw new HTTPException(400, { message: describeIssues(result.error) });
   }
   return result.data;
 }

@@ -1,6 +1,6 @@
 import { ProductId } from "@fluxgate/common";
 import { Hono } from "hono";
-import page from "../../../waiting-room/operator.html";
+import page from "@fluxgate/waiting-room/operator.html";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { readStats } from "../gate/stats";

@@ -1,6 +1,6 @@
 import { ProductId, UserId } from "@fluxgate/common";
 import { Hono } from "hono";
-import page from "../../../waiting-room/index.html";
+import page from "@fluxgate/waiting-room/index.html";
 import { getCookie } from "hono/cookie";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, createReadStream, openSync, rmSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -34,7 +35,7 @@ export class MonitorCapture {
     const deadline = Date.now() + 3_000;
     while (statSync(path).size === 0) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error("redis-cli monitor did not start");
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     return new MonitorCapture(child, path);
   }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
 import { percentile } from "../report/stats";
 
@@ -65,7 +66,6 @@ interface Reply {
   location: string | undefined;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 
 export async function runSale(o: SaleOptions): Promise<SaleResult> {

@@ -1,27 +1,24 @@
 import { execFile } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { Readable } from "node:stream";
 import { promisify } from "node:util";
-import { Miniflare } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { wranglerCli } from "@fluxgate/stack";
 import { compatibilityDate, compatibilityFlags, moduleRules, repoRoot } from "./env";
 
 const run = promisify(execFile);
 
-/** The wrangler the edge pins (4.86.0): its bundle is what production would run. */
-const wranglerBin = join(repoRoot, "edge/node_modules/.bin/wrangler");
 
 /**
  * Bundles the edge exactly as `wrangler deploy` would, without deploying: works offline.
  * Returns the path of the ES module (index.js) in `outdir`.
  */
 export async function buildEdge(outdir: string, options: { minify?: boolean } = {}): Promise<{ scriptPath: string; wranglerVersion: string }> {
-  if (!existsSync(wranglerBin)) throw new Error(`${wranglerBin} is missing: run npm install`);
   mkdirSync(outdir, { recursive: true });
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_UPDATE_NOTIFIER: "1" };
   // Without a flag wrangler.toml decides (as for a deploy); profiles want readable names: --no-minify.
   const minify = options.minify === undefined ? [] : [options.minify ? "--minify" : "--no-minify"];
-  const { stdout } = await run(wranglerBin, ["deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml", ...minify], {
+  const { stdout } = await run(process.execPath, [wranglerCli(), "deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml", ...minify], {
     cwd: repoRoot,
     env,
     maxBuffer: 16 * 1024 * 1024,
@@ -58,7 +55,8 @@ export async function startWorker(options: {
   const source = options.scriptPath
     ? { scriptPath: options.scriptPath, modulesRoot: dirname(options.scriptPath) }
     : { script: options.script ?? "" };
-  const mf = new Miniflare({
+  // Miniflare 5 takes a new options shape; the v4 one (a worker's script, modules, bindings) converts.
+  const mf = new Miniflare(convertV4MiniflareOptions({
     name: options.name,
     modules: true,
     modulesRules: moduleRules(),
@@ -67,11 +65,10 @@ export async function startWorker(options: {
     compatibilityFlags: compatibilityFlags(),
     bindings: options.bindings ?? {},
     ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
-    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
-      stdout.pipe(log, { end: false });
-      stderr.pipe(log, { end: false });
+    handleStructuredLogs({ timestamp, level, message }) {
+      log.write(`${new Date(timestamp).toISOString()} ${level} ${message}\n`);
     },
-  });
+  }));
   const url = await mf.ready;
   return {
     url,

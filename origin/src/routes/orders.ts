@@ -1,4 +1,4 @@
-import { OUTBOX_ID_HEADER, saleKeys, SaleEvent, SignatureHeaders, verifyBody } from "@fluxgate/common";
+import { describeIssues, OUTBOX_ID_HEADER, saleKeys, SaleEvent, SignatureHeaders, verifyBody } from "@fluxgate/common";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
@@ -70,8 +70,7 @@ export function ordersRoute(deps: OrdersDeps): Hono {
       }
       const parsed = SaleEvent.safeParse(json);
       if (!parsed.success) {
-        const why = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
-        return reject(c, "invalid_event", 400, `not a sale event: ${why}`);
+        return reject(c, "invalid_event", 400, `not a sale event: ${describeIssues(parsed.error)}`);
       }
       const event = parsed.data;
       const outboxId = c.req.header(OUTBOX_ID_HEADER);

@@ -1,6 +1,3 @@
-/** What only the pipeline bench needs beyond the shared bench helpers. */
-
-
 /** `promise`, or a rejection after `ms` — without a timer left to keep the process alive. */
 export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,0 +1,85 @@
+import { Kafka, logLevel, type Admin } from "kafkajs";
+import { logFile, runningDaemon, tailOfFile, waitFor } from "../daemon";
+import type { StackHome } from "../home";
+import { kafkaClusterId } from "./broker";
+import { FLUXGATE_TOPICS, KAFKA_DAEMON, type TopicSpec } from "./settings";
+
+/** A kafkajs client that stays quiet: connection errors while polling are expected. */
+export function quietKafka(brokers: string[], clientId = "fluxgate-stack"): Kafka {
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2000,
+    requestTimeout: 10_000,
+    retry: { retries: 0 },
+  });
+}
+
+/**
+ * Waits until the broker answers a kafkajs admin Metadata request (not merely an open port).
+ * With `home` it also makes sure that the broker answering is ours: it fails at once, with the
+ * end of logs/kafka.log, when our daemon has died (a port taken, a Java too old...) or when the
+ * broker on that port belongs to another cluster (another Kafka already listening there).
+ */
+export async function waitKafkaReady(brokers: string[], timeoutMs = 90_000, opts: { home?: StackHome } = {}): Promise<void> {
+  const kafka = quietKafka(brokers, "fluxgate-stack-ready");
+  const { home } = opts;
+  const log = home ? logFile(home, KAFKA_DAEMON) : undefined;
+  let fatal: Error | undefined;
+  try {
+    await waitFor(
+      `Kafka at ${brokers.join(",")}`,
+      async () => {
+        if (home && !runningDaemon(home, KAFKA_DAEMON)) {
+          fatal = new Error(`Kafka exited during start-up; the end of ${log}:\n${tailOfFile(log!)}`);
+          return true;
+        }
+        const admin = kafka.admin();
+        try {
+          await admin.connect();
+          const cluster = await admin.describeCluster(); // a Metadata request
+          const ours = home ? kafkaClusterId(home) : undefined;
+          if (ours && cluster.clusterId !== ours) {
+            fatal = new Error(
+              `another Kafka (cluster ${cluster.clusterId}) answers on ${brokers.join(",")}, not ours (cluster ${ours}): ` +
+                `stop it or move ours (KAFKA_PORT / KAFKA_CONTROLLER_PORT); the end of ${log}:\n${tailOfFile(log!, 10)}`,
+            );
+            return true;
+          }
+          return cluster.brokers.length > 0;
+        } finally {
+          await admin.disconnect().catch(() => undefined);
+        }
+      },
+      timeoutMs,
+      500,
+    );
+  } catch (error) {
+    if (log && error instanceof Error) error.message += `\nthe end of ${log}:\n${tailOfFile(log, 15)}`;
+    throw error;
+  }
+  if (fatal) throw fatal;
+}
+
+/** Creates the topics that are missing (replication factor 1); existing ones are left as they are. Returns those created. */
+export async function ensureTopics(brokers: string[], topics: TopicSpec[] = FLUXGATE_TOPICS): Promise<string[]> {
+  const admin: Admin = quietKafka(brokers, "fluxgate-stack-topics").admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return [];
+    await admin.createTopics({
+      topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions, replicationFactor: 1, configEntries: t.configEntries })),
+      waitForLeaders: true,
+    });
+    // createTopics ignores TOPIC_ALREADY_EXISTS (a concurrent creator): check that all are there now.
+    const now = new Set(await admin.listTopics());
+    const absent = topics.filter((t) => !now.has(t.topic)).map((t) => t.topic);
+    if (absent.length) throw new Error(`Kafka did not create topics: ${absent.join(", ")}`);
+    return missing.map((t) => t.topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
