@@ -11,12 +11,11 @@ import { ADMIN, call, countRedisCommands, initSale, order, sale, uniqueProduct }
 
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
 const close = (productId: string, headers: Record<string, string> = ADMIN) => call(`/sales/${productId}/close`, { method: "POST", headers });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const registered = async (productId: string) => Number(await redis.sismember(OUTBOXES_KEY, saleKeys(productId).outbox)) === 1;
 
 async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await check()); await sleep(200)) {
+  for (const deadline = Date.now() + timeoutMs; !(await check()); await scheduler.wait(200)) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
   }
 }
@@ -29,7 +28,7 @@ describe("a sale that ends", () => {
     expect(init).toMatchObject({ endsAt });
     expect((await order({ productId, userId: "early" })).status).toBe(200);
 
-    await sleep(1700);
+    await scheduler.wait(1700);
     const first = await order({ productId, userId: "late-0" });
     expect(first.status).toBe(409);
     expect(await first.json()).toEqual({ status: "ended", productId });
@@ -81,7 +80,7 @@ describe("a sale that ends", () => {
     expect((await status()).state).toBe("waiting");
     expect((await close(productId)).status).toBe(200);
     // The isolate's view of the sale is at most a second old.
-    await sleep(1100);
+    await scheduler.wait(1100);
     expect((await status()).state).toBe("ended");
   });
 

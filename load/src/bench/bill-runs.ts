@@ -1,4 +1,5 @@
-import { OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
+import { forgetSales, OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import { BillMeter, type Bill } from "./bill";
@@ -19,7 +20,6 @@ export interface BillTarget {
 
 /** How long after the last confirmation the window stays open, so a relay claim or sweep it set off is counted too. */
 const TAIL_MS = 4_000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface OrderBill {
   bill: Bill;
@@ -105,8 +105,7 @@ async function retire(t: BillTarget, redis: Redis, productIds: string[]): Promis
     const still = await Promise.all(outboxes.map((k) => redis.sismember(OUTBOXES_KEY, k)));
     if (still.every((n) => n === 0)) break;
   }
-  if (outboxes.length) await redis.srem(OUTBOXES_KEY, ...outboxes);
-  for (const productId of productIds) await redis.del(...Object.values(saleKeys(productId)));
+  await forgetSales(redis, productIds);
 }
 
 /** Waits until the sale's outbox holds nothing: every entry reached Kafka and was confirmed. */
