@@ -1,43 +1,26 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { stackHome } from "@fluxgate/stack";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ensureDevVars, stackHome } from "@fluxgate/stack";
+import { describe, expect, inject, it } from "vitest";
 import type {} from "../../stack/test/global-setup";
 import { BILL_TARGETS, billPer, describeBill } from "../src/bench/bill";
 import { billIdle, billOrders, type BillTarget } from "../src/bench/bill-runs";
-import { edgeBindings } from "../src/bench/edge-api";
-import { readDevVars } from "../src/bench/env";
-import { buildEdge, startWorker, type RunningWorker } from "../src/bench/worker-runtime";
 
 /**
  * The whole system's Upstash bill, counted on the real redis the way Upstash counts (every
  * command each component's connections send, by MONITOR), against the running stack: the edge
- * (through the bridge), the origin's forward confirmations and its relay. The edge bundle runs on
- * workerd through the Miniflare API, like the bench (wrangler dev's proxy resets connections
- * under load on this machine, and a retry would be an extra, billed, gate call).
+ * (through the bridge: the stack's `wrangler dev`, as a user runs it), the origin's forward
+ * confirmations and its relay.
  */
 const stack = inject("stack");
 const dir = join(stackHome().root, "bench");
 mkdirSync(dir, { recursive: true });
 const runId = `bill-${Date.now().toString(36)}`;
-let edge: RunningWorker;
-let target: BillTarget;
-
-beforeAll(async () => {
-  const vars = readDevVars();
-  const built = await buildEdge(join(dir, "edge-bundle-test"));
-  const bindings = edgeBindings({ redisUrl: stack.redis.url, bridgeUrl: stack.bridge.url, bridgeToken: stack.bridge.token, originUrl: stack.origin.url }, vars);
-  edge = await startWorker({ name: "flux-gate", scriptPath: built.scriptPath, bindings, logPath: join(dir, "workerd-test.log") });
-  target = { edge: edge.url, adminToken: vars.ADMIN_TOKEN!, redisUrl: stack.redis.url, dir };
-}, 120_000);
-
-afterAll(async () => {
-  await edge?.dispose();
-});
+const target: BillTarget = { edge: new URL(stack.edge.url), adminToken: ensureDevVars().get("ADMIN_TOKEN")!, redisUrl: stack.redis.url, dir };
 
 describe("the Upstash bill", { timeout: 240_000 }, () => {
   it("is at most 1.1 commands per accepted order, edge + origin, over 1,000 orders", async () => {
-    const run = await billOrders(target, { productId: `${runId}-orders`, orders: 1000, concurrency: 32 });
+    const run = await billOrders(target, { productId: `${runId}-orders`, orders: 1000, concurrency: 16 });
     console.log(`billed commands per accepted order at ${(run.accepted / run.sellingSeconds).toFixed(0)} orders/s: ${describeBill(run.bill, run.accepted)}`, run.bill.byCommand);
     expect(run.accepted).toBe(1000);
     // Exactly one per order from the edge: an extra edge command shows here, not only in the total.
