@@ -133,7 +133,7 @@ async function edgeOnWorkerd(state: Awaited<ReturnType<typeof up>>): Promise<Run
   if (process.env.DEMO_EDGE === "wrangler") return undefined;
   const dir = join(config.home.root, "demo");
   const built = await buildEdge(join(dir, "edge-bundle"));
-  const stack = { redisUrl: state.redis.url, bridgeUrl: state.bridge.url, bridgeToken: state.bridge.token, originUrl: state.origin.url };
+  const stack = { redisUrl: state.redis.url, bridgeUrl: state.bridge.url, bridgeToken: state.bridge.token, originUrl: state.origin.url, edgeUrl: state.edge.url };
   return startWorker({ name: "flux-gate", scriptPath: built.scriptPath, bindings: edgeBindings(stack, readDevVars()), logPath: join(dir, "edge.log") });
 }
 

@@ -14,6 +14,8 @@ export interface StackInfo {
   bridgeUrl: string;
   bridgeToken: string;
   originUrl: string;
+  /** The stack's own edge (`wrangler dev`). */
+  edgeUrl: string;
 }
 
 function readStackJson(): StackInfo | undefined {
@@ -22,8 +24,9 @@ function readStackJson(): StackInfo | undefined {
       redis: { url: string };
       bridge: { url: string; token: string };
       origin: { url: string };
+      edge: { url: string };
     };
-    return { redisUrl: s.redis.url, bridgeUrl: s.bridge.url, bridgeToken: s.bridge.token, originUrl: s.origin.url };
+    return { redisUrl: s.redis.url, bridgeUrl: s.bridge.url, bridgeToken: s.bridge.token, originUrl: s.origin.url, edgeUrl: s.edge.url };
   } catch {
     return undefined;
   }
