@@ -75,7 +75,7 @@ ${targetRows(pipeline.targets).join("\n")}
 ## The Upstash bill (\`npm run bench:bill\`, ${bill.at.slice(0, 16).replace("T", " ")} UTC)
 
 Every command each component sent to redis, counted the way Upstash bills (redis-cli MONITOR, attributed by connection
-name: the edge through the bridge, the origin's forward confirmations, its relay); the edge on workerd, the stack's origin.
+name: the edge through the bridge, the origin's forward confirmations, its relay), through the local stack as a user runs it.
 The origin spends about two commands per second of selling whatever the number of orders, so its share per order shrinks
 as the rate grows; idle, one blocking read per 25 s and one sweep per minute, however many sales are open.
 
