@@ -132,6 +132,12 @@ export class SaleMemory {
     return undefined;
   }
 
+  /** Whether the last view says the sale has ended (its end time passed, by this isolate's clock). */
+  hasEnded(productId: string): boolean {
+    const s = this.sales.get(productId);
+    return s !== undefined && s.snapshot.endsAt > 0 && this.now() >= s.snapshot.endsAt;
+  }
+
   /** Whether the last view says nothing is left (for waiting pages: no filter needed to say so). */
   saysSoldOut(productId: string): boolean {
     const s = this.sales.get(productId);

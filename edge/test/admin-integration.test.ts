@@ -5,7 +5,13 @@ type Stats = {
   remaining: number;
   sold: number;
   queued: number;
-  bill: { commands: { edge: number; forward: number; relay: number; total: number }; perAcceptedOrder: number; costUsd: number; priceUsdPer100k: number };
+  bill: {
+    commands: { edge: number; forward: number; relay: number; total: number };
+    perAcceptedOrder: number;
+    lastMinutePerSecond: { total: number };
+    costUsd: number;
+    priceUsdPer100k: number;
+  };
   series: { accepted: number; throttled: number; soldOut: number; remaining: number; queued: number }[] };
 const sum = (stats: Stats, key: "accepted" | "throttled" | "soldOut") => stats.series.reduce((n, s) => n + s[key], 0);
 

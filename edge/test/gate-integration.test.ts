@@ -28,6 +28,7 @@ async function outboxOrders(productId: string, saleId: string) {
     .filter((o) => o.saleId === saleId);
 }
 
+
 describe("the gate under a crowd", { timeout: 120_000 }, () => {
   it("sells exactly the stock to 5,000 concurrent buyers: 100 accepted, remaining 0, never negative", async () => {
     const productId = uniqueProduct("race");

@@ -11,12 +11,11 @@ import { ADMIN, call, countRedisCommands, initSale, order, sale, uniqueProduct }
 
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
 const close = (productId: string, headers: Record<string, string> = ADMIN) => call(`/sales/${productId}/close`, { method: "POST", headers });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const registered = async (productId: string) => Number(await redis.sismember(OUTBOXES_KEY, saleKeys(productId).outbox)) === 1;
 
 async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await check()); await sleep(200)) {
+  for (const deadline = Date.now() + timeoutMs; !(await check()); await scheduler.wait(200)) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
   }
 }
@@ -29,7 +28,7 @@ describe("a sale that ends", () => {
     expect(init).toMatchObject({ endsAt });
     expect((await order({ productId, userId: "early" })).status).toBe(200);
 
-    await sleep(1700);
+    await scheduler.wait(1700);
     const first = await order({ productId, userId: "late-0" });
     expect(first.status).toBe(409);
     expect(await first.json()).toEqual({ status: "ended", productId });
@@ -67,6 +66,22 @@ describe("a sale that ends", () => {
     // The stack's origin relay, told by the close, delivers what is left and stops reading the outbox.
     await eventually(async () => !(await registered(productId)), 20_000);
     expect(Number(await redis.xlen(saleKeys(productId).outbox))).toBe(0);
+  });
+
+  it("tells the waiting room the sale ended", async () => {
+    const productId = uniqueProduct("close-line");
+    await initSale({ productId, quantity: 10, ratePerSecond: 0.001, burst: 1 });
+    expect((await order({ productId, userId: "first" })).status).toBe(200);
+    const queued = await order({ productId, userId: "waiting" });
+    expect(queued.status).toBe(302);
+    const { ticket } = await queued.json<{ ticket: string }>();
+    const status = async () =>
+      (await call(`/waiting-room/status?productId=${productId}&userId=waiting`, { headers: { "x-queue-ticket": ticket } })).json<{ state: string }>();
+    expect((await status()).state).toBe("waiting");
+    expect((await close(productId)).status).toBe(200);
+    // The isolate's view of the sale is at most a second old.
+    await scheduler.wait(1100);
+    expect((await status()).state).toBe("ended");
   });
 
   it("refuses an endsAt in the past or before startsAt, and a close of an unknown sale", async () => {

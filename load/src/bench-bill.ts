@@ -1,13 +1,14 @@
 /**
  * `npm run bench:bill` — the whole system's Upstash bill, measured the way Upstash bills.
  *
- * The edge bundle runs on workerd (Miniflare API) against the running local stack (bridge →
- * redis, the stack's origin and its relay, Kafka). Every command each component's connections
+ * Through the running local stack as a user runs it: its edge (`wrangler dev`; which runtime
+ * serves the edge changes no command), the bridge → redis, the origin and its relay, Kafka. Every
+ * command each component's connections
  * send is counted with redis-cli MONITOR (bench/bill.ts): the edge (the bridge's connections),
  * the origin's forward confirmations, and the relay.
  *
  *  1. orders  BILL_ORDERS (1,000) distinct buyers on a sale of exactly that stock, BILL_CONNECTIONS
- *             (32) at a time, until the origin confirmed every one: commands per accepted order
+ *             (16) at a time, until the origin confirmed every one: commands per accepted order
  *  2. idle    BILL_IDLE_SECONDS (30) with no sale opened by the bench, then with BILL_IDLE_SALES
  *             (100) open sales nobody buys from: commands per second
  *
@@ -18,15 +19,12 @@ import { join } from "node:path";
 import { BILL_COMPONENTS, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS } from "@fluxgate/common";
 import { BILL_TARGETS, billPer, fmtUsd, type BillJson } from "./bench/bill";
 import { billIdle, billOrders } from "./bench/bill-runs";
-import { edgeBindings } from "./bench/edge-api";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { table } from "./bench/table";
-import { buildEdge, startIsolates } from "./bench/worker-runtime";
-import { edgeIsolates } from "@fluxgate/stack";
 
 const settings = {
   orders: intEnv("BILL_ORDERS", 1000),
-  connections: intEnv("BILL_CONNECTIONS", 32),
+  connections: intEnv("BILL_CONNECTIONS", 16),
   idleSeconds: intEnv("BILL_IDLE_SECONDS", 30),
   idleSales: intEnv("BILL_IDLE_SALES", 100),
 };
@@ -40,23 +38,19 @@ const SECONDS_PER_DAY = 86_400;
 async function main(): Promise<number> {
   const stack = await ensureStack(log);
   const vars = readDevVars();
-  const built = await buildEdge(join(outDir, "edge-bundle"));
-  const edge = await startIsolates({ isolates: edgeIsolates(), scriptPath: built.scriptPath, bindings: edgeBindings(stack, vars), logPath: join(outDir, "workerd.log") });
-  const target = { edge: edge.url, adminToken: vars.ADMIN_TOKEN!, redisUrl: stack.redisUrl, dir: outDir };
-  try {
+  const target = { edge: new URL(stack.edgeUrl), adminToken: vars.ADMIN_TOKEN!, redisUrl: stack.redisUrl, issuer: stack.issuer.url, dir: outDir };
+  {
     log(`[1/3] ${settings.orders} orders through the edge, ${settings.connections} at a time, until the origin confirmed them …`);
     const orders = await billOrders(target, { productId: `${runId}-orders`, orders: settings.orders, concurrency: settings.connections });
     log(`[2/3] idle ${settings.idleSeconds} s, no sale opened by the bench …`);
     const idle0 = await billIdle(target, { seconds: settings.idleSeconds, openSales: 0, runId });
     log(`[3/3] idle ${settings.idleSeconds} s with ${settings.idleSales} open sales …`);
     const idleN = await billIdle(target, { seconds: settings.idleSeconds, openSales: settings.idleSales, runId });
-    return report({ orders, idle: [idle0, idleN], wrangler: built.wranglerVersion });
-  } finally {
-    await edge.dispose();
+    return report({ orders, idle: [idle0, idleN], edge: target.edge.origin });
   }
 }
 
-function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Awaited<ReturnType<typeof billIdle>>[]; wrangler: string }): number {
+function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Awaited<ReturnType<typeof billIdle>>[]; edge: string }): number {
   const perOrder = billPer(r.orders.bill, r.orders.accepted);
   const cells = (per: Record<string, number>, digits: number) => [...BILL_COMPONENTS.map((c) => per[c]!.toFixed(digits)), per.total!.toFixed(digits)];
   const idleRows = r.idle.map((i) => {
@@ -65,11 +59,11 @@ function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Await
   });
   const out = [
     "",
-    `Flux-Gate Upstash bill ${runId}: edge on workerd (wrangler ${r.wrangler} bundle), the local stack's origin and relay; every command each component sent (redis-cli MONITOR, by connection name)`,
+    `Flux-Gate Upstash bill ${runId}: the local stack (edge ${r.edge}, its origin and relay); every command each component sent (redis-cli MONITOR, by connection name)`,
     "",
     table([
       ["measured", ...BILL_COMPONENTS, "total", "target"],
-      [`per accepted order (${r.orders.accepted} orders, drained)`, ...cells(perOrder, 3), `≤ ${BILL_TARGETS.perOrder}`],
+      [`per accepted order (${r.orders.accepted} orders at ${(r.orders.accepted / r.orders.sellingSeconds).toFixed(0)}/s, drained)`, ...cells(perOrder, 3), `≤ ${BILL_TARGETS.perOrder}`],
       ...idleRows.map(({ i, per }) => [`per second idle, ${i.openSales} open sales (${i.registered} registered, ${i.bill.seconds.toFixed(0)} s)`, ...cells(per, 3), `≤ ${BILL_TARGETS.idlePerSecond}`]),
     ]),
     "",
@@ -87,7 +81,7 @@ function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Await
     runId,
     at: new Date().toISOString(),
     priceUsdPer100k: UPSTASH_PAYG_USD_PER_100K_COMMANDS,
-    orders: { accepted: r.orders.accepted, sent: r.orders.sent, connections: settings.connections, bill: r.orders.bill, perOrder },
+    orders: { accepted: r.orders.accepted, sent: r.orders.sent, connections: settings.connections, ordersPerSecond: r.orders.accepted / r.orders.sellingSeconds, bill: r.orders.bill, perOrder },
     idle: idleRows.map(({ i, per, perDay }) => ({ openSales: i.openSales, registered: i.registered, bill: i.bill, perSecond: per, perDay })),
     targets,
   };

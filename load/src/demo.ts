@@ -40,7 +40,7 @@ const settings = {
   /** ...and bring it back this much later. */
   downForMs: 3_000,
   /** After the drain, how long the bill of an idle system is measured. */
-  idleSeconds: intEnv("DEMO_IDLE_SECONDS", 10),
+  idleSeconds: intEnv("DEMO_IDLE_SECONDS", 30),
   /** Proof-of-work bits each fresh attempt must bring (2^bits SHA-256 on average; the people solve it). */
   powDifficulty: intEnv("DEMO_POW_DIFFICULTY", 10),
   /** Bot requests beside the people: 20× the stock, twice the people (DEMO_BOT_REQUESTS; this machine's cores are shared). */

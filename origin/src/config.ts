@@ -30,6 +30,10 @@ const OriginEnv = z.object({
   ACK_FLUSH_MS: milliseconds(1000),
   /** The set naming every outbox stream; tests point it at a set of their own so they relay only their streams. */
   RELAY_OUTBOXES_KEY: z.string().min(1).default(OUTBOXES_KEY),
+}).refine((c) => c.RELAY_MIN_IDLE_MS === 0 || c.ACK_FLUSH_MS < c.RELAY_MIN_IDLE_MS, {
+  // Else the relay would produce again, as unconfirmed, what the forwards produced and are about to confirm.
+  message: "ACK_FLUSH_MS must be below RELAY_MIN_IDLE_MS",
+  path: ["ACK_FLUSH_MS"],
 });
 
 export type OriginConfig = z.output<typeof OriginEnv>;

@@ -40,7 +40,7 @@ export function createMetrics() {
     }),
     backlog: new Gauge({
       name: "fluxgate_origin_outbox_backlog",
-      help: "Entries in the registered outbox streams (XLEN summed), as of the relay's last pass",
+      help: "Outbox entries the relay read that no forward or relay confirmed yet",
       registers: [registry],
     }),
   };

@@ -57,6 +57,18 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
   redis.on("ready", () => forwardCommands.sent(2));
   const producer = createSaleEventProducer(kafka, config.ORDERS_TOPIC, config.PRODUCE_TIMEOUT_MS, logger);
   const metrics = createMetrics();
+  const acks = createAckBatcher({
+    redis,
+    count: forwardCommands,
+    flushMs: config.ACK_FLUSH_MS,
+    maxBatch: 1000,
+    logger: logger.child({ component: "forward" }),
+    onConfirmed: (ids) => relay.confirmed(ids),
+    // While the relay is active its step carries the confirmations: one command for both.
+    deferred: () => relay.active,
+    onFailed: (count) => metrics.outboxMarkFailures.inc(count),
+  });
+
   const relay = createRelay({
     redis,
     producer,
@@ -68,15 +80,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
     readIntervalMs: config.RELAY_READ_INTERVAL_MS,
     blockMs: config.RELAY_BLOCK_MS,
     sweepMs: config.RELAY_SWEEP_MS,
-  });
-  const acks = createAckBatcher({
-    redis,
-    count: forwardCommands,
-    flushMs: config.ACK_FLUSH_MS,
-    maxBatch: 1000,
-    logger: logger.child({ component: "forward" }),
-    onConfirmed: (ids) => relay.confirmed(ids),
-    onFailed: (count) => metrics.outboxMarkFailures.inc(count),
+    acks,
   });
 
   const app = createApp({

@@ -58,6 +58,8 @@ export function entryOf(stream: string, id: Buffer | string, fields: Buffer[]): 
 export interface AckBatcher {
   /** Queues the confirmation of one entry; it is sent with the others of the next flush. */
   add(stream: string, id: string): void;
+  /** Takes what is queued, for the relay to send within its own step; empty when nothing is. */
+  take(): IdsByStream;
   /** Sends what is queued now (shutdown). */
   flush(): Promise<void>;
 }
@@ -75,6 +77,8 @@ export interface AckBatcherOptions {
   onConfirmed(ids: IdsByStream): void;
   /** A batch could not be sent; its ids are retried with the next flush (bounded), or left to the relay. */
   onFailed(count: number): void;
+  /** True while the relay takes the confirmations into its own step (relay.ts): the timer then waits. */
+  deferred?(): boolean;
 }
 
 /** Ids kept for another try after failed flushes; beyond it the relay re-produces them (the worker drops the duplicates). */
@@ -112,6 +116,11 @@ export function createAckBatcher(o: AckBatcherOptions): AckBatcher {
     }
   };
   const flush = () => (sending = sending.then(send));
+  const onTimer = () => {
+    timer = undefined;
+    if (o.deferred?.()) timer = setTimeout(onTimer, o.flushMs);
+    else void flush();
+  };
 
   function add(stream: string, id: string) {
     const ids = queued.get(stream);
@@ -119,8 +128,17 @@ export function createAckBatcher(o: AckBatcherOptions): AckBatcher {
     else queued.set(stream, [id]);
     size++;
     if (size >= o.maxBatch) void flush();
-    else timer ??= setTimeout(() => void flush(), o.flushMs);
+    else timer ??= setTimeout(onTimer, o.flushMs);
   }
 
-  return { add, flush };
+  function take(): IdsByStream {
+    const batch = queued;
+    queued = new Map();
+    size = 0;
+    clearTimeout(timer);
+    timer = undefined;
+    return batch;
+  }
+
+  return { add, take, flush };
 }

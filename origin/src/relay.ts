@@ -5,9 +5,10 @@ import type { Logger } from "pino";
 import { claimScript } from "./lua/claim.lua";
 import { CommandCount, runLua } from "./lua/run";
 import { sweepScript } from "./lua/sweep.lua";
+import { tickScript } from "./lua/tick.lua";
 import { saleEventMessage } from "./message";
 import type { OriginMetrics } from "./metrics";
-import { batchArgs, confirm, entryOf, productIdOfOutbox, type IdsByStream, type OutboxEntry } from "./outbox";
+import { batchArgs, confirm, entryOf, productIdOfOutbox, type AckBatcher, type IdsByStream, type OutboxEntry } from "./outbox";
 import type { SaleEventProducer } from "./producer";
 
 export interface RelayOptions {
@@ -28,10 +29,14 @@ export interface RelayOptions {
   blockMs: number;
   /** How often the relay looks at everything (claims orphans, retires ended sales, learns the registry). */
   sweepMs: number;
+  /** The forwards' confirmations: while orders flow the relay sends them within its own step. */
+  acks?: Pick<AckBatcher, "take" | "add">;
 }
 
 export interface Relay {
   start(): void;
+  /** True while orders flow: the relay reads once per interval and carries the forwards' confirmations along. */
+  readonly active: boolean;
   /** Entries a forward confirmed (the origin's ack batcher tells): no need to check on them. */
   confirmed(ids: IdsByStream): void;
   /** Ends the loops after the batch in flight is produced and confirmed. Safe to call twice. */
@@ -52,8 +57,10 @@ type ClaimReply = Array<[number, Array<[Buffer, Buffer[] | null] | null>]>;
  *
  * - One blocking XREADGROUP over the events stream and every open outbox moves new entries into
  *   the group's pending list and wakes the relay when a sale opens or ends; while nothing
- *   happens it costs one command per `blockMs`, and while orders flow one per `readIntervalMs`.
- * - The forwards confirm their entries in batches (outbox.ts); an entry read here and not
+ *   happens it costs one command per `blockMs`. Once woken, the relay is active: every
+ *   `readIntervalMs` one script (tick.lua) sends the forwards' queued confirmations and reads
+ *   what is new, one command for both, until a step finds nothing to do.
+ * - The forwards confirm their entries in batches (outbox.ts; in the active relay's step); an entry read here and not
  *   confirmed within `minIdleMs` is claimed (one EVALSHA for all of them) and produced like a
  *   forward would, then confirmed. Nothing is claimed while every forward arrives.
  * - A sweep (sweep.lua: one command) at start, every `sweepMs` and after a sale ended claims what
@@ -88,6 +95,7 @@ export function createRelay(o: RelayOptions): Relay {
   let stopping = false;
   let readerId: number | undefined;
   let blocked = false;
+  let active = false;
   let reading: Promise<void> | undefined;
   let stopped: Promise<void> | undefined;
   let settling: Promise<void> = Promise.resolve();
@@ -226,6 +234,23 @@ export function createRelay(o: RelayOptions): Relay {
     return true;
   }
 
+  /** One step while active: the queued confirmations and a read, in one command. False when it found nothing to do. */
+  async function tick(keys: string[]): Promise<boolean> {
+    const acks = o.acks?.take() ?? new Map<string, string[]>();
+    const { keys: ackKeys, args } = batchArgs(acks);
+    let reply: StreamReply;
+    try {
+      reply = (await runLua(control, count, tickScript, [...ackKeys, ...keys], [Outbox.relayGroup, o.consumer, READ_COUNT, ackKeys.length, ...args])) as StreamReply;
+    } catch (error) {
+      // Sent again with the next flush or step.
+      for (const [stream, ids] of acks) for (const id of ids) o.acks?.add(stream, id);
+      throw error;
+    }
+    if (acks.size > 0) relay.confirmed(acks);
+    const read = await handleRead(reply);
+    return read || acks.size > 0;
+  }
+
   async function readLoop() {
     let failures = 0;
     let needSweep = true;
@@ -238,15 +263,22 @@ export function createRelay(o: RelayOptions): Relay {
           needSweep = false;
         }
         const keys = [eventsKey, ...streams];
-        blocked = true;
-        count.sent();
-        const reply = (await reader.callBuffer("XREADGROUP", "GROUP", Outbox.relayGroup, o.consumer, "COUNT", READ_COUNT, "BLOCK", o.blockMs, "STREAMS", ...keys, ...keys.map(() => ">"))) as StreamReply;
-        blocked = false;
+        if (active) {
+          active = await tick(keys);
+          if (active && !stopping) await sleep(o.readIntervalMs);
+        } else {
+          blocked = true;
+          count.sent();
+          const reply = (await reader.callBuffer("XREADGROUP", "GROUP", Outbox.relayGroup, o.consumer, "COUNT", READ_COUNT, "BLOCK", o.blockMs, "STREAMS", ...keys, ...keys.map(() => ">"))) as StreamReply;
+          blocked = false;
+          active = await handleRead(reply);
+          if (active && !stopping) await sleep(o.readIntervalMs);
+        }
         failures = 0;
         recovered("read");
-        if ((await handleRead(reply)) && !stopping) await sleep(o.readIntervalMs);
       } catch (err) {
         blocked = false;
+        active = false;
         if (stopping) break;
         failed("read", err);
         // A stream deleted or replaced meanwhile fails the whole read: look at every stream again.
@@ -325,7 +357,10 @@ export function createRelay(o: RelayOptions): Relay {
     }, Math.max(0, at - Date.now()));
   }
 
-  return {
+  const relay: Relay = {
+    get active() {
+      return active;
+    },
     start() {
       if (reading) return;
       reading = (async () => {
@@ -356,4 +391,5 @@ export function createRelay(o: RelayOptions): Relay {
       return stopped;
     },
   };
+  return relay;
 }

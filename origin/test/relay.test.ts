@@ -103,11 +103,11 @@ describe("the outbox relay", () => {
     await start({ RELAY_MIN_IDLE_MS: "3000", RELAY_READ_INTERVAL_MS: "1000", ACK_FLUSH_MS: "1000" });
     const e = product("late");
     const stream = await outboxOf(e);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     // The first entry wakes the relay's read, which then pauses; the second lands in that pause: the worst case.
     const bodies = [1, 2].map((n) => order(e, n));
     await redis.xadd(stream, "*", Outbox.orderField, bodies[0]!);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const appendedAt = Date.now();
     await redis.xadd(stream, "*", Outbox.orderField, bodies[1]!);
     await eventually(() => reader.of(e).length === 2, 10_000, 20);

@@ -38,6 +38,8 @@ export interface SaleBill {
   since: string;
   commands: { edge: number; forward: number; relay: number; total: number };
   perAcceptedOrder: number | null;
+  /** Billed commands per second over the last whole minute (this sale's gate calls, the origin's for all sales): idle, what idling costs. */
+  lastMinutePerSecond: { edge: number; forward: number; relay: number; total: number };
   costUsd: number;
   priceUsdPer100k: number;
 }
@@ -98,17 +100,26 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
 
 function saleBill(bySecond: Map<number, SecondStats>, billed: string[], createdAt: number, sold: number): SaleBill {
   const commands = { edge: 0, forward: 0, relay: 0, total: 0 };
-  for (const row of bySecond.values()) commands.edge += row.calls;
+  const lastMinute = { edge: 0, forward: 0, relay: 0, total: 0 };
+  const previousMinute = Math.floor(Date.now() / 60_000) - 1;
+  for (const row of bySecond.values()) {
+    commands.edge += row.calls;
+    if (Math.floor(row.t / 60) === previousMinute) lastMinute.edge += row.calls;
+  }
   const fromMinute = Math.floor(createdAt / 60_000);
   for (let i = 0; i + 1 < billed.length; i += 2) {
     const [minute, component] = billed[i]!.split(":") as [string, string];
-    if (Number(minute) >= fromMinute && (component === "forward" || component === "relay")) commands[component] += Number(billed[i + 1]);
+    if (component !== "forward" && component !== "relay") continue;
+    if (Number(minute) >= fromMinute) commands[component] += Number(billed[i + 1]);
+    if (Number(minute) === previousMinute) lastMinute[component] += Number(billed[i + 1]);
   }
   commands.total = commands.edge + commands.forward + commands.relay;
+  lastMinute.total = lastMinute.edge + lastMinute.forward + lastMinute.relay;
   return {
     since: new Date(createdAt).toISOString(),
     commands,
     perAcceptedOrder: sold > 0 ? commands.total / sold : null,
+    lastMinutePerSecond: { edge: lastMinute.edge / 60, forward: lastMinute.forward / 60, relay: lastMinute.relay / 60, total: lastMinute.total / 60 },
     costUsd: upstashCostUsd(commands.total),
     priceUsdPer100k: UPSTASH_PAYG_USD_PER_100K_COMMANDS,
   };

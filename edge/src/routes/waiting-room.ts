@@ -50,6 +50,7 @@ export const waitingRoom = new Hono<EdgeEnv>()
     await refreshIfStale(redisFor(config), productId.data, now);
     if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
     const known = memory.view(productId.data);
+    if (memory.hasEnded(productId.data)) return c.json({ state: "ended", productId: productId.data });
     if (known && known.snapshot.saleId !== ticket.saleId) return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
 
     const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};

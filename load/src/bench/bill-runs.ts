@@ -1,8 +1,10 @@
-import { OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
+import { forgetSales, OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import { BillMeter, type Bill } from "./bill";
 import { call, initSale } from "./edge-api";
+import { mintTokens } from "@fluxgate/stack";
 
 /**
  * The two measurements of the whole system's Upstash bill (bench, demo and the test run the
@@ -13,19 +15,22 @@ export interface BillTarget {
   edge: URL;
   adminToken: string;
   redisUrl: string;
+  /** The dev issuer that signs the buyers in (the edge checks their tokens, at no Redis cost). */
+  issuer: string;
   /** Where MONITOR captures go while measuring. */
   dir: string;
 }
 
 /** How long after the last confirmation the window stays open, so a relay claim or sweep it set off is counted too. */
 const TAIL_MS = 4_000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface OrderBill {
   bill: Bill;
   accepted: number;
   sent: number;
   productId: string;
+  /** From the first order sent to the last answer: the origin's share per order shrinks as the rate grows. */
+  sellingSeconds: number;
 }
 
 /** `orders` distinct buyers through POST /order (`concurrency` at a time) on a sale of exactly that stock, drained. */
@@ -34,7 +39,8 @@ export async function billOrders(t: BillTarget, o: { productId: string; orders: 
   const redis = new Redis(t.redisUrl, { connectionName: "fluxgate-bill-drain", maxRetriesPerRequest: 1 });
   const dispatcher = new Agent({ connections: o.concurrency });
   try {
-    // /init's own commands (and its sale event's confirmation) stay out of the window.
+    // /init's own commands (and its sale event's confirmation) stay out of the window; so does signing in.
+    const tokens = await mintTokens(t.issuer, Array.from({ length: o.orders }, (_, n) => `${o.productId}-u${n}`));
     await drained(redis, o.productId, o.drainTimeoutMs ?? 30_000);
     const meter = await BillMeter.start(t.redisUrl, t.dir, `orders-${o.productId}`);
     let next = 0;
@@ -43,7 +49,7 @@ export async function billOrders(t: BillTarget, o: { productId: string; orders: 
       for (let n = next++; n < o.orders; n = next++) {
         const res = await request(new URL("/order", t.edge), {
           method: "POST",
-          headers: { "content-type": "application/json", "idempotency-key": `${o.productId}-k${n}` },
+          headers: { authorization: `Bearer ${tokens.get(`${o.productId}-u${n}`)}`, "content-type": "application/json", "idempotency-key": `${o.productId}-k${n}` },
           body: JSON.stringify({ productId: o.productId, userId: `${o.productId}-u${n}` }),
           dispatcher,
         });
@@ -51,10 +57,14 @@ export async function billOrders(t: BillTarget, o: { productId: string; orders: 
         if (res.statusCode === 200) accepted++;
       }
     };
+    const t0 = performance.now();
     await Promise.all(Array.from({ length: o.concurrency }, buyer));
+    const sellingSeconds = (performance.now() - t0) / 1000;
     await drained(redis, o.productId, o.drainTimeoutMs ?? 30_000);
     await sleep(TAIL_MS);
-    return { bill: await meter.stop(), accepted, sent: o.orders, productId: o.productId };
+    const bill = await meter.stop();
+    await retire(t, redis, [o.productId]);
+    return { bill, accepted, sent: o.orders, productId: o.productId, sellingSeconds };
   } finally {
     await dispatcher.close();
     await redis.quit().catch(() => redis.disconnect());
@@ -81,11 +91,25 @@ export async function billIdle(t: BillTarget, o: { seconds: number; openSales: n
     const meter = await BillMeter.start(t.redisUrl, t.dir, `idle-${o.openSales}`);
     await sleep(o.seconds * 1000);
     const bill = await meter.stop();
-    for (const productId of productIds) await call(t.edge, `/sales/${productId}/close`, { method: "POST", headers: { authorization: `Bearer ${t.adminToken}` } });
+    await retire(t, redis, productIds);
     return { bill, openSales: o.openSales, registered };
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }
+}
+
+/**
+ * The measured sales leave nothing behind: closed, retired by the relay (so it stops reading
+ * them before their keys go), then deleted.
+ */
+async function retire(t: BillTarget, redis: Redis, productIds: string[]): Promise<void> {
+  for (const productId of productIds) await call(t.edge, `/sales/${productId}/close`, { method: "POST", headers: { authorization: `Bearer ${t.adminToken}` } });
+  const outboxes = productIds.map((p) => saleKeys(p).outbox);
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(250)) {
+    const still = await Promise.all(outboxes.map((k) => redis.sismember(OUTBOXES_KEY, k)));
+    if (still.every((n) => n === 0)) break;
+  }
+  await forgetSales(redis, productIds);
 }
 
 /** Waits until the sale's outbox holds nothing: every entry reached Kafka and was confirmed. */

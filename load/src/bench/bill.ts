@@ -29,7 +29,7 @@ export interface BillJson {
   runId: string;
   at: string;
   priceUsdPer100k: number;
-  orders: { accepted: number; sent: number; connections: number; bill: Bill; perOrder: Record<BillComponent | "total", number> };
+  orders: { accepted: number; sent: number; connections: number; ordersPerSecond: number; bill: Bill; perOrder: Record<BillComponent | "total", number> };
   idle: { openSales: number; registered: number; bill: Bill; perSecond: Record<BillComponent | "total", number>; perDay: number }[];
   targets: { name: string; target: string; measured: string; pass: boolean }[];
 }

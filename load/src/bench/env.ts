@@ -13,6 +13,8 @@ export interface StackInfo {
   originUrl: string;
   /** The stack's dev identity issuer (the tokens' iss; its JWKS and token endpoints). */
   issuer: { url: string; jwksUrl: string; audience: string };
+  /** The stack's own edge (EDGE_ISOLATES isolates behind a round-robin). */
+  edgeUrl: string;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface StackInfo {
  */
 export async function ensureStack(log: (line: string) => void): Promise<StackInfo> {
   const s = await up(stackConfig(), log);
-  return { redisUrl: s.redis.url, bridgeUrl: s.bridge.url, bridgeToken: s.bridge.token, originUrl: s.origin.url, issuer: s.issuer };
+  return { redisUrl: s.redis.url, bridgeUrl: s.bridge.url, bridgeToken: s.bridge.token, originUrl: s.origin.url, issuer: s.issuer, edgeUrl: s.edge.url };
 }
 
 /** The local secrets (.dev.vars), as the stack keeps them: written from .dev.vars.example when missing. */
