@@ -31,18 +31,7 @@ const CONNECTION_STATE_CLIENT_SUBCOMMANDS = new Set(["reply", "tracking", "cachi
 
 // Commands that can park the connection until a timeout; on a shared, pipelined connection they
 // would stall every request queued behind them, so they get a connection of their own.
-const ALWAYS_BLOCKING = new Set([
-  "blmove",
-  "blmpop",
-  "blpop",
-  "brpop",
-  "brpoplpush",
-  "bzmpop",
-  "bzpopmax",
-  "bzpopmin",
-  "wait",
-  "waitaof",
-]);
+const ALWAYS_BLOCKING = new Set(["blmove", "blmpop", "blpop", "brpop", "brpoplpush", "bzmpop", "bzpopmax", "bzpopmin", "wait", "waitaof"]);
 
 // These block only with a BLOCK option.
 const BLOCKING_WITH_OPTION = new Set(["xread", "xreadgroup"]);

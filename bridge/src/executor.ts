@@ -16,10 +16,7 @@ export class RedisUnavailableError extends Error {
   constructor(cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     // ioredis's wording for "refused because not connected" names an option, not the problem.
-    super(
-      `Redis is unavailable: ${detail.includes("enableOfflineQueue") ? "not connected to redis (reconnecting in the background)" : detail}`,
-      { cause },
-    );
+    super(`Redis is unavailable: ${detail.includes("enableOfflineQueue") ? "not connected to redis (reconnecting in the background)" : detail}`, { cause });
   }
 }
 
@@ -91,9 +88,7 @@ export class RedisExecutor {
         }),
       );
     // One blocking entry would stall every request sharing a pooled connection behind it.
-    const settled = commands.some(isBlocking)
-      ? await this.pool.withDedicated(runAll, signal)
-      : await runAll(this.pool.next());
+    const settled = commands.some(isBlocking) ? await this.pool.withDedicated(runAll, signal) : await runAll(this.pool.next());
     return settled.map(settledToOutcome);
   }
 
@@ -121,8 +116,7 @@ export class RedisExecutor {
       // EXECABORT alone does not say which command was rejected while queueing; the client needs that.
       const failedAt = queuedSettled.findIndex((s) => s.status === "rejected");
       const queueError = queuedSettled[failedAt];
-      const detail =
-        queueError?.status === "rejected" ? ` (command ${failedAt} [${commands[failedAt]![0]}]: ${(queueError.reason as Error).message})` : "";
+      const detail = queueError?.status === "rejected" ? ` (command ${failedAt} [${commands[failedAt]![0]}]: ${(queueError.reason as Error).message})` : "";
       return { aborted: `${(execSettled.reason as Error).message}${detail}` };
     }
     const replies = execSettled!.value;

@@ -52,8 +52,7 @@ async function call(path: string, body?: unknown, options: CallOptions = {}): Pr
   return { status: res.status, body: JSON.parse(text) as Json, headers: res.headers };
 }
 
-const client = (options: Partial<RedisConfigNodejs> = {}) =>
-  new Upstash({ url: running.url, token: TOKEN, enableTelemetry: false, ...options });
+const client = (options: Partial<RedisConfigNodejs> = {}) => new Upstash({ url: running.url, token: TOKEN, enableTelemetry: false, ...options });
 
 const b64 = (text: string | Buffer) => Buffer.from(text).toString("base64");
 const unb64 = (value: Json) => Buffer.from(value as string, "base64");
@@ -204,8 +203,13 @@ describe("collections and nested replies", () => {
     expect(await redis.hgetall(key("hash"))).toEqual({ name: "tee", colour: "blü" });
 
     const wire = await call("/", ["HGETALL", key("hash")], { base64: true });
-    const flat = ((wire.body as { result: Json[] }).result).map((v) => unb64(v).toString("utf8"));
-    expect(Object.fromEntries([[flat[0], flat[1]], [flat[2], flat[3]]])).toEqual({ name: "tee", colour: "blü" });
+    const flat = (wire.body as { result: Json[] }).result.map((v) => unb64(v).toString("utf8"));
+    expect(
+      Object.fromEntries([
+        [flat[0], flat[1]],
+        [flat[2], flat[3]],
+      ]),
+    ).toEqual({ name: "tee", colour: "blü" });
 
     await redis.rpush(key("list"), "a", "ß", "🙂");
     expect(await redis.lrange(key("list"), 0, -1)).toEqual(["a", "ß", "🙂"]);
@@ -221,7 +225,15 @@ describe("collections and nested replies", () => {
 
     await redis.xgroup(stream, { type: "CREATE", group: "g", id: "0" });
     const read = await redis.xreadgroup("g", "c1", stream, ">");
-    expect(read).toEqual([[stream, [[id1, ["item", "sku-ä", "qty", "two"]], [id2, ["item", "sku-日本"]]]]]);
+    expect(read).toEqual([
+      [
+        stream,
+        [
+          [id1, ["item", "sku-ä", "qty", "two"]],
+          [id2, ["item", "sku-日本"]],
+        ],
+      ],
+    ]);
 
     // And on the wire every string at every depth is base64.
     await raw.xgroup("CREATE", stream, "g2", "0");
@@ -279,7 +291,15 @@ describe("pipelines", () => {
     await raw.set(key("text"), "abc");
     const expected = await redisErrorText(() => raw.incr(key("text")));
 
-    const wire = await call("/pipeline", [["SET", key("pe"), "a"], ["INCR", key("text")], ["GET", key("pe")]], { base64: true });
+    const wire = await call(
+      "/pipeline",
+      [
+        ["SET", key("pe"), "a"],
+        ["INCR", key("text")],
+        ["GET", key("pe")],
+      ],
+      { base64: true },
+    );
     expect(wire.status).toBe(200);
     expect(wire.body).toEqual([{ result: b64("OK") }, { error: expected }, { result: b64("a") }]);
 
@@ -322,7 +342,15 @@ describe("transactions (multi-exec)", () => {
       await raw.set(key("probe"), "abc");
       await raw.incr(key("probe"));
     });
-    const wire = await call("/multi-exec", [["SET", key("tx"), "abc"], ["INCR", key("tx")], ["GET", key("tx")]], { base64: true });
+    const wire = await call(
+      "/multi-exec",
+      [
+        ["SET", key("tx"), "abc"],
+        ["INCR", key("tx")],
+        ["GET", key("tx")],
+      ],
+      { base64: true },
+    );
     expect(wire.status).toBe(200);
     expect(wire.body).toEqual([{ result: b64("OK") }, { error: expected }, { result: b64("abc") }]);
 
@@ -333,7 +361,10 @@ describe("transactions (multi-exec)", () => {
   });
 
   it("rejects a whole transaction that redis discarded (EXECABORT) and runs none of it", async () => {
-    const wire = await call("/multi-exec", [["SET", key("aborted"), "1"], ["NOT-A-COMMAND", "x"]]);
+    const wire = await call("/multi-exec", [
+      ["SET", key("aborted"), "1"],
+      ["NOT-A-COMMAND", "x"],
+    ]);
     expect(wire.status).toBe(400);
     const error = (wire.body as { error: string }).error;
     expect(error).toMatch(/^EXECABORT /);
@@ -342,7 +373,10 @@ describe("transactions (multi-exec)", () => {
   });
 
   it("refuses commands that would break the shared connection, before running anything", async () => {
-    const wire = await call("/multi-exec", [["SET", key("refused"), "1"], ["WATCH", key("refused")]]);
+    const wire = await call("/multi-exec", [
+      ["SET", key("refused"), "1"],
+      ["WATCH", key("refused")],
+    ]);
     expect(wire.status).toBe(400);
     expect((wire.body as { error: string }).error).toMatch(/WATCH/);
     expect(await raw.exists(key("refused"))).toBe(0);
@@ -354,7 +388,11 @@ describe("transactions (multi-exec)", () => {
     // connections in between, so without MULTI/EXEC the other INCRs would land inside it.
     const filler = "x".repeat(256 * 1024);
     const transactions = Array.from({ length: 60 }, (_, i) =>
-      call("/multi-exec", [["INCR", counter], ["SET", key(`filler-${i}`), filler], ["GET", counter]]),
+      call("/multi-exec", [
+        ["INCR", counter],
+        ["SET", key(`filler-${i}`), filler],
+        ["GET", counter],
+      ]),
     );
     const singles = Array.from({ length: 120 }, () => call("/", ["INCR", counter]));
     const [txs] = await Promise.all([Promise.all(transactions), Promise.all(singles)]);
@@ -446,7 +484,13 @@ describe("errors", () => {
     expect(notFound.status).toBe(404);
     expect((notFound.body as { error: string }).error).toMatch(/nope/);
 
-    for (const [method, path] of [["GET", "/pipeline"], ["GET", "/multi-exec"], ["PUT", "/"], ["DELETE", "/pipeline"], ["GET", "/"]] as const) {
+    for (const [method, path] of [
+      ["GET", "/pipeline"],
+      ["GET", "/multi-exec"],
+      ["PUT", "/"],
+      ["DELETE", "/pipeline"],
+      ["GET", "/"],
+    ] as const) {
       const res = await call(path, ["PING"], { method });
       expect(res.status, `${method} ${path}`).toBe(405);
       expect(res.headers.get("allow")).toBe("POST");
@@ -535,7 +579,11 @@ describe("when redis is unreachable", () => {
   });
 
   it("answers 500 JSON at once on every endpoint, and the client throws", async () => {
-    for (const [path, body] of [["/", ["PING"]], ["/pipeline", [["PING"]]], ["/multi-exec", [["PING"]]]] as const) {
+    for (const [path, body] of [
+      ["/", ["PING"]],
+      ["/pipeline", [["PING"]]],
+      ["/multi-exec", [["PING"]]],
+    ] as const) {
       const started = Date.now();
       const res = await call(path, body, { baseUrl: down.url });
       expect(res.status, path).toBe(500);

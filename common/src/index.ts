@@ -5,7 +5,16 @@ export { CHALLENGE_SOLUTION_HEADER, leadingZeroBits, POW_HOW, powInput, solves }
 export { forgetSales, Outbox, outboxEventsKey, OUTBOXES_KEY, saleKeys, type KeyRemover, type SaleKeys } from "./redis-keys";
 export { hmacKey, OUTBOX_ID_HEADER, SignatureHeaders, signedHeaders, signRequest, verifyRequest, type SignedRequest } from "./signature";
 export { Topics } from "./topics";
-export { BILL_COMPONENTS, BILL_KEY, billField, componentOfClient, RedisClients, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS, type BillComponent } from "./billing";
+export {
+  BILL_COMPONENTS,
+  BILL_KEY,
+  billField,
+  componentOfClient,
+  RedisClients,
+  upstashCostUsd,
+  UPSTASH_PAYG_USD_PER_100K_COMMANDS,
+  type BillComponent,
+} from "./billing";
 export { IdemStatus, idemRecordLua, parseIdemRecord, type IdemRecord } from "./idem-record";
 export { orderMessageLua, saleStartedLua } from "./message-lua";
 export { parseSaleView, SALE_VIEW_FIELDS, waitingIn, type SaleView } from "./sale-hash";

@@ -1,9 +1,7 @@
 import { z } from "zod";
 
 /** Product ids travel in URLs, Redis keys and Kafka keys: keep them short and unambiguous. */
-export const ProductId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "productId: 1-64 characters, letters, digits, '.', '_' or '-'");
+export const ProductId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "productId: 1-64 characters, letters, digits, '.', '_' or '-'");
 export type ProductId = z.infer<typeof ProductId>;
 
 export const UserId = z

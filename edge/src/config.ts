@@ -1,7 +1,6 @@
 import { z } from "zod";
 
-const secret = (name: string, hint: string) =>
-  z.string({ error: `${name} is not set: ${hint}` }).min(1, `${name} is empty: ${hint}`);
+const secret = (name: string, hint: string) => z.string({ error: `${name} is not set: ${hint}` }).min(1, `${name} is empty: ${hint}`);
 const put = (name: string) => `run \`wrangler secret put ${name}\` (locally: \`npm run up\` writes .dev.vars)`;
 
 /** An optional setting: wrangler [vars] cannot be absent, so "" means "not set". */
@@ -35,7 +34,8 @@ function identityComplete(config: EdgeConfig, ctx: z.RefinementCtx) {
   const set = (name: string) => `set ${name} in wrangler.toml [vars] to your shop's value (locally \`npm run up\` sets the dev issuer's)`;
   if (!config.JWT_ISSUER) problem(`JWT_ISSUER is not set: ${set("JWT_ISSUER")}`);
   if (!config.JWT_AUDIENCE) problem(`JWT_AUDIENCE is not set: ${set("JWT_AUDIENCE")}`);
-  if (!config.JWT_JWKS_URL && !config.JWT_SECRET) problem(`IDENTITY=jwt needs JWT_JWKS_URL (RS256/ES256) or the secret JWT_SECRET (HS256): ${set("JWT_JWKS_URL")}`);
+  if (!config.JWT_JWKS_URL && !config.JWT_SECRET)
+    problem(`IDENTITY=jwt needs JWT_JWKS_URL (RS256/ES256) or the secret JWT_SECRET (HS256): ${set("JWT_JWKS_URL")}`);
   if (config.JWT_JWKS_URL && config.JWT_SECRET) problem("set JWT_JWKS_URL or JWT_SECRET, not both: which one signs the shop's tokens?");
 }
 

@@ -64,7 +64,17 @@ export class SaleMemory {
     let s = this.sales.get(productId);
     if (s && s.snapshot.saleId !== snapshot.saleId && snapshot.at < s.snapshot.at) return;
     if (!s || s.snapshot.saleId !== snapshot.saleId) {
-      s = { snapshot, seenAt: t, recheckingSince: undefined, acceptedKeys: undefined, queuedKeys: undefined, queuedKeysAskedAt: -Infinity, answers: new Map(), soldOutAnswers: 0, soldOutBody: undefined };
+      s = {
+        snapshot,
+        seenAt: t,
+        recheckingSince: undefined,
+        acceptedKeys: undefined,
+        queuedKeys: undefined,
+        queuedKeysAskedAt: -Infinity,
+        answers: new Map(),
+        soldOutAnswers: 0,
+        soldOutBody: undefined,
+      };
       this.sales.set(productId, s);
     } else if (s.snapshot.remaining >= snapshot.remaining) {
       // Gate calls resolve out of order: the one with less stock left is the newer.
@@ -168,7 +178,7 @@ export class SaleMemory {
   standby(productId: string): { snapshot: SaleSnapshot; queuedKeys: KeyFilter } | undefined {
     const s = this.sales.get(productId);
     const t = this.now();
-    if (!s || !s.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS) return undefined;
+    if (!s?.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS) return undefined;
     // The view knows tickets the filter does not: this request fetches a new one, unless another
     // already is (the others meanwhile decide from the filter they have).
     if (s.queuedKeys.issued < s.snapshot.issued && t - s.queuedKeysAskedAt > RECHECK_MS) return undefined;

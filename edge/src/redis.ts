@@ -10,7 +10,13 @@ export function redisFor(config: EdgeConfig): Redis {
     client = {
       url: config.UPSTASH_REDIS_REST_URL,
       // Replies stay raw: the gate returns JSON text that must reach the origin byte for byte.
-      redis: new Redis({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false, enableAutoPipelining: false }),
+      redis: new Redis({
+        url: config.UPSTASH_REDIS_REST_URL,
+        token: config.UPSTASH_REDIS_REST_TOKEN,
+        enableTelemetry: false,
+        automaticDeserialization: false,
+        enableAutoPipelining: false,
+      }),
     };
   }
   return client.redis;

@@ -21,7 +21,11 @@ export interface Ticket {
 
 const encoder = new TextEncoder();
 
-const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+const b64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
 function fromB64url(text: string): Uint8Array | undefined {
   try {
     const bin = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
@@ -34,7 +38,9 @@ function fromB64url(text: string): Uint8Array | undefined {
 const macInput = (payload: string, userId: string) => encoder.encode(`${payload}\n${userId}`);
 
 export async function signTicket(secret: string, ticket: Ticket, userId: string): Promise<string> {
-  const payload = b64url(encoder.encode(JSON.stringify([ticket.productId, ticket.saleId, ticket.number, ticket.admittedAtIssue, ticket.rate, ticket.issuedAt])));
+  const payload = b64url(
+    encoder.encode(JSON.stringify([ticket.productId, ticket.saleId, ticket.number, ticket.admittedAtIssue, ticket.rate, ticket.issuedAt])),
+  );
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), macInput(payload, userId)));
   return `${payload}.${b64url(mac)}`;
 }
@@ -47,10 +53,16 @@ export async function verifyTicket(secret: string, token: string, userId: string
   if (!mac || !(await crypto.subtle.verify("HMAC", await hmacKey(secret), mac, macInput(payload, userId)))) return undefined;
   const bytes = fromB64url(payload);
   if (!bytes) return undefined;
-  const [productId, saleId, number, admittedAtIssue, rate, issuedAt] = JSON.parse(new TextDecoder().decode(bytes)) as [string, string, number, number, number, number];
+  const [productId, saleId, number, admittedAtIssue, rate, issuedAt] = JSON.parse(new TextDecoder().decode(bytes)) as [
+    string,
+    string,
+    number,
+    number,
+    number,
+    number,
+  ];
   return { productId, saleId, number, admittedAtIssue, rate, issuedAt };
 }
-
 
 /** Seconds until the watermark reaches this ticket at `rate` admissions per second. */
 export const etaSeconds = (ahead: number, rate: number) => (rate > 0 ? Math.ceil(ahead / rate) : Infinity);

@@ -12,7 +12,8 @@ type Stats = {
     costUsd: number;
     priceUsdPer100k: number;
   };
-  series: { accepted: number; throttled: number; soldOut: number; remaining: number; queued: number }[] };
+  series: { accepted: number; throttled: number; soldOut: number; remaining: number; queued: number }[];
+};
 const sum = (stats: Stats, key: "accepted" | "throttled" | "soldOut") => stats.series.reduce((n, s) => n + s[key], 0);
 
 describe("the operator's figures", () => {

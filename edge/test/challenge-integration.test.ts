@@ -71,7 +71,7 @@ describe("proof of work when the operator asks for it (powDifficulty)", { timeou
     const cases: [string, string, string][] = [
       ["a tampered MAC", "honest", `${payload}.${mac!.slice(0, -2)}AA.${nonce}`],
       ["a challenge signed for another buyer", "borrower", good],
-      ["a nonce that does not solve it", "honest", `${payload}.${mac}.${(await firstNonSolution(`${payload}.${mac}`, 8))}`],
+      ["a nonce that does not solve it", "honest", `${payload}.${mac}.${await firstNonSolution(`${payload}.${mac}`, 8)}`],
       ["an expired challenge", "honest", await solve(expired.token, 8)],
       ["garbage", "honest", "not-a-solution"],
     ];
@@ -93,7 +93,12 @@ describe("proof of work when the operator asks for it (powDifficulty)", { timeou
     const old = await solve(challenge!, 8);
     // The operator restarts the sale straight in Redis (as another isolate's /init would): this isolate still knows the old run.
     const k = saleKeys(productId);
-    await runScript(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], ["run-2", 5, 10_000, 10_000, 1, 0, 60_000, productId, KEY_FILTER_BITS_PER_KEY, 0, 10]);
+    await runScript(
+      redis,
+      scripts.initSale,
+      [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys],
+      ["run-2", 5, 10_000, 10_000, 1, 0, 60_000, productId, KEY_FILTER_BITS_PER_KEY, 0, 10],
+    );
     const stale = await countRedisCommands(() => order({ productId }, { as: "early", headers: withSolution(old) }));
     expect(stale.commands).toBe(1);
     expect(stale.result.status).toBe(401);

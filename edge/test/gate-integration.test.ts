@@ -28,7 +28,6 @@ async function outboxOrders(productId: string, saleId: string) {
     .filter((o) => o.saleId === saleId);
 }
 
-
 describe("the gate under a crowd", { timeout: 120_000 }, () => {
   it("sells exactly the stock to 5,000 concurrent buyers: 100 accepted, remaining 0, never negative", async () => {
     const productId = uniqueProduct("race");
@@ -38,7 +37,9 @@ describe("the gate under a crowd", { timeout: 120_000 }, () => {
     const { saleId, responses } = await withBindings({ ORIGIN_URL: "http://127.0.0.1:9" }, async () => {
       const { saleId } = await initSale({ productId, quantity: 100, ratePerSecond: 1_000_000 });
       const responses = await Promise.all(
-        Array.from({ length: 5000 }, (_, i) => order({ productId, userId: `u${i}` }).then(async (r) => ({ status: r.status, body: await r.json<{ status: string; orderId?: string }>() }))),
+        Array.from({ length: 5000 }, (_, i) =>
+          order({ productId, userId: `u${i}` }).then(async (r) => ({ status: r.status, body: await r.json<{ status: string; orderId?: string }>() })),
+        ),
       );
       return { saleId, responses };
     });
@@ -58,29 +59,35 @@ describe("the gate under a crowd", { timeout: 120_000 }, () => {
     // Each order carries its sale's terms, so the worker can create the sale if the sale event is late.
     const orders = await acceptedOrders(productId);
     expect(orders.map((o) => o.orderId).sort()).toEqual([...acceptedIds].sort());
-    expect(new Set(orders.map((o) => JSON.stringify(o.sale)))).toEqual(new Set([JSON.stringify({ quantity: 100, perUserLimit: 1, startedAt: orders[0]!.sale.startedAt })]));
+    expect(new Set(orders.map((o) => JSON.stringify(o.sale)))).toEqual(
+      new Set([JSON.stringify({ quantity: 100, perUserLimit: 1, startedAt: orders[0]!.sale.startedAt })]),
+    );
   });
 
   it("turns 50 simultaneous copies of one request into one order and 50 identical answers", async () => {
     const productId = uniqueProduct("double");
     await withBindings({ ORIGIN_URL: "http://127.0.0.1:9" }, async () => {
-    const { saleId } = await initSale({ productId, quantity: 10 });
-    const key = crypto.randomUUID();
-    const responses = await Promise.all(Array.from({ length: 50 }, () => order({ productId, userId: "clicker", quantity: 1 }, { key }).then(async (r) => `${r.status} ${await r.text()}`)));
-    expect(new Set(responses).size).toBe(1);
-    expect(responses[0]).toMatch(/^200 .*"status":"accepted"/);
-    expect(await sale(productId)).toMatchObject({ remaining: 9, sold: 1 });
-    expect((await outboxOrders(productId, saleId)).length).toBe(1);
-    // And a retry long after answers the same again.
-    const later = await order({ productId, userId: "clicker", quantity: 1 }, { key });
-    expect(`${later.status} ${await later.text()}`).toBe(responses[0]);
+      const { saleId } = await initSale({ productId, quantity: 10 });
+      const key = crypto.randomUUID();
+      const responses = await Promise.all(
+        Array.from({ length: 50 }, () => order({ productId, userId: "clicker", quantity: 1 }, { key }).then(async (r) => `${r.status} ${await r.text()}`)),
+      );
+      expect(new Set(responses).size).toBe(1);
+      expect(responses[0]).toMatch(/^200 .*"status":"accepted"/);
+      expect(await sale(productId)).toMatchObject({ remaining: 9, sold: 1 });
+      expect((await outboxOrders(productId, saleId)).length).toBe(1);
+      // And a retry long after answers the same again.
+      const later = await order({ productId, userId: "clicker", quantity: 1 }, { key });
+      expect(`${later.status} ${await later.text()}`).toBe(responses[0]);
     });
   });
 
   it("holds the per-user limit when one user fires 20 different orders at once", async () => {
     const productId = uniqueProduct("limit");
     await initSale({ productId, quantity: 100, perUserLimit: 2 });
-    const statuses = await Promise.all(Array.from({ length: 20 }, () => order({ productId, userId: "greedy" }).then(async (r) => `${r.status} ${(await r.json<{ status: string }>()).status}`)));
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, () => order({ productId, userId: "greedy" }).then(async (r) => `${r.status} ${(await r.json<{ status: string }>()).status}`)),
+    );
     expect(statuses.filter((s) => s === "200 accepted").length).toBe(2);
     expect(statuses.filter((s) => s === "409 limit_reached").length).toBe(18);
     expect(await sale(productId)).toMatchObject({ remaining: 98, sold: 2 });
@@ -96,7 +103,9 @@ describe("the gate under a crowd", { timeout: 120_000 }, () => {
     expect(first.commands).toBe(1);
 
     // The isolate saw the stock reach 0 in that answer: everyone after is told from memory.
-    const crowd = await countRedisCommands(() => Promise.all(Array.from({ length: 200 }, (_, i) => order({ productId, userId: `late${i}` }).then((r) => r.status))));
+    const crowd = await countRedisCommands(() =>
+      Promise.all(Array.from({ length: 200 }, (_, i) => order({ productId, userId: `late${i}` }).then((r) => r.status))),
+    );
     expect(crowd.result.every((s) => s === 409)).toBe(true);
     expect(crowd.commands).toBe(0);
 

@@ -11,7 +11,12 @@ const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_RE
 
 async function start(productId: string, rate: number, burst: number) {
   const k = saleKeys(productId);
-  await runScript(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 20, 0, 0]);
+  await runScript(
+    redis,
+    scripts.initSale,
+    [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys],
+    ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 20, 0, 0],
+  );
 }
 
 const attempt = (productId: string, userId: string, ticket?: number): Attempt => ({
@@ -65,26 +70,34 @@ describe("what the scripts write is the shared messages, to the letter", () => {
   it("init-sale's sale event and the gate's order parse with the strict schemas, and their idempotency record with its codec", async () => {
     const productId = uniqueProduct("codec");
     const k = saleKeys(productId);
-    const [createdAt, event] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], [
-      "sale-codec",
-      7,
-      10,
-      10,
-      2,
-      0,
-      60_000,
+    const [createdAt, event] = await runScript<[number, string, string]>(
+      redis,
+      scripts.initSale,
+      [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys],
+      ["sale-codec", 7, 10, 10, 2, 0, 60_000, productId, 20, 0, 0],
+    );
+    expect(SaleStarted.strict().parse(JSON.parse(event))).toEqual({
+      v: 1,
+      type: "sale",
+      saleId: "sale-codec",
       productId,
-      20,
-      0,
-      0,
-    ]);
-    expect(SaleStarted.strict().parse(JSON.parse(event))).toEqual({ v: 1, type: "sale", saleId: "sale-codec", productId, quantity: 7, perUserLimit: 2, startedAt: Number(createdAt) });
+      quantity: 7,
+      perUserLimit: 2,
+      startedAt: Number(createdAt),
+    });
 
     const buying = { ...attempt(productId, "codec-buyer"), requestHash: "r".repeat(64) };
     const outcome = await passGate(redis, buying);
     expect(outcome.kind).toBe("accepted");
     const order = StrictOrder.parse(JSON.parse(outcome.kind === "accepted" ? outcome.order : "{}"));
-    expect(order).toMatchObject({ orderId: buying.orderId, saleId: "sale-codec", productId, userId: "codec-buyer", quantity: 1, idempotencyKey: buying.idempotencyKey });
+    expect(order).toMatchObject({
+      orderId: buying.orderId,
+      saleId: "sale-codec",
+      productId,
+      userId: "codec-buyer",
+      quantity: 1,
+      idempotencyKey: buying.idempotencyKey,
+    });
     expect(order.sale).toEqual({ quantity: 7, perUserLimit: 2, startedAt: Number(createdAt) });
 
     const record = parseIdemRecord(String(await redis.hget(k.idem, buying.idempotencyKey)));

@@ -58,7 +58,10 @@ export function tokenFor(sub: string): Promise<string> {
     if (!pending) {
       const subs: string[] = [];
       const batch = new Promise((resolve) => setTimeout(resolve, 0))
-        .then(() => ((pending = undefined), mint("/tokens", { subs })))
+        .then(() => {
+          pending = undefined;
+          return mint("/tokens", { subs });
+        })
         .then((body) => body.tokens as Record<string, string>);
       pending = { subs, tokens: batch };
     }

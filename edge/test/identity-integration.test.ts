@@ -40,14 +40,19 @@ describe("identity from the issuer's JWKS (ES256, the stack's dev issuer)", { ti
     const tampered = valid.replace(/\.[^.]+$/, (sig) => `.${sig.slice(1, 2) === "A" ? "B" : "A"}${sig.slice(2)}`);
     const [header, payload, signature] = valid.split(".");
     const claims = JSON.parse(atob(payload!.replaceAll("-", "+").replaceAll("_", "/"))) as Record<string, unknown>;
-    const otherSub = btoa(JSON.stringify({ ...claims, sub: "root" })).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    const otherSub = btoa(JSON.stringify({ ...claims, sub: "root" }))
+      .replaceAll("+", "-")
+      .replaceAll("/", "_")
+      .replace(/=+$/, "");
     await expectRefused(productId, () => order(body, { as: null, headers: bearer(`${header}.${otherSub}.${signature}`) }), "invalid_token");
     await expectRefused(productId, () => order(body, { as: null, headers: bearer(tampered) }), "invalid_token");
     const expired = await devToken({ sub: "late", ttlSeconds: -60 });
     await expectRefused(productId, () => order(body, { as: null, headers: bearer(expired) }), "expired_token");
     const elsewhere = await devToken({ sub: "elsewhere", aud: "another-shop" });
     await expectRefused(productId, () => order(body, { as: null, headers: bearer(elsewhere) }), "wrong_audience");
-    await withBindings({ JWT_ISSUER: "https://login.another-shop.example" }, () => expectRefused(productId, () => order(body, { as: "alice" }), "wrong_issuer"));
+    await withBindings({ JWT_ISSUER: "https://login.another-shop.example" }, () =>
+      expectRefused(productId, () => order(body, { as: "alice" }), "wrong_issuer"),
+    );
   });
 
   it("reads the JWKS once per isolate, refreshes it for a rotated key, and refuses a key it does not publish", async () => {
@@ -74,7 +79,9 @@ describe("identity from the issuer's JWKS (ES256, the stack's dev issuer)", { ti
     const unknown = await countJwksFetches(async () => (await order({ productId }, { as: null, headers: bearer(forged) })).status);
     expect(unknown).toEqual({ result: 401, fetches: 1 });
     // Made-up kids in a burst cost the issuer nothing more.
-    const burst = await countJwksFetches(() => Promise.all(Array.from({ length: 20 }, () => order({ productId }, { as: null, headers: bearer(forged) }).then((r) => r.status))));
+    const burst = await countJwksFetches(() =>
+      Promise.all(Array.from({ length: 20 }, () => order({ productId }, { as: null, headers: bearer(forged) }).then((r) => r.status))),
+    );
     expect(burst).toEqual({ result: Array(20).fill(401), fetches: 0 });
   });
 
@@ -103,8 +110,16 @@ describe("identity with a shared HS256 secret", { timeout: 30_000 }, () => {
       expect(ok.status).toBe(200);
       const body = { productId };
       await expectRefused(productId, () => order(body, { as: null, headers: bearer("") }), "invalid_token");
-      await expectRefused(productId, async () => order(body, { as: null, headers: bearer(await hsToken({ sub: "x", exp: Math.floor(Date.now() / 1000) - 5 })) }), "expired_token");
-      await expectRefused(productId, async () => order(body, { as: null, headers: bearer(await hsToken({ sub: "x", iss: "https://evil.example" })) }), "wrong_issuer");
+      await expectRefused(
+        productId,
+        async () => order(body, { as: null, headers: bearer(await hsToken({ sub: "x", exp: Math.floor(Date.now() / 1000) - 5 })) }),
+        "expired_token",
+      );
+      await expectRefused(
+        productId,
+        async () => order(body, { as: null, headers: bearer(await hsToken({ sub: "x", iss: "https://evil.example" })) }),
+        "wrong_issuer",
+      );
       await expectRefused(productId, async () => order(body, { as: null, headers: bearer(await hsToken({ sub: "x", aud: "other" })) }), "wrong_audience");
       await expectRefused(productId, async () => order(body, { as: null, headers: bearer(await hsToken({ sub: "x" }, "a-guessed-secret")) }), "invalid_token");
       // A JWKS-signed token (ES256) is no good where the shop signs with HS256.
@@ -127,7 +142,11 @@ describe("everything a buyer holds is bound to the token's sub", { timeout: 30_0
   it("the per-user limit holds across many Idempotency-Keys of one sub", async () => {
     const productId = uniqueProduct("id-limit");
     await initSale({ productId, quantity: 50, perUserLimit: 2 });
-    const statuses = await Promise.all(Array.from({ length: 25 }, () => order({ productId }, { as: "one-person" }).then(async (r) => `${r.status} ${(await r.json<{ status: string }>()).status}`)));
+    const statuses = await Promise.all(
+      Array.from({ length: 25 }, () =>
+        order({ productId }, { as: "one-person" }).then(async (r) => `${r.status} ${(await r.json<{ status: string }>()).status}`),
+      ),
+    );
     expect(statuses.filter((s) => s === "200 accepted")).toHaveLength(2);
     expect(statuses.filter((s) => s === "409 limit_reached")).toHaveLength(23);
     expect(await sale(productId)).toMatchObject({ sold: 2 });

@@ -28,7 +28,11 @@ describe("bad input gets a clear JSON error and changes nothing", () => {
     ["PUT /order", () => call("/order", { method: "PUT", body: "{}" }), 405],
     ["a forged ticket", () => order(good, { ticket: "eyJhIjoxfQ.AAAA" }), 403],
     ["POST /init without the admin token", () => call("/init", { method: "POST", body: JSON.stringify({ productId, quantity: 1 }) }), 401],
-    ["POST /init with a wrong admin token", () => call("/init", { method: "POST", headers: { authorization: "Bearer nope" }, body: JSON.stringify({ productId, quantity: 1 }) }), 401],
+    [
+      "POST /init with a wrong admin token",
+      () => call("/init", { method: "POST", headers: { authorization: "Bearer nope" }, body: JSON.stringify({ productId, quantity: 1 }) }),
+      401,
+    ],
     ["POST /init with a negative quantity", () => call("/init", { method: "POST", headers: ADMIN, body: JSON.stringify({ productId, quantity: -5 }) }), 400],
   ];
 

@@ -10,7 +10,17 @@ function isolate() {
   return { memory, tick: (ms: number) => (now += ms) };
 }
 
-const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => ({ saleId: "s1", remaining: 10, issued: 0, admitted: 0, rate: 1, at: 1, claimed: 0, endsAt: 0, ...over });
+const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => ({
+  saleId: "s1",
+  remaining: 10,
+  issued: 0,
+  admitted: 0,
+  rate: 1,
+  at: 1,
+  claimed: 0,
+  endsAt: 0,
+  ...over,
+});
 /** A filter that has seen nothing (what the gate sends before any key was added). */
 const empty = () => KeyFilter.parse("64:")!;
 

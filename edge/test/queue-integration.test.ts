@@ -137,7 +137,11 @@ describe("standby: when the line already covers the stock", { timeout: 30_000 },
       line.push({ key, ticket: (await res.json<Queued>()).ticket });
     }
 
-    const crowd = await countRedisCommands(() => Promise.all(Array.from({ length: 50 }, (_, i) => order({ productId, userId: `late${i}` }).then(async (r) => ({ status: r.status, body: await r.json<Standby>() })))));
+    const crowd = await countRedisCommands(() =>
+      Promise.all(
+        Array.from({ length: 50 }, (_, i) => order({ productId, userId: `late${i}` }).then(async (r) => ({ status: r.status, body: await r.json<Standby>() }))),
+      ),
+    );
     expect(crowd.commands).toBe(0);
     expect(crowd.result.every((r) => r.status === 302 && r.body.standby === true)).toBe(true);
     expect(crowd.result[0]!.body.position).toBeGreaterThanOrEqual(5);

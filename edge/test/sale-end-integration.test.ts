@@ -32,7 +32,9 @@ describe("a sale that ends", () => {
     const first = await order({ productId, userId: "late-0" });
     expect(first.status).toBe(409);
     expect(await first.json()).toEqual({ status: "ended", productId });
-    const crowd = await countRedisCommands(() => Promise.all(Array.from({ length: 50 }, (_, i) => order({ productId, userId: `late-${i + 1}` }).then((r) => r.status))));
+    const crowd = await countRedisCommands(() =>
+      Promise.all(Array.from({ length: 50 }, (_, i) => order({ productId, userId: `late-${i + 1}` }).then((r) => r.status))),
+    );
     expect(crowd.result).toEqual(Array(50).fill(409));
     expect(crowd.commands).toBe(0);
     expect(await sale(productId)).toMatchObject({ sold: 1, remaining: 99, ended: true, endsAt });

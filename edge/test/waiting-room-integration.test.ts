@@ -4,7 +4,9 @@ import { call, countRedisCommands, signedIn, initSale, order, uniqueProduct } fr
 type Status = { state: string; position?: number; etaSeconds?: number };
 
 async function status(productId: string, userId: string, ticket?: string) {
-  return call(`/waiting-room/status?productId=${productId}&userId=${userId}`, { headers: { ...(await signedIn(userId)), ...(ticket ? { "x-queue-ticket": ticket } : {}) } });
+  return call(`/waiting-room/status?productId=${productId}&userId=${userId}`, {
+    headers: { ...(await signedIn(userId)), ...(ticket ? { "x-queue-ticket": ticket } : {}) },
+  });
 }
 
 describe("GET /waiting-room/status", { timeout: 30_000 }, () => {

@@ -44,9 +44,19 @@ export const thresholds = (scenario) => ({
 });
 
 export function startSale(scenario, productId) {
-  const res = http.post(`${BASE_URL}/init`, JSON.stringify({ productId, quantity: scenario.stock, ratePerSecond: scenario.ratePerSecond, perUserLimit: scenario.perUserLimit, powDifficulty: Number(__ENV.POW_DIFFICULTY || 0) }), {
-    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
-  });
+  const res = http.post(
+    `${BASE_URL}/init`,
+    JSON.stringify({
+      productId,
+      quantity: scenario.stock,
+      ratePerSecond: scenario.ratePerSecond,
+      perUserLimit: scenario.perUserLimit,
+      powDifficulty: Number(__ENV.POW_DIFFICULTY || 0),
+    }),
+    {
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+    },
+  );
   if (res.status !== 200) fail(`init failed: ${res.status} ${res.body}`);
   return { productId };
 }

@@ -24,7 +24,9 @@ const git = (...args: string[]) => {
 };
 /** The code the benches run: HEAD, and whether the working tree differs from it (BENCHMARKS.md itself aside). */
 function codeVersion(): { commit: string; dirty: string[] } {
-  const dirty = git("status", "--porcelain", "--untracked-files=no").split("\n").filter((l) => l && !l.endsWith("BENCHMARKS.md"));
+  const dirty = git("status", "--porcelain", "--untracked-files=no")
+    .split("\n")
+    .filter((l) => l && !l.endsWith("BENCHMARKS.md"));
   return { commit: git("rev-parse", "HEAD"), dirty };
 }
 const before = codeVersion();
@@ -51,10 +53,39 @@ interface EdgePath {
   workerdCpuMicrosPerRequest: number;
 }
 const read = <T>(name: string) => JSON.parse(readFileSync(join(fluxgateHome(), "bench", name), "utf8")) as T;
-const edge = read<{ startedAt: string; machine: { cores: number; cpu: string; node: string }; build: { runtime: string }; paths: Record<string, EdgePath>; sale: { stock: number; buyers: number; edgeRequests: number; redisCommands: number; redisCommandsPerEdgeRequest: number; accepted: number; durationMs: number }; targets: Target[] }>("edge.json");
+const edge = read<{
+  startedAt: string;
+  machine: { cores: number; cpu: string; node: string };
+  build: { runtime: string };
+  paths: Record<string, EdgePath>;
+  sale: {
+    stock: number;
+    buyers: number;
+    edgeRequests: number;
+    redisCommands: number;
+    redisCommandsPerEdgeRequest: number;
+    accepted: number;
+    durationMs: number;
+  };
+  targets: Target[];
+}>("edge.json");
 const bill = read<BillJson>("bill.json");
-const pipeline = read<{ at: string; drain: { orders: number; perSecond: number; startMs: number; firstCommitMs: number }; naive: { perSecond: number; bound: string }; ratio: number; latency: { rate: number; commitP50: number; commitP99: number }; targets: Target[] }>("pipeline.json");
-const realpath = read<{ at: string; settings: { rate: number; seconds: number }; load: { rate: number; accepted: number }; latencyMs: { p50: number; p99: number; max: number } | null; segments: Record<"acceptedToProduced" | "producedToPersisted", { p50: number; p99: number }>; target: Target }>("realpath.json");
+const pipeline = read<{
+  at: string;
+  drain: { orders: number; perSecond: number; startMs: number; firstCommitMs: number };
+  naive: { perSecond: number; bound: string };
+  ratio: number;
+  latency: { rate: number; commitP50: number; commitP99: number };
+  targets: Target[];
+}>("pipeline.json");
+const realpath = read<{
+  at: string;
+  settings: { rate: number; seconds: number };
+  load: { rate: number; accepted: number };
+  latencyMs: { p50: number; p99: number; max: number } | null;
+  segments: Record<"acceptedToProduced" | "producedToPersisted", { p50: number; p99: number }>;
+  target: Target;
+}>("realpath.json");
 const after = codeVersion();
 if (after.commit !== before.commit) {
   console.error(`HEAD moved from ${before.commit} to ${after.commit} during the run: no report written`);
@@ -78,7 +109,17 @@ The load generator, workerd and the pipeline share the cores; the 1-minute load 
 ${row(["path", "requests/s", "× hello world", "p50", "p99", "Redis commands / request", "workerd CPU / request"])}
 ${row(["---", "---:", "---:", "---:", "---:", "---:", "---:"])}
 ${Object.entries(edge.paths)
-  .map(([name, p]) => row([name, n(p.rps), `${n(p.ratioToHello, 2)}×`, `${p.latencyMs.p50} ms`, `${p.latencyMs.p99} ms`, n(p.redisCommandsPerRequest, 4), `${n(p.workerdCpuMicrosPerRequest)} µs`]))
+  .map(([name, p]) =>
+    row([
+      name,
+      n(p.rps),
+      `${n(p.ratioToHello, 2)}×`,
+      `${p.latencyMs.p50} ms`,
+      `${p.latencyMs.p99} ms`,
+      n(p.redisCommandsPerRequest, 4),
+      `${n(p.workerdCpuMicrosPerRequest)} µs`,
+    ]),
+  )
   .join("\n")}
 
 Whole oversubscribed sale: ${n(edge.sale.buyers)} browser-like buyers for ${n(edge.sale.stock)} units

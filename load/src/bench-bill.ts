@@ -63,8 +63,16 @@ function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Await
     "",
     table([
       ["measured", ...BILL_COMPONENTS, "total", "target"],
-      [`per accepted order (${r.orders.accepted} orders at ${(r.orders.accepted / r.orders.sellingSeconds).toFixed(0)}/s, drained)`, ...cells(perOrder, 3), `≤ ${BILL_TARGETS.perOrder}`],
-      ...idleRows.map(({ i, per }) => [`per second idle, ${i.openSales} open sales (${i.registered} registered, ${i.bill.seconds.toFixed(0)} s)`, ...cells(per, 3), `≤ ${BILL_TARGETS.idlePerSecond}`]),
+      [
+        `per accepted order (${r.orders.accepted} orders at ${(r.orders.accepted / r.orders.sellingSeconds).toFixed(0)}/s, drained)`,
+        ...cells(perOrder, 3),
+        `≤ ${BILL_TARGETS.perOrder}`,
+      ],
+      ...idleRows.map(({ i, per }) => [
+        `per second idle, ${i.openSales} open sales (${i.registered} registered, ${i.bill.seconds.toFixed(0)} s)`,
+        ...cells(per, 3),
+        `≤ ${BILL_TARGETS.idlePerSecond}`,
+      ]),
     ]),
     "",
     `By command: orders ${JSON.stringify(r.orders.bill.byCommand)}; idle ${idleRows.map(({ i }) => JSON.stringify(i.bill.byCommand)).join(" / ")}`,
@@ -72,16 +80,38 @@ function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Await
       `idle ${idleRows.map(({ i, perDay }) => `${fmtUsd(upstashCostUsd(perDay))}/day with ${i.openSales} open sales`).join(", ")}`,
   ];
   const targets = [
-    { name: "billed commands per accepted order (edge + origin)", target: `≤ ${BILL_TARGETS.perOrder}`, measured: perOrder.total.toFixed(3), pass: perOrder.total <= BILL_TARGETS.perOrder && r.orders.accepted === r.orders.sent },
-    ...idleRows.map(({ i, per }) => ({ name: `idle billed commands/s, ${i.openSales} open sales`, target: `≤ ${BILL_TARGETS.idlePerSecond}`, measured: per.total.toFixed(3), pass: per.total <= BILL_TARGETS.idlePerSecond })),
+    {
+      name: "billed commands per accepted order (edge + origin)",
+      target: `≤ ${BILL_TARGETS.perOrder}`,
+      measured: perOrder.total.toFixed(3),
+      pass: perOrder.total <= BILL_TARGETS.perOrder && r.orders.accepted === r.orders.sent,
+    },
+    ...idleRows.map(({ i, per }) => ({
+      name: `idle billed commands/s, ${i.openSales} open sales`,
+      target: `≤ ${BILL_TARGETS.idlePerSecond}`,
+      measured: per.total.toFixed(3),
+      pass: per.total <= BILL_TARGETS.idlePerSecond,
+    })),
   ];
-  out.push("", table([["target", "wanted", "measured", "result"], ...targets.map((t) => [t.name, t.target, t.measured, t.pass ? "PASS" : "FAIL"])], { alignNumbers: false }));
+  out.push(
+    "",
+    table([["target", "wanted", "measured", "result"], ...targets.map((t) => [t.name, t.target, t.measured, t.pass ? "PASS" : "FAIL"])], {
+      alignNumbers: false,
+    }),
+  );
   process.stdout.write(`${out.join("\n")}\n`);
   const json: BillJson = {
     runId,
     at: new Date().toISOString(),
     priceUsdPer100k: UPSTASH_PAYG_USD_PER_100K_COMMANDS,
-    orders: { accepted: r.orders.accepted, sent: r.orders.sent, connections: settings.connections, ordersPerSecond: r.orders.accepted / r.orders.sellingSeconds, bill: r.orders.bill, perOrder },
+    orders: {
+      accepted: r.orders.accepted,
+      sent: r.orders.sent,
+      connections: settings.connections,
+      ordersPerSecond: r.orders.accepted / r.orders.sellingSeconds,
+      bill: r.orders.bill,
+      perOrder,
+    },
     idle: idleRows.map(({ i, per, perDay }) => ({ openSales: i.openSales, registered: i.registered, bill: i.bill, perSecond: per, perDay })),
     targets,
   };

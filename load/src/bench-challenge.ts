@@ -75,7 +75,11 @@ async function chromiumSolves() {
   const html = readFileSync(join(repoRoot, "waiting-room", "index.html"), "utf8");
   const source = /const solverSource = `([\s\S]*?)`;/.exec(html)?.[1];
   if (!source) throw new Error("waiting-room/index.html has no solverSource");
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
   try {
     const page = await browser.newPage();
     // A secure context (crypto.subtle), without a server: Chromium's own blank page over https is not needed, data: is not secure.
@@ -151,7 +155,13 @@ ${difficulties
   .map((bits, i) => {
     const node = b.node_[i]!;
     const chrome = b.chromium.solves[i]!;
-    return row([bits, n(2 ** bits), `${n(node.medianMs, 1)} ms (${node.samples})`, `${n(chrome.medianMs, 1)} ms (${chrome.samples})`, `${n((chrome.medianMs * 1000) / us)}×`]);
+    return row([
+      bits,
+      n(2 ** bits),
+      `${n(node.medianMs, 1)} ms (${node.samples})`,
+      `${n(chrome.medianMs, 1)} ms (${chrome.samples})`,
+      `${n((chrome.medianMs * 1000) / us)}×`,
+    ]);
   })
   .join("\n")}
 

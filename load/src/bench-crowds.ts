@@ -32,8 +32,22 @@ import { buildEdge, startIsolates } from "./bench/worker-runtime";
 
 const settings = {
   isolates: edgeIsolates(),
-  api: { clients: intEnv("CROWD_API_CLIENTS", 2_000), stock: intEnv("CROWD_API_STOCK", 200), rate: intEnv("CROWD_API_RATE", 100), burst: intEnv("CROWD_API_BURST", 20), arrivalSeconds: intEnv("CROWD_API_ARRIVAL_SECONDS", 2), connections: intEnv("CROWD_API_CONNECTIONS", 0) },
-  browser: { buyers: intEnv("CROWD_BUYERS", 10_000), stock: intEnv("CROWD_STOCK", 500), rate: intEnv("CROWD_RATE", 200), burst: intEnv("CROWD_BURST", 20), arrivalSeconds: intEnv("CROWD_ARRIVAL_SECONDS", 3), connections: intEnv("CROWD_CONNECTIONS", 64) },
+  api: {
+    clients: intEnv("CROWD_API_CLIENTS", 2_000),
+    stock: intEnv("CROWD_API_STOCK", 200),
+    rate: intEnv("CROWD_API_RATE", 100),
+    burst: intEnv("CROWD_API_BURST", 20),
+    arrivalSeconds: intEnv("CROWD_API_ARRIVAL_SECONDS", 2),
+    connections: intEnv("CROWD_API_CONNECTIONS", 0),
+  },
+  browser: {
+    buyers: intEnv("CROWD_BUYERS", 10_000),
+    stock: intEnv("CROWD_STOCK", 500),
+    rate: intEnv("CROWD_RATE", 200),
+    burst: intEnv("CROWD_BURST", 20),
+    arrivalSeconds: intEnv("CROWD_ARRIVAL_SECONDS", 3),
+    connections: intEnv("CROWD_CONNECTIONS", 64),
+  },
   deadlineSeconds: intEnv("CROWD_DEADLINE_SECONDS", 120),
 };
 const bounds = { apiCommandsPerRequest: 0.2, browserCommandsPerRequest: 0.07 };
@@ -83,7 +97,10 @@ async function apiCrowd(base: URL, productId: string, commands: Map<string, numb
   const before = totalCommands(commands);
   const start = performance.now() + 50;
   const deadline = start + settings.deadlineSeconds * 1000;
-  const bar = new cliProgress.SingleBar({ format: "  API clients  {bar} {value}/{total} done | {requests} requests", hideCursor: true, noTTYOutput: true, notTTYSchedule: 2_000 }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: "  API clients  {bar} {value}/{total} done | {requests} requests", hideCursor: true, noTTYOutput: true, notTTYSchedule: 2_000 },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(s.clients, 0, { requests: 0 });
   let done = 0;
 
@@ -133,25 +150,78 @@ async function apiCrowd(base: URL, productId: string, commands: Map<string, numb
   }
 
   const progress = setInterval(() => bar.update(done, { requests }), 500);
-  await Promise.all(Array.from({ length: s.clients }, (_, i) => client(i).then((b) => (buyers.push(b), done++))));
+  await Promise.all(
+    Array.from({ length: s.clients }, (_, i) =>
+      client(i).then((b) => {
+        buyers.push(b);
+        done++;
+      }),
+    ),
+  );
   clearInterval(progress);
   bar.update(done, { requests });
   bar.stop();
   await agent.close();
   const used = Object.fromEntries(commands);
-  return summary("API clients", s.clients, s.stock, orderIds.size, requests, status, networkErrors, buyers, errors, totalCommands(commands) - before, used, (performance.now() - start) / 1000);
+  return summary(
+    "API clients",
+    s.clients,
+    s.stock,
+    orderIds.size,
+    requests,
+    status,
+    networkErrors,
+    buyers,
+    errors,
+    totalCommands(commands) - before,
+    used,
+    (performance.now() - start) / 1000,
+  );
 }
 
-function summary(crowd: string, buyers: number, stock: number, accepted: number, requests: number, status: Record<string, number>, networkErrors: number, list: Buyer[], errors: number, commandCount: number, commands: Record<string, number>, seconds: number): CrowdResult {
-  const fivexx = Object.entries(status).filter(([code]) => Number(code) >= 500).reduce((a, [, n]) => a + n, 0);
-  return { crowd, buyers, stock, accepted, requests, status, fivexx, networkErrors, inversions: inversions(list), unfinished: list.filter((b) => b.outcome === "unfinished").length, errors, commands, commandsPerRequest: commandCount / Math.max(1, requests), seconds };
+function summary(
+  crowd: string,
+  buyers: number,
+  stock: number,
+  accepted: number,
+  requests: number,
+  status: Record<string, number>,
+  networkErrors: number,
+  list: Buyer[],
+  errors: number,
+  commandCount: number,
+  commands: Record<string, number>,
+  seconds: number,
+): CrowdResult {
+  const fivexx = Object.entries(status)
+    .filter(([code]) => Number(code) >= 500)
+    .reduce((a, [, n]) => a + n, 0);
+  return {
+    crowd,
+    buyers,
+    stock,
+    accepted,
+    requests,
+    status,
+    fivexx,
+    networkErrors,
+    inversions: inversions(list),
+    unfinished: list.filter((b) => b.outcome === "unfinished").length,
+    errors,
+    commands,
+    commandsPerRequest: commandCount / Math.max(1, requests),
+    seconds,
+  };
 }
 
 async function browserCrowd(base: URL, productId: string, commands: Map<string, number>): Promise<CrowdResult> {
   const s = settings.browser;
   const before = new Map(commands);
   const buyers: Buyer[] = [];
-  const bar = new cliProgress.SingleBar({ format: "  browsers     {bar} {value}/{total} done | {requests} requests", hideCursor: true, noTTYOutput: true, notTTYSchedule: 2_000 }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: "  browsers     {bar} {value}/{total} done | {requests} requests", hideCursor: true, noTTYOutput: true, notTTYSchedule: 2_000 },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(s.buyers, 0, { requests: 0 });
   const started = performance.now();
   const result = await runSale({
@@ -172,7 +242,20 @@ async function browserCrowd(base: URL, productId: string, commands: Map<string, 
   const used = Object.fromEntries([...commands].map(([name, n]) => [name, n - (before.get(name) ?? 0)]).filter(([, n]) => Number(n) > 0));
   const count = Object.values(used).reduce((a, b) => Number(a) + Number(b), 0) as number;
   const networkErrors = result.errors.filter((e) => !/^\d{3} |^status \d{3}/.test(e)).length;
-  return summary("browser-like", s.buyers, s.stock, new Set(result.orderIds).size, result.requests, status, networkErrors, buyers, result.outcomes.error, count, used, (performance.now() - started) / 1000);
+  return summary(
+    "browser-like",
+    s.buyers,
+    s.stock,
+    new Set(result.orderIds).size,
+    result.requests,
+    status,
+    networkErrors,
+    buyers,
+    result.outcomes.error,
+    count,
+    used,
+    (performance.now() - started) / 1000,
+  );
 }
 
 async function main(): Promise<number> {
@@ -198,24 +281,52 @@ async function main(): Promise<number> {
     commands.clear();
     results.push(await apiCrowd(edge.url, api, commands));
     const browser = `${runId}-browser`;
-    await initSale(edge.url, vars.ADMIN_TOKEN!, { productId: browser, quantity: settings.browser.stock, ratePerSecond: settings.browser.rate, burst: settings.browser.burst });
+    await initSale(edge.url, vars.ADMIN_TOKEN!, {
+      productId: browser,
+      quantity: settings.browser.stock,
+      ratePerSecond: settings.browser.rate,
+      burst: settings.browser.burst,
+    });
     results.push(await browserCrowd(edge.url, browser, commands));
   } finally {
     await edge.dispose();
     counter.server.close();
   }
 
-  const rows: (string | number)[][] = [["crowd", "buyers", "accepted / stock", "requests", "5xx", "network errors", "inversions > 1 s", "unfinished", "edge Redis commands / request"]];
-  for (const r of results) rows.push([r.crowd, r.buyers, `${r.accepted} / ${r.stock}`, r.requests, r.fivexx, r.networkErrors, r.inversions, r.unfinished, `${r.commandsPerRequest.toFixed(4)} (${Object.entries(r.commands).map(([k, v]) => `${k} ${v}`).join(", ")})`]);
+  const rows: (string | number)[][] = [
+    ["crowd", "buyers", "accepted / stock", "requests", "5xx", "network errors", "inversions > 1 s", "unfinished", "edge Redis commands / request"],
+  ];
+  for (const r of results)
+    rows.push([
+      r.crowd,
+      r.buyers,
+      `${r.accepted} / ${r.stock}`,
+      r.requests,
+      r.fivexx,
+      r.networkErrors,
+      r.inversions,
+      r.unfinished,
+      `${r.commandsPerRequest.toFixed(4)} (${Object.entries(r.commands)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")})`,
+    ]);
   console.log(`\n${settings.isolates} edge isolates (workerd, round-robin), wrangler ${built.wranglerVersion} bundle\n`);
   console.log(table(rows));
   writeFileSync(join(outDir, "crowds.json"), JSON.stringify({ at: new Date().toISOString(), settings, results }, null, 2));
   const [api, browser] = results as [CrowdResult, CrowdResult];
   const failures = [
     ...results.flatMap((r) => (r.accepted !== r.stock ? [`${r.crowd}: ${r.accepted} accepted for ${r.stock} units`] : [])),
-    ...results.flatMap((r) => (r.fivexx || r.networkErrors || r.unfinished || r.inversions ? [`${r.crowd}: ${r.fivexx} 5xx, ${r.networkErrors} network errors, ${r.unfinished} unfinished, ${r.inversions} inversions`] : [])),
-    ...(api.commandsPerRequest > bounds.apiCommandsPerRequest ? [`API clients: ${api.commandsPerRequest.toFixed(4)} commands/request > ${bounds.apiCommandsPerRequest}`] : []),
-    ...(browser.commandsPerRequest > bounds.browserCommandsPerRequest ? [`browser-like: ${browser.commandsPerRequest.toFixed(4)} commands/request > ${bounds.browserCommandsPerRequest}`] : []),
+    ...results.flatMap((r) =>
+      r.fivexx || r.networkErrors || r.unfinished || r.inversions
+        ? [`${r.crowd}: ${r.fivexx} 5xx, ${r.networkErrors} network errors, ${r.unfinished} unfinished, ${r.inversions} inversions`]
+        : [],
+    ),
+    ...(api.commandsPerRequest > bounds.apiCommandsPerRequest
+      ? [`API clients: ${api.commandsPerRequest.toFixed(4)} commands/request > ${bounds.apiCommandsPerRequest}`]
+      : []),
+    ...(browser.commandsPerRequest > bounds.browserCommandsPerRequest
+      ? [`browser-like: ${browser.commandsPerRequest.toFixed(4)} commands/request > ${bounds.browserCommandsPerRequest}`]
+      : []),
   ];
   for (const f of failures) console.log(`FAIL ${f}`);
   if (!failures.length) console.log("OK: exactly the stock, no 5xx, no network errors, no inversions, nobody left hanging, commands within bounds");

@@ -35,20 +35,20 @@
  * admissions/s), SALE_BURST (20), SALE_ARRIVAL_SECONDS (3), SALE_CONNECTIONS (64),
  * SALE_DEADLINE_SECONDS (60).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { forgetSales, OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
 import cliProgress from "cli-progress";
-import { flood, type CannonResult, type Flood } from "./bench/cannon";
-import { cpuBetween, describeCpu, sampleCpu, type CpuUse } from "./bench/cpu";
+import { flood, type Flood } from "./bench/cannon";
+import { cpuBetween, sampleCpu, type CpuUse } from "./bench/cpu";
 import { BillMeter } from "./bench/bill";
 import { monitorAvailable } from "./bench/monitor";
 import { call, edgeBindings, initSale, orderFlood, pathSetups, seedQueue } from "./bench/edge-api";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
-import { CommandStats, GATE_COMMANDS, isPolluted, WAITING_ROOM_COMMANDS, type CommandUsage } from "./bench/redis-stats";
-import { runSale, type SaleResult } from "./bench/sale";
+import { CommandStats, GATE_COMMANDS, WAITING_ROOM_COMMANDS } from "./bench/redis-stats";
+import { runSale } from "./bench/sale";
 import { fmtInt } from "./bench/table";
 import { report, type EdgeBenchSettings, type PathResult, type RedisWindow, type SaleRun } from "./bench/edge-report";
 import { edgeIsolates } from "@fluxgate/stack";
@@ -114,7 +114,13 @@ interface Context {
 let redisPid: number | undefined;
 
 /** Runs `work` between two INFO commandstats snapshots (and a MONITOR capture for `productIds`), with the CPU used meanwhile. */
-async function redisWindow<T>(ctx: Context, edgeCommands: readonly string[], productIds: string[], label: string, work: () => Promise<T>): Promise<{ result: T; redis: RedisWindow; cpu: CpuUse }> {
+async function redisWindow<T>(
+  ctx: Context,
+  edgeCommands: readonly string[],
+  productIds: string[],
+  label: string,
+  work: () => Promise<T>,
+): Promise<{ result: T; redis: RedisWindow; cpu: CpuUse }> {
   // The edge's commands are those its connections (the bridge's) send, whatever the command: an extra one shows.
   const meter = ctx.monitor && productIds.length ? await BillMeter.start(ctx.redisUrl, outDir, label, productIds) : undefined;
   try {
@@ -142,7 +148,15 @@ async function redisWindow<T>(ctx: Context, edgeCommands: readonly string[], pro
   }
 }
 
-async function measureFlood(ctx: Context, worker: RunningIsolates, name: string, description: string, productId: string | undefined, f: Flood, warm: Flood = f): Promise<PathResult> {
+async function measureFlood(
+  ctx: Context,
+  worker: RunningIsolates,
+  name: string,
+  description: string,
+  productId: string | undefined,
+  f: Flood,
+  warm: Flood = f,
+): Promise<PathResult> {
   const b = bar(name, settings.seconds, "s");
   // Warm-up (not measured): JIT, connections, and for the sold-out path the isolate's memory.
   // Its rate sizes the measured run: a fixed number of requests lasting about BENCH_SECONDS.
@@ -151,7 +165,11 @@ async function measureFlood(ctx: Context, worker: RunningIsolates, name: string,
   // The warm-up's last requests (one per connection) may still be served: let them land first.
   await sleep(300);
   const t0 = performance.now();
-  const { result: cannon, redis, cpu } = await redisWindow(ctx, productId ? GATE_COMMANDS : [], productId ? [productId] : [], name.replace(/\W+/g, "-"), () =>
+  const {
+    result: cannon,
+    redis,
+    cpu,
+  } = await redisWindow(ctx, productId ? GATE_COMMANDS : [], productId ? [productId] : [], name.replace(/\W+/g, "-"), () =>
     flood(worker.url, f, {
       connections: settings.connections,
       seconds: settings.seconds,
@@ -179,7 +197,11 @@ function medianRound(rounds: PathResult[]): PathResult {
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<number> {
-  log(`edge bench ${runId}: ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  log(
+    `edge bench ${runId}: ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
   const stack = await ensureStack(log);
   const vars = readDevVars();
   // The gate's own paths, with one fixed body per flood: identity and challenges are measured by bench-identity.
@@ -203,7 +225,10 @@ async function main(): Promise<number> {
   const idle = await stats.around([], () => sleep(2_000));
   const backgroundPerSecond = (idle.usage.foreignTotal + idle.usage.foreignInfo) / 2;
   const originBackgroundPerSecond = idle.usage.originTotal / 2;
-  const registeredOutboxes = await stats.raw().scard(OUTBOXES_KEY).catch(() => NaN);
+  const registeredOutboxes = await stats
+    .raw()
+    .scard(OUTBOXES_KEY)
+    .catch(() => NaN);
 
   // 2/6 and 3/6: hello world and the sold-out path, measured in alternating rounds while both
   // workers run, and compared by their median rounds: the ratio then reflects the two workers,
@@ -232,7 +257,16 @@ async function main(): Promise<number> {
     const soldOutRounds: PathResult[] = [];
     for (let round = 0; round < settings.rounds; round++) {
       helloRounds.push(await measureFlood(ctx, hello, "hello world", "inline worker, GET /", undefined, { method: "GET", path: "/" }));
-      soldOutRounds.push(await measureFlood(ctx, edge, "sold-out", "POST /order, sale with quantity 0, one fixed body", products.soldOut, orderFlood(products.soldOut, `${runId}-so`, false)));
+      soldOutRounds.push(
+        await measureFlood(
+          ctx,
+          edge,
+          "sold-out",
+          "POST /order, sale with quantity 0, one fixed body",
+          products.soldOut,
+          orderFlood(products.soldOut, `${runId}-so`, false),
+        ),
+      );
     }
     await hello.dispose();
     helloResult = medianRound(helloRounds);
@@ -267,7 +301,13 @@ async function main(): Promise<number> {
 
     // 6/6: the whole oversubscribed sale.
     const s = settings.sale;
-    const saleId = await initSale(edge.url, admin, { productId: products.sale, quantity: s.stock, ratePerSecond: s.rate, burst: s.burst, ticketTtlSeconds: 60 });
+    const saleId = await initSale(edge.url, admin, {
+      productId: products.sale,
+      quantity: s.stock,
+      ratePerSecond: s.rate,
+      burst: s.burst,
+      ticketTtlSeconds: 60,
+    });
     const sb = bar("whole sale", s.buyers, "buyers done");
     const measured = await redisWindow(ctx, WAITING_ROOM_COMMANDS, [products.sale], "sale", () =>
       runSale({
@@ -302,7 +342,21 @@ async function main(): Promise<number> {
   await forgetSales(redis, Object.values(products)).catch(() => undefined);
   await stats.close();
 
-  return report({ settings, runId, startedAt, outDir }, { built, buildMs, backgroundPerSecond, originBackgroundPerSecond, registeredOutboxes, idle: idle.usage, hello: helloResult, paths, sale, monitor: ctx.monitor });
+  return report(
+    { settings, runId, startedAt, outDir },
+    {
+      built,
+      buildMs,
+      backgroundPerSecond,
+      originBackgroundPerSecond,
+      registeredOutboxes,
+      idle: idle.usage,
+      hello: helloResult,
+      paths,
+      sale,
+      monitor: ctx.monitor,
+    },
+  );
 }
 
 main().then(

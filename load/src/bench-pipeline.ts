@@ -301,9 +301,19 @@ async function main() {
 
   const pass = (ok: boolean) => (ok ? "PASS" : "FAIL");
   const checks = [
-    { name: "drain rate (batch worker)", wanted: `≥ ${fmtInt(targets.drainPerSecond)} orders/s`, measured: `${fmtInt(d.perSecond)} orders/s`, ok: d.perSecond >= targets.drainPerSecond },
+    {
+      name: "drain rate (batch worker)",
+      wanted: `≥ ${fmtInt(targets.drainPerSecond)} orders/s`,
+      measured: `${fmtInt(d.perSecond)} orders/s`,
+      ok: d.perSecond >= targets.drainPerSecond,
+    },
     { name: "batch vs naive", wanted: `≥ ${targets.ratio}×`, measured: `${ratio.toFixed(1)}×`, ok: ratio >= targets.ratio },
-    { name: "producer-side latency p99 at 1,000/s (no edge, no origin)", wanted: `< ${targets.p99Ms} ms`, measured: `${l.commitP99} ms`, ok: l.commitP99 < targets.p99Ms },
+    {
+      name: "producer-side latency p99 at 1,000/s (no edge, no origin)",
+      wanted: `< ${targets.p99Ms} ms`,
+      measured: `${l.commitP99} ms`,
+      ok: l.commitP99 < targets.p99Ms,
+    },
   ];
   const correct = d.correct && n.correct && l.correct;
 
@@ -324,7 +334,13 @@ async function main() {
     "",
     table([
       ["latency at a steady rate", "p50", "p95", "p99", "max"],
-      [`acceptedAt → COMMIT (${fmtInt(l.rate)}/s, ${fmtInt(l.orders)} orders)`, `${l.commitP50} ms`, `${l.commitP95} ms`, `${l.commitP99} ms`, `${l.commitMax} ms`],
+      [
+        `acceptedAt → COMMIT (${fmtInt(l.rate)}/s, ${fmtInt(l.orders)} orders)`,
+        `${l.commitP50} ms`,
+        `${l.commitP95} ms`,
+        `${l.commitP99} ms`,
+        `${l.commitMax} ms`,
+      ],
       ["accepted_at → persisted_at (PostgreSQL)", `${l.dbP50} ms`, "", `${l.dbP99} ms`, `${l.dbMax} ms`],
     ]),
     "",

@@ -53,7 +53,8 @@ async function producedAt(brokers: string[], productId: string, saleId: string, 
         if (message.key?.toString() !== productId || !message.value) return;
         const event = SaleEvent.safeParse(JSON.parse(message.value.toString()));
         // The first time Kafka got it (a relayed copy of a forwarded order comes later).
-        if (event.success && event.data.type === "order" && event.data.saleId === saleId && !at.has(event.data.orderId)) at.set(event.data.orderId, Number(message.timestamp));
+        if (event.success && event.data.type === "order" && event.data.saleId === saleId && !at.has(event.data.orderId))
+          at.set(event.data.orderId, Number(message.timestamp));
         if (at.size >= expected) done();
       },
     });
@@ -91,16 +92,30 @@ async function main() {
       ratePerSecond: 1_000_000,
       burst: 1_000_000,
     });
-    log(`bench:realpath run ${run}: ${total.toLocaleString("en")} orders at ${settings.rate}/s through ${edge.url.origin} (the stack's edge, workerd isolates) → ${stack.originUrl} → Kafka → worker`);
+    log(
+      `bench:realpath run ${run}: ${total.toLocaleString("en")} orders at ${settings.rate}/s through ${edge.url.origin} (the stack's edge, workerd isolates) → ${stack.originUrl} → Kafka → worker`,
+    );
 
-    const bar = new cliProgress.SingleBar({ format: "orders   [{bar}] {value}/{total} answered", hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      { format: "orders   [{bar}] {value}/{total} answered", hideCursor: true, stream: process.stderr },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(total, 0);
-    const sent = await flood(edge.url, orderFlood(productId, run, true), { connections: settings.connections, seconds: settings.seconds, amount: total, rate: settings.rate, onTick: (n) => bar.update(n) });
+    const sent = await flood(edge.url, orderFlood(productId, run, true), {
+      connections: settings.connections,
+      seconds: settings.seconds,
+      amount: total,
+      rate: settings.rate,
+      onTick: (n) => bar.update(n),
+    });
     bar.update(sent.requests);
     bar.stop();
     const accepted = sent.statusCodes["200"] ?? 0;
 
-    const drain = new cliProgress.SingleBar({ format: "persist  [{bar}] {value}/{total} in PostgreSQL", hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+    const drain = new cliProgress.SingleBar(
+      { format: "persist  [{bar}] {value}/{total} in PostgreSQL", hideCursor: true, stream: process.stderr },
+      cliProgress.Presets.shades_classic,
+    );
     drain.start(accepted, 0);
     const deadline = Date.now() + 120_000;
     let persisted = 0;
@@ -134,13 +149,31 @@ async function main() {
         "",
         table([
           ["load", "requests", "accepted (200)", "achieved rate", "client p50", "client p99", "errors"],
-          [`${settings.rate}/s for ${settings.seconds} s, ${settings.connections} connections`, sent.requests, accepted, `${Math.round(accepted / sent.seconds)}/s`, `${sent.latencyMs.p50} ms`, `${sent.latencyMs.p99} ms`, sent.errors + sent.timeouts],
+          [
+            `${settings.rate}/s for ${settings.seconds} s, ${settings.connections} connections`,
+            sent.requests,
+            accepted,
+            `${Math.round(accepted / sent.seconds)}/s`,
+            `${sent.latencyMs.p50} ms`,
+            `${sent.latencyMs.p99} ms`,
+            sent.errors + sent.timeouts,
+          ],
         ]),
         "",
         table([
           ["segment (per order)", "p50", "p99", "max"],
-          ["accepted → produced (edge's forward, origin, producer queue)", `${segments.acceptedToProduced.p50} ms`, `${segments.acceptedToProduced.p99} ms`, `${segments.acceptedToProduced.max} ms`],
-          ["produced → persisted (broker, consumer fetch, batch)", `${segments.producedToPersisted.p50} ms`, `${segments.producedToPersisted.p99} ms`, `${segments.producedToPersisted.max} ms`],
+          [
+            "accepted → produced (edge's forward, origin, producer queue)",
+            `${segments.acceptedToProduced.p50} ms`,
+            `${segments.acceptedToProduced.p99} ms`,
+            `${segments.acceptedToProduced.max} ms`,
+          ],
+          [
+            "produced → persisted (broker, consumer fetch, batch)",
+            `${segments.producedToPersisted.p50} ms`,
+            `${segments.producedToPersisted.p99} ms`,
+            `${segments.producedToPersisted.max} ms`,
+          ],
           ["accepted → persisted, PostgreSQL persisted_at − accepted_at", `${real?.p50 ?? "-"} ms`, `${real?.p99 ?? "-"} ms`, `${real?.max ?? "-"} ms`],
         ]),
         "",
@@ -155,7 +188,15 @@ async function main() {
           at: new Date().toISOString(),
           machine: { cpus: availableParallelism(), model: cpus()[0]?.model, node: process.version },
           settings,
-          load: { requests: sent.requests, accepted, seconds: sent.seconds, rate: accepted / sent.seconds, clientLatencyMs: sent.latencyMs, errors: sent.errors, timeouts: sent.timeouts },
+          load: {
+            requests: sent.requests,
+            accepted,
+            seconds: sent.seconds,
+            rate: accepted / sent.seconds,
+            clientLatencyMs: sent.latencyMs,
+            errors: sent.errors,
+            timeouts: sent.timeouts,
+          },
           latencyMs: real,
           segments,
           audit: report,

@@ -63,7 +63,13 @@ async function main(): Promise<number> {
   const init = await fetch(new URL("/init", edge), {
     method: "POST",
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ productId, quantity: settings.stock, ratePerSecond: settings.ratePerSecond, burst: Math.max(1, Math.round(settings.ratePerSecond / 10)), powDifficulty: settings.powDifficulty }),
+    body: JSON.stringify({
+      productId,
+      quantity: settings.stock,
+      ratePerSecond: settings.ratePerSecond,
+      burst: Math.max(1, Math.round(settings.ratePerSecond / 10)),
+      powDifficulty: settings.powDifficulty,
+    }),
   });
   if (init.status !== 200) throw new Error(`POST /init answered ${init.status}: ${await init.text()}`);
   const isolates = isolateOf(init.headers)?.of ?? 1;
@@ -73,7 +79,10 @@ async function main(): Promise<number> {
   );
 
   console.log(`Signing in ${settings.buyers.toLocaleString("en")} people and ${settings.botAccounts} bot accounts with the dev issuer …`);
-  const people = await mintTokens(state.issuer.url, Array.from({ length: settings.buyers }, (_, i) => `${runId}-u${i}`));
+  const people = await mintTokens(
+    state.issuer.url,
+    Array.from({ length: settings.buyers }, (_, i) => `${runId}-u${i}`),
+  );
   const botSubs = Array.from({ length: settings.botAccounts }, (_, i) => `${BOT_PREFIX}${runId}-acct${i}`);
   const botTokens = [...(await mintTokens(state.issuer.url, botSubs)).values()];
   const expiredTokens = await Promise.all(botSubs.slice(0, 10).map((sub) => mintToken(state.issuer.url, sub, { ttlSeconds: -60 })));
@@ -135,7 +144,12 @@ async function main(): Promise<number> {
   clearInterval(sampler);
   bar.stop();
   // The kill is part of what the demo proves: a demo where it did not happen says so and fails.
-  const killed = await (chaos ?? Promise.reject(new Error(`the worker was never killed: the sale sold ${sold} of ${settings.stock}, short of the ${settings.killAtSoldShare * 100}% that triggers it`))).then(
+  const killed = await (
+    chaos ??
+    Promise.reject(
+      new Error(`the worker was never killed: the sale sold ${sold} of ${settings.stock}, short of the ${settings.killAtSoldShare * 100}% that triggers it`),
+    )
+  ).then(
     () => undefined,
     (error: unknown) => (error instanceof Error ? error.message : String(error)),
   );
@@ -183,10 +197,12 @@ async function main(): Promise<number> {
   return clean && !killed && botsHeldOff ? 0 : 1;
 }
 
-
 async function drained(state: Awaited<ReturnType<typeof up>>, productId: string): Promise<AuditReport> {
   const targets = { redisUrl: state.redis.url, databaseUrl: state.postgres.url, kafkaBrokers: state.kafka.brokers };
-  const bar = new cliProgress.SingleBar({ format: "  drain  {bar} {value}/{total} orders in PostgreSQL", hideCursor: true }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: "  drain  {bar} {value}/{total} orders in PostgreSQL", hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
   let report = await audit(targets, productId);
   bar.start(report.redis.acceptedOrders, report.postgres.orders);
   const deadline = Date.now() + 120_000;
@@ -222,19 +238,34 @@ function printSummary(run: DemoRun): void {
   console.log(
     table([
       ["outcome", "requests", "p50", "p99"],
-        row("attempts (POST /order)", orders.map((r) => r.ms)),
-        row("accepted (200)", by(200)),
-        row("queued (302)", by(302)),
-        row("challenged (401: solved, sent again)", by(401)),
-        row("sold out / limit (409)", by(409)),
-        row("waiting-room polls", run.records.filter((r) => r.kind === "status").map((r) => r.ms)),
+      row(
+        "attempts (POST /order)",
+        orders.map((r) => r.ms),
+      ),
+      row("accepted (200)", by(200)),
+      row("queued (302)", by(302)),
+      row("challenged (401: solved, sent again)", by(401)),
+      row("sold out / limit (409)", by(409)),
+      row(
+        "waiting-room polls",
+        run.records.filter((r) => r.kind === "status").map((r) => r.ms),
+      ),
     ]),
   );
   const a = run.audit;
   console.log(
     table([
       ["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "PostgreSQL stock"],
-      [run.result.buyers, run.result.outcomes.bought, run.result.outcomes.sold_out, run.result.outcomes.unfinished, a.oversold, a.lost, a.duplicates, `${a.postgres.stock} (= ${a.redis.initial} − ${a.redis.sold})${a.stockConsistent ? "" : " MISMATCH"}`],
+      [
+        run.result.buyers,
+        run.result.outcomes.bought,
+        run.result.outcomes.sold_out,
+        run.result.outcomes.unfinished,
+        a.oversold,
+        a.lost,
+        a.duplicates,
+        `${a.postgres.stock} (= ${a.redis.initial} − ${a.redis.sold})${a.stockConsistent ? "" : " MISMATCH"}`,
+      ],
     ]),
   );
   if (run.bill) console.log(table([BILL_HEADER, ...billRows(run)]));

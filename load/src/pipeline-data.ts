@@ -34,7 +34,13 @@ export function makeOrder(sale: SaleStarted, acceptedAt = Date.now()): OrderMess
 export const toMessage = (event: SaleStarted | OrderMessage): Message => ({ key: event.productId, value: JSON.stringify(event) });
 
 /** Sends `events` in order, `chunk` per request (under the broker's 1 MB message.max.bytes), all in-sync replicas acknowledging each. */
-export async function produceAll(producer: Producer, topic: string, events: Array<SaleStarted | OrderMessage>, onProgress: (sent: number) => void, chunk = 2_000) {
+export async function produceAll(
+  producer: Producer,
+  topic: string,
+  events: Array<SaleStarted | OrderMessage>,
+  onProgress: (sent: number) => void,
+  chunk = 2_000,
+) {
   for (let i = 0; i < events.length; i += chunk) {
     const part = events.slice(i, i + chunk);
     await producer.send({ topic, acks: -1, messages: part.map(toMessage) });

@@ -39,7 +39,12 @@ const vars = readDevVars();
 const name = "edge-0";
 const worker =
   path === "hello"
-    ? await startIsolates({ isolates: 1, script: `export default { fetch() { return new Response("hello world") } }`, logPath: join(outDir, "workerd.log"), inspectorPort: await freePort() })
+    ? await startIsolates({
+        isolates: 1,
+        script: `export default { fetch() { return new Response("hello world") } }`,
+        logPath: join(outDir, "workerd.log"),
+        inspectorPort: await freePort(),
+      })
     : await startIsolates({
         // One isolate: the profile is of the edge's own code.
         isolates: 1,
@@ -70,7 +75,9 @@ try {
   inspector.close();
   writeFileSync(join(outDir, `${path}.cpuprofile`), JSON.stringify(profile));
   const s = summarize(profile, 25);
-  process.stdout.write(`\n${path}: ${Math.round(result.rps)} req/s while profiled, ${result.requests} requests; ${s.totalMs} ms of samples (${(s.totalMs / result.requests).toFixed(3)} ms per request)\n\n`);
+  process.stdout.write(
+    `\n${path}: ${Math.round(result.rps)} req/s while profiled, ${result.requests} requests; ${s.totalMs} ms of samples (${(s.totalMs / result.requests).toFixed(3)} ms per request)\n\n`,
+  );
   process.stdout.write(`${table([["self time", "ms", "%"], ...s.selfMs.map((x) => [x.fn, x.ms, x.pct])])}\n\n`);
   process.stdout.write(`${table([["inclusive", "%"], ...s.inclusive.map((x) => [x.fn, x.pct])])}\n\n`);
   process.stdout.write(`${table([["file", "%"], ...s.byFile.slice(0, 10).map((x) => [x.file, x.pct])])}\n`);

@@ -16,12 +16,21 @@ const stack = inject("stack");
 const dir = join(stackHome().root, "bench");
 mkdirSync(dir, { recursive: true });
 const runId = `bill-${Date.now().toString(36)}`;
-const target: BillTarget = { edge: new URL(stack.edge.url), adminToken: ensureDevVars().get("ADMIN_TOKEN")!, redisUrl: stack.redis.url, issuer: stack.issuer.url, dir };
+const target: BillTarget = {
+  edge: new URL(stack.edge.url),
+  adminToken: ensureDevVars().get("ADMIN_TOKEN")!,
+  redisUrl: stack.redis.url,
+  issuer: stack.issuer.url,
+  dir,
+};
 
 describe("the Upstash bill", { timeout: 240_000 }, () => {
   it("is at most 1.1 commands per accepted order, edge + origin, over 1,000 orders", async () => {
     const run = await billOrders(target, { productId: `${runId}-orders`, orders: 1000, concurrency: 16 });
-    console.log(`billed commands per accepted order at ${(run.accepted / run.sellingSeconds).toFixed(0)} orders/s: ${describeBill(run.bill, run.accepted)}`, run.bill.byCommand);
+    console.log(
+      `billed commands per accepted order at ${(run.accepted / run.sellingSeconds).toFixed(0)} orders/s: ${describeBill(run.bill, run.accepted)}`,
+      run.bill.byCommand,
+    );
     expect(run.accepted).toBe(1000);
     // Exactly one per order from the edge: an extra edge command shows here, not only in the total.
     expect(run.bill.commands.edge).toBe(1000);

@@ -21,7 +21,13 @@ interface K6Script {
 async function runK6(file: string, iterations: number, vus: number, powDifficulty = 0) {
   const g = globalThis as Record<string, unknown>;
   const stack = inject("stack");
-  g.__ENV = { BASE_URL: stack.edge.url, ADMIN_TOKEN: adminToken, TOKEN_URL: `${stack.issuer.url}/token`, POW_DIFFICULTY: String(powDifficulty), RUN_ID: `${file}-${Date.now().toString(36)}` };
+  g.__ENV = {
+    BASE_URL: stack.edge.url,
+    ADMIN_TOKEN: adminToken,
+    TOKEN_URL: `${stack.issuer.url}/token`,
+    POW_DIFFICULTY: String(powDifficulty),
+    RUN_ID: `${file}-${Date.now().toString(36)}`,
+  };
   const script = (await import(`../k6/${file}`)) as K6Script;
   state.maxRedirects = script.options.maxRedirects ?? 10;
   const data = script.setup();
@@ -31,7 +37,9 @@ async function runK6(file: string, iterations: number, vus: number, powDifficult
     script.default(data);
   }
   script.teardown(data);
-  const failedThresholds = Object.entries(script.options.thresholds).flatMap(([metric, expressions]) => expressions.filter((e) => !thresholdHolds(metric, e)).map((e) => `${metric}: ${e}`));
+  const failedThresholds = Object.entries(script.options.thresholds).flatMap(([metric, expressions]) =>
+    expressions.filter((e) => !thresholdHolds(metric, e)).map((e) => `${metric}: ${e}`),
+  );
   return { data, failedThresholds };
 }
 

@@ -149,7 +149,10 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
         url: await listen(app, config.ORIGIN_HOST, config.ORIGIN_PORT),
         metricsUrl: await listen(metricsApp, config.ORIGIN_METRICS_HOST, config.ORIGIN_METRICS_PORT),
       };
-      logger.info({ ...address, topic: config.ORDERS_TOPIC, relay: { registry: config.RELAY_OUTBOXES_KEY, minIdleMs: config.RELAY_MIN_IDLE_MS } }, "origin listening");
+      logger.info(
+        { ...address, topic: config.ORDERS_TOPIC, relay: { registry: config.RELAY_OUTBOXES_KEY, minIdleMs: config.RELAY_MIN_IDLE_MS } },
+        "origin listening",
+      );
       return address;
     },
     shutdownSteps,

@@ -51,7 +51,7 @@ export async function confirm(redis: LuaRedis, count: CommandCount, ids: IdsBySt
 /** A field/value list of a stream entry (Buffers) as an OutboxEntry: the `order` or `sale` field, else the first. */
 export function entryOf(stream: string, id: Buffer | string, fields: Buffer[]): OutboxEntry {
   const at = fields.findIndex((f, i) => i % 2 === 0 && (f.toString() === Outbox.orderField || f.toString() === Outbox.saleField));
-  const fieldAt = at >= 0 ? at : 0;
+  const fieldAt = Math.max(at, 0);
   return { stream, id: id.toString(), field: fields[fieldAt]?.toString() ?? "", value: fields[fieldAt + 1] ?? Buffer.alloc(0) };
 }
 

@@ -105,7 +105,10 @@ export function createRelay(o: RelayOptions): Relay {
 
   reader.on("ready", () => {
     count.sent();
-    reader.client("ID").then((id) => (readerId = Number(id)), () => undefined);
+    reader.client("ID").then(
+      (id) => (readerId = Number(id)),
+      () => undefined,
+    );
   });
 
   const sleep = (ms: number) =>
@@ -163,7 +166,13 @@ export function createRelay(o: RelayOptions): Relay {
   /** sweep.lua over `list` (and the handled events); returns entries claimed, already delivered. */
   async function sweep(list: string[], eventIds: string[] = []): Promise<void> {
     const keys = [o.registryKey, eventsKey, ...list.flatMap((s) => [s, saleKeys(productIdOfOutbox(s)!).sale])];
-    const [members, states] = (await runLua(control, count, sweepScript, keys, [Outbox.relayGroup, o.consumer, o.minIdleMs, CLAIM_COUNT, ...eventIds])) as SweepReply;
+    const [members, states] = (await runLua(control, count, sweepScript, keys, [
+      Outbox.relayGroup,
+      o.consumer,
+      o.minIdleMs,
+      CLAIM_COUNT,
+      ...eventIds,
+    ])) as SweepReply;
     const claimed: OutboxEntry[] = [];
     let added = false;
     for (const [p, state, entries] of states) {
@@ -240,7 +249,13 @@ export function createRelay(o: RelayOptions): Relay {
     const { keys: ackKeys, args } = batchArgs(acks);
     let reply: StreamReply;
     try {
-      reply = (await runLua(control, count, tickScript, [...ackKeys, ...keys], [Outbox.relayGroup, o.consumer, READ_COUNT, ackKeys.length, ...args])) as StreamReply;
+      reply = (await runLua(
+        control,
+        count,
+        tickScript,
+        [...ackKeys, ...keys],
+        [Outbox.relayGroup, o.consumer, READ_COUNT, ackKeys.length, ...args],
+      )) as StreamReply;
     } catch (error) {
       // Sent again with the next flush or step.
       for (const [stream, ids] of acks) for (const id of ids) o.acks?.add(stream, id);
@@ -269,7 +284,19 @@ export function createRelay(o: RelayOptions): Relay {
         } else {
           blocked = true;
           count.sent();
-          const reply = (await reader.callBuffer("XREADGROUP", "GROUP", Outbox.relayGroup, o.consumer, "COUNT", READ_COUNT, "BLOCK", o.blockMs, "STREAMS", ...keys, ...keys.map(() => ">"))) as StreamReply;
+          const reply = (await reader.callBuffer(
+            "XREADGROUP",
+            "GROUP",
+            Outbox.relayGroup,
+            o.consumer,
+            "COUNT",
+            READ_COUNT,
+            "BLOCK",
+            o.blockMs,
+            "STREAMS",
+            ...keys,
+            ...keys.map(() => ">"),
+          )) as StreamReply;
           blocked = false;
           active = await handleRead(reply);
           if (active && !stopping) await sleep(o.readIntervalMs);
@@ -352,9 +379,12 @@ export function createRelay(o: RelayOptions): Relay {
     }
     for (const e of ending.values()) at = Math.min(at, e.at);
     clearTimeout(timer);
-    timer = setTimeout(() => {
-      settling = settling.then(settle).finally(schedule);
-    }, Math.max(0, at - Date.now()));
+    timer = setTimeout(
+      () => {
+        settling = settling.then(settle).finally(schedule);
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 
   const relay: Relay = {

@@ -247,4 +247,3 @@ describe("operations", () => {
     await expect(fetch(new URL("/health", cutUrl))).rejects.toThrow();
   });
 });
-

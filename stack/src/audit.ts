@@ -141,7 +141,10 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
 
     // One pg client runs one query at a time: PostgreSQL's part goes in sequence, beside the others.
     const postgres = (async () => {
-      const rows = await db.query<{ order_id: string; quantity: number; idempotency_key: string }>("select order_id, quantity, idempotency_key from orders where sale_id = $1", [saleId]);
+      const rows = await db.query<{ order_id: string; quantity: number; idempotency_key: string }>(
+        "select order_id, quantity, idempotency_key from orders where sale_id = $1",
+        [saleId],
+      );
       const saleRow = await db.query<{ initial_stock: number; stock: number }>("select initial_stock, stock from sales where sale_id = $1", [saleId]);
       return { rows, saleRow, latencyMs: await realPathLatency(db, saleId) };
     })();

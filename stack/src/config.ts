@@ -47,6 +47,14 @@ export function stackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
     databaseUrl: e.DATABASE_URL,
     ownPostgresPort: e.STACK_POSTGRES_PORT,
     kafka: { port: e.KAFKA_PORT, controllerPort: e.KAFKA_CONTROLLER_PORT, heapMb: e.KAFKA_HEAP_MB },
-    ports: { bridge: e.BRIDGE_PORT, issuer: e.ISSUER_PORT ?? e.BRIDGE_PORT + 12, origin: e.ORIGIN_PORT, originMetrics: e.ORIGIN_METRICS_PORT, worker: e.WORKER_PORT, edge: e.EDGE_PORT, edgeInspector: e.EDGE_INSPECTOR_PORT },
+    ports: {
+      bridge: e.BRIDGE_PORT,
+      issuer: e.ISSUER_PORT ?? e.BRIDGE_PORT + 12,
+      origin: e.ORIGIN_PORT,
+      originMetrics: e.ORIGIN_METRICS_PORT,
+      worker: e.WORKER_PORT,
+      edge: e.EDGE_PORT,
+      edgeInspector: e.EDGE_INSPECTOR_PORT,
+    },
   };
 }

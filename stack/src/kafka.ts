@@ -11,6 +11,13 @@
  */
 export { kafkaClusterId, serverProperties, startKafka, stopKafka } from "./kafka/broker";
 export { ensureTopics, quietKafka, waitKafkaReady } from "./kafka/client";
-export { consoleDownloadProgress, ensureKafkaJars, kafkaLibsDir, parseMavenTransfer, type KafkaDownloadProgress, type KafkaProgressListener } from "./kafka/jars";
+export {
+  consoleDownloadProgress,
+  ensureKafkaJars,
+  kafkaLibsDir,
+  parseMavenTransfer,
+  type KafkaDownloadProgress,
+  type KafkaProgressListener,
+} from "./kafka/jars";
 export { FLUXGATE_TOPICS, KAFKA_DAEMON, KAFKA_DEFAULTS, KAFKA_VERSION, kafkaBrokers, type KafkaOptions, type TopicSpec } from "./kafka/settings";
 export { javaCommand } from "./kafka/tools";

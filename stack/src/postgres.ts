@@ -47,7 +47,9 @@ async function ensureDatabase(url: string): Promise<void> {
 function postgresBinDir(): string | undefined {
   const base = "/usr/lib/postgresql";
   if (!existsSync(base)) return undefined;
-  const versions = readdirSync(base).filter((v) => existsSync(join(base, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(join(base, v, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a));
   return versions[0] ? join(base, versions[0], "bin") : undefined;
 }
 
@@ -86,7 +88,14 @@ async function startOwnCluster(config: StackConfig, ownUrl: string): Promise<End
     execFileSync(cmd, args, { stdio: "ignore" });
   }
   const [cmd, args] = asPostgresUser(join(bin, "postgres"), [
-    "-D", dataDir, "-p", String(config.ownPostgresPort), "-c", "listen_addresses=127.0.0.1", "-c", `unix_socket_directories=${dataDir}`,
+    "-D",
+    dataDir,
+    "-p",
+    String(config.ownPostgresPort),
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    `unix_socket_directories=${dataDir}`,
   ]);
   startDaemon(config.home, { name: "postgres", command: cmd, args });
   await waitFor("postgres", () => serverAnswers(ownUrl), 30_000);

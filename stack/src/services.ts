@@ -32,11 +32,19 @@ function specFor(config: StackConfig, name: ServiceName, env: ServiceEnv) {
   const base = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", REDIS_URL: env.redisUrl, KAFKA_BROKERS: env.kafkaBrokers };
   switch (name) {
     case "bridge":
-      return { ...nodeEntry("bridge"), env: { ...base, BRIDGE_PORT: String(config.ports.bridge), UPSTASH_REDIS_REST_TOKEN: secret("UPSTASH_REDIS_REST_TOKEN") } };
+      return {
+        ...nodeEntry("bridge"),
+        env: { ...base, BRIDGE_PORT: String(config.ports.bridge), UPSTASH_REDIS_REST_TOKEN: secret("UPSTASH_REDIS_REST_TOKEN") },
+      };
     case "origin":
       return {
         ...nodeEntry("origin"),
-        env: { ...base, ORIGIN_PORT: String(config.ports.origin), ORIGIN_METRICS_PORT: String(config.ports.originMetrics), ORIGIN_SIGNING_SECRET: secret("ORIGIN_SIGNING_SECRET") },
+        env: {
+          ...base,
+          ORIGIN_PORT: String(config.ports.origin),
+          ORIGIN_METRICS_PORT: String(config.ports.originMetrics),
+          ORIGIN_SIGNING_SECRET: secret("ORIGIN_SIGNING_SECRET"),
+        },
       };
     case "issuer":
       return { command: process.execPath, args: ["--import", "tsx", join("stack", "src", "issuer", "main.ts")], env: base };

@@ -67,8 +67,22 @@ export async function status(config: StackConfig): Promise<ComponentStatus[]> {
 }
 
 export function formatStatus(rows: ComponentStatus[]): string {
-  const cells = (r: ComponentStatus) => [r.name, !r.running ? "stopped" : r.healthy === false ? "unhealthy" : "running", r.owner, String(r.pid ?? ""), r.address, r.detail ?? ""];
+  const cells = (r: ComponentStatus) => [
+    r.name,
+    !r.running ? "stopped" : r.healthy === false ? "unhealthy" : "running",
+    r.owner,
+    String(r.pid ?? ""),
+    r.address,
+    r.detail ?? "",
+  ];
   const table = [["part", "state", "owner", "pid", "address", "health"], ...rows.map(cells)];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return table
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }

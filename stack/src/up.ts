@@ -27,8 +27,14 @@ async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
   // Independent and slow-ish: the jar download (first run only), redis and postgres.
   const [, redis, postgres] = await Promise.all([
     ensureKafkaJars(config.home, KAFKA_VERSION),
-    ensureRedis(config).then((r) => (say(`redis      ${r.url}${r.started ? " (started)" : ""}  ${since()}`), r)),
-    ensurePostgres(config).then((p) => (say(`postgres   ${redact(p.url)}${p.started ? " (started)" : ""}  ${since()}`), p)),
+    ensureRedis(config).then((r) => {
+      say(`redis      ${r.url}${r.started ? " (started)" : ""}  ${since()}`);
+      return r;
+    }),
+    ensurePostgres(config).then((p) => {
+      say(`postgres   ${redact(p.url)}${p.started ? " (started)" : ""}  ${since()}`);
+      return p;
+    }),
   ]);
 
   const brokers = kafkaBrokers(config.kafka);

@@ -21,7 +21,10 @@ let db: pg.Client;
 /** `npm run audit -- <productId>` as a user runs it: its exit code and its JSON. */
 async function auditCli(): Promise<{ code: number; report: { stockConsistent: boolean; lost: number; oversold: number; duplicates: number } }> {
   try {
-    const { stdout } = await run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/audit-cli.ts"), productId], { cwd: repoRoot, timeout: 60_000 });
+    const { stdout } = await run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/audit-cli.ts"), productId], {
+      cwd: repoRoot,
+      timeout: 60_000,
+    });
     return { code: 0, report: JSON.parse(stdout) };
   } catch (error) {
     const e = error as { code: number; stdout: string };
@@ -35,7 +38,10 @@ beforeAll(async () => {
   await db.connect();
   // A sale of 10 with nothing sold yet, at the edge and in PostgreSQL.
   await redis.hset(saleKeys(productId).sale, { saleId, quantity: 10, remaining: 10 });
-  await db.query("INSERT INTO sales (sale_id, product_id, initial_stock, stock, per_user_limit, started_at) VALUES ($1, $2, 10, 10, 1, now())", [saleId, productId]);
+  await db.query("INSERT INTO sales (sale_id, product_id, initial_stock, stock, per_user_limit, started_at) VALUES ($1, $2, 10, 10, 1, now())", [
+    saleId,
+    productId,
+  ]);
 });
 
 afterAll(async () => {

@@ -53,7 +53,11 @@ let state: StackState;
 const admin = { authorization: `Bearer ${ensureDevVars().get("ADMIN_TOKEN")}`, "content-type": "application/json" };
 
 async function startSale(productId: string, quantity: number) {
-  const res = await fetch(`${state.edge.url}/init`, { method: "POST", headers: admin, body: JSON.stringify({ productId, quantity, ratePerSecond: 150, burst: 20 }) });
+  const res = await fetch(`${state.edge.url}/init`, {
+    method: "POST",
+    headers: admin,
+    body: JSON.stringify({ productId, quantity, ratePerSecond: 150, burst: 20 }),
+  });
   expect(res.status).toBe(200);
 }
 
@@ -77,7 +81,12 @@ async function crowd(productId: string, buyers: number, spreadMs: number) {
           const res = await fetch(`${state.edge.url}/order`, {
             method: "POST",
             redirect: "manual",
-            headers: { "content-type": "application/json", "idempotency-key": key, authorization: `Bearer ${tokens[`buyer-${i}`]}`, ...(ticket ? { "x-queue-ticket": ticket } : {}) },
+            headers: {
+              "content-type": "application/json",
+              "idempotency-key": key,
+              authorization: `Bearer ${tokens[`buyer-${i}`]}`,
+              ...(ticket ? { "x-queue-ticket": ticket } : {}),
+            },
             body: JSON.stringify({ productId, userId: `buyer-${i}` }),
           });
           if (res.status === 200) return void outcomes.accepted++;
@@ -120,7 +129,9 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
   }, 300_000);
 
   afterAll(async () => {
-    await run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/cli.ts"), "down"], { cwd: repoRoot, env, timeout: 120_000 }).catch(() => undefined);
+    await run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/cli.ts"), "down"], { cwd: repoRoot, env, timeout: 120_000 }).catch(
+      () => undefined,
+    );
     rmSync(home, { recursive: true, force: true });
   }, 120_000);
 
@@ -152,12 +163,18 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
     expectClean(await drained(productId), 200);
   });
 
-  it("origin down across /init, 90 s of orders ahead of their sale event, the worker lagging past a minute: every order lands in PostgreSQL", { timeout: 600_000 }, async () => {
+  it("origin down across /init, 90 s of orders ahead of their sale event, the worker lagging past a minute: every order lands in PostgreSQL", {
+    timeout: 600_000,
+  }, async () => {
     const productId = `chaos-late-sale-${Date.now().toString(36)}`;
     // /init while the origin is down: the sale event stays in the outbox, for the relay.
     await stopService(config, "worker");
     await stopService(config, "origin");
-    const init = await fetch(`${state.edge.url}/init`, { method: "POST", headers: admin, body: JSON.stringify({ productId, quantity: 300, ratePerSecond: 150, burst: 20 }) });
+    const init = await fetch(`${state.edge.url}/init`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ productId, quantity: 300, ratePerSecond: 150, burst: 20 }),
+    });
     expect(init.status).toBe(200);
     expect(await init.json()).toMatchObject({ saleEvent: "queued" });
     // The origin comes back with a relay that lags (it claims an entry only after 3 minutes), so the

@@ -28,7 +28,10 @@ describe("the deploy path", () => {
   }, 120_000);
 
   it("validates docker-compose.yml for the origin side (no engine needed)", async (ctx) => {
-    const compose = await run("docker-compose", ["version"]).then(() => true, () => false);
+    const compose = await run("docker-compose", ["version"]).then(
+      () => true,
+      () => false,
+    );
     if (!compose) ctx.skip("docker-compose is not installed (stack/scripts/install-prereqs.sh installs it)");
     const env = { ...process.env, ORIGIN_SIGNING_SECRET: "deploy-check", UPSTASH_REDIS_REST_TOKEN: "deploy-check", POSTGRES_PASSWORD: "deploy-check" };
     await expect(run("docker-compose", ["-f", join(repoRoot, "docker-compose.yml"), "config", "-q"], { env })).resolves.toBeDefined();

@@ -1,5 +1,4 @@
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { verifyWithJwks } from "hono/jwt";
 import { describe, expect, inject, it } from "vitest";
 import { repoRoot } from "../src/home";
@@ -14,9 +13,17 @@ describe("the dev identity issuer (a stand-in for the shop's login)", () => {
       expect(key).toMatchObject({ alg: "ES256", kid: expect.any(String) });
       expect(key.d, "a private key part in the JWKS").toBeUndefined();
     }
-    const res = await fetch(`${stack.issuer.url}/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sub: "alice" }) });
+    const res = await fetch(`${stack.issuer.url}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sub: "alice" }),
+    });
     const { token } = (await res.json()) as { token: string };
-    const payload = await verifyWithJwks(token, { jwks_uri: stack.issuer.jwksUrl, allowedAlgorithms: ["ES256"], verification: { iss: stack.issuer.url, aud: stack.issuer.audience } });
+    const payload = await verifyWithJwks(token, {
+      jwks_uri: stack.issuer.jwksUrl,
+      allowedAlgorithms: ["ES256"],
+      verification: { iss: stack.issuer.url, aud: stack.issuer.audience },
+    });
     expect(payload).toMatchObject({ sub: "alice", iss: stack.issuer.url, aud: stack.issuer.audience });
     expect(Number(payload.exp)).toBeGreaterThan(Date.now() / 1000);
   });
@@ -28,7 +35,11 @@ describe("the dev identity issuer (a stand-in for the shop's login)", () => {
   });
 
   it("refuses a request that names no valid buyer", async () => {
-    const res = await fetch(`${stack.issuer.url}/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sub: "" }) });
+    const res = await fetch(`${stack.issuer.url}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sub: "" }),
+    });
     expect(res.status).toBe(400);
   });
 });

@@ -111,11 +111,13 @@ afterAll(async () => {
 
 describe("helpers", () => {
   it("parses Maven's transfer lines", () => {
-    expect(parseMavenTransfer("Downloading from central: https://repo.maven.apache.org/maven2/org/apache/kafka/kafka_2.13/4.4.0/kafka_2.13-4.4.0.jar")).toEqual({
-      kind: "started",
-      file: "kafka_2.13-4.4.0.jar",
-      bytes: 0,
-    });
+    expect(parseMavenTransfer("Downloading from central: https://repo.maven.apache.org/maven2/org/apache/kafka/kafka_2.13/4.4.0/kafka_2.13-4.4.0.jar")).toEqual(
+      {
+        kind: "started",
+        file: "kafka_2.13-4.4.0.jar",
+        bytes: 0,
+      },
+    );
     expect(parseMavenTransfer("[INFO] Downloaded from central: https://x/y/z/kafka-clients-4.4.0.jar (2.1 MB at 9.9 MB/s)")).toEqual({
       kind: "finished",
       file: "kafka-clients-4.4.0.jar",
@@ -253,7 +255,10 @@ describe(`Apache Kafka ${KAFKA_VERSION} with kafkajs`, () => {
     for (const [key, list] of seen) {
       expect(new Set(list.map((m) => m.partition)).size, `${key} spans partitions`).toBe(1);
       partitionsUsed.add(list[0]!.partition);
-      expect(list.map((m) => m.seq), `${key} out of order`).toEqual(Array.from({ length: perKey }, (_, i) => i));
+      expect(
+        list.map((m) => m.seq),
+        `${key} out of order`,
+      ).toEqual(Array.from({ length: perKey }, (_, i) => i));
       for (let i = 1; i < list.length; i++) expect(list[i]!.offset > list[i - 1]!.offset).toBe(true);
     }
     expect(partitionsUsed.size).toBeGreaterThan(1); // 12 keys over 6 partitions: really keyed, not all in one
@@ -265,15 +270,30 @@ describe(`Apache Kafka ${KAFKA_VERSION} with kafkajs`, () => {
     expect(cluster.controller).not.toBeNull();
     const t = topic("admin");
     await ensureTopics(brokers, [{ topic: t, numPartitions: 2, configEntries: [{ name: "retention.ms", value: "3600000" }] }]);
-    const configs = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: t, configNames: ["retention.ms"] }], includeSynonyms: false });
+    const configs = await admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: t, configNames: ["retention.ms"] }],
+      includeSynonyms: false,
+    });
     expect(configs.resources[0]?.configEntries.find((e) => e.configName === "retention.ms")?.configValue).toBe("3600000");
 
     const producer = kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
     clients.push(producer);
     await producer.connect();
-    await producer.send({ topic: t, acks: -1, compression: CompressionTypes.GZIP, messages: Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
+    await producer.send({
+      topic: t,
+      acks: -1,
+      compression: CompressionTypes.GZIP,
+      messages: Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+    });
     const groupId = `admin-${run}`;
-    await admin.setOffsets({ groupId, topic: t, partitions: [{ partition: 0, offset: "1" }, { partition: 1, offset: "1" }] });
+    await admin.setOffsets({
+      groupId,
+      topic: t,
+      partitions: [
+        { partition: 0, offset: "1" },
+        { partition: 1, offset: "1" },
+      ],
+    });
     expect((await admin.fetchOffsets({ groupId, topics: [t] }))[0]!.partitions.map((p) => p.offset)).toEqual(["1", "1"]);
     await admin.resetOffsets({ groupId, topic: t, earliest: true }); // commits kafkajs's "earliest" sentinel, -2
     const resolved = await admin.fetchOffsets({ groupId, topics: [t], resolveOffsets: true }); // ListOffsets turns it into 0

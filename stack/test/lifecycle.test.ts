@@ -31,7 +31,8 @@ const env = {
   EDGE_INSPECTOR_PORT: "19339",
   ISSUER_PORT: "18091",
 };
-const cli = (command: string) => run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/cli.ts"), command], { cwd: repoRoot, env, timeout: 300_000 });
+const cli = (command: string) =>
+  run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/cli.ts"), command], { cwd: repoRoot, env, timeout: 300_000 });
 
 const daemons = (): DaemonRecord[] =>
   readdirSync(join(home, "run"))
@@ -73,14 +74,19 @@ describe("npm run up / status / down", { timeout: 300_000 }, () => {
   it("up a second time is harmless: nothing restarted, everything still answers", async () => {
     const { stdout } = await cli("up");
     expect(stdout).not.toContain("(started)");
-    expect(daemons().map((d) => [d.name, d.pid]).sort()).toEqual(first.map((d) => [d.name, d.pid]).sort());
+    expect(
+      daemons()
+        .map((d) => [d.name, d.pid])
+        .sort(),
+    ).toEqual(first.map((d) => [d.name, d.pid]).sort());
     const origin = await fetch("http://127.0.0.1:13000/health");
     expect(origin.status).toBe(200);
   });
 
   it("status lists the running parts", async () => {
     const { stdout } = await cli("status");
-    for (const name of ["redis", "kafka", "bridge", "issuer", "origin", "worker", "edge"]) expect(stdout).toMatch(new RegExp(`^${name}\\s+running\\s+ours`, "m"));
+    for (const name of ["redis", "kafka", "bridge", "issuer", "origin", "worker", "edge"])
+      expect(stdout).toMatch(new RegExp(`^${name}\\s+running\\s+ours`, "m"));
   });
 
   it("down leaves no process of ours and keeps the PostgreSQL it did not start", async () => {

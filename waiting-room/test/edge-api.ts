@@ -15,7 +15,11 @@ export function uniqueProduct(name: string): string {
 }
 
 export async function initSale(body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${edgeUrl}/init`, { method: "POST", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${edgeUrl}/init`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   if (res.status !== 200) throw new Error(`init failed: ${res.status} ${await res.text()}`);
 }
 
@@ -24,10 +28,12 @@ const tokens = new Map<string, Promise<string>>();
 export function tokenFor(sub: string): Promise<string> {
   let token = tokens.get(sub);
   if (!token) {
-    token = fetch(`${state.issuer.url}/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sub }) }).then(async (res) => {
-      if (!res.ok) throw new Error(`dev issuer answered ${res.status}`);
-      return ((await res.json()) as { token: string }).token;
-    });
+    token = fetch(`${state.issuer.url}/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sub }) }).then(
+      async (res) => {
+        if (!res.ok) throw new Error(`dev issuer answered ${res.status}`);
+        return ((await res.json()) as { token: string }).token;
+      },
+    );
     tokens.set(sub, token);
   }
   return token;
@@ -45,7 +51,12 @@ export async function apiOrder(productId: string, userId: string, ticket?: strin
   const res = await fetch(`${edgeUrl}/order`, {
     method: "POST",
     redirect: "manual",
-    headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID(), authorization: `Bearer ${await tokenFor(userId)}`, ...(ticket ? { "x-queue-ticket": ticket } : {}) },
+    headers: {
+      "content-type": "application/json",
+      "idempotency-key": crypto.randomUUID(),
+      authorization: `Bearer ${await tokenFor(userId)}`,
+      ...(ticket ? { "x-queue-ticket": ticket } : {}),
+    },
     body: JSON.stringify({ productId, userId }),
   });
   const body = (await res.json()) as { status: string; ticket?: string };

@@ -125,7 +125,12 @@ describe("the waiting room in a browser", () => {
     const seen: number[] = [];
     let shot = false;
     while (!(await page.locator("#title").textContent())?.includes("Order accepted")) {
-      const value = Number(await page.locator("#proof-progress").getAttribute("value").catch(() => null));
+      const value = Number(
+        await page
+          .locator("#proof-progress")
+          .getAttribute("value")
+          .catch(() => null),
+      );
       if (await page.locator("#proof").isVisible()) {
         seen.push(value);
         if (!shot && value > 0) shot = Boolean(await screenshot(page, "5-proof-of-work"));

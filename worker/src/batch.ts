@@ -118,7 +118,10 @@ export async function processBatch(pool: pg.Pool, input: BatchInput): Promise<Ba
 
     // The edge never sells more than the stock, so this is for a broken upstream: keep the rows
     // consistent with the stock and hand the rest to a human, rather than retry forever.
-    await deleteOrders(db, exhausted.map((o) => o.orderId));
+    await deleteOrders(
+      db,
+      exhausted.map((o) => o.orderId),
+    );
     const gone = new Set(exhausted.map((o) => o.orderId));
     for (const o of exhausted) dead.push({ index: o.index, reason: "stock_exhausted", detail: "no stock left for this order" });
 

@@ -28,8 +28,7 @@ export interface WorkerHooks {
  * PostgreSQL refused the data itself (class 22 data exception, 23 integrity violation): trying the
  * same batch again would fail again, so the batch is split to find the message at fault.
  */
-export const isPoison = (error: unknown) =>
-  typeof error === "object" && error !== null && /^2[23]/.test(String((error as { code?: unknown }).code ?? ""));
+export const isPoison = (error: unknown) => typeof error === "object" && error !== null && /^2[23]/.test(String((error as { code?: unknown }).code ?? ""));
 
 const rejected = (error: unknown, index: number): BatchResult => ({
   salesCreated: 0,
@@ -134,8 +133,15 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
     metrics.stockConflicts.inc(result.stockConflicts);
     for (const d of result.dead) metrics.dlq.inc({ reason: d.reason });
     for (const o of result.persisted) metrics.latency.observe(Math.max(0, committedAt - o.acceptedAt.getTime()) / 1000);
-    if (result.dead.length > 0) logger.warn({ partition: batch.partition, dead: result.dead.map((d) => ({ offset: batch.messages[d.index]!.offset, reason: d.reason })) }, "sent to the dead-letter topic");
-    logger.debug({ partition: batch.partition, messages: batch.messages.length, persisted: result.persisted.length, duplicates: result.duplicates }, "batch committed");
+    if (result.dead.length > 0)
+      logger.warn(
+        { partition: batch.partition, dead: result.dead.map((d) => ({ offset: batch.messages[d.index]!.offset, reason: d.reason })) },
+        "sent to the dead-letter topic",
+      );
+    logger.debug(
+      { partition: batch.partition, messages: batch.messages.length, persisted: result.persisted.length, duplicates: result.duplicates },
+      "batch committed",
+    );
 
     hooks.onBatchCommitted?.({
       ...result,

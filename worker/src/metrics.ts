@@ -5,7 +5,10 @@ import type { DlqReason } from "./parse";
 /** Events per second over a sliding window (the persisted_per_second gauge). */
 export class RateMeter {
   private readonly samples: Array<{ at: number; n: number }> = [];
-  constructor(private readonly windowMs = 10_000, private readonly now = () => Date.now()) {}
+  constructor(
+    private readonly windowMs = 10_000,
+    private readonly now = () => Date.now(),
+  ) {}
 
   add(n: number) {
     this.samples.push({ at: this.now(), n });

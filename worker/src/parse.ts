@@ -7,9 +7,7 @@ export type DlqReason = "invalid_json" | "invalid_schema" | "stock_exhausted" | 
 
 export type Parsed =
   /** An order, and the sale it creates if the sale's own event has not come yet. */
-  | { kind: "order"; order: OrderRow; sale: SaleRow }
-  | { kind: "sale"; sale: SaleRow }
-  | { kind: "invalid"; reason: DlqReason; detail: string };
+  { kind: "order"; order: OrderRow; sale: SaleRow } | { kind: "sale"; sale: SaleRow } | { kind: "invalid"; reason: DlqReason; detail: string };
 
 const INT4_MAX = 2_147_483_647;
 /** 9999-12-31T23:59:59.999Z: beyond it an ISO string is no longer four-digit and PostgreSQL would refuse it. */

@@ -36,13 +36,7 @@ it("sends invalid and over-stock orders to the DLQ and persists the orders after
   await waitDrained(sandbox);
 
   const dead = await readDeadLetters(sandbox, 5);
-  expect(dead.map((d) => d.headers[DlqHeaders.reason])).toEqual([
-    "invalid_json",
-    "invalid_schema",
-    "invalid_schema",
-    "invalid_schema",
-    "invalid_json",
-  ]);
+  expect(dead.map((d) => d.headers[DlqHeaders.reason])).toEqual(["invalid_json", "invalid_schema", "invalid_schema", "invalid_schema", "invalid_json"]);
   // The original message, untouched, with where it came from.
   expect(dead[0]).toMatchObject({ key, value: notUtf8Json.raw });
   expect(dead[0]!.headers).toMatchObject({

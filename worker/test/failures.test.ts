@@ -58,7 +58,12 @@ it("dead-letters the messages PostgreSQL refuses and persists the rest of their 
   expect(dead.map((d) => JSON.parse(d.value!).orderId)).toEqual([orders[4]!.orderId, orders[11]!.orderId]);
 
   const { rows } = await sandbox.db.query("SELECT order_id FROM orders WHERE sale_id = $1", [theSale.saleId]);
-  expect(rows.map((r) => r.order_id).sort()).toEqual(orders.filter((_, i) => !bad.has(i)).map((o) => o.orderId).sort());
+  expect(rows.map((r) => r.order_id).sort()).toEqual(
+    orders
+      .filter((_, i) => !bad.has(i))
+      .map((o) => o.orderId)
+      .sort(),
+  );
   expect((await sandbox.db.query("SELECT stock FROM sales WHERE sale_id = $1", [theSale.saleId])).rows[0].stock).toBe(50 - 18);
   expect(await metric(worker.registry, "fluxgate_worker_dlq_total", { reason: "rejected" })).toBe(2);
 });

@@ -46,9 +46,7 @@ describe("migrations", () => {
   });
 
   it("refuse a stock below zero, whoever writes it", async () => {
-    await db.query(
-      "INSERT INTO sales (sale_id, product_id, initial_stock, stock, per_user_limit, started_at) VALUES ('s1', 'p1', 3, 3, 1, now())",
-    );
+    await db.query("INSERT INTO sales (sale_id, product_id, initial_stock, stock, per_user_limit, started_at) VALUES ('s1', 'p1', 3, 3, 1, now())");
     await expect(db.query("UPDATE sales SET stock = stock - 4 WHERE sale_id = 's1'")).rejects.toMatchObject({ code: "23514" });
     await expect(takeStock(db, [{ saleId: "s1", quantity: 4, version: 0 }])).rejects.toMatchObject({ code: "23514" });
     await expect(

@@ -49,7 +49,7 @@ describe("a sale and 200 orders, 20 of them delivered twice", () => {
     // 20 exact duplicates (the relay re-sending what the forward already produced), mixed in.
     const duplicates = orders.filter((_, i) => i % 10 === 3);
     const stream: OrderMessage[] = [...orders];
-    duplicates.forEach((d, i) => stream.splice(20 + i * 10, 0, { ...d }));
+    for (const [i, d] of duplicates.entries()) stream.splice(20 + i * 10, 0, { ...d });
     expect(stream).toHaveLength(220);
 
     first = await start();
@@ -109,7 +109,9 @@ describe("a sale and 200 orders, 20 of them delivered twice", () => {
     expect(text).toMatch(/^fluxgate_worker_persisted_per_second \d/m);
     expect(text).toMatch(/^fluxgate_worker_batch_seconds_count \d+$/m);
     // The lag gauge follows the committed offsets (polled every 500 ms here).
-    await expect.poll(async () => (await (await first.app.request("/metrics")).text()).match(/^fluxgate_worker_consumer_lag\{partition="\d+"\} 0$/gm)?.length ?? 0).toBe(3);
+    await expect
+      .poll(async () => (await (await first.app.request("/metrics")).text()).match(/^fluxgate_worker_consumer_lag\{partition="\d+"\} 0$/gm)?.length ?? 0)
+      .toBe(3);
   });
 
   it("changes nothing when the whole topic is delivered again", async () => {

@@ -22,7 +22,12 @@ it("SIGTERM mid-backlog: exits 0 with every persisted order committed, and nothi
 
   const { child, exited } = spawnWorker(sandbox, { WORKER_MAX_BYTES_PER_PARTITION: "65536" });
   try {
-    await waitFor("the worker to persist some orders", async () => (await sandbox.db.query("SELECT count(*)::int AS n FROM orders")).rows[0].n > 1000, 60_000, 20);
+    await waitFor(
+      "the worker to persist some orders",
+      async () => (await sandbox.db.query("SELECT count(*)::int AS n FROM orders")).rows[0].n > 1000,
+      60_000,
+      20,
+    );
   } finally {
     child.kill("SIGTERM");
   }

@@ -66,7 +66,10 @@ it("takes the right stock when one sale's orders arrive on every partition at on
   workers.push(worker);
   await worker.start();
   await waitDrained(sandbox);
-  await produce(sandbox, orders.map((o) => ({ key: o.orderId, raw: JSON.stringify(o) })));
+  await produce(
+    sandbox,
+    orders.map((o) => ({ key: o.orderId, raw: JSON.stringify(o) })),
+  );
   await waitDrained(sandbox);
 
   const sold = orders.reduce((sum, o) => sum + o.quantity, 0);

@@ -133,9 +133,9 @@ export async function produce(sandbox: Sandbox, events: Outgoing[], chunk = 2000
     await sandbox.producer.send({
       topic: sandbox.topic,
       acks: -1,
-      messages: events.slice(i, i + chunk).map((e) =>
-        "raw" in e ? { key: e.key, value: e.raw, headers: e.headers } : { key: e.productId, value: JSON.stringify(e) },
-      ),
+      messages: events
+        .slice(i, i + chunk)
+        .map((e) => ("raw" in e ? { key: e.key, value: e.raw, headers: e.headers } : { key: e.productId, value: JSON.stringify(e) })),
     });
   }
 }

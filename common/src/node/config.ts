@@ -34,7 +34,12 @@ export const brokerList = () =>
   z
     .string()
     .default(LOCAL_KAFKA_BROKERS)
-    .transform((s) => s.split(",").map((b) => b.trim()).filter(Boolean));
+    .transform((s) =>
+      s
+        .split(",")
+        .map((b) => b.trim())
+        .filter(Boolean),
+    );
 
 /** The brokers a tool or test talks to: KAFKA_BROKERS, else the local stack's. */
 export const kafkaBrokersFromEnv = (env: NodeJS.ProcessEnv = process.env) => brokerList().parse(env.KAFKA_BROKERS);

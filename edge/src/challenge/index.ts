@@ -28,7 +28,12 @@ const encoder = new TextEncoder();
 const macInput = (payload: string, sub: string) => encoder.encode(`challenge\n${payload}\n${sub}`);
 const b64 = (bytes: Uint8Array) => encodeBase64Url(bytes.buffer as ArrayBuffer).replace(/=+$/, "");
 
-export async function issueChallenge(secret: string, sub: string, c: Omit<Challenge, "id" | "expiresAt">, now = Date.now()): Promise<{ token: string } & Challenge> {
+export async function issueChallenge(
+  secret: string,
+  sub: string,
+  c: Omit<Challenge, "id" | "expiresAt">,
+  now = Date.now(),
+): Promise<{ token: string } & Challenge> {
   const challenge: Challenge = { ...c, expiresAt: now + CHALLENGE_TTL_MS, id: b64(crypto.getRandomValues(new Uint8Array(12))) };
   const payload = b64(encoder.encode(JSON.stringify([challenge.productId, challenge.saleId, challenge.difficulty, challenge.expiresAt, challenge.id])));
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), macInput(payload, sub)));
@@ -62,7 +67,8 @@ export const gateArgument = (c: Challenge) => `${c.saleId}|${c.difficulty}|${c.i
 /** 401 {"status":"challenge"}: what to solve (a fresh challenge, when this isolate knows the sale) and how. */
 export async function challengeResponse(c: Context, secret: string, sub: string, productId: string, problem: ChallengeProblem) {
   const known = memory.powRequirement(productId);
-  const fresh = known && known.difficulty > 0 ? await issueChallenge(secret, sub, { productId, saleId: known.saleId, difficulty: known.difficulty }) : undefined;
+  const fresh =
+    known && known.difficulty > 0 ? await issueChallenge(secret, sub, { productId, saleId: known.saleId, difficulty: known.difficulty }) : undefined;
   return c.json(
     {
       status: "challenge",

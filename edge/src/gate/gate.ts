@@ -70,19 +70,24 @@ type Reply = [string, string, number, number, number, string, number, string | n
 export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateReply> {
   const k = saleKeys(attempt.productId);
   const filters = (attempt.filters?.accepted ? 1 : 0) + (attempt.filters?.queued ? 2 : 0);
-  const reply = await runScript<Reply>(redis, scripts.gate, [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges], [
-    attempt.idempotencyKey,
-    attempt.requestHash,
-    attempt.userId,
-    attempt.quantity,
-    attempt.ticket?.number ?? 0,
-    attempt.ticket?.saleId ?? "",
-    attempt.orderId,
-    attempt.productId,
-    attempt.soldOutFromMemory ?? 0,
-    filters,
-    attempt.challenge ?? "",
-  ]);
+  const reply = await runScript<Reply>(
+    redis,
+    scripts.gate,
+    [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges],
+    [
+      attempt.idempotencyKey,
+      attempt.requestHash,
+      attempt.userId,
+      attempt.quantity,
+      attempt.ticket?.number ?? 0,
+      attempt.ticket?.saleId ?? "",
+      attempt.orderId,
+      attempt.productId,
+      attempt.soldOutFromMemory ?? 0,
+      filters,
+      attempt.challenge ?? "",
+    ],
+  );
   const [kind, saleId, remaining, issued, admitted, rate, at, a, b, claimed, acceptedKeys, queuedKeys, endsAt, powDifficulty] = reply;
   if (kind === "unknown") return { kind };
   const snapshot: SaleSnapshot = {
@@ -130,6 +135,10 @@ function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: str
  * claims returned, as they would be for a purchase, so waiting pages never wait on a stored state
  * that only a purchase would move.
  */
-export function viewLine(redis: Pick<Redis, "evalsha" | "eval">, productId: string, extra: Pick<Attempt, "soldOutFromMemory" | "filters">): Promise<GateOutcome> {
+export function viewLine(
+  redis: Pick<Redis, "evalsha" | "eval">,
+  productId: string,
+  extra: Pick<Attempt, "soldOutFromMemory" | "filters">,
+): Promise<GateOutcome> {
   return passGate(redis, { productId, userId: "", quantity: 1, idempotencyKey: "", requestHash: "", orderId: "", ...extra });
 }

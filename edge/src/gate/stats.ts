@@ -1,6 +1,6 @@
 import { BILL_KEY, saleKeys, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS, waitingIn } from "@fluxgate/common";
 import type { Redis } from "@upstash/redis/cloudflare";
-import { readSaleView } from "./snapshot";
+import { readSaleView } from "./sale-view";
 
 export interface SecondStats {
   /** Unix time, seconds. */

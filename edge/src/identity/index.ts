@@ -80,7 +80,8 @@ async function drainSmallBody(request: Request): Promise<void> {
 const verified: MiddlewareHandler<EdgeEnv> = async (c, next) => {
   const config = edgeConfig(c.env);
   if (config.IDENTITY === "anonymous") {
-    if (!warned) console.warn("IDENTITY=anonymous: buyers are whatever userId a request names; per-user limits and tickets bind to nothing. For local experiments only.");
+    if (!warned)
+      console.warn("IDENTITY=anonymous: buyers are whatever userId a request names; per-user limits and tickets bind to nothing. For local experiments only.");
     warned = true;
     return next();
   }
@@ -126,12 +127,18 @@ export function buyerOf(c: Context, named: string | undefined): Buyer {
     if (named !== undefined) return { ok: true, userId: named };
     return { ok: false, res: c.json({ error: "userId required (IDENTITY=anonymous)" }, 400) };
   }
-  if (named !== undefined && named !== buyer) return { ok: false, res: c.json({ error: "userId does not match the signed-in buyer", problem: "not_your_user" }, 403) };
+  if (named !== undefined && named !== buyer)
+    return { ok: false, res: c.json({ error: "userId does not match the signed-in buyer", problem: "not_your_user" }, 403) };
   return { ok: true, userId: buyer };
 }
 
 /** How this edge identifies buyers, for /health and the operator's page. */
 export function identityMode(config: EdgeConfig) {
   if (config.IDENTITY === "anonymous") return { mode: "anonymous" as const, warning: "IDENTITY=anonymous: buyers are unverified; local experiments only" };
-  return { mode: "jwt" as const, issuer: config.JWT_ISSUER, keys: config.JWT_SECRET ? "HS256 shared secret" : config.JWT_JWKS_URL, cookie: config.JWT_COOKIE ?? null };
+  return {
+    mode: "jwt" as const,
+    issuer: config.JWT_ISSUER,
+    keys: config.JWT_SECRET ? "HS256 shared secret" : config.JWT_JWKS_URL,
+    cookie: config.JWT_COOKIE ?? null,
+  };
 }

@@ -38,7 +38,7 @@ export class JwksCache {
 
   async keysFor(url: string, kid: string | undefined): Promise<HonoJsonWebKey[]> {
     let cached = this.byUrl.get(url);
-    const known = (c: Cached | undefined) => c !== undefined && c.keys.some((k) => k.kid === kid);
+    const known = (c: Cached | undefined) => c?.keys.some((k) => k.kid === kid);
     if (!known(cached) && (!cached || this.now() - cached.fetchedAt >= JWKS_REFETCH_MS || cached.pending)) {
       cached = await this.refresh(url);
     }

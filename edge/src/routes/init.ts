@@ -46,9 +46,24 @@ export const init = new Hono<EdgeEnv>()
     // the sale's outbox for the relay before the sale goes live: if this request is cut while it
     // waits for the origin, what the forwards miss is still relayed.
     await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
-    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys], [
-      saleId, req.quantity, req.ratePerSecond, req.burst, req.perUserLimit, startsAt, req.ticketTtlSeconds * 1000, req.productId, KEY_FILTER_BITS_PER_KEY, endsAt, req.powDifficulty,
-    ]);
+    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(
+      redis,
+      scripts.initSale,
+      [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys],
+      [
+        saleId,
+        req.quantity,
+        req.ratePerSecond,
+        req.burst,
+        req.perUserLimit,
+        startsAt,
+        req.ticketTtlSeconds * 1000,
+        req.productId,
+        KEY_FILTER_BITS_PER_KEY,
+        endsAt,
+        req.powDifficulty,
+      ],
+    );
     // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
     // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
     const delivered = await forwardToOrigin(config, event, outboxId);

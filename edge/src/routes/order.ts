@@ -31,7 +31,14 @@ const JSON_HEADERS = { "content-type": "application/json" } as const;
 /** The 200 a buyer gets, built from the order itself so a replay answers byte for byte the same. */
 function acceptedBody(order: string) {
   const o = JSON.parse(order) as { orderId: string; productId: string; userId: string; quantity: number; acceptedAt: number };
-  return { status: "accepted", orderId: o.orderId, productId: o.productId, userId: o.userId, quantity: o.quantity, acceptedAt: new Date(o.acceptedAt).toISOString() };
+  return {
+    status: "accepted",
+    orderId: o.orderId,
+    productId: o.productId,
+    userId: o.userId,
+    quantity: o.quantity,
+    acceptedAt: new Date(o.acceptedAt).toISOString(),
+  };
 }
 
 const limitBody = (productId: string, payload: string) => ({ status: "limit_reached", productId, limit: (JSON.parse(payload) as { limit: number }).limit });
@@ -46,7 +53,14 @@ export function waitingRoomUrl(req: OrderRequest, key: string): string {
 }
 
 async function queuedResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, outcome: Extract<GateOutcome, { kind: "queued" }>) {
-  const ticket: Ticket = { productId: req.productId, saleId: outcome.saleId, number: outcome.ticket, admittedAtIssue: outcome.admitted, rate: outcome.rate, issuedAt: outcome.at };
+  const ticket: Ticket = {
+    productId: req.productId,
+    saleId: outcome.saleId,
+    number: outcome.ticket,
+    admittedAtIssue: outcome.admitted,
+    rate: outcome.rate,
+    issuedAt: outcome.at,
+  };
   return redirectToWaitingRoom(c, config, req, key, ticket, Math.max(0, ticket.number - outcome.admitted), { expired: outcome.expired });
 }
 
@@ -57,7 +71,15 @@ async function standbyResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: Ord
   return redirectToWaitingRoom(c, config, req, key, ticket, snapshot.issued - projectedAdmitted(snapshot, now) + 1, { standby: true });
 }
 
-async function redirectToWaitingRoom(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, ticket: Ticket, ahead: number, extra: Record<string, unknown>) {
+async function redirectToWaitingRoom(
+  c: Context<EdgeEnv>,
+  config: EdgeConfig,
+  req: OrderRequest,
+  key: string,
+  ticket: Ticket,
+  ahead: number,
+  extra: Record<string, unknown>,
+) {
   const token = await signTicket(config.TICKET_SECRET, ticket, req.userId);
   setCookie(c, ticketCookie(req.productId), token, {
     path: "/",
@@ -131,7 +153,14 @@ export const order = new Hono<EdgeEnv>()
       if (ticket?.number) {
         // A place the line has certainly not reached: "keep waiting", from memory.
         const view = memory.stillQueued(productId, ticket);
-        if (view) return queuedResponse(c, config, req, key.data, { ...view, admitted: projectedAdmitted(view, Date.now()), kind: "queued", ticket: ticket.number, expired: false });
+        if (view)
+          return queuedResponse(c, config, req, key.data, {
+            ...view,
+            admitted: projectedAdmitted(view, Date.now()),
+            kind: "queued",
+            ticket: ticket.number,
+            expired: false,
+          });
         break;
       }
 
@@ -161,7 +190,15 @@ export const order = new Hono<EdgeEnv>()
   .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));
 
 /** One gate call (one EVALSHA), what the isolate learns from it, and the answer. */
-async function gateAndAnswer(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, idempotencyKey: string, requestHash: string, ticket: Ticket | undefined, challenge: string | undefined) {
+async function gateAndAnswer(
+  c: Context<EdgeEnv>,
+  config: EdgeConfig,
+  req: OrderRequest,
+  idempotencyKey: string,
+  requestHash: string,
+  ticket: Ticket | undefined,
+  challenge: string | undefined,
+) {
   const { productId } = req;
   const outcome = await passGate(redisFor(config), {
     soldOutFromMemory: memory.takeSoldOutAnswers(productId),

@@ -3,7 +3,7 @@ import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
-import { readSaleView } from "../gate/snapshot";
+import { readSaleView } from "../gate/sale-view";
 import { adminOnly } from "../http/admin-auth";
 import { memory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
@@ -11,26 +11,26 @@ import { redisFor } from "../redis";
 
 export const sales = new Hono<EdgeEnv>()
   .get("/:productId", async (c) => {
-  const productId = ProductId.safeParse(c.req.param("productId"));
-  if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
-  const redis = redisFor(edgeConfig(c.env));
-  const view = await readSaleView(redis, productId.data);
-  if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
-  const { saleId, quantity: q, issued, admitted, endsAt: end } = view;
-  const left = Math.max(0, view.remaining);
-  // Once sold out nobody waits any more: the line is told so (from memory) and goes home.
-  const ended = left === 0 || (end > 0 && Date.now() >= end);
-  return c.json({
-    productId: productId.data,
-    saleId,
-    quantity: q,
-    remaining: left,
-    sold: q - left,
-    queued: ended ? 0 : Math.max(0, issued - admitted),
-    endsAt: end ? new Date(end).toISOString() : null,
-    ended,
-  });
-})
+    const productId = ProductId.safeParse(c.req.param("productId"));
+    if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
+    const redis = redisFor(edgeConfig(c.env));
+    const view = await readSaleView(redis, productId.data);
+    if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
+    const { saleId, quantity: q, issued, admitted, endsAt: end } = view;
+    const left = Math.max(0, view.remaining);
+    // Once sold out nobody waits any more: the line is told so (from memory) and goes home.
+    const ended = left === 0 || (end > 0 && Date.now() >= end);
+    return c.json({
+      productId: productId.data,
+      saleId,
+      quantity: q,
+      remaining: left,
+      sold: q - left,
+      queued: ended ? 0 : Math.max(0, issued - admitted),
+      endsAt: end ? new Date(end).toISOString() : null,
+      ended,
+    });
+  })
   /** The operator ends the sale now: 409 "ended" for every purchase from then on, the outbox drains and is retired. */
   .post("/:productId/close", adminOnly, async (c) => {
     const productId = ProductId.safeParse(c.req.param("productId"));

@@ -51,16 +51,31 @@ export const waitingRoom = new Hono<EdgeEnv>()
     if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
     const known = memory.view(productId.data);
     if (memory.hasEnded(productId.data)) return c.json({ state: "ended", productId: productId.data });
-    if (known && known.snapshot.saleId !== ticket.saleId) return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
+    if (known && known.snapshot.saleId !== ticket.saleId)
+      return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
 
     const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};
-    const view = known?.snapshot ?? { admitted: ticket.admittedAtIssue, issued: Number.MAX_SAFE_INTEGER, rate: ticket.rate, at: ticket.issuedAt, remaining: Number.MAX_SAFE_INTEGER, claimed: 0 };
+    const view = known?.snapshot ?? {
+      admitted: ticket.admittedAtIssue,
+      issued: Number.MAX_SAFE_INTEGER,
+      rate: ticket.rate,
+      at: ticket.issuedAt,
+      remaining: Number.MAX_SAFE_INTEGER,
+      claimed: 0,
+    };
     const admitted = projectedAdmitted(view, now);
     if (ticket.number === 0) {
       // Standby: invited to order again as soon as the line (waiting, or holding a claim) no longer covers what is left.
       const waiting = Math.max(0, view.issued - admitted);
       if (!lineCovers(view)) return c.json({ state: "your_turn", productId: productId.data, position: 0, etaSeconds: 0, standby: true, ...remaining });
-      return c.json({ state: "waiting", productId: productId.data, position: waiting + 1, etaSeconds: etaSeconds(waiting + 1, view.rate), standby: true, ...remaining });
+      return c.json({
+        state: "waiting",
+        productId: productId.data,
+        position: waiting + 1,
+        etaSeconds: etaSeconds(waiting + 1, view.rate),
+        standby: true,
+        ...remaining,
+      });
     }
     const ahead = Math.max(0, ticket.number - admitted);
     return c.json({

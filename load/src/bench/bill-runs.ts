@@ -40,7 +40,10 @@ export async function billOrders(t: BillTarget, o: { productId: string; orders: 
   const dispatcher = new Agent({ connections: o.concurrency });
   try {
     // /init's own commands (and its sale event's confirmation) stay out of the window; so does signing in.
-    const tokens = await mintTokens(t.issuer, Array.from({ length: o.orders }, (_, n) => `${o.productId}-u${n}`));
+    const tokens = await mintTokens(
+      t.issuer,
+      Array.from({ length: o.orders }, (_, n) => `${o.productId}-u${n}`),
+    );
     await drained(redis, o.productId, o.drainTimeoutMs ?? 30_000);
     const meter = await BillMeter.start(t.redisUrl, t.dir, `orders-${o.productId}`);
     let next = 0;
@@ -49,7 +52,11 @@ export async function billOrders(t: BillTarget, o: { productId: string; orders: 
       for (let n = next++; n < o.orders; n = next++) {
         const res = await request(new URL("/order", t.edge), {
           method: "POST",
-          headers: { authorization: `Bearer ${tokens.get(`${o.productId}-u${n}`)}`, "content-type": "application/json", "idempotency-key": `${o.productId}-k${n}` },
+          headers: {
+            authorization: `Bearer ${tokens.get(`${o.productId}-u${n}`)}`,
+            "content-type": "application/json",
+            "idempotency-key": `${o.productId}-k${n}`,
+          },
           body: JSON.stringify({ productId: o.productId, userId: `${o.productId}-u${n}` }),
           dispatcher,
         });

@@ -57,7 +57,9 @@ export async function runBotFleet(o: BotFleetOptions): Promise<BotFleetResult> {
   const forgeKey = { ...(privateKey.export({ format: "jwk" }) as HonoJsonWebKey), kid: `${BOT_PREFIX}key`, alg: "ES256" };
   const now = Math.floor(Date.now() / 1000);
   const forged = await Promise.all(
-    Array.from({ length: 50 }, (_, i) => sign({ sub: `${BOT_PREFIX}${o.runId}-forged${i}`, iss: o.issuer, aud: o.audience, iat: now, exp: now + 3600 }, forgeKey, "ES256")),
+    Array.from({ length: 50 }, (_, i) =>
+      sign({ sub: `${BOT_PREFIX}${o.runId}-forged${i}`, iss: o.issuer, aud: o.audience, iat: now, exp: now + 3600 }, forgeKey, "ES256"),
+    ),
   );
   const byKind = Object.fromEntries(botKinds.map((k) => [k, {} as Record<string, number>])) as BotFleetResult["byKind"];
   let bought = 0;

@@ -31,7 +31,13 @@ export interface CannonResult {
 export async function flood(
   base: URL,
   f: Flood,
-  options: { connections: number; seconds: number; amount?: number; onTick?: (done: number) => void; /** Requests per second over all connections (a steady rate instead of as fast as possible). */ rate?: number },
+  options: {
+    connections: number;
+    seconds: number;
+    amount?: number;
+    onTick?: (done: number) => void /** Requests per second over all connections (a steady rate instead of as fast as possible). */;
+    rate?: number;
+  },
 ): Promise<CannonResult> {
   let n = 0;
   const request: autocannon.Request = {

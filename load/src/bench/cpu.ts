@@ -35,7 +35,8 @@ function readProcs(): Map<number, Proc> {
       const ppid = Number(rest[1]);
       const ticks = Number(rest[11]) + Number(rest[12]);
       const start = Number(rest[19]);
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim() || `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
+      const cmd =
+        readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim() || `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
       procs.set(Number(entry), { pid: Number(entry), ppid, ticks, start, cmd });
     } catch {
       /* the process ended meanwhile */
@@ -121,7 +122,12 @@ export function cpuBetween(a: CpuSample, b: CpuSample, redisPid?: number): CpuUs
   };
   round(cores);
   round(others);
-  const topOthers = Object.fromEntries(Object.entries(others).sort((x, y) => y[1] - x[1]).slice(0, 3).filter(([, v]) => v >= 0.05));
+  const topOthers = Object.fromEntries(
+    Object.entries(others)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 3)
+      .filter(([, v]) => v >= 0.05),
+  );
   return { seconds, cores, others: topOthers, capacity: availableParallelism() };
 }
 
@@ -130,6 +136,12 @@ export function describeCpu(c: CpuUse): string {
   const parts = Object.entries(c.cores)
     .filter(([, v]) => v >= 0.01)
     .sort((x, y) => y[1] - x[1])
-    .map(([k, v]) => (k === "other" && Object.keys(c.others).length ? `other ${v.toFixed(2)} (${Object.entries(c.others).map(([n, x]) => `${n} ${x.toFixed(2)}`).join(", ")})` : `${k} ${v.toFixed(2)}`));
+    .map(([k, v]) =>
+      k === "other" && Object.keys(c.others).length
+        ? `other ${v.toFixed(2)} (${Object.entries(c.others)
+            .map(([n, x]) => `${n} ${x.toFixed(2)}`)
+            .join(", ")})`
+        : `${k} ${v.toFixed(2)}`,
+    );
   return `${total.toFixed(2)}/${c.capacity} cores: ${parts.join(", ")}`;
 }

@@ -50,7 +50,12 @@ export async function initSale(base: URL, adminToken: string, sale: Record<strin
 export function orderFlood(productId: string, prefix: string, distinct: boolean): Flood {
   const headers = { "content-type": "application/json" };
   if (!distinct) {
-    return { method: "POST", path: "/order", headers: { ...headers, "idempotency-key": `${prefix}-same` }, body: JSON.stringify({ productId, userId: `${prefix}-same` }) };
+    return {
+      method: "POST",
+      path: "/order",
+      headers: { ...headers, "idempotency-key": `${prefix}-same` },
+      body: JSON.stringify({ productId, userId: `${prefix}-same` }),
+    };
   }
   return {
     method: "POST",

@@ -54,7 +54,6 @@ export interface SaleRun {
   saleId: string;
 }
 
-
 interface Target {
   name: string;
   target: string;
@@ -98,18 +97,21 @@ const workerdMicros = (p: PathResult) => ((p.cpu.cores["workerd (bench)"] ?? 0) 
 
 const polluted = (w: RedisWindow, commands: number) => isPolluted(w.usage) || (w.mine !== undefined && w.usage.edge - originScripts(w) !== commands);
 
-export function report(run: { settings: EdgeBenchSettings; runId: string; startedAt: number; outDir: string }, r: {
-  built: { scriptPath: string; wranglerVersion: string };
-  buildMs: number;
-  backgroundPerSecond: number;
-  originBackgroundPerSecond: number;
-  registeredOutboxes: number;
-  idle: CommandUsage;
-  hello: PathResult;
-  paths: PathResult[];
-  sale: SaleRun;
-  monitor: boolean;
-}): number {
+export function report(
+  run: { settings: EdgeBenchSettings; runId: string; startedAt: number; outDir: string },
+  r: {
+    built: { scriptPath: string; wranglerVersion: string };
+    buildMs: number;
+    backgroundPerSecond: number;
+    originBackgroundPerSecond: number;
+    registeredOutboxes: number;
+    idle: CommandUsage;
+    hello: PathResult;
+    paths: PathResult[];
+    sale: SaleRun;
+    monitor: boolean;
+  },
+): number {
   const helloRps = r.hello.cannon.rps;
   const all = [r.hello, ...r.paths];
   const out: string[] = [];
@@ -121,7 +123,19 @@ export function report(run: { settings: EdgeBenchSettings; runId: string; starte
   out.push("");
   out.push(
     table([
-      ["path", "req/s", "× hello", "p50", "p99", "status codes", "workerd CPU/req", "Redis cmds/req", "cmds / requests sent", "commandstats/req", "incl. Lua/req"],
+      [
+        "path",
+        "req/s",
+        "× hello",
+        "p50",
+        "p99",
+        "status codes",
+        "workerd CPU/req",
+        "Redis cmds/req",
+        "cmds / requests sent",
+        "commandstats/req",
+        "incl. Lua/req",
+      ],
       ...all.map((p) => [
         p.name,
         fmtInt(p.cannon.rps),
@@ -176,7 +190,10 @@ export function report(run: { settings: EdgeBenchSettings; runId: string; starte
           `${(s.requests / s.buyers).toFixed(2)} edge requests, ${(r.sale.commands / s.buyers).toFixed(2)} Redis commands; ` +
             `${s.byKind.page.count ? (s.byKind.status.count / s.byKind.page.count).toFixed(2) : "0"} status polls per queued buyer`,
         ],
-        ["  commandstats (server-wide) / incl. Lua", `${(r.sale.redis.usage.edge / Math.max(1, s.requests)).toFixed(4)} / ${(r.sale.redis.usage.allExecuted / Math.max(1, s.requests)).toFixed(3)}`],
+        [
+          "  commandstats (server-wide) / incl. Lua",
+          `${(r.sale.redis.usage.edge / Math.max(1, s.requests)).toFixed(4)} / ${(r.sale.redis.usage.allExecuted / Math.max(1, s.requests)).toFixed(3)}`,
+        ],
         ["accepted (200)", `${fmtInt(accepted)} of ${fmtInt(stock)} stock (${unique} distinct orderIds; /sales says sold ${soldInRedis})`],
         ["ended sold out", fmtInt(s.outcomes.sold_out)],
         ["limit reached / error / unfinished", `${s.outcomes.limit_reached} / ${s.outcomes.error} / ${s.outcomes.unfinished}`],
@@ -250,12 +267,21 @@ export function report(run: { settings: EdgeBenchSettings; runId: string; starte
     },
   ];
   out.push("");
-  out.push(table([["target", "wanted", "measured", "result"], ...targets.map((t) => [t.name, t.target, t.measured, t.pass ? "PASS" : "FAIL"])], { alignNumbers: false }));
-  const pollutedWindows = [...r.paths.filter((p) => polluted(p.redis, p.commands)).map((p) => p.name), ...(polluted(r.sale.redis, r.sale.commands) ? ["whole sale"] : [])];
+  out.push(
+    table([["target", "wanted", "measured", "result"], ...targets.map((t) => [t.name, t.target, t.measured, t.pass ? "PASS" : "FAIL"])], {
+      alignNumbers: false,
+    }),
+  );
+  const pollutedWindows = [
+    ...r.paths.filter((p) => polluted(p.redis, p.commands)).map((p) => p.name),
+    ...(polluted(r.sale.redis, r.sale.commands) ? ["whole sale"] : []),
+  ];
   if (pollutedWindows.length) {
     out.push(
       `Note: other clients used this redis during ${pollutedWindows.join(", ")}: commandstats is polluted there` +
-        (r.monitor ? "; the Redis cmds/req figures count only the commands naming the bench's own sale keys (MONITOR)." : "; without redis-cli the figures above include them."),
+        (r.monitor
+          ? "; the Redis cmds/req figures count only the commands naming the bench's own sale keys (MONITOR)."
+          : "; without redis-cli the figures above include them."),
     );
   }
   const totalSeconds = (Date.now() - run.startedAt) / 1000;

@@ -103,7 +103,8 @@ export function summarize(profile: CpuProfile, limit = 30): ProfileSummary {
   const byFile = [...perFile].sort((a, b) => b[1] - a[1]).map(([file, us]) => ({ file, pct: Math.round((1000 * us) / totalUs) / 10 }));
 
   // Inclusive: walk the tree, crediting each sample's self time to every distinct function on its stack.
-  const label = (n: ProfileNode) => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url ? `${n.callFrame.url.split("/").at(-1)}:${n.callFrame.lineNumber + 1}` : ""}`.trim();
+  const label = (n: ProfileNode) =>
+    `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url ? `${n.callFrame.url.split("/").at(-1)}:${n.callFrame.lineNumber + 1}` : ""}`.trim();
   const root = profile.nodes[0];
   const inclusive = new Map<string, number>();
   const stack: string[] = [];

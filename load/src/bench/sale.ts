@@ -73,8 +73,6 @@ interface Reply {
   location: string | undefined;
 }
 
-
-
 export async function runSale(o: SaleOptions): Promise<SaleResult> {
   const pool = new Pool(o.base.origin, { connections: o.connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const cookieName = `fg_ticket_${o.productId}`;
@@ -213,9 +211,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
   const progress = setInterval(() => o.onProgress?.(finished, requests), 250);
   try {
     await Promise.all(
-      Array.from({ length: o.buyers }, (_, i) =>
-        buyer(i).catch((error: unknown) => end("error", error instanceof Error ? error.message : String(error))),
-      ),
+      Array.from({ length: o.buyers }, (_, i) => buyer(i).catch((error: unknown) => end("error", error instanceof Error ? error.message : String(error)))),
     );
   } finally {
     clearInterval(progress);

@@ -5,7 +5,10 @@ export function table(rows: (string | number)[][], options: { alignNumbers?: boo
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
   const numeric = (s: string) => /^[-+]?[\d.,]+(×|%| ms| µs)?$/.test(s);
   const line = (r: string[]) =>
-    r.map((c, i) => (align && numeric(c) && i > 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+    r
+      .map((c, i) => (align && numeric(c) && i > 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   const out = [line(cells[0]!), widths.map((w) => "-".repeat(w)).join("  ")];
   for (const r of cells.slice(1)) out.push(line(r));
   return out.join("\n");

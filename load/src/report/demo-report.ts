@@ -35,7 +35,11 @@ export function botRows(bots: DemoRun["bots"]): (string | number)[][] {
   return [
     ["bot kind", "requests", "answers"],
     ...botKinds.map((kind) => [kind, sum(bots.byKind[kind]), statuses(bots.byKind[kind])]),
-    ["all bots", bots.requests, `refused ${bots.refused.toLocaleString("en")}, no answer ${bots.errors}, units bought ${bots.unitsBought}, Redis commands spent on them ${bots.redisCommands ?? "n/a (no redis-cli)"} of the sale's ${bots.saleRedisCommands ?? "n/a"}`],
+    [
+      "all bots",
+      bots.requests,
+      `refused ${bots.refused.toLocaleString("en")}, no answer ${bots.errors}, units bought ${bots.unitsBought}, Redis commands spent on them ${bots.redisCommands ?? "n/a (no redis-cli)"} of the sale's ${bots.saleRedisCommands ?? "n/a"}`,
+    ],
   ];
 }
 
@@ -51,7 +55,12 @@ export function billRows(run: DemoRun): (string | number)[][] {
     [`idle afterwards, per second (${run.bill.idle.seconds.toFixed(0)} s)`, ...cells(idle), `${fmtUsd(upstashCostUsd(idle.total * 86_400))} per day`],
   ];
 }
-export const BILL_HEADER = ["Upstash bill", ...BILL_COMPONENTS.map((c) => (c === "forward" ? "origin forward" : c)), "total", `cost at $${UPSTASH_PAYG_USD_PER_100K_COMMANDS}/100k`];
+export const BILL_HEADER = [
+  "Upstash bill",
+  ...BILL_COMPONENTS.map((c) => (c === "forward" ? "origin forward" : c)),
+  "total",
+  `cost at $${UPSTASH_PAYG_USD_PER_100K_COMMANDS}/100k`,
+];
 
 const colors = { accepted: "#146c2e", queued: "#b06000", soldOut: "#a50e0e", polls: "#0b57d0", stock: "#0b57d0", line: "#7b1fa2" };
 
@@ -112,17 +121,32 @@ admitted at ${run.settings.ratePerSecond}/s, through the edge on ${run.edge}. ${
 Result: <span class="${clean ? "ok" : "bad"}">${clean ? "nothing oversold, lost or duplicated; PostgreSQL's stock = initial − sold" : "INCONSISTENT"}</span>.</p>
 <p>Real path, edge → origin → Kafka → worker, from PostgreSQL's own timestamps (<code>persisted_at − accepted_at</code>):
 ${l ? `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms over ${l.orders.toLocaleString("en")} orders` : "no order persisted"}.</p>
-${htmlTable(["outcome", "requests", "p50", "p99"], [
-  ["attempts (POST /order)", ...lat(isOrder)],
-  ["accepted (200)", ...lat((r) => isOrder(r) && r.status === 200)],
-  ["queued (302)", ...lat((r) => isOrder(r) && r.status === 302)],
-  ["challenged (401: solved, sent again)", ...lat((r) => isOrder(r) && r.status === 401)],
-  ["sold out / limit (409)", ...lat((r) => isOrder(r) && r.status === 409)],
-  ["waiting-room polls", ...lat((r) => r.kind === "status")],
-])}
-${htmlTable(["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "PostgreSQL stock"], [
-  [run.result.buyers, run.result.outcomes.bought, run.result.outcomes.sold_out, run.result.outcomes.unfinished, a.oversold, a.lost, a.duplicates, `${a.postgres.stock} = ${a.redis.initial} − ${a.redis.sold}`],
-])}
+${htmlTable(
+  ["outcome", "requests", "p50", "p99"],
+  [
+    ["attempts (POST /order)", ...lat(isOrder)],
+    ["accepted (200)", ...lat((r) => isOrder(r) && r.status === 200)],
+    ["queued (302)", ...lat((r) => isOrder(r) && r.status === 302)],
+    ["challenged (401: solved, sent again)", ...lat((r) => isOrder(r) && r.status === 401)],
+    ["sold out / limit (409)", ...lat((r) => isOrder(r) && r.status === 409)],
+    ["waiting-room polls", ...lat((r) => r.kind === "status")],
+  ],
+)}
+${htmlTable(
+  ["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "PostgreSQL stock"],
+  [
+    [
+      run.result.buyers,
+      run.result.outcomes.bought,
+      run.result.outcomes.sold_out,
+      run.result.outcomes.unfinished,
+      a.oversold,
+      a.lost,
+      a.duplicates,
+      `${a.postgres.stock} = ${a.redis.initial} − ${a.redis.sold}`,
+    ],
+  ],
+)}
 <h2>Bots</h2>
 <p>Beside the people (signed in, solving a ${run.settings.powDifficulty}-bit proof of work), a fleet of ${run.settings.botRequests.toLocaleString("en")} bot requests:
 <span class="${run.bots.unitsBought === 0 && !run.bots.redisCommands ? "ok" : "bad"}">${run.bots.unitsBought} units bought by bots, ${run.bots.redisCommands ?? "n/a"} Redis commands spent on them</span>;
@@ -138,9 +162,13 @@ ${lineChart(
   ],
   { xLabel: "seconds since the first buyer", yLabel: "units / people", markers },
 )}
-${run.bill ? `<h2>What it cost on Upstash</h2>
+${
+  run.bill
+    ? `<h2>What it cost on Upstash</h2>
 <p>Every command each component sent to redis during the sale (from <code>/init</code> to drained: the crowd's gate calls and waiting-room reads, the origin's confirmations, the relay), counted the way Upstash bills (MONITOR, by connection).</p>
-${htmlTable(BILL_HEADER, billRows(run))}` : ""}
+${htmlTable(BILL_HEADER, billRows(run))}`
+    : ""
+}
 <h2>Audit</h2>
 <pre>${JSON.stringify(a, null, 2).replace(/</g, "&lt;")}</pre>
 <h2>Events</h2>

@@ -26,7 +26,10 @@ function niceMax(v: number): number {
 
 function legend(series: { name: string; color: string }[]): string {
   return series
-    .map((s, i) => `<g transform="translate(${PAD.left + i * 150},12)"><rect width="12" height="12" rx="2" fill="${s.color}"/><text x="18" y="10" font-size="12">${esc(s.name)}</text></g>`)
+    .map(
+      (s, i) =>
+        `<g transform="translate(${PAD.left + i * 150},12)"><rect width="12" height="12" rx="2" fill="${s.color}"/><text x="18" y="10" font-size="12">${esc(s.name)}</text></g>`,
+    )
     .join("");
 }
 
@@ -38,17 +41,26 @@ export function lineChart(title: string, series: LineSeries[], opts: { xLabel: s
   const x = (v: number) => PAD.left + (v / xMax) * (W - PAD.left - PAD.right);
   const y = (v: number) => H - PAD.bottom - (v / yMax) * (H - PAD.top - PAD.bottom);
   const grid = [0, 0.25, 0.5, 0.75, 1]
-    .map((f) => `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(f * yMax)}" y2="${y(f * yMax)}" stroke="#ddd"/><text x="${PAD.left - 6}" y="${y(f * yMax) + 4}" font-size="11" text-anchor="end">${Math.round(f * yMax).toLocaleString("en")}</text>`)
+    .map(
+      (f) =>
+        `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(f * yMax)}" y2="${y(f * yMax)}" stroke="#ddd"/><text x="${PAD.left - 6}" y="${y(f * yMax) + 4}" font-size="11" text-anchor="end">${Math.round(f * yMax).toLocaleString("en")}</text>`,
+    )
     .join("");
   const ticks = Array.from({ length: 6 }, (_, i) => (i / 5) * xMax)
     .map((v) => `<text x="${x(v)}" y="${H - PAD.bottom + 16}" font-size="11" text-anchor="middle">${v.toFixed(v < 10 ? 1 : 0)}</text>`)
     .join("");
   const lines = series
     .filter((s) => s.points.length > 0)
-    .map((s) => `<path fill="none" stroke="${s.color}" stroke-width="2" d="${s.points.map((p, i) => `${i ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join("")}"><title>${esc(s.name)}</title></path>`)
+    .map(
+      (s) =>
+        `<path fill="none" stroke="${s.color}" stroke-width="2" d="${s.points.map((p, i) => `${i ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join("")}"><title>${esc(s.name)}</title></path>`,
+    )
     .join("");
   const marks = (opts.markers ?? [])
-    .map((m) => `<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${PAD.top}" y2="${H - PAD.bottom}" stroke="#a50e0e" stroke-dasharray="4 3"/><text x="${x(m.x) + 4}" y="${PAD.top + 12}" font-size="11" fill="#a50e0e">${esc(m.label)}</text>`)
+    .map(
+      (m) =>
+        `<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${PAD.top}" y2="${H - PAD.bottom}" stroke="#a50e0e" stroke-dasharray="4 3"/><text x="${x(m.x) + 4}" y="${PAD.top + 12}" font-size="11" fill="#a50e0e">${esc(m.label)}</text>`,
+    )
     .join("");
   return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">${legend(series)}${grid}${ticks}${lines}${marks}
 <text x="${(W + PAD.left) / 2}" y="${H - 4}" font-size="12" text-anchor="middle">${esc(opts.xLabel)}</text>
@@ -68,13 +80,19 @@ export function barChart(title: string, groups: BarGroup[], opts: { xLabel: stri
   const slot = (W - PAD.left - PAD.right) / Math.max(1, groups.length);
   const bar = (slot * 0.8) / Math.max(1, names.length);
   const grid = [0, 0.5, 1]
-    .map((f) => `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(f * yMax)}" y2="${y(f * yMax)}" stroke="#ddd"/><text x="${PAD.left - 6}" y="${y(f * yMax) + 4}" font-size="11" text-anchor="end">${Math.round(f * yMax).toLocaleString("en")}</text>`)
+    .map(
+      (f) =>
+        `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(f * yMax)}" y2="${y(f * yMax)}" stroke="#ddd"/><text x="${PAD.left - 6}" y="${y(f * yMax) + 4}" font-size="11" text-anchor="end">${Math.round(f * yMax).toLocaleString("en")}</text>`,
+    )
     .join("");
   const bars = groups
     .map((g, gi) => {
       const x0 = PAD.left + gi * slot + slot * 0.1;
       const rects = g.values
-        .map((v, vi) => `<rect x="${(x0 + vi * bar).toFixed(1)}" y="${y(v.value).toFixed(1)}" width="${(bar - 1).toFixed(1)}" height="${(H - PAD.bottom - y(v.value)).toFixed(1)}" fill="${v.color}"><title>${esc(`${v.name} ${g.label}: ${v.value}`)}</title></rect>`)
+        .map(
+          (v, vi) =>
+            `<rect x="${(x0 + vi * bar).toFixed(1)}" y="${y(v.value).toFixed(1)}" width="${(bar - 1).toFixed(1)}" height="${(H - PAD.bottom - y(v.value)).toFixed(1)}" fill="${v.color}"><title>${esc(`${v.name} ${g.label}: ${v.value}`)}</title></rect>`,
+        )
         .join("");
       return `${rects}<text x="${x0 + slot * 0.4}" y="${H - PAD.bottom + 16}" font-size="11" text-anchor="middle">${esc(g.label)}</text>`;
     })

@@ -65,7 +65,10 @@ export function request(method: string, url: string, body: string | undefined, p
 /** k6's threshold expressions we use: `count<=N`, `count==N`, `rate==X`. */
 export function thresholdHolds(metric: string, expression: string): boolean {
   const [, aggregate, op, limit] = /^(count|rate)\s*(<=|==|<|>=|>)\s*([\d.]+)$/.exec(expression) ?? [];
-  const value = aggregate === "rate" && metric === "checks" ? state.checks.passes / Math.max(1, state.checks.passes + state.checks.fails) : (state.counters.get(metric) ?? 0);
+  const value =
+    aggregate === "rate" && metric === "checks"
+      ? state.checks.passes / Math.max(1, state.checks.passes + state.checks.fails)
+      : (state.counters.get(metric) ?? 0);
   const n = Number(limit);
   switch (op) {
     case "<=":

@@ -113,4 +113,3 @@ export function compatibilityFlags(): string[] {
   if (!match) return [];
   return [...match[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
 }
-

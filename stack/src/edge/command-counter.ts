@@ -25,12 +25,20 @@ export async function countingUpstash(target: string, commands: Map<string, numb
       } catch {
         /* not a command: forwarded as is */
       }
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "content-length", "connection"].includes(k))) as Record<string, string>;
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "content-length", "connection"].includes(k))) as Record<
+        string,
+        string
+      >;
       // A kept-alive socket the bridge just closed is the pass-through's own failure, not the
       // edge's: try again (the gate is idempotent per key, so a repeat changes nothing).
       for (let attempt = 1; ; attempt++) {
         try {
-          const answer = await fetch(new URL(req.url ?? "/", target), { method: req.method ?? "POST", headers, body, dispatcher: agent } as unknown as RequestInit);
+          const answer = await fetch(new URL(req.url ?? "/", target), {
+            method: req.method ?? "POST",
+            headers,
+            body,
+            dispatcher: agent,
+          } as unknown as RequestInit);
           const bytes = Buffer.from(await answer.arrayBuffer());
           res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" });
           res.end(bytes);

@@ -86,16 +86,18 @@ export async function startIsolates(o: IsolatesOptions): Promise<RunningIsolates
     serviceBindings: Object.fromEntries(copies.map((copy, i) => [`ISOLATE_${i}`, copy.name!])),
   };
   // Miniflare 5 takes a new options shape; the v4 one (scripts, modules, bindings) converts.
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    host: o.host ?? "127.0.0.1",
-    port: o.port ?? 0,
-    ...(o.inspectorPort !== undefined ? { inspectorPort: o.inspectorPort } : {}),
-    // The first worker receives every request.
-    workers: [router, ...copies],
-    handleStructuredLogs({ timestamp, level, message }) {
-      log.write(`${new Date(timestamp).toISOString()} ${level} ${message}\n`);
-    },
-  }));
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: o.host ?? "127.0.0.1",
+      port: o.port ?? 0,
+      ...(o.inspectorPort !== undefined ? { inspectorPort: o.inspectorPort } : {}),
+      // The first worker receives every request.
+      workers: [router, ...copies],
+      handleStructuredLogs({ timestamp, level, message }) {
+        log.write(`${new Date(timestamp).toISOString()} ${level} ${message}\n`);
+      },
+    }),
+  );
   const url = await mf.ready;
   return {
     url,

@@ -14,7 +14,11 @@ import { edgeIsolates, startIsolates } from "./isolates";
 
 const config = stackConfig();
 const isolates = edgeIsolates();
-const addresses = Object.fromEntries(["UPSTASH_REDIS_REST_URL", "ORIGIN_URL", "JWT_ISSUER", "JWT_JWKS_URL", "JWT_AUDIENCE"].flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])));
+const addresses = Object.fromEntries(
+  ["UPSTASH_REDIS_REST_URL", "ORIGIN_URL", "JWT_ISSUER", "JWT_JWKS_URL", "JWT_AUDIENCE"].flatMap((name) =>
+    process.env[name] ? [[name, process.env[name]!]] : [],
+  ),
+);
 
 const built = await buildEdge(join(config.home.run, "edge-bundle"));
 const edge = await startIsolates({

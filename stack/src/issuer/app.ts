@@ -30,22 +30,24 @@ export function issuerApp(issuer: string, keys: KeyStore) {
   };
   const body = async <T extends z.ZodType>(req: Request, schema: T) => schema.safeParse(await req.json().catch(() => undefined));
 
-  return new Hono()
-    .get("/health", (c) => c.json({ service: "issuer", status: "ok", issuer, kid: keys.current.private.kid }))
-    .get(JWKS_PATH, (c) => c.json(keys.jwks(), 200, { "cache-control": "max-age=60" }))
-    .post("/token", async (c) => {
-      const r = await body(c.req.raw, TokenRequest);
-      if (!r.success) return c.json({ error: "body must be {sub, ttlSeconds?, aud?}", issues: r.error.issues }, 400);
-      return c.json({ token: await mint(r.data.sub, r.data.ttlSeconds, r.data.aud), sub: r.data.sub, kid: keys.current.private.kid });
-    })
-    // Crowds (tests, the demo, k6) fetch thousands of tokens in one round trip.
-    .post("/tokens", async (c) => {
-      const r = await body(c.req.raw, BatchRequest);
-      if (!r.success) return c.json({ error: "body must be {subs: [...], ttlSeconds?}", issues: r.error.issues }, 400);
-      const tokens: Record<string, string> = {};
-      for (const sub of r.data.subs) tokens[sub] = await mint(sub, r.data.ttlSeconds);
-      return c.json({ tokens });
-    })
-    // Key rotation as a shop would do it: the new key signs from now on, the old ones stay published.
-    .post("/rotate", (c) => c.json({ kid: keys.rotate().private.kid }));
+  return (
+    new Hono()
+      .get("/health", (c) => c.json({ service: "issuer", status: "ok", issuer, kid: keys.current.private.kid }))
+      .get(JWKS_PATH, (c) => c.json(keys.jwks(), 200, { "cache-control": "max-age=60" }))
+      .post("/token", async (c) => {
+        const r = await body(c.req.raw, TokenRequest);
+        if (!r.success) return c.json({ error: "body must be {sub, ttlSeconds?, aud?}", issues: r.error.issues }, 400);
+        return c.json({ token: await mint(r.data.sub, r.data.ttlSeconds, r.data.aud), sub: r.data.sub, kid: keys.current.private.kid });
+      })
+      // Crowds (tests, the demo, k6) fetch thousands of tokens in one round trip.
+      .post("/tokens", async (c) => {
+        const r = await body(c.req.raw, BatchRequest);
+        if (!r.success) return c.json({ error: "body must be {subs: [...], ttlSeconds?}", issues: r.error.issues }, 400);
+        const tokens: Record<string, string> = {};
+        for (const sub of r.data.subs) tokens[sub] = await mint(sub, r.data.ttlSeconds);
+        return c.json({ tokens });
+      })
+      // Key rotation as a shop would do it: the new key signs from now on, the old ones stay published.
+      .post("/rotate", (c) => c.json({ kid: keys.rotate().private.kid }))
+  );
 }

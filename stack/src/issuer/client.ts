@@ -18,7 +18,11 @@ export async function mintTokens(issuerUrl: string, subs: string[], ttlSeconds =
 
 /** One token of the dev issuer, with its own ttl and audience (an expired or misdirected one, for bots). */
 export async function mintToken(issuerUrl: string, sub: string, extra: { ttlSeconds?: number; aud?: string } = {}): Promise<string> {
-  const res = await fetch(new URL("/token", issuerUrl), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sub, ...extra }) });
+  const res = await fetch(new URL("/token", issuerUrl), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sub, ...extra }),
+  });
   if (!res.ok) throw new Error(`dev issuer POST /token answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { token: string }).token;
 }

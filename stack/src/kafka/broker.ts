@@ -93,7 +93,9 @@ function formatStorage(opts: KafkaOptions, libs: string, paths: ReturnType<typeo
     { encoding: "utf8", timeout: 120_000 },
   );
   if (res.status !== 0 || !existsSync(join(paths.logDir, "meta.properties"))) {
-    throw new Error(`formatting Kafka storage in ${paths.logDir} failed (exit ${res.status ?? res.signal}):\n${`${res.stdout}\n${res.stderr}`.trim().slice(-3000)}`);
+    throw new Error(
+      `formatting Kafka storage in ${paths.logDir} failed (exit ${res.status ?? res.signal}):\n${`${res.stdout}\n${res.stderr}`.trim().slice(-3000)}`,
+    );
   }
 }
 
@@ -101,10 +103,7 @@ function formatStorage(opts: KafkaOptions, libs: string, paths: ReturnType<typeo
  * Starts the broker as the daemon "kafka" (fetching its jars and formatting its storage on the
  * first run). Does nothing when ours is already running. Pair with waitKafkaReady.
  */
-export async function startKafka(
-  options: Partial<KafkaOptions> & { home: StackHome },
-  onProgress?: KafkaProgressListener,
-): Promise<DaemonRecord> {
+export async function startKafka(options: Partial<KafkaOptions> & { home: StackHome }, onProgress?: KafkaProgressListener): Promise<DaemonRecord> {
   const opts: KafkaOptions = { ...KAFKA_DEFAULTS, ...options };
   const running = runningDaemon(opts.home, KAFKA_DAEMON);
   if (running) return running;
@@ -137,4 +136,3 @@ export function kafkaClusterId(home: StackHome): string | undefined {
     return undefined;
   }
 }
-

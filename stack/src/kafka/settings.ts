@@ -60,4 +60,3 @@ export function kafkaPaths(home: StackHome) {
     serverProperties: join(home.run, "kafka-server.properties"),
   };
 }
-

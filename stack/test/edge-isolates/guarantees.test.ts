@@ -1,6 +1,21 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type {} from "../global-setup";
-import { bearer, initSale, onEveryIsolate, signIn, order, send, sleep, startEdge, ticketNumber, total, uniqueProduct, type EdgeUnderTest, type OrderReply, type Reply } from "./harness";
+import {
+  bearer,
+  initSale,
+  onEveryIsolate,
+  signIn,
+  order,
+  send,
+  sleep,
+  startEdge,
+  ticketNumber,
+  total,
+  uniqueProduct,
+  type EdgeUnderTest,
+  type OrderReply,
+  type Reply,
+} from "./harness";
 
 /** The edge's re-check window (edge/src/memory.ts SOLD_OUT_MEMORY_MS). */
 const RECHECK_WINDOW_MS = 3_000;
@@ -21,13 +36,17 @@ async function untilFinal(send: () => Promise<Reply<OrderReply>>): Promise<Reply
 }
 
 const seen = (replies: { isolate: number }[]) => new Set(replies.map((r) => r.isolate)).size;
-const saleOf = (productId: string) => send<{ remaining: number; sold: number; claimed: number }>(edge, `/admin/sales/${productId}`, { headers: { authorization: `Bearer ${edge.adminToken}` } });
+const saleOf = (productId: string) =>
+  send<{ remaining: number; sold: number; claimed: number }>(edge, `/admin/sales/${productId}`, { headers: { authorization: `Bearer ${edge.adminToken}` } });
 
 describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)", () => {
   it("sells exactly the stock to 2,000 concurrent buyers spread over every isolate", async () => {
     const productId = uniqueProduct("race");
     await initSale(edge, { productId, quantity: 100, ratePerSecond: 1_000_000 });
-    await signIn(edge, Array.from({ length: 2000 }, (_, i) => `u${i}`));
+    await signIn(
+      edge,
+      Array.from({ length: 2000 }, (_, i) => `u${i}`),
+    );
     const replies = await Promise.all(Array.from({ length: 2000 }, (_, i) => order(edge, { productId, userId: `u${i}` })));
     expect(seen(replies)).toBe(4);
     const accepted = replies.filter((r) => r.status === 200);
@@ -189,7 +208,8 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     const gone = await order(edge, { productId, userId: "gone" });
     const waiter = await order(edge, { productId, userId: "waiter" });
     expect([gone.status, waiter.status]).toEqual([302, 302]);
-    const poll = () => send<{ state: string }>(edge, `/waiting-room/status?productId=${productId}&userId=waiter`, { headers: { "x-queue-ticket": waiter.body.ticket! } });
+    const poll = () =>
+      send<{ state: string }>(edge, `/waiting-room/status?productId=${productId}&userId=waiter`, { headers: { "x-queue-ticket": waiter.body.ticket! } });
     // No order arrives: only the waiting page polls. "gone" is admitted, holds the last unit for a
     // second, then its claim expires and the line reaches "waiter".
     const states: string[] = [];
@@ -225,7 +245,9 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     const queued = await order(edge, { productId, userId: "slow" });
     expect(queued.status).toBe(302);
     expect(queued.body.etaSeconds).toBe(2);
-    const status = await send<{ state: string; etaSeconds: number | null }>(edge, `/waiting-room/status?productId=${productId}&userId=slow`, { headers: { "x-queue-ticket": queued.body.ticket!, ...(await bearer(edge, "slow")) } });
+    const status = await send<{ state: string; etaSeconds: number | null }>(edge, `/waiting-room/status?productId=${productId}&userId=slow`, {
+      headers: { "x-queue-ticket": queued.body.ticket!, ...(await bearer(edge, "slow")) },
+    });
     expect(status.body.state).toBe("waiting");
     expect(typeof status.body.etaSeconds).toBe("number");
     await sleep(2_200);
@@ -252,7 +274,10 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     expect((await order(edge, { productId, userId: "first" })).status).toBe(200);
     const alice = await order(edge, { productId, userId: "alice" });
     expect(alice.status).toBe(302);
-    const cookie = alice.headers.getSetCookie().find((c) => c.startsWith(`fg_ticket_${productId}=`))!.split(";")[0]!;
+    const cookie = alice.headers
+      .getSetCookie()
+      .find((c) => c.startsWith(`fg_ticket_${productId}=`))!
+      .split(";")[0]!;
     const bob = await order(edge, { productId, userId: "bob" }, { cookie });
     expect(bob.status).toBe(302);
     expect(ticketNumber(bob.body.ticket!)).not.toBe(ticketNumber(alice.body.ticket!));

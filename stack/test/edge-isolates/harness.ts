@@ -67,7 +67,6 @@ export async function startEdge(stack: StackState, isolates = 4): Promise<EdgeUn
   };
 }
 
-
 export interface Reply<T = Record<string, unknown>> {
   status: number;
   body: T;
@@ -99,7 +98,11 @@ let counter = 0;
 export const uniqueProduct = (name: string) => `${name}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
 
 export async function initSale(edge: EdgeUnderTest, body: Record<string, unknown>): Promise<{ saleId: string }> {
-  const r = await send<{ saleId: string }>(edge, "/init", { method: "POST", headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await send<{ saleId: string }>(edge, "/init", {
+    method: "POST",
+    headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   if (r.status !== 200) throw new Error(`init failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
@@ -130,7 +133,11 @@ export async function bearer(edge: EdgeUnderTest, userId: string): Promise<{ aut
 }
 
 /** An order of `body.userId`, signed in as that buyer (the token's sub is the buyer; the body's userId must match it). */
-export async function order(edge: EdgeUnderTest, body: Record<string, unknown>, opts: { key?: string; ticket?: string; cookie?: string } = {}): Promise<Reply<OrderReply>> {
+export async function order(
+  edge: EdgeUnderTest,
+  body: Record<string, unknown>,
+  opts: { key?: string; ticket?: string; cookie?: string } = {},
+): Promise<Reply<OrderReply>> {
   const userId = String(body.userId);
   await signIn(edge, [userId]);
   return send<OrderReply>(edge, "/order", {
