@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, countRedisCommands, initSale, order, sale, uniqueProduct } from "./helpers";
+import { ADMIN, call, countRedisCommands, initSale, order, sale, signedIn, uniqueProduct } from "./helpers";
 
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
 const close = (productId: string, headers: Record<string, string> = ADMIN) => call(`/sales/${productId}/close`, { method: "POST", headers });
@@ -78,7 +78,7 @@ describe("a sale that ends", () => {
     expect(queued.status).toBe(302);
     const { ticket } = await queued.json<{ ticket: string }>();
     const status = async () =>
-      (await call(`/waiting-room/status?productId=${productId}&userId=waiting`, { headers: { "x-queue-ticket": ticket } })).json<{ state: string }>();
+      (await call(`/waiting-room/status?productId=${productId}&userId=waiting`, { headers: { "x-queue-ticket": ticket, ...(await signedIn("waiting")) } })).json<{ state: string }>();
     expect((await status()).state).toBe("waiting");
     expect((await close(productId)).status).toBe(200);
     // The isolate's view of the sale is at most a second old.

@@ -18,6 +18,8 @@ interface K6Script {
   teardown(data: { productId: string }): void;
 }
 
+let runs = 0;
+
 async function runK6(file: string, iterations: number, vus: number, powDifficulty = 0) {
   const g = globalThis as Record<string, unknown>;
   const stack = inject("stack");
@@ -28,7 +30,8 @@ async function runK6(file: string, iterations: number, vus: number, powDifficult
     POW_DIFFICULTY: String(powDifficulty),
     RUN_ID: `${file}-${Date.now().toString(36)}`,
   };
-  const script = (await import(`../k6/${file}`)) as K6Script;
+  // A fresh module per run (k6 evaluates a script once per run): its sale is its own, never the last run's.
+  const script = (await import(`../k6/${file}?run=${runs++}`)) as K6Script;
   state.maxRedirects = script.options.maxRedirects ?? 10;
   const data = script.setup();
   for (let i = 0; i < iterations; i++) {

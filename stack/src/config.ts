@@ -21,7 +21,8 @@ const StackEnv = z.object({
   ISSUER_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   ORIGIN_PORT: num(3000),
   /** The origin's /metrics, apart from the port the edge calls. */
-  ORIGIN_METRICS_PORT: num(3002),
+  /** Default: ORIGIN_PORT + 2 (3002), so a stack on moved ports moves it too. */
+  ORIGIN_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   WORKER_PORT: num(3001),
   EDGE_PORT: num(8787),
   EDGE_INSPECTOR_PORT: num(9229),
@@ -51,7 +52,7 @@ export function stackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
       bridge: e.BRIDGE_PORT,
       issuer: e.ISSUER_PORT ?? e.BRIDGE_PORT + 12,
       origin: e.ORIGIN_PORT,
-      originMetrics: e.ORIGIN_METRICS_PORT,
+      originMetrics: e.ORIGIN_METRICS_PORT ?? e.ORIGIN_PORT + 2,
       worker: e.WORKER_PORT,
       edge: e.EDGE_PORT,
       edgeInspector: e.EDGE_INSPECTOR_PORT,

@@ -91,7 +91,7 @@ describe("npm run up / status / down", { timeout: 300_000 }, () => {
 
   it("down leaves no process of ours and keeps the PostgreSQL it did not start", async () => {
     await cli("down");
-    expect(first.length).toBe(6);
+    expect(first.length).toBe(7);
     for (const daemon of first) expect(groupAlive(daemon.pid), `${daemon.name} (pgid ${daemon.pid})`).toBe(false);
     expect(daemons()).toEqual([]);
     expect(processesUsingHome()).toEqual([]);

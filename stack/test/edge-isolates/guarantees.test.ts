@@ -208,8 +208,8 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     const gone = await order(edge, { productId, userId: "gone" });
     const waiter = await order(edge, { productId, userId: "waiter" });
     expect([gone.status, waiter.status]).toEqual([302, 302]);
-    const poll = () =>
-      send<{ state: string }>(edge, `/waiting-room/status?productId=${productId}&userId=waiter`, { headers: { "x-queue-ticket": waiter.body.ticket! } });
+    const poll = async () =>
+      send<{ state: string }>(edge, `/waiting-room/status?productId=${productId}&userId=waiter`, { headers: { "x-queue-ticket": waiter.body.ticket!, ...(await bearer(edge, "waiter")) } });
     // No order arrives: only the waiting page polls. "gone" is admitted, holds the last unit for a
     // second, then its claim expires and the line reaches "waiter".
     const states: string[] = [];
