@@ -1,20 +1,8 @@
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
 import { lineCovers, projectedAdmitted } from "./queue-view";
+import { FRESH_VIEW_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
 
-/**
- * The re-check window: how long an isolate answers from what it learned in Redis (sold-out, an
- * earlier answer) before one request asks again. It is also the bound on how long an isolate may
- * keep answering for a sale an operator restarted elsewhere.
- */
-export const SOLD_OUT_MEMORY_MS = 3_000;
-/** How fresh the view must be to put a newcomer on standby without asking Redis. */
-export const FRESH_VIEW_MS = 1_000;
-/** How long one request may take to re-check before another may try. */
-const RECHECK_MS = 1_000;
-/** How long a request waits for a gate call in flight before it decides again (startGateCall). */
-export const GATE_WAIT_MS = 20;
-export const GATE_WAIT_MAX_MS = 320;
 /** Final answers kept per sale; the oldest go first. */
 const MAX_ANSWERS = 10_000;
 

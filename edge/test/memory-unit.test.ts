@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { SaleSnapshot } from "../src/gate/gate";
 import { KeyFilter } from "../src/gate/key-filter";
-import { FRESH_VIEW_MS, SaleMemory, SOLD_OUT_MEMORY_MS } from "../src/memory";
+import { SaleMemory } from "../src/memory";
+import { FRESH_VIEW_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
 
 /** One isolate's memory on a clock the test moves by hand: no sleeps. */
 function isolate() {

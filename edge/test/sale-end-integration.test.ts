@@ -78,7 +78,9 @@ describe("a sale that ends", () => {
     expect(queued.status).toBe(302);
     const { ticket } = await queued.json<{ ticket: string }>();
     const status = async () =>
-      (await call(`/waiting-room/status?productId=${productId}&userId=waiting`, { headers: { "x-queue-ticket": ticket, ...(await signedIn("waiting")) } })).json<{ state: string }>();
+      (
+        await call(`/waiting-room/status?productId=${productId}&userId=waiting`, { headers: { "x-queue-ticket": ticket, ...(await signedIn("waiting")) } })
+      ).json<{ state: string }>();
     expect((await status()).state).toBe("waiting");
     expect((await close(productId)).status).toBe(200);
     // The isolate's view of the sale is at most a second old.

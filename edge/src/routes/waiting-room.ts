@@ -7,12 +7,10 @@ import { buyerOf, identity } from "../identity";
 import type { EdgeEnv } from "../env";
 import { viewLine } from "../gate/gate";
 import { memory } from "../memory";
+import { STATUS_REFRESH_MS } from "../time-windows";
 import { lineCovers, projectedAdmitted } from "../queue-view";
 import { redisFor } from "../redis";
 import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket } from "../tickets";
-
-/** How old this isolate's view of a sale may be before a status poll refreshes it (one EVALSHA). */
-export const STATUS_REFRESH_MS = 1_000;
 
 /**
  * At most one refresh per sale per isolate at a time, and only when the view is stale: thousands

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type {} from "../global-setup";
 import {
+import { SOLD_OUT_MEMORY_MS } from "../../../edge/src/time-windows";
   bearer,
   initSale,
   onEveryIsolate,
@@ -17,8 +18,6 @@ import {
   type Reply,
 } from "./harness";
 
-/** The edge's re-check window (edge/src/memory.ts SOLD_OUT_MEMORY_MS). */
-const RECHECK_WINDOW_MS = 3_000;
 
 let edge: EdgeUnderTest;
 beforeAll(async () => {
@@ -97,7 +96,7 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
       const replies = await Promise.all(crowdKeys.map((key, i) => order(edge, { productId, userId: `crowd${i}` }, { key })));
       expect(replies.every((r) => r.status === 409 && r.body.status === "sold_out")).toBe(true);
     }
-    const windows = 1 + Math.floor((Date.now() - started) / RECHECK_WINDOW_MS);
+    const windows = 1 + Math.floor((Date.now() - started) / SOLD_OUT_MEMORY_MS);
     expect(total(edge.commands) - before).toBeLessThanOrEqual(edge.isolates * windows);
 
     // Each paid buyer retries on every isolate: the same 200, the same order.
@@ -209,7 +208,9 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     const waiter = await order(edge, { productId, userId: "waiter" });
     expect([gone.status, waiter.status]).toEqual([302, 302]);
     const poll = async () =>
-      send<{ state: string }>(edge, `/waiting-room/status?productId=${productId}&userId=waiter`, { headers: { "x-queue-ticket": waiter.body.ticket!, ...(await bearer(edge, "waiter")) } });
+      send<{ state: string }>(edge, `/waiting-room/status?productId=${productId}&userId=waiter`, {
+        headers: { "x-queue-ticket": waiter.body.ticket!, ...(await bearer(edge, "waiter")) },
+      });
     // No order arrives: only the waiting page polls. "gone" is admitted, holds the last unit for a
     // second, then its claim expires and the line reaches "waiter".
     const states: string[] = [];
@@ -231,7 +232,7 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     expect(old.every((r) => r.status === 200 && r.body.orderId === oldOrder)).toBe(true);
     await initSale(edge, { productId, quantity: 5 });
     // Isolates may answer from what they learned for one re-check window; after it, every one runs the key in the new sale.
-    await sleep(RECHECK_WINDOW_MS + 200);
+    await sleep(SOLD_OUT_MEMORY_MS + 200);
     const fresh = await onEveryIsolate(edge, () => order(edge, { productId, userId: "again" }, { key }));
     expect(fresh.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expect(fresh.every((r) => r.body.orderId === fresh[0]!.body.orderId && r.body.orderId !== oldOrder)).toBe(true);
