@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type {} from "../global-setup";
-import {
 import { SOLD_OUT_MEMORY_MS } from "../../../edge/src/time-windows";
+import {
   bearer,
   initSale,
   onEveryIsolate,
@@ -17,7 +17,6 @@ import { SOLD_OUT_MEMORY_MS } from "../../../edge/src/time-windows";
   type OrderReply,
   type Reply,
 } from "./harness";
-
 
 let edge: EdgeUnderTest;
 beforeAll(async () => {
