@@ -45,7 +45,7 @@ export interface RunningBridge {
   close: () => Promise<void>;
 }
 
-export function createBridge(options: BridgeOptions): Bridge {
+function createBridge(options: BridgeOptions): Bridge {
   const logger = options.logger ?? pino({ level: "silent" });
   const pool = new RedisPool(options.redisUrl, options.poolSize ?? 8, logger);
   const app = createRoutes({ token: options.token, executor: new RedisExecutor(pool), logger });
@@ -112,7 +112,7 @@ function urlHost(host: string): string {
 }
 
 /** Keeps a password in REDIS_URL out of the logs. */
-export function redactUrl(value: string): string {
+function redactUrl(value: string): string {
   try {
     const url = new URL(value);
     if (url.password) url.password = "***";

@@ -8,7 +8,7 @@ const delaysMs = [0, 200, 1000];
  * Kafka acknowledged it (a few ms); one that hangs must not hold /init, a waitUntil or a health
  * check forever: what a cut forward leaves in the outbox, the relay delivers.
  */
-export const ORIGIN_TIMEOUT_MS = 3000;
+const ORIGIN_TIMEOUT_MS = 3000;
 
 /** fetch() to the origin, cut after ORIGIN_TIMEOUT_MS. */
 export const fetchOrigin = (config: EdgeConfig, path: string, init: RequestInit = {}) =>

@@ -1,7 +1,7 @@
 import { Partitioners, type Kafka, type Message, type Producer } from "kafkajs";
 import type { Logger } from "pino";
 
-export class ProduceTimeout extends Error {
+class ProduceTimeout extends Error {
   override name = "ProduceTimeout";
 }
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { repoRoot } from "./home";
 
 const example = join(repoRoot, ".dev.vars.example");
-export const devVarsPath = join(repoRoot, ".dev.vars");
+const devVarsPath = join(repoRoot, ".dev.vars");
 
 function parseVars(text: string): Map<string, string> {
   const vars = new Map<string, string>();

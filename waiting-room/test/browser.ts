@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 
-export const artifacts = join(import.meta.dirname, "..", "..", "test-artifacts", "waiting-room");
+const artifacts = join(import.meta.dirname, "..", "..", "test-artifacts", "waiting-room");
 
 /** Debian's Chromium, headless, with the flags this offline machine needs (no background networking). */
 export async function launch(): Promise<Browser> {

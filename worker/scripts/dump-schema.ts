@@ -48,7 +48,7 @@ export async function dumpSchema(databaseUrl = process.env.DATABASE_URL ?? LOCAL
 }
 
 /** Drops the version lines and the per-run \restrict key of newer pg_dump, and collapses blank runs. */
-export function normalizeDump(dump: string): string {
+function normalizeDump(dump: string): string {
   const body = dump
     .split("\n")
     .filter((line) => !/^-- Dumped (from|by) /.test(line) && !/^\\(un)?restrict /.test(line))

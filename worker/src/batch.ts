@@ -32,7 +32,7 @@ export interface BatchResult {
 }
 
 /** The stock update found the sale changed this many times in a row: give the batch back (it is retried). */
-export class StockConflictError extends Error {
+class StockConflictError extends Error {
   override name = "StockConflictError";
 }
 

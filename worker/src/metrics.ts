@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram } from "prom-client";
 import type { DlqReason } from "./parse";
 
 /** Events per second over a sliding window (the persisted_per_second gauge). */
-export class RateMeter {
+class RateMeter {
   private readonly samples: Array<{ at: number; n: number }> = [];
   constructor(
     private readonly windowMs = 10_000,

@@ -15,7 +15,7 @@ import { pino, type Logger } from "pino";
 import { loadConfig, type WorkerConfig } from "../src/config";
 import { consumerLag } from "../src/lag";
 
-export const BROKERS = kafkaBrokersFromEnv();
+const BROKERS = kafkaBrokersFromEnv();
 export const DATABASE_URL = process.env.DATABASE_URL ?? LOCAL_DATABASE_URL;
 
 export const testLogger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? "silent" });

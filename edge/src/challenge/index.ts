@@ -20,7 +20,7 @@ export interface Challenge {
 }
 
 /** Long enough to solve at the difficulties an operator would pick on a slow phone; short enough to be useless to stockpile. */
-export const CHALLENGE_TTL_MS = 120_000;
+const CHALLENGE_TTL_MS = 120_000;
 
 export type ChallengeProblem = "required" | "forged" | "expired" | "unsolved" | "replayed" | "stale";
 

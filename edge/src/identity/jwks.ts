@@ -18,7 +18,7 @@ export class JwksUnavailable extends Error {
  * once (or within this), and a bot sending made-up kids costs the issuer at most one fetch per
  * isolate per window, not one per request.
  */
-export const JWKS_REFETCH_MS = 1_000;
+const JWKS_REFETCH_MS = 1_000;
 
 interface Cached {
   keys: HonoJsonWebKey[];

@@ -12,7 +12,7 @@ import { memory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
 import { redisFor } from "../redis";
 
-export const InitRequest = z
+const InitRequest = z
   .strictObject({
     productId: ProductId,
     quantity: z.number().int().min(0).max(1_000_000_000),

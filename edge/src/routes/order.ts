@@ -48,7 +48,7 @@ const limitBody = (productId: string, payload: string) => ({ status: "limit_reac
  * Where a queued browser goes: the page learns from the query who it waits for and what to send
  * again (with the same key, so the whole flow stays idempotent) when the turn comes.
  */
-export function waitingRoomUrl(req: OrderRequest, key: string): string {
+function waitingRoomUrl(req: OrderRequest, key: string): string {
   const query = new URLSearchParams({ productId: req.productId, userId: req.userId, quantity: String(req.quantity), key });
   return `/waiting-room?${query}`;
 }

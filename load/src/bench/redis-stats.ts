@@ -40,7 +40,7 @@ export const WAITING_ROOM_COMMANDS = [...GATE_COMMANDS, "hmget"];
  * Its batched confirmations, claims and sweeps are EVALSHAs like the edge's gate, which
  * commandstats cannot tell apart: the bill (bench/bill.ts, by connection) is the count that does.
  */
-export const ORIGIN_COMMANDS = new Set(["xreadgroup", "client|id", "client|unblock"]);
+const ORIGIN_COMMANDS = new Set(["xreadgroup", "client|id", "client|unblock"]);
 
 export class CommandStats {
   private readonly redis: Redis;

@@ -4,7 +4,7 @@ import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptions as WorkerOpt
 import { bundleModules, compatibilityDate, compatibilityFlags } from "./bundle";
 
 /** How many isolates the local edge runs when EDGE_ISOLATES does not say. */
-export const DEFAULT_EDGE_ISOLATES = 4;
+const DEFAULT_EDGE_ISOLATES = 4;
 
 /** The response header naming the isolate that answered, "<i>/<n>" (0-based), so a client can see the spread. */
 export const ISOLATE_HEADER = "x-edge-isolate";

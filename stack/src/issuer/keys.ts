@@ -10,7 +10,7 @@ export interface SigningKey {
 }
 
 /** A shop rotates keys and keeps the previous ones published for tokens still in flight: so does the dev issuer. */
-export const KEPT_KEYS = 3;
+const KEPT_KEYS = 3;
 
 function newKey(): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
