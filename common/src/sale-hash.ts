@@ -3,7 +3,19 @@
  * fields they read, and one parse of an HMGET of them. The gate script writes it (init-sale.lua,
  * gate.lua); the edge's snapshot, stats and sales routes and the audit read it through here.
  */
-export const SALE_VIEW_FIELDS = ["saleId", "quantity", "remaining", "issued", "admitted", "rate", "refilledAt", "claimed", "createdAt", "endsAt"] as const;
+export const SALE_VIEW_FIELDS = [
+  "saleId",
+  "quantity",
+  "remaining",
+  "issued",
+  "admitted",
+  "rate",
+  "refilledAt",
+  "claimed",
+  "createdAt",
+  "endsAt",
+  "powDifficulty",
+] as const;
 
 export interface SaleView {
   saleId: string;
@@ -23,13 +35,15 @@ export interface SaleView {
   createdAt: number;
   /** When the sale ends (ms; 0 = when sold out or closed). */
   endsAt: number;
+  /** Proof-of-work bits a fresh attempt must bring (0 = none). */
+  powDifficulty: number;
 }
 
 /** The HMGET reply of SALE_VIEW_FIELDS (in that order) as a SaleView; undefined when there is no sale. */
 export function parseSaleView(values: readonly (string | null | undefined)[]): SaleView | undefined {
   const [saleId, ...numbers] = values;
   if (!saleId) return undefined;
-  const [quantity, remaining, issued, admitted, rate, refilledAt, claimed, createdAt, endsAt] = numbers.map((v) => Number(v ?? 0));
+  const [quantity, remaining, issued, admitted, rate, refilledAt, claimed, createdAt, endsAt, powDifficulty] = numbers.map((v) => Number(v ?? 0));
   return {
     saleId,
     quantity: quantity!,
@@ -41,6 +55,7 @@ export function parseSaleView(values: readonly (string | null | undefined)[]): S
     claimed: claimed!,
     createdAt: createdAt!,
     endsAt: endsAt!,
+    powDifficulty: powDifficulty!,
   };
 }
 

@@ -16,6 +16,9 @@ export const sales = new Hono<EdgeEnv>()
     const redis = redisFor(edgeConfig(c.env));
     const view = await readSaleView(redis, productId.data);
     if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
+    // The sale page teaches this isolate the sale's proof-of-work setting, so the attempts that
+    // follow are challenged from memory, with no Redis command.
+    memory.learnPowRequirement(productId.data, view.saleId, view.powDifficulty);
     const { saleId, quantity: q, issued, admitted, endsAt: end } = view;
     const left = Math.max(0, view.remaining);
     // Once sold out nobody waits any more: the line is told so (from memory) and goes home.

@@ -25,6 +25,26 @@ export interface DemoRun {
 }
 
 /** The bot fleet's table, for the console and the report: a header row, one row per kind, the totals. */
+/** Buyers' outcomes and the audit in one row, for the console summary and the report. */
+export function outcomeTable(run: DemoRun): [string[], (string | number)[][]] {
+  const a = run.audit;
+  return [
+    ["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "PostgreSQL stock"],
+    [
+      [
+        run.result.buyers,
+        run.result.outcomes.bought,
+        run.result.outcomes.sold_out,
+        run.result.outcomes.unfinished,
+        a.oversold,
+        a.lost,
+        a.duplicates,
+        `${a.postgres.stock} (= ${a.redis.initial} − ${a.redis.sold})${a.stockConsistent ? "" : " MISMATCH"}`,
+      ],
+    ],
+  ];
+}
+
 export function botRows(bots: DemoRun["bots"]): (string | number)[][] {
   const statuses = (counts: Record<string, number>) =>
     Object.entries(counts)
@@ -132,21 +152,7 @@ ${htmlTable(
     ["waiting-room polls", ...lat((r) => r.kind === "status")],
   ],
 )}
-${htmlTable(
-  ["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "PostgreSQL stock"],
-  [
-    [
-      run.result.buyers,
-      run.result.outcomes.bought,
-      run.result.outcomes.sold_out,
-      run.result.outcomes.unfinished,
-      a.oversold,
-      a.lost,
-      a.duplicates,
-      `${a.postgres.stock} = ${a.redis.initial} − ${a.redis.sold}`,
-    ],
-  ],
-)}
+${htmlTable(...outcomeTable(run))}
 <h2>Bots</h2>
 <p>Beside the people (signed in, solving a ${run.settings.powDifficulty}-bit proof of work), a fleet of ${run.settings.botRequests.toLocaleString("en")} bot requests:
 <span class="${run.bots.unitsBought === 0 && !run.bots.redisCommands ? "ok" : "bad"}">${run.bots.unitsBought} units bought by bots, ${run.bots.redisCommands ?? "n/a"} Redis commands spent on them</span>;
