@@ -26,6 +26,7 @@ import { initSale, orderFlood } from "./bench/edge-api";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { table } from "./bench/table";
 import { percentile, sortedAscending } from "./report/stats";
+import { mintTokens } from "@fluxgate/stack";
 
 const settings = {
   rate: intEnv("BENCH_REAL_RATE", 1_000),
@@ -96,12 +97,17 @@ async function main() {
       `bench:realpath run ${run}: ${total.toLocaleString("en")} orders at ${settings.rate}/s through ${edge.url.origin} (the stack's edge, workerd isolates) → ${stack.originUrl} → Kafka → worker`,
     );
 
+    // The buyers sign in before the drop, as a shop's customers do: the flood measures the sale.
+    const tokens = await mintTokens(
+      stack.issuer.url,
+      Array.from({ length: total }, (_, n) => `${run}-u${n}`),
+    );
     const bar = new cliProgress.SingleBar(
       { format: "orders   [{bar}] {value}/{total} answered", hideCursor: true, stream: process.stderr },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0);
-    const sent = await flood(edge.url, orderFlood(productId, run, true), {
+    const sent = await flood(edge.url, orderFlood(productId, run, true, tokens), {
       connections: settings.connections,
       seconds: settings.seconds,
       amount: total,

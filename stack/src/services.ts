@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { StackConfig } from "./config";
 import { GiveUp, logFile, runningDaemon, sleep, startDaemon, stopDaemon, tailOfFile, waitFor } from "./daemon";
 import { repoRoot } from "./home";
-import { DEV_AUDIENCE, issuerUrl, JWKS_PATH } from "./issuer/app";
+import { DEV_AUDIENCE, identityBindings, issuerUrl, JWKS_PATH } from "./issuer/app";
 
 /** Our own processes, in start order: each needs the ones before it. */
 export const serviceNames = ["bridge", "issuer", "origin", "worker", "edge"] as const;
@@ -62,9 +62,7 @@ function specFor(config: StackConfig, name: ServiceName, env: ServiceEnv) {
           EDGE_PORT: String(config.ports.edge),
           UPSTASH_REDIS_REST_URL: serviceUrl(config, "bridge"),
           ORIGIN_URL: serviceUrl(config, "origin"),
-          JWT_ISSUER: issuerUrl(config),
-          JWT_JWKS_URL: `${issuerUrl(config)}${JWKS_PATH}`,
-          JWT_AUDIENCE: DEV_AUDIENCE,
+          ...identityBindings({ url: issuerUrl(config), jwksUrl: `${issuerUrl(config)}${JWKS_PATH}`, audience: DEV_AUDIENCE }),
           WRANGLER_SEND_METRICS: "false",
         },
       };

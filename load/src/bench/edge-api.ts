@@ -47,7 +47,7 @@ export async function initSale(base: URL, adminToken: string, sale: Record<strin
 }
 
 /** POST /order floods: one fixed buyer, or a distinct userId + Idempotency-Key per request. */
-export function orderFlood(productId: string, prefix: string, distinct: boolean): Flood {
+export function orderFlood(productId: string, prefix: string, distinct: boolean, tokens?: Map<string, string>): Flood {
   const headers = { "content-type": "application/json" };
   if (!distinct) {
     return {
@@ -61,7 +61,11 @@ export function orderFlood(productId: string, prefix: string, distinct: boolean)
     method: "POST",
     path: "/order",
     headers,
-    vary: (n) => ({ headers: { "idempotency-key": `${prefix}-k${n}` }, body: JSON.stringify({ productId, userId: `${prefix}-u${n}` }) }),
+    vary: (n) => ({
+      // Signed in (when the edge checks identity): the buyer's token, minted before the flood.
+      headers: { "idempotency-key": `${prefix}-k${n}`, ...(tokens ? { authorization: `Bearer ${tokens.get(`${prefix}-u${n}`)}` } : {}) },
+      body: JSON.stringify({ productId, userId: `${prefix}-u${n}` }),
+    }),
   };
 }
 

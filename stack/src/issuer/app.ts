@@ -11,6 +11,14 @@ export const JWKS_PATH = "/.well-known/jwks.json";
 /** The dev issuer's `iss`, which is also its base URL. */
 export const issuerUrl = (config: StackConfig) => `http://127.0.0.1:${config.ports.issuer}`;
 
+/** What an edge needs to trust this issuer: the settings a deployment points at the shop's own. */
+export const identityBindings = (issuer: { url: string; jwksUrl: string; audience: string }) => ({
+  IDENTITY: "jwt",
+  JWT_ISSUER: issuer.url,
+  JWT_JWKS_URL: issuer.jwksUrl,
+  JWT_AUDIENCE: issuer.audience,
+});
+
 const TokenRequest = z.strictObject({
   sub: UserId,
   /** Seconds until exp; negative values mint already-expired tokens for tests. */

@@ -6,6 +6,7 @@ import { buildEdge, wranglerVars } from "../../src/edge/bundle";
 import { isolateOf, startIsolates, type RunningIsolates } from "../../src/edge/isolates";
 import { countingUpstash } from "../../src/edge/command-counter";
 import { ensureDevVars } from "../../src/secrets";
+import { identityBindings } from "../../src/issuer/app";
 import { mintTokens } from "../../src/issuer/client";
 
 export { total } from "../../src/edge/command-counter";
@@ -48,10 +49,7 @@ export async function startEdge(stack: StackState, isolates = 4): Promise<EdgeUn
       UPSTASH_REDIS_REST_TOKEN: stack.bridge.token,
       ORIGIN_URL: stack.origin.url,
       // Buyers are signed in with the stack's dev issuer, as on the stack's own edge.
-      IDENTITY: "jwt",
-      JWT_ISSUER: stack.issuer.url,
-      JWT_JWKS_URL: stack.issuer.jwksUrl,
-      JWT_AUDIENCE: stack.issuer.audience,
+      ...identityBindings(stack.issuer),
     },
   });
   return {
