@@ -1,7 +1,6 @@
 import { createServer, type AddressInfo } from "node:net";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
-import { identityBindings } from "../stack/src/issuer/app";
 import type { StackState } from "../stack/src/state";
 
 /**
@@ -31,7 +30,11 @@ export default defineProject({
             UPSTASH_REDIS_REST_TOKEN: stack.bridge.token,
             ORIGIN_URL: stack.origin.url,
             // Buyers are signed in with the stack's dev issuer (ES256 keys from its JWKS), as on the local edge.
-            ...identityBindings(stack.issuer),
+            // As stack/src/issuer/app.ts identityBindings (not imported: a config file loads no TypeScript sources).
+            IDENTITY: "jwt",
+            JWT_ISSUER: stack.issuer.url,
+            JWT_JWKS_URL: stack.issuer.jwksUrl,
+            JWT_AUDIENCE: stack.issuer.audience,
             ADMIN_TOKEN: "test-admin-token",
             TICKET_SECRET: "test-ticket-secret",
             ORIGIN_SIGNING_SECRET: "test-origin-signing-secret",
