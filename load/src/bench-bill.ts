@@ -1,8 +1,8 @@
 /**
  * `npm run bench:bill` — the whole system's Upstash bill, measured the way Upstash bills.
  *
- * Through the running local stack as a user runs it: its edge (`wrangler dev`; which runtime
- * serves the edge changes no command), the bridge → redis, the origin and its relay, Kafka. Every
+ * Through the running local stack as a user runs it: its edge (EDGE_ISOLATES workerd isolates
+ * behind a round-robin; which runtime serves the edge changes no command), the bridge → redis, the origin and its relay, Kafka. Every
  * command each component's connections
  * send is counted with redis-cli MONITOR (bench/bill.ts): the edge (the bridge's connections),
  * the origin's forward confirmations, and the relay.

@@ -9,7 +9,7 @@ import { percentile, sortedAscending } from "./stats";
 export interface DemoRun {
   productId: string;
   runId: string;
-  /** What ran the edge: workerd via the Miniflare API, or wrangler dev. */
+  /** What ran the edge: the stack's workerd isolates behind a round-robin. */
   edge: string;
   settings: { stock: number; buyers: number; ratePerSecond: number; arrivalSeconds: number; connections: number; powDifficulty: number; botRequests: number };
   result: SaleResult;
