@@ -1,10 +1,10 @@
 /**
  * The gate's record of an Idempotency-Key (`saleKeys(productId).idem`, one hash field per key):
  * "<requestHash>|<status>|<payload>". Final outcomes keep their payload (the order's JSON for
- * "accepted"), a queued key its ticket number. Written by gate.lua (through idemRecordLua),
+ * "accepted"), a queued key its ticket number, a pre-queued key its pre-queue entry. Written by gate.lua (through idemRecordLua),
  * read there and by the audit.
  */
-export const IdemStatus = { accepted: "accepted", queued: "queued", limitReached: "limit_reached" } as const;
+export const IdemStatus = { accepted: "accepted", queued: "queued", prequeued: "prequeued", limitReached: "limit_reached" } as const;
 
 export interface IdemRecord {
   requestHash: string;

@@ -18,3 +18,17 @@ export {
 export { IdemStatus, idemRecordLua, parseIdemRecord, type IdemRecord } from "./idem-record";
 export { orderMessageLua, saleStartedLua } from "./message-lua";
 export { parseSaleView, SALE_VIEW_FIELDS, waitingIn, type SaleView } from "./sale-hash";
+export {
+  drawPlaces,
+  entriesDigest,
+  LOTTERY_ALGORITHM,
+  LOTTERY_ENTRY,
+  LOTTERY_ENTRY_LENGTH,
+  LOTTERY_HOW,
+  lotteryCommitment,
+  newLotterySeed,
+  placeOf,
+  verifyLottery,
+  type LotteryCheck,
+  type PublishedLottery,
+} from "./lottery";

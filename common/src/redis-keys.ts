@@ -18,6 +18,14 @@ export function saleKeys(productId: string) {
     stats: `${p}:stats`,
     /** ZSET challenge id -> expiry (ms): proof-of-work solutions already spent. */
     challenges: `${p}:challenges`,
+    /** HASH entry -> units asked: the pre-queue, one entry per buyer (see lottery.ts). */
+    prequeue: `${p}:prequeue`,
+    /** HASH entry -> place in line, written by the draw at the start. */
+    places: `${p}:places`,
+    /** STRING the entries in the order of their places, 40 characters each (what GET /sales/:productId/prequeue publishes). */
+    draw: `${p}:draw`,
+    /** HASH the lottery's secrets: `seed` (revealed once the line is drawn) and `salt` (of the entries, never revealed). */
+    lottery: `${p}:lottery`,
   };
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;

@@ -15,6 +15,11 @@ export const SALE_VIEW_FIELDS = [
   "createdAt",
   "endsAt",
   "powDifficulty",
+  "startsAt",
+  "prequeueOpensAt",
+  "prequeueEntries",
+  "drawn",
+  "commitment",
 ] as const;
 
 export interface SaleView {
@@ -37,14 +42,29 @@ export interface SaleView {
   endsAt: number;
   /** Proof-of-work bits a fresh attempt must bring (0 = none). */
   powDifficulty: number;
+  /** When the sale starts (ms; 0 = at once). */
+  startsAt: number;
+  /** The pre-queue (lottery.ts), when the sale has one. */
+  prequeue?: {
+    opensAt: number;
+    /** SHA-256 of the lottery's secret seed, published before the pre-queue opens. */
+    commitment: string;
+    /** Entries so far; fixed at the start. */
+    entries: number;
+    /** Whether the draw has given every entry its place. */
+    drawn: boolean;
+  };
 }
 
 /** The HMGET reply of SALE_VIEW_FIELDS (in that order) as a SaleView; undefined when there is no sale. */
 export function parseSaleView(values: readonly (string | null | undefined)[]): SaleView | undefined {
-  const [saleId, ...numbers] = values;
+  const [saleId, ...rest] = values;
   if (!saleId) return undefined;
-  const [quantity, remaining, issued, admitted, rate, refilledAt, claimed, createdAt, endsAt, powDifficulty] = numbers.map((v) => Number(v ?? 0));
-  return {
+  const commitment = rest.pop();
+  const [quantity, remaining, issued, admitted, rate, refilledAt, claimed, createdAt, endsAt, powDifficulty, startsAt, opensAt, entries, drawn] = rest.map(
+    (v) => Number(v ?? 0),
+  );
+  const view: SaleView = {
     saleId,
     quantity: quantity!,
     remaining: remaining!,
@@ -56,7 +76,10 @@ export function parseSaleView(values: readonly (string | null | undefined)[]): S
     createdAt: createdAt!,
     endsAt: endsAt!,
     powDifficulty: powDifficulty!,
+    startsAt: startsAt!,
   };
+  if (opensAt) view.prequeue = { opensAt, commitment: commitment ?? "", entries: entries!, drawn: drawn === 1 };
+  return view;
 }
 
 /** People waiting in line: nobody once nothing is left (the line is told so from memory and goes home). */

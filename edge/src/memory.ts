@@ -43,6 +43,8 @@ export class SaleMemory {
   /** Gate calls in flight per product. */
   private readonly inFlight = new Map<string, number>();
   private readonly powRequirements = new Map<string, { saleId: string; difficulty: number }>();
+  /** Each sale's drawn line as published (JSON): it never changes once drawn, so one read per isolate and sale. */
+  private readonly draws = new Map<string, { saleId: string; json: string }>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -92,6 +94,18 @@ export class SaleMemory {
 
   powRequirement(productId: string): { saleId: string; difficulty: number } | undefined {
     return this.powRequirements.get(productId);
+  }
+
+  /** The published draw of `saleId`, if this isolate read it before (a restarted sale has another saleId). */
+  publishedDraw(productId: string, saleId: string): string | undefined {
+    const d = this.draws.get(productId);
+    return d?.saleId === saleId ? d.json : undefined;
+  }
+
+  rememberPublishedDraw(productId: string, saleId: string, json: string): void {
+    // A few large documents at most: an isolate keeps the draws of the last 20 products asked for.
+    if (this.draws.size >= 20 && !this.draws.has(productId)) this.draws.delete(this.draws.keys().next().value!);
+    this.draws.set(productId, { saleId, json });
   }
 
   forget(productId: string): void {

@@ -17,6 +17,12 @@ export interface Ticket {
   rate: number;
   /** Redis' clock (ms) when the ticket was issued: the base of the ETA projection. */
   issuedAt: number;
+  /**
+   * A pre-queue ticket (number 0): the buyer's entry in the sale's lottery and when the sale
+   * starts. Its holder learns the place by ordering again after the start; the entry lets anyone
+   * holding the ticket check that place against the published draw (npm run verify-lottery).
+   */
+  prequeue?: { entry: string; startsAt: number };
 }
 
 const encoder = new TextEncoder();
@@ -38,9 +44,9 @@ function fromB64url(text: string): Uint8Array | undefined {
 const macInput = (payload: string, userId: string) => encoder.encode(`${payload}\n${userId}`);
 
 export async function signTicket(secret: string, ticket: Ticket, userId: string): Promise<string> {
-  const payload = b64url(
-    encoder.encode(JSON.stringify([ticket.productId, ticket.saleId, ticket.number, ticket.admittedAtIssue, ticket.rate, ticket.issuedAt])),
-  );
+  const fields = [ticket.productId, ticket.saleId, ticket.number, ticket.admittedAtIssue, ticket.rate, ticket.issuedAt];
+  if (ticket.prequeue) fields.push(ticket.prequeue.entry, ticket.prequeue.startsAt);
+  const payload = b64url(encoder.encode(JSON.stringify(fields)));
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), macInput(payload, userId)));
   return `${payload}.${b64url(mac)}`;
 }
@@ -53,15 +59,19 @@ export async function verifyTicket(secret: string, token: string, userId: string
   if (!mac || !(await crypto.subtle.verify("HMAC", await hmacKey(secret), mac, macInput(payload, userId)))) return undefined;
   const bytes = fromB64url(payload);
   if (!bytes) return undefined;
-  const [productId, saleId, number, admittedAtIssue, rate, issuedAt] = JSON.parse(new TextDecoder().decode(bytes)) as [
+  const [productId, saleId, number, admittedAtIssue, rate, issuedAt, entry, startsAt] = JSON.parse(new TextDecoder().decode(bytes)) as [
     string,
     string,
     number,
     number,
     number,
     number,
+    string?,
+    number?,
   ];
-  return { productId, saleId, number, admittedAtIssue, rate, issuedAt };
+  const ticket: Ticket = { productId, saleId, number, admittedAtIssue, rate, issuedAt };
+  if (typeof entry === "string" && typeof startsAt === "number") ticket.prequeue = { entry, startsAt };
+  return ticket;
 }
 
 /** Seconds until the watermark reaches this ticket at `rate` admissions per second. */

@@ -3,6 +3,7 @@ import { IdemStatus, OrderMessage, parseIdemRecord, saleKeys, SaleStarted, SaleT
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import { passGate, type Attempt } from "../src/gate/gate";
+import { initSaleKeys } from "../src/gate/init-sale.lua";
 import { runScript, scripts } from "../src/gate/scripts";
 import { uniqueProduct } from "./helpers";
 
@@ -11,12 +12,7 @@ const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_RE
 
 async function start(productId: string, rate: number, burst: number) {
   const k = saleKeys(productId);
-  await runScript(
-    redis,
-    scripts.initSale,
-    [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys],
-    ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 20, 0, 0],
-  );
+  await runScript(redis, scripts.initSale, initSaleKeys(k), ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 20, 0, 0]);
 }
 
 const attempt = (productId: string, userId: string, ticket?: number): Attempt => ({
@@ -70,12 +66,19 @@ describe("what the scripts write is the shared messages, to the letter", () => {
   it("init-sale's sale event and the gate's order parse with the strict schemas, and their idempotency record with its codec", async () => {
     const productId = uniqueProduct("codec");
     const k = saleKeys(productId);
-    const [createdAt, event] = await runScript<[number, string, string]>(
-      redis,
-      scripts.initSale,
-      [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys],
-      ["sale-codec", 7, 10, 10, 2, 0, 60_000, productId, 20, 0, 0],
-    );
+    const [createdAt, event] = await runScript<[number, string, string]>(redis, scripts.initSale, initSaleKeys(k), [
+      "sale-codec",
+      7,
+      10,
+      10,
+      2,
+      0,
+      60_000,
+      productId,
+      20,
+      0,
+      0,
+    ]);
     expect(SaleStarted.strict().parse(JSON.parse(event))).toEqual({
       v: 1,
       type: "sale",

@@ -163,6 +163,33 @@ describe("the waiting room in a browser", () => {
     await page.close();
   });
 
+  it("counts down in the pre-queue, shows the entry, then takes the drawn place and buys at the start", async () => {
+    const productId = uniqueProduct("wr-prequeue");
+    const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
+    await signIn(page, "early-bird");
+    const startsAt = Date.now() + 5000;
+    await initSale({ productId, quantity: 5, prequeueOpensAt: new Date().toISOString(), startsAt: new Date(startsAt).toISOString() });
+    await page.goto(`${edgeUrl}/waiting-room?productId=${productId}`);
+    await page.locator("#title", { hasText: "You are in the draw" }).waitFor({ timeout: 5000 });
+    const entry = await page.locator("#entry").textContent();
+    expect(entry).toMatch(/^[0-9a-f]{40}$/);
+    const countdown = async () => {
+      const [m, s] = ((await page.locator("#countdown").textContent()) ?? "").split(":").map(Number);
+      return m! * 60 + s!;
+    };
+    const first = await countdown();
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(5);
+    await page.waitForTimeout(1200);
+    expect(await countdown()).toBeLessThan(first);
+    await screenshot(page, "7-prequeue");
+    // At the start the page orders again by itself: the draw gives the only entry place 1, and it buys.
+    await page.locator("#title", { hasText: "Order accepted" }).waitFor({ timeout: 15_000 });
+    expect(Date.now()).toBeGreaterThanOrEqual(startsAt);
+    expect(await page.locator("#prequeue").isVisible()).toBe(false);
+    await page.close();
+  });
+
   it("asks a visitor who is not signed in to sign in", async () => {
     const productId = uniqueProduct("wr-anon");
     await initSale({ productId, quantity: 5 });

@@ -14,6 +14,9 @@ import { idemRecordLua, orderMessageLua } from "@fluxgate/common";
  * KEYS[8] acceptedKeys  STRING  Bloom filter of the accepted Idempotency-Keys (7 bits a byte: key-filter.ts)
  * KEYS[9] queuedKeys    STRING  Bloom filter of the queued Idempotency-Keys
  * KEYS[10] challenges   ZSET    proof-of-work challenge id -> expiry (ms), once spent
+ * KEYS[11] prequeue     HASH    pre-queue entry -> units asked (one entry per buyer, before the start)
+ * KEYS[12] places       HASH    pre-queue entry -> place in line (the draw writes it at the start)
+ * KEYS[13] lottery      HASH    the lottery's secrets: salt (of the entries), seed
  * ARGV[1] idempotencyKey  "" to only look: expire claims, move the watermark, answer "view"
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
  * ARGV[3] userId
@@ -28,18 +31,26 @@ import { idemRecordLua, orderMessageLua } from "@fluxgate/common";
  *
  * Returns { outcome, saleId, remaining, issued, admitted, rate (string: Lua would truncate a
  * fraction), now (ms), a, b, claimed, "<bytes>:<acceptedKeys filter>" | "", "<bytes>:<queuedKeys filter>" | "", endsAt (ms, 0 = open-ended),
- * powDifficulty (0 = off: every reply says it, so the edge learns it) }:
+ * powDifficulty (0 = off: every reply says it, so the edge learns it), prequeueOpensAt (ms, 0 = no pre-queue),
+ * draw ("" | "drawing" | "lead": this caller draws the line, see lottery/draw.ts | "drawn"), startsAt (ms) }:
  *   accepted   a = order JSON, b = outbox entry id
  *   replay     a = status, b = payload (the first outcome of this Idempotency-Key)
  *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late
  *   sold_out | limit_reached | insufficient   a = payload
  *   not_started a = startsAt (ms);  view (no key);  ended;  conflict;  unknown (no sale: nothing else is returned)
  *   challenge  a = difficulty, b = "required" | "stale" | "replayed"
+ *   prequeued  a = entry, b = entries so far (before the start);  drawing  a = entry (started, the line not drawn yet)
  *
  * Claims: a ticket the watermark passed holds its units until it buys or its TTL runs out. The
  * watermark only passes tickets whose units are not claimed yet (claimed <= remaining, always),
  * and a newcomer buys only units nobody holds a claim on; an expired claim is returned at the
  * next call. Time is Redis' own clock (TIME), so every isolate refills the same bucket.
+ *
+ * Pre-queue: from prequeueOpensAt until startsAt an attempt enters the pre-queue (one entry per
+ * buyer: SHA-1 of the sale's secret salt and the userId, so the published list names nobody). The
+ * first call at or after the start closes it: its entries take tickets 1..N, in the order the draw
+ * gives them (places), and the watermark waits until the draw is written; later arrivals get
+ * N+1, N+2, … behind them. One caller at a time holds the lease to draw (the edge, in waitUntil).
  */
 export const gateLua = `
 local sale, idem, buyers, outbox, marks, claims, stats, acceptedKeys, queuedKeys =
@@ -49,10 +60,11 @@ local quantity, ticket, ticketSaleId = tonumber(ARGV[4]), tonumber(ARGV[5]), ARG
 local orderId, productId, soldOutFromMemory = ARGV[7], ARGV[8], tonumber(ARGV[9]) or 0
 local filters = tonumber(ARGV[10]) or 0
 local challenges, challenge = KEYS[10], ARGV[11] or ''
+local prequeue, places, lottery = KEYS[11], KEYS[12], KEYS[13]
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
   'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes',
-  'quantity', 'createdAt', 'endsAt', 'powDifficulty')
+  'quantity', 'createdAt', 'endsAt', 'powDifficulty', 'prequeueOpensAt', 'prequeued', 'drawn', 'drawLeaseUntil')
 local saleId = f[1]
 if not saleId then return {'unknown'} end
 local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
@@ -62,14 +74,16 @@ local claimed, expired = tonumber(f[12]) or 0, tonumber(f[13]) or 0
 local acceptedBytes, queuedBytes = tonumber(f[14]) or 1, tonumber(f[15]) or 1
 local endsAt = tonumber(f[18]) or 0
 local powDifficulty = tonumber(f[19]) or 0
+local prequeueOpensAt, prequeued, drawn, drawLeaseUntil = tonumber(f[20]) or 0, tonumber(f[21]), f[22] == '1', tonumber(f[23]) or 0
+local draw = ''
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 -- Bloom filter: 14 bit positions (KEY_FILTER_HASHES) from the key's SHA-1 (double hashing), only the
 -- low 7 bits of each byte, so the filter travels as ASCII text (edge/src/gate/key-filter.ts reads it).
-local function addKey(filter, bytes)
-  local h = redis.sha1hex(key)
+local function addKey(filter, bytes, member)
+  local h = redis.sha1hex(member)
   local h1, h2 = tonumber(string.sub(h, 1, 8), 16), tonumber(string.sub(h, 9, 16), 16)
   local m = bytes * 7
   for i = 0, 13 do
@@ -78,7 +92,7 @@ local function addKey(filter, bytes)
   end
 end
 
-local counted = {accepted = 'accepted', queued = 'throttled', sold_out = 'sold_out', limit_reached = 'limit_reached'}
+local counted = {accepted = 'accepted', queued = 'throttled', sold_out = 'sold_out', limit_reached = 'limit_reached', prequeued = 'prequeued'}
 local function reply(outcome, a, b)
   -- Per-second counters and levels for the operator's live page, in the same call.
   local sec = string.format('%d', math.floor(now / 1000))
@@ -92,29 +106,66 @@ local function reply(outcome, a, b)
   if filters % 2 == 1 and (remaining <= 0 or (endsAt > 0 and now >= endsAt)) then accepted = acceptedBytes .. ':' .. (redis.call('GET', acceptedKeys) or '') end
   local queued = ''
   if filters >= 2 then queued = queuedBytes .. ':' .. (redis.call('GET', queuedKeys) or '') end
-  return {outcome, saleId, remaining, issued, admitted, tostring(rate), now, a or '', b or '', claimed, accepted, queued, endsAt, powDifficulty}
+  return {outcome, saleId, remaining, issued, admitted, tostring(rate), now, a or '', b or '', claimed, accepted, queued, endsAt, powDifficulty,
+    prequeueOpensAt, draw, startsAt}
 end
 
 -- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a
 -- double click, or a retry that lost the ticket, gets the same place instead of a second one.
 local seen = redis.call('HGET', idem, key)
+local prequeuedKey = false
 if seen then
   -- The record's layout: common/src/idem-record.ts.
   local bar1 = string.find(seen, '|', 1, true)
   local bar2 = string.find(seen, '|', bar1 + 1, true)
   if string.sub(seen, 1, bar1 - 1) ~= requestHash then return reply('conflict') end
   local status, payload = string.sub(seen, bar1 + 1, bar2 - 1), string.sub(seen, bar2 + 1)
-  if status ~= 'queued' then return reply('replay', status, payload) end
-  ticket, ticketSaleId = tonumber(payload), saleId
+  if status == 'queued' then
+    ticket, ticketSaleId = tonumber(payload), saleId
+  elseif status == 'prequeued' then
+    prequeuedKey = true
+  else
+    return reply('replay', status, payload)
+  end
 end
 
 -- Ended (past endsAt, or closed by the operator): final, like sold out; the edge remembers it.
 if endsAt > 0 and now >= endsAt then return reply('ended') end
 
+-- The buyer's pre-queue entry: the same for every key of theirs, unknown to anyone without the salt.
+local entry
+if prequeueOpensAt > 0 and key ~= '' then entry = redis.sha1hex(redis.call('HGET', lottery, 'salt') .. '|' .. userId) end
+if prequeueOpensAt > 0 and now >= startsAt then
+  -- The start closes the pre-queue: its entries are the first N tickets, the draw says whose is whose.
+  if not prequeued then
+    prequeued = redis.call('HLEN', prequeue)
+    issued = issued + prequeued
+    drawn = prequeued == 0
+    redis.call('HSET', sale, 'prequeued', prequeued, 'issued', issued, 'drawn', drawn and 1 or 0)
+  end
+  if drawn then
+    draw = 'drawn'
+  elseif drawLeaseUntil <= now then
+    -- One drawer at a time; another caller takes over if this one has not finished within the lease.
+    draw = 'lead'
+    redis.call('HSET', sale, 'drawLeaseUntil', now + 15000)
+  else
+    draw = 'drawing'
+  end
+  if entry and not (ticket > 0 and ticketSaleId == saleId) then
+    if drawn then
+      local place = redis.call('HGET', places, entry)
+      if place then ticket, ticketSaleId = tonumber(place), saleId end
+    elseif redis.call('HEXISTS', prequeue, entry) == 1 then
+      return reply('drawing', entry)
+    end
+  end
+end
+
 -- Proof of work, when the sale asks for it: a fresh attempt (not a look, nor one holding its place in line)
 -- brings a challenge of this sale, solved at its difficulty, never spent before. The edge checked
 -- the signature, expiry and work; here it becomes single-use, in the same call.
-if powDifficulty > 0 and key ~= '' and not (ticket > 0 and ticketSaleId == saleId) then
+if powDifficulty > 0 and key ~= '' and not (ticket > 0 and ticketSaleId == saleId) and not prequeuedKey then
   local cSale, cBits, cId, cExpires = string.match(challenge, '^([^|]*)|(%d+)|([^|]+)|(%d+)$')
   if not cId then return reply('challenge', powDifficulty, 'required') end
   if cSale ~= saleId or tonumber(cBits) < powDifficulty then return reply('challenge', powDifficulty, 'stale') end
@@ -122,7 +173,23 @@ if powDifficulty > 0 and key ~= '' and not (ticket > 0 and ticketSaleId == saleI
   if redis.call('ZADD', challenges, 'NX', cExpires, cId) == 0 then return reply('challenge', powDifficulty, 'replayed') end
 end
 
-if now < startsAt then return reply('not_started', startsAt) end
+if now < startsAt then
+  if prequeueOpensAt == 0 or now < prequeueOpensAt or key == '' then return reply('not_started', startsAt) end
+  -- The pre-queue is open: a place in the draw, one per buyer (a repeat keeps the same entry),
+  -- never for more than the buyer may buy.
+  if quantity > perUserLimit then
+    local payload = cjson.encode({bought = 0, limit = perUserLimit})
+    redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'limit_reached'", "payload")})
+    return reply('limit_reached', payload)
+  end
+  if redis.call('HSETNX', prequeue, entry, quantity) == 1 then
+    redis.call('HINCRBY', sale, 'prequeueEntries', 1)
+    -- Marked as queued, so no isolate ever puts a pre-queued buyer on standby from memory.
+    addKey(queuedKeys, queuedBytes, 'u:' .. userId)
+  end
+  redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'prequeued'", "entry")})
+  return reply('prequeued', entry, redis.call('HLEN', prequeue))
+end
 if remaining <= 0 then return reply('sold_out') end
 
 local function units(from, to)
@@ -150,7 +217,8 @@ end
 -- past a ticket whose units are all claimed by those ahead of it.
 local available = tokens + math.max(0, now - refilledAt) * rate / 1000
 local backlog = issued - admitted
-if backlog > 0 and available >= 1 then
+-- Until the draw is written the first N tickets have no owners (nor claims) yet: the line waits.
+if backlog > 0 and available >= 1 and (prequeueOpensAt == 0 or drawn) then
   local _, s = units(admitted + 1, admitted + math.min(math.floor(available), backlog))
   local step = 0
   for i = 1, #s do
@@ -180,7 +248,7 @@ local function enqueue(note)
   issued = issued + 1
   redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'queued'", "issued")})
   redis.call('SETRANGE', claims, issued, string.char(quantity))
-  addKey(queuedKeys, queuedBytes)
+  addKey(queuedKeys, queuedBytes, key)
   save()
   return reply('queued', issued, note)
 end
@@ -250,7 +318,7 @@ local order = ${orderMessageLua({
 })}
 local entry = redis.call('XADD', outbox, '*', 'order', order)
 redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'accepted'", "order")})
-addKey(acceptedKeys, acceptedBytes)
+addKey(acceptedKeys, acceptedBytes, key)
 save()
 return reply('accepted', order, entry)
 `;

@@ -34,6 +34,9 @@ export interface SaleSnapshot {
   claimed: number;
   /** When the sale ends (Redis' clock, ms; an operator's close sets it to then); 0 = when sold out. */
   endsAt: number;
+  /** When the sale starts (ms; 0 = at once) and when its pre-queue opens (0 = it has none). */
+  startsAt?: number;
+  prequeueOpensAt?: number;
 }
 
 /** Filters the gate sent back with its answer (see KeyFilter). */
@@ -44,8 +47,13 @@ export interface GateFilters {
 
 export type GateOutcome = GateDecision & { filters?: GateFilters };
 
-/** Every reply also says the sale's proof-of-work difficulty (0 = off), so the edge learns it. */
-export type GateReply = GateOutcome & { powDifficulty?: number };
+/**
+ * Every reply also says the sale's proof-of-work difficulty (0 = off), so the edge learns it, and
+ * for a sale with a pre-queue, where its draw stands ("lead": this caller must draw the line).
+ */
+export type GateReply = GateOutcome & { powDifficulty?: number; draw?: DrawState };
+
+export type DrawState = "drawing" | "lead" | "drawn";
 
 type GateDecision =
   | { kind: "unknown" }
@@ -61,10 +69,32 @@ type GateDecision =
   | ({ kind: "replay"; status: string; payload: string } & SaleSnapshot)
   | ({ kind: "limit_reached"; payload: string } & SaleSnapshot)
   | ({ kind: "insufficient"; payload: string } & SaleSnapshot)
+  /** In the pre-queue (before the start): the buyer's entry, and how many entries there are so far. */
+  | ({ kind: "prequeued"; entry: string; entries: number } & SaleSnapshot)
+  /** Started, and the buyer is in the pre-queue, but the draw has not given places yet. */
+  | ({ kind: "drawing"; entry: string } & SaleSnapshot)
   /** The sale asks for proof of work and this attempt brought none valid for it (or a spent one). */
   | ({ kind: "challenge"; difficulty: number; reason: "required" | "stale" | "replayed" } & SaleSnapshot);
 
-type Reply = [string, string, number, number, number, string, number, string | number, string | number, number, string, string, number, number];
+type Reply = [
+  string,
+  string,
+  number,
+  number,
+  number,
+  string,
+  number,
+  string | number,
+  string | number,
+  number,
+  string,
+  string,
+  number,
+  number,
+  number,
+  string,
+  number,
+];
 
 /** One purchase attempt through the gate script: exactly one Redis command. */
 export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateReply> {
@@ -73,7 +103,7 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
   const reply = await runScript<Reply>(
     redis,
     scripts.gate,
-    [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges],
+    [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges, k.prequeue, k.places, k.lottery],
     [
       attempt.idempotencyKey,
       attempt.requestHash,
@@ -88,7 +118,8 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
       attempt.challenge ?? "",
     ],
   );
-  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, claimed, acceptedKeys, queuedKeys, endsAt, powDifficulty] = reply;
+  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, claimed, acceptedKeys, queuedKeys, endsAt, powDifficulty, prequeueOpensAt, draw, startsAt] =
+    reply;
   if (kind === "unknown") return { kind };
   const snapshot: SaleSnapshot = {
     saleId: String(saleId),
@@ -99,8 +130,11 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     at: Number(at),
     claimed: Number(claimed),
     endsAt: Number(endsAt ?? 0),
+    startsAt: Number(startsAt ?? 0),
+    prequeueOpensAt: Number(prequeueOpensAt ?? 0),
   };
-  const decision = { ...decide(kind, snapshot, a, b), powDifficulty: Number(powDifficulty ?? 0) };
+  const decision: GateReply = { ...decide(kind, snapshot, a, b), powDifficulty: Number(powDifficulty ?? 0) };
+  if (draw) decision.draw = draw as DrawState;
   const filter = { acceptedKeys: KeyFilter.parse(acceptedKeys), queuedKeys: KeyFilter.parse(queuedKeys) };
   return filter.acceptedKeys || filter.queuedKeys ? { ...decision, filters: filter } : decision;
 }
@@ -116,6 +150,10 @@ function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: str
       return { kind, ...snapshot };
     case "not_started":
       return { kind, startsAt: Number(a), ...snapshot };
+    case "prequeued":
+      return { kind, entry: String(a), entries: Number(b), ...snapshot };
+    case "drawing":
+      return { kind, entry: String(a), ...snapshot };
     case "queued":
       return { kind, ticket: Number(a), expired: b === "expired", ...snapshot };
     case "accepted":
@@ -135,10 +173,6 @@ function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: str
  * claims returned, as they would be for a purchase, so waiting pages never wait on a stored state
  * that only a purchase would move.
  */
-export function viewLine(
-  redis: Pick<Redis, "evalsha" | "eval">,
-  productId: string,
-  extra: Pick<Attempt, "soldOutFromMemory" | "filters">,
-): Promise<GateOutcome> {
+export function viewLine(redis: Pick<Redis, "evalsha" | "eval">, productId: string, extra: Pick<Attempt, "soldOutFromMemory" | "filters">): Promise<GateReply> {
   return passGate(redis, { productId, userId: "", quantity: 1, idempotencyKey: "", requestHash: "", orderId: "", ...extra });
 }

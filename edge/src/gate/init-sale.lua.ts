@@ -1,4 +1,21 @@
-import { saleStartedLua } from "@fluxgate/common";
+import { saleStartedLua, type SaleKeys } from "@fluxgate/common";
+
+/** The KEYS of init-sale, in the script's order. */
+export const initSaleKeys = (k: SaleKeys) => [
+  k.sale,
+  k.idem,
+  k.buyers,
+  k.marks,
+  k.claims,
+  k.outbox,
+  k.stats,
+  k.acceptedKeys,
+  k.queuedKeys,
+  k.prequeue,
+  k.places,
+  k.draw,
+  k.lottery,
+];
 
 /**
  * Starts (or restarts) a sale: a fresh saleId, full stock, a full bucket, an empty queue, no
@@ -15,6 +32,10 @@ import { saleStartedLua } from "@fluxgate/common";
  * KEYS[7] stats         HASH
  * KEYS[8] acceptedKeys  STRING
  * KEYS[9] queuedKeys    STRING
+ * KEYS[10] prequeue     HASH
+ * KEYS[11] places       HASH
+ * KEYS[12] draw         STRING
+ * KEYS[13] lottery      HASH
  * ARGV[1] saleId
  * ARGV[2] quantity
  * ARGV[3] ratePerSecond  may be fractional (one admission every few seconds)
@@ -26,11 +47,15 @@ import { saleStartedLua } from "@fluxgate/common";
  * ARGV[9] filterBitsPerKey  Bloom filter size per unit of stock (key-filter.ts)
  * ARGV[10] endsAt        ms since the epoch; 0 or absent for a sale that ends only when sold out or closed
  * ARGV[11] powDifficulty proof-of-work bits a fresh attempt must bring, 0 = off
+ * ARGV[12] prequeueOpensAt  ms since the epoch when the pre-queue opens (before startsAt), 0 = no pre-queue
+ * ARGV[13] commitment    SHA-256 of the lottery's seed (public)
+ * ARGV[14] seed          the lottery's seed (secret until the line is drawn)
+ * ARGV[15] salt          the entries' salt (secret)
  *
  * Returns { createdAt (Redis' clock, ms), sale event JSON, outbox entry id }.
  */
 export const initSaleLua = `
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Accepted keys are at most the stock; queued keys run a few times that. 7 usable bits a byte, at most 1 MiB.
@@ -40,6 +65,11 @@ redis.call('HSET', KEYS[1], 'saleId', ARGV[1], 'quantity', ARGV[2], 'remaining',
   'burst', ARGV[4], 'perUserLimit', ARGV[5], 'startsAt', ARGV[6], 'ticketTtlMs', ARGV[7], 'endsAt', ARGV[10] or 0, 'powDifficulty', ARGV[11] or 0,
   'tokens', ARGV[4], 'refilledAt', now, 'issued', 0, 'admitted', 0, 'claimed', 0, 'expired', 0, 'createdAt', now,
   'acceptedBytes', bytesFor(tonumber(ARGV[2])), 'queuedBytes', bytesFor(4 * tonumber(ARGV[2])))
+local prequeueOpensAt = tonumber(ARGV[12] or '0') or 0
+if prequeueOpensAt > 0 then
+  redis.call('HSET', KEYS[1], 'prequeueOpensAt', prequeueOpensAt, 'commitment', ARGV[13], 'prequeueEntries', 0)
+  redis.call('HSET', KEYS[13], 'seed', ARGV[14], 'salt', ARGV[15])
+end
 local event = ${saleStartedLua({ saleId: "ARGV[1]", productId: "ARGV[8]", quantity: "ARGV[2]", perUserLimit: "ARGV[5]", startedAt: "now" })}
 local entry = redis.call('XADD', KEYS[6], '*', 'sale', event)
 return {now, event, entry}

@@ -2,6 +2,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { gateLua } from "./gate.lua";
 import { initSaleLua } from "./init-sale.lua";
 import { closeSaleLua } from "./close-sale.lua";
+import { drawCommitLua, drawWriteLua } from "./draw.lua";
 
 export interface LuaScript {
   name: string;
@@ -11,9 +12,11 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "03cc89208bc4a42186051db27dd5046e0eea2963" },
-  initSale: { name: "init-sale", lua: initSaleLua, sha: "a36abd9d68a58d385e1d7841b04f963e8a8542a8" },
+  gate: { name: "gate", lua: gateLua, sha: "e37a38bc2781da1dbc51bd8087a3cc179d0acbe0" },
+  initSale: { name: "init-sale", lua: initSaleLua, sha: "d5b3c52a75a231ac5c4c4a12ee4778d5b0c3f393" },
   closeSale: { name: "close-sale", lua: closeSaleLua, sha: "d6bbd5a85d11ed32d283b9e964f31d2b047d9d72" },
+  drawWrite: { name: "draw-write", lua: drawWriteLua, sha: "fd0d1410873ee6bd4fd7435021f46978dcf3ea10" },
+  drawCommit: { name: "draw-commit", lua: drawCommitLua, sha: "9425d775a8a1357394245db921c3d39034c744d3" },
 } satisfies Record<string, LuaScript>;
 
 type Evaluator = Pick<Redis, "evalsha" | "eval">;

@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
+import { lotteryCommitment, newLotterySeed, OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
+import { initSaleKeys } from "../gate/init-sale.lua";
 import { runScript, scripts } from "../gate/scripts";
 import { forwardToOrigin } from "../forward";
 import { adminOnly } from "../http/admin-auth";
@@ -26,10 +27,20 @@ const InitRequest = z
     ticketTtlSeconds: z.number().int().min(1).max(3600).default(60),
     /** Proof-of-work bits each fresh attempt must bring (2^bits hashes on average), 0 = off. */
     powDifficulty: z.number().int().min(0).max(32).default(0),
+    /** When early arrivals start entering the pre-queue, whose places a verifiable draw gives at startsAt. */
+    prequeueOpensAt: z.iso.datetime({ offset: true }).optional(),
   })
   .refine((r) => !r.endsAt || Date.parse(r.endsAt) > Math.max(Date.now(), r.startsAt ? Date.parse(r.startsAt) : 0), {
     message: "endsAt must be in the future and after startsAt",
     path: ["endsAt"],
+  })
+  .refine((r) => !r.prequeueOpensAt || (r.startsAt !== undefined && Date.parse(r.prequeueOpensAt) < Date.parse(r.startsAt)), {
+    message: "prequeueOpensAt needs a startsAt, and must come before it",
+    path: ["prequeueOpensAt"],
+  })
+  .refine((r) => !r.prequeueOpensAt || !r.startsAt || Date.parse(r.startsAt) > Date.now(), {
+    message: "a sale with a pre-queue must start in the future",
+    path: ["startsAt"],
   })
   .transform((r) => ({ ...r, burst: r.burst ?? Math.max(1, Math.floor(r.ratePerSecond)) }));
 
@@ -42,28 +53,31 @@ export const init = new Hono<EdgeEnv>()
     const saleId = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
     const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
     const endsAt = req.endsAt ? Date.parse(req.endsAt) : 0;
+    // The lottery's seed is committed to now, before anyone can enter, and revealed once the line is drawn.
+    const prequeueOpensAt = req.prequeueOpensAt ? Math.max(1, Date.parse(req.prequeueOpensAt)) : 0;
+    const seed = newLotterySeed();
+    const commitment = prequeueOpensAt ? lotteryCommitment(seed) : "";
     // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL. And register
     // the sale's outbox for the relay before the sale goes live: if this request is cut while it
     // waits for the origin, what the forwards miss is still relayed.
     await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
-    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(
-      redis,
-      scripts.initSale,
-      [k.sale, k.idem, k.buyers, k.marks, k.claims, k.outbox, k.stats, k.acceptedKeys, k.queuedKeys],
-      [
-        saleId,
-        req.quantity,
-        req.ratePerSecond,
-        req.burst,
-        req.perUserLimit,
-        startsAt,
-        req.ticketTtlSeconds * 1000,
-        req.productId,
-        KEY_FILTER_BITS_PER_KEY,
-        endsAt,
-        req.powDifficulty,
-      ],
-    );
+    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, initSaleKeys(k), [
+      saleId,
+      req.quantity,
+      req.ratePerSecond,
+      req.burst,
+      req.perUserLimit,
+      startsAt,
+      req.ticketTtlSeconds * 1000,
+      req.productId,
+      KEY_FILTER_BITS_PER_KEY,
+      endsAt,
+      req.powDifficulty,
+      prequeueOpensAt,
+      commitment,
+      prequeueOpensAt ? seed : "",
+      prequeueOpensAt ? newLotterySeed() : "",
+    ]);
     // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
     // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
     const delivered = await forwardToOrigin(config, event, outboxId);
@@ -82,6 +96,7 @@ export const init = new Hono<EdgeEnv>()
       ticketTtlSeconds: req.ticketTtlSeconds,
       endsAt: endsAt ? new Date(endsAt).toISOString() : null,
       powDifficulty: req.powDifficulty,
+      ...(prequeueOpensAt ? { prequeueOpensAt: new Date(prequeueOpensAt).toISOString(), commitment } : {}),
       saleEvent: delivered ? "delivered" : "queued",
     });
   })

@@ -12,6 +12,7 @@ import { jsonBody } from "../http/json-body";
 import { memory } from "../memory";
 import { GATE_WAIT_MAX_MS, GATE_WAIT_MS } from "../time-windows";
 import { projectedAdmitted } from "../queue-view";
+import { drawIfLead } from "../lottery/draw";
 import { redisFor } from "../redis";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
 
@@ -72,15 +73,8 @@ async function standbyResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: Ord
   return redirectToWaitingRoom(c, config, req, key, ticket, snapshot.issued - projectedAdmitted(snapshot, now) + 1, { standby: true });
 }
 
-async function redirectToWaitingRoom(
-  c: Context<EdgeEnv>,
-  config: EdgeConfig,
-  req: OrderRequest,
-  key: string,
-  ticket: Ticket,
-  ahead: number,
-  extra: Record<string, unknown>,
-) {
+/** Hands the buyer a signed ticket (cookie and header) and points it at the waiting room. */
+async function giveTicket(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, ticket: Ticket): Promise<string> {
   const token = await signTicket(config.TICKET_SECRET, ticket, req.userId);
   setCookie(c, ticketCookie(req.productId), token, {
     path: "/",
@@ -91,7 +85,60 @@ async function redirectToWaitingRoom(
   });
   c.header(TICKET_HEADER, token);
   c.header("location", waitingRoomUrl(req, key));
+  return token;
+}
+
+async function redirectToWaitingRoom(
+  c: Context<EdgeEnv>,
+  config: EdgeConfig,
+  req: OrderRequest,
+  key: string,
+  ticket: Ticket,
+  ahead: number,
+  extra: Record<string, unknown>,
+) {
+  const token = await giveTicket(c, config, req, key, ticket);
   return c.json({ status: "queued", productId: req.productId, position: ahead, etaSeconds: etaSeconds(ahead, ticket.rate), ...extra, ticket: token }, 302);
+}
+
+/**
+ * 202 "prequeued": the buyer holds an entry in the sale's draw (the same for every key of theirs)
+ * and a ticket that says so. At the start it orders again and gets its place; while the draw
+ * runs (a second or so) the same answer comes back with `drawing: true`.
+ */
+async function prequeuedResponse(
+  c: Context<EdgeEnv>,
+  config: EdgeConfig,
+  req: OrderRequest,
+  key: string,
+  outcome: Extract<GateOutcome, { kind: "prequeued" | "drawing" }>,
+) {
+  const ticket: Ticket = {
+    productId: req.productId,
+    saleId: outcome.saleId,
+    number: 0,
+    admittedAtIssue: 0,
+    rate: outcome.rate,
+    issuedAt: outcome.at,
+    prequeue: { entry: outcome.entry, startsAt: outcome.startsAt ?? 0 },
+  };
+  const token = await giveTicket(c, config, req, key, ticket);
+  if (outcome.kind === "drawing") c.header("retry-after", "1");
+  return c.json(
+    {
+      status: "prequeued",
+      productId: req.productId,
+      saleId: outcome.saleId,
+      startsAt: new Date(outcome.startsAt ?? 0).toISOString(),
+      // By Redis' clock, so a page counts down right whatever its own clock says.
+      secondsToStart: Math.max(0, Math.ceil(((outcome.startsAt ?? 0) - outcome.at) / 1000)),
+      entry: outcome.entry,
+      ...(outcome.kind === "prequeued" ? { entries: outcome.entries } : { drawing: true }),
+      lottery: `/sales/${encodeURIComponent(req.productId)}/prequeue`,
+      ticket: token,
+    },
+    202,
+  );
 }
 
 /**
@@ -166,15 +213,22 @@ export const order = new Hono<EdgeEnv>()
       }
 
       // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
+      // A pre-queue entry is a place too: the gate knows it by the buyer.
       if (challenge === undefined) {
-        const pow = await proofOfWork(c, config.TICKET_SECRET, req.userId, productId, false);
+        const pow = await proofOfWork(c, config.TICKET_SECRET, req.userId, productId, ticket?.prequeue !== undefined);
         if (pow instanceof Response) return pow;
         challenge = pow.challenge ?? "";
       }
 
       // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
+      // (In a sale with a pre-queue the filter also holds each entered buyer, as "u:<userId>": an entry keeps its place.)
       const standby = memory.standby(productId);
-      if (standby && !(await standby.queuedKeys.mayContain(key.data))) return standbyResponse(c, config, req, key.data, standby.snapshot);
+      if (
+        standby &&
+        !(await standby.queuedKeys.mayContain(key.data)) &&
+        !(standby.snapshot.prequeueOpensAt && (await standby.queuedKeys.mayContain(`u:${req.userId}`)))
+      )
+        return standbyResponse(c, config, req, key.data, standby.snapshot);
 
       release = memory.startGateCall(productId);
       if (release) break;
@@ -215,6 +269,7 @@ async function gateAndAnswer(
   });
   if (outcome.kind === "unknown") return c.json({ error: "unknown product", productId }, 404);
   memory.learn(productId, outcome, outcome.filters);
+  drawIfLead(c.executionCtx, redisFor(config), productId, outcome);
   memory.learnPowRequirement(productId, outcome.saleId, outcome.powDifficulty ?? 0);
   /** Final answers are remembered for this sale, so a retry here costs no Redis command. */
   const final = (status: 200 | 409, body: object) => {
@@ -225,8 +280,13 @@ async function gateAndAnswer(
   switch (outcome.kind) {
     case "conflict":
       return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
-    case "not_started":
-      return c.json({ status: "not_started", productId: req.productId, startsAt: new Date(outcome.startsAt).toISOString() }, 425);
+    case "not_started": {
+      const opens = outcome.prequeueOpensAt ? { prequeueOpensAt: new Date(outcome.prequeueOpensAt).toISOString() } : {};
+      return c.json({ status: "not_started", productId: req.productId, startsAt: new Date(outcome.startsAt).toISOString(), ...opens }, 425);
+    }
+    case "prequeued":
+    case "drawing":
+      return prequeuedResponse(c, config, req, idempotencyKey, outcome);
     case "sold_out":
       return final(409, { status: "sold_out", productId });
     case "ended":

@@ -1,10 +1,11 @@
 import { Hono } from "hono";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { ProductId, saleKeys } from "@fluxgate/common";
+import { LOTTERY_ALGORITHM, ProductId, saleKeys } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
 import { readSaleView } from "../gate/sale-view";
 import { adminOnly } from "../http/admin-auth";
+import { publishedDraw } from "../lottery/published";
 import { memory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
 import { redisFor } from "../redis";
@@ -19,7 +20,7 @@ export const sales = new Hono<EdgeEnv>()
     // The sale page teaches this isolate the sale's proof-of-work setting, so the attempts that
     // follow are challenged from memory, with no Redis command.
     memory.learnPowRequirement(productId.data, view.saleId, view.powDifficulty);
-    const { saleId, quantity: q, issued, admitted, endsAt: end } = view;
+    const { saleId, quantity: q, issued, admitted, endsAt: end, prequeue } = view;
     const left = Math.max(0, view.remaining);
     // Once sold out nobody waits any more: the line is told so (from memory) and goes home.
     const ended = left === 0 || (end > 0 && Date.now() >= end);
@@ -30,9 +31,50 @@ export const sales = new Hono<EdgeEnv>()
       remaining: left,
       sold: q - left,
       queued: ended ? 0 : Math.max(0, issued - admitted),
+      startsAt: new Date(view.startsAt || view.createdAt).toISOString(),
       endsAt: end ? new Date(end).toISOString() : null,
       ended,
+      ...(prequeue
+        ? {
+            prequeue: {
+              opensAt: new Date(prequeue.opensAt).toISOString(),
+              commitment: prequeue.commitment,
+              algorithm: LOTTERY_ALGORITHM,
+              entries: prequeue.entries,
+              drawn: prequeue.drawn,
+              published: `/sales/${encodeURIComponent(productId.data)}/prequeue`,
+            },
+          }
+        : {}),
     });
+  })
+  /**
+   * The pre-queue's draw, for anyone to check: before it is drawn only the commitment (the seed
+   * stays secret until the list of entries is fixed); after, the seed, the entries in the order
+   * of their places and how to recompute them (common/src/lottery.ts).
+   */
+  .get("/:productId/prequeue", async (c) => {
+    const productId = ProductId.safeParse(c.req.param("productId"));
+    if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
+    const redis = redisFor(edgeConfig(c.env));
+    const view = await readSaleView(redis, productId.data);
+    if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
+    const { prequeue } = view;
+    if (!prequeue) return c.json({ error: "this sale has no pre-queue", productId: productId.data, saleId: view.saleId }, 404);
+    if (!prequeue.drawn)
+      return c.json(
+        {
+          status: "not_drawn",
+          productId: productId.data,
+          saleId: view.saleId,
+          commitment: prequeue.commitment,
+          algorithm: LOTTERY_ALGORITHM,
+          startsAt: new Date(view.startsAt).toISOString(),
+          entries: prequeue.entries,
+        },
+        425,
+      );
+    return c.body(await publishedDraw(redis, productId.data, { ...view, prequeue }), 200, { "content-type": "application/json" });
   })
   /** The operator ends the sale now: 409 "ended" for every purchase from then on, the outbox drains and is retired. */
   .post("/:productId/close", adminOnly, async (c) => {

@@ -5,7 +5,9 @@ import { getCookie } from "hono/cookie";
 import { edgeConfig } from "../config";
 import { buyerOf, identity } from "../identity";
 import type { EdgeEnv } from "../env";
+import type { Redis } from "@upstash/redis/cloudflare";
 import { viewLine } from "../gate/gate";
+import { drawIfLead } from "../lottery/draw";
 import { memory } from "../memory";
 import { STATUS_REFRESH_MS } from "../time-windows";
 import { lineCovers, projectedAdmitted } from "../queue-view";
@@ -17,12 +19,15 @@ import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket } from "../ticket
  * of waiting pages polling cost Redis one command a second, not one per poll. The refresh moves
  * the line (viewLine), so claims that expired while nobody bought go back at once.
  */
-async function refreshIfStale(redis: Parameters<typeof viewLine>[0], productId: string, now: number): Promise<void> {
+async function refreshIfStale(ctx: { waitUntil(promise: Promise<unknown>): void }, redis: Redis, productId: string, now: number): Promise<void> {
   const known = memory.view(productId);
   if (known && now - known.seenAt < STATUS_REFRESH_MS) return;
   if (!memory.startRefresh(productId)) return;
   const outcome = await viewLine(redis, productId, { soldOutFromMemory: memory.takeSoldOutAnswers(productId), filters: memory.filtersWanted(productId) });
-  if (outcome.kind !== "unknown") memory.learn(productId, outcome, outcome.filters);
+  if (outcome.kind === "unknown") return;
+  memory.learn(productId, outcome, outcome.filters);
+  // At a pre-queue's start the pages waiting for it may be the first to look: the one given the lease draws.
+  drawIfLead(ctx, redis, productId, outcome);
 }
 
 export const waitingRoom = new Hono<EdgeEnv>()
@@ -45,15 +50,32 @@ export const waitingRoom = new Hono<EdgeEnv>()
     if (!ticket || ticket.productId !== productId.data) return c.json({ state: "no_ticket", error: "no valid queue ticket for this user and product" }, 403);
 
     const now = Date.now();
-    await refreshIfStale(redisFor(config), productId.data, now);
-    if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
     const known = memory.view(productId.data);
+    if (ticket.prequeue) {
+      if (known && known.snapshot.saleId !== ticket.saleId)
+        return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
+      // Entered in the draw: a countdown until the start (no Redis), then the page orders again to learn its place.
+      const startsAt = new Date(ticket.prequeue.startsAt).toISOString();
+      if (now < ticket.prequeue.startsAt)
+        return c.json({
+          state: "prequeued",
+          productId: productId.data,
+          startsAt,
+          secondsToStart: Math.ceil((ticket.prequeue.startsAt - now) / 1000),
+          entry: ticket.prequeue.entry,
+        });
+      await refreshIfStale(c.executionCtx, redisFor(config), productId.data, now);
+      return c.json({ state: "started", productId: productId.data, startsAt, entry: ticket.prequeue.entry });
+    }
+    await refreshIfStale(c.executionCtx, redisFor(config), productId.data, now);
+    if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
+    const current = memory.view(productId.data);
     if (memory.hasEnded(productId.data)) return c.json({ state: "ended", productId: productId.data });
-    if (known && known.snapshot.saleId !== ticket.saleId)
+    if (current && current.snapshot.saleId !== ticket.saleId)
       return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
 
-    const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};
-    const view = known?.snapshot ?? {
+    const remaining = current ? { remaining: Math.max(0, current.snapshot.remaining) } : {};
+    const view = current?.snapshot ?? {
       admitted: ticket.admittedAtIssue,
       issued: Number.MAX_SAFE_INTEGER,
       rate: ticket.rate,

@@ -114,6 +114,9 @@ export interface OrderReply {
   standby?: boolean;
   expired?: boolean;
   limit?: number;
+  /** A pre-queue entry (202 prequeued), and whether the draw is still running. */
+  entry?: string;
+  drawing?: boolean;
 }
 
 const tokens = new Map<string, string>();
