@@ -55,7 +55,8 @@ export const initSaleKeys = (k: SaleKeys) => [
  * Returns { createdAt (Redis' clock, ms), sale event JSON, outbox entry id }.
  */
 export const initSaleLua = `
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13])
+-- UNLINK: the old run's keys may be large (a pre-queue of 100,000); redis frees them in the background.
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Accepted keys are at most the stock; queued keys run a few times that. 7 usable bits a byte, at most 1 MiB.
