@@ -34,6 +34,41 @@ describe("bad input gets a clear JSON error and changes nothing", () => {
       401,
     ],
     ["POST /init with a negative quantity", () => call("/init", { method: "POST", headers: ADMIN, body: JSON.stringify({ productId, quantity: -5 }) }), 400],
+    [
+      "POST /init with a pre-queue but no startsAt",
+      () => call("/init", { method: "POST", headers: ADMIN, body: JSON.stringify({ productId, quantity: 5, prequeueOpensAt: new Date().toISOString() }) }),
+      400,
+    ],
+    [
+      "POST /init with a pre-queue opening after the start",
+      () =>
+        call("/init", {
+          method: "POST",
+          headers: ADMIN,
+          body: JSON.stringify({
+            productId,
+            quantity: 5,
+            startsAt: new Date(Date.now() + 60_000).toISOString(),
+            prequeueOpensAt: new Date(Date.now() + 120_000).toISOString(),
+          }),
+        }),
+      400,
+    ],
+    [
+      "POST /init with a pre-queue and a start in the past",
+      () =>
+        call("/init", {
+          method: "POST",
+          headers: ADMIN,
+          body: JSON.stringify({
+            productId,
+            quantity: 5,
+            startsAt: new Date(Date.now() - 1000).toISOString(),
+            prequeueOpensAt: new Date(Date.now() - 5000).toISOString(),
+          }),
+        }),
+      400,
+    ],
   ];
 
   it.each(cases)("%s", async (_, send, status) => {

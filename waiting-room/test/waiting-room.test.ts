@@ -182,7 +182,7 @@ describe("the waiting room in a browser", () => {
     expect(first).toBeLessThanOrEqual(5);
     await page.waitForTimeout(1200);
     expect(await countdown()).toBeLessThan(first);
-    await screenshot(page, "7-prequeue");
+    await screenshot(page, "8-prequeue");
     // At the start the page orders again by itself: the draw gives the only entry place 1, and it buys.
     await page.locator("#title", { hasText: "Order accepted" }).waitFor({ timeout: 15_000 });
     expect(Date.now()).toBeGreaterThanOrEqual(startsAt);
@@ -211,6 +211,23 @@ describe("the waiting room in a browser", () => {
     await expect(page.locator("#rates path").count()).resolves.toBeGreaterThan(0);
     await expect(page.locator("#identity").textContent()).resolves.toContain("verified sign-ins");
     await screenshot(page, "7-operator");
+    await page.close();
+  });
+
+  it("shows the operator the pre-queue filling and the countdown to its draw", async () => {
+    const productId = uniqueProduct("wr-ops-prequeue");
+    const startsAt = Date.now() + 30_000;
+    await initSale({ productId, quantity: 10, prequeueOpensAt: new Date().toISOString(), startsAt: new Date(startsAt).toISOString() });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(`${edgeUrl}/admin?productId=${productId}#token=${adminToken}`);
+    await page.locator("#pq-entries", { hasText: "0" }).waitFor();
+    for (let i = 0; i < 3; i++) await apiOrder(productId, `early-${i}`);
+    await page.locator("#pq-entries", { hasText: "3" }).waitFor({ timeout: 5000 });
+    const [m, s] = ((await page.locator("#pq-countdown").textContent()) ?? "").split(":").map(Number);
+    expect(m! * 60 + s!).toBeGreaterThan(20);
+    expect(m! * 60 + s!).toBeLessThanOrEqual(30);
+    await expect(page.locator("#pq-commitment").textContent()).resolves.toMatch(/[0-9a-f]{64}/);
+    await screenshot(page, "9-operator-prequeue");
     await page.close();
   });
 });

@@ -9,6 +9,8 @@ export interface SecondStats {
   throttled: number;
   soldOut: number;
   limitReached: number;
+  /** New pre-queue entries (and repeats of entered buyers). */
+  prequeued: number;
   /** Gate calls: one billed Redis command each. */
   calls: number;
   remaining: number | null;
@@ -27,6 +29,9 @@ export interface SaleStats {
   claimed: number;
   series: SecondStats[];
   bill: SaleBill;
+  startsAt: string;
+  /** The sale's pre-queue, when it has one: entries so far and whether the draw gave their places. */
+  prequeue?: { opensAt: string; entries: number; drawn: boolean; commitment: string };
 }
 
 /**
@@ -61,7 +66,7 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const [sec, field] = flat[i]!.split(":") as [string, string];
     const t = Number(sec);
-    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, calls: 0, remaining: null, queued: null, claimed: null };
+    const row = bySecond.get(t) ?? emptySecond(t);
     const value = Number(flat[i + 1]);
     if (field === "calls") row.calls = value;
     if (field === "accepted") row.accepted = value;
@@ -69,6 +74,7 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
     else if (field === "waiting") row.queued = value;
     else if (field === "sold_out") row.soldOut = value;
     else if (field === "limit_reached") row.limitReached = value;
+    else if (field === "prequeued") row.prequeued = value;
     else if (field === "remaining") row.remaining = value;
     else if (field === "claimed") row.claimed = value;
     bySecond.set(t, row);
@@ -80,7 +86,7 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
   const series: SecondStats[] = [];
   let level = { remaining: quantity, queued: 0, claimed: 0 };
   for (let t = Math.max(seconds[0] ?? last, last - windowSeconds + 1); t <= last; t++) {
-    const row = bySecond.get(t) ?? { t, accepted: 0, throttled: 0, soldOut: 0, limitReached: 0, calls: 0, remaining: null, queued: null, claimed: null };
+    const row = bySecond.get(t) ?? emptySecond(t);
     level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued, claimed: row.claimed ?? level.claimed };
     series.push({ ...row, ...level });
   }
@@ -95,8 +101,32 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
     claimed: remaining > 0 ? claimed : 0,
     series,
     bill: saleBill(bySecond, billed, createdAt, sold),
+    startsAt: new Date(sale.startsAt || createdAt).toISOString(),
+    ...(sale.prequeue
+      ? {
+          prequeue: {
+            opensAt: new Date(sale.prequeue.opensAt).toISOString(),
+            entries: sale.prequeue.entries,
+            drawn: sale.prequeue.drawn,
+            commitment: sale.prequeue.commitment,
+          },
+        }
+      : {}),
   };
 }
+
+const emptySecond = (t: number): SecondStats => ({
+  t,
+  accepted: 0,
+  throttled: 0,
+  soldOut: 0,
+  limitReached: 0,
+  prequeued: 0,
+  calls: 0,
+  remaining: null,
+  queued: null,
+  claimed: null,
+});
 
 function saleBill(bySecond: Map<number, SecondStats>, billed: string[], createdAt: number, sold: number): SaleBill {
   const commands = { edge: 0, forward: 0, relay: 0, total: 0 };

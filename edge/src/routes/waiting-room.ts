@@ -50,11 +50,14 @@ export const waitingRoom = new Hono<EdgeEnv>()
     if (!ticket || ticket.productId !== productId.data) return c.json({ state: "no_ticket", error: "no valid queue ticket for this user and product" }, 403);
 
     const now = Date.now();
+    await refreshIfStale(c.executionCtx, redisFor(config), productId.data, now);
     const known = memory.view(productId.data);
+    if (memory.hasEnded(productId.data)) return c.json({ state: "ended", productId: productId.data });
     if (ticket.prequeue) {
+      // The refresh (at most one a second per isolate) is how a restarted sale is noticed before its start.
       if (known && known.snapshot.saleId !== ticket.saleId)
         return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
-      // Entered in the draw: a countdown until the start (no Redis), then the page orders again to learn its place.
+      // Entered in the draw: a countdown until the start, then the page orders again to learn its place.
       const startsAt = new Date(ticket.prequeue.startsAt).toISOString();
       if (now < ticket.prequeue.startsAt)
         return c.json({
@@ -64,18 +67,14 @@ export const waitingRoom = new Hono<EdgeEnv>()
           secondsToStart: Math.ceil((ticket.prequeue.startsAt - now) / 1000),
           entry: ticket.prequeue.entry,
         });
-      await refreshIfStale(c.executionCtx, redisFor(config), productId.data, now);
       return c.json({ state: "started", productId: productId.data, startsAt, entry: ticket.prequeue.entry });
     }
-    await refreshIfStale(c.executionCtx, redisFor(config), productId.data, now);
     if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
-    const current = memory.view(productId.data);
-    if (memory.hasEnded(productId.data)) return c.json({ state: "ended", productId: productId.data });
-    if (current && current.snapshot.saleId !== ticket.saleId)
+    if (known && known.snapshot.saleId !== ticket.saleId)
       return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
 
-    const remaining = current ? { remaining: Math.max(0, current.snapshot.remaining) } : {};
-    const view = current?.snapshot ?? {
+    const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};
+    const view = known?.snapshot ?? {
       admitted: ticket.admittedAtIssue,
       issued: Number.MAX_SAFE_INTEGER,
       rate: ticket.rate,

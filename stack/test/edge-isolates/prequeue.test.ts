@@ -171,6 +171,35 @@ describe("the pre-queue and its lottery, across 4 isolates", () => {
     }
   });
 
+  it("refuses an entry for more than the per-user limit, and tells a ticket of a restarted sale to order again", async () => {
+    const productId = uniqueProduct("prequeue-limit");
+    await signIn(edge, ["greedy"]);
+    const window = { prequeueOpensAt: iso(Date.now()), startsAt: iso(Date.now() + 60_000) };
+    await initSale(edge, { productId, quantity: 5, perUserLimit: 1, ...window });
+    const greedy = await order(edge, { productId, userId: "greedy", quantity: 2 });
+    expect(greedy.status).toBe(409);
+    expect(greedy.body).toMatchObject({ status: "limit_reached", limit: 1 });
+    expect((await send<{ prequeue: { entries: number } }>(edge, `/sales/${productId}`)).body.prequeue.entries).toBe(0);
+    const entered = await order(edge, { productId, userId: "greedy" });
+    expect(entered.status).toBe(202);
+
+    // The operator restarts the sale: the old pre-queue ticket is told to order again, on every isolate that knows.
+    await initSale(edge, { productId, quantity: 5, ...window });
+    const again = await order(edge, { productId, userId: "greedy" });
+    expect(again.status).toBe(202);
+    expect(again.body.entry).not.toBe(entered.body.entry);
+    const replies = await Promise.all(
+      [0, 1, 2, 3].map(async () =>
+        send<{ state: string }>(edge, `/waiting-room/status?productId=${productId}`, {
+          headers: { ...(await bearer(edge, "greedy")), "x-queue-ticket": entered.body.ticket! },
+        }),
+      ),
+    );
+    // An isolate that saw the new sale says "expired"; one that has not seen it yet counts down (its next order re-enters).
+    expect(replies.some((r) => r.body.state === "expired")).toBe(true);
+    expect(replies.every((r) => ["expired", "prequeued"].includes(r.body.state))).toBe(true);
+  });
+
   it("asks for proof of work to enter, not again for the place at the start", async () => {
     const productId = uniqueProduct("prequeue-pow");
     await signIn(edge, ["solver"]);
