@@ -12,8 +12,9 @@ import { BILL_COMPONENTS, UPSTASH_PAYG_USD_PER_100K_COMMANDS, upstashCostUsd } f
 import { fmtUsd, type BillJson } from "./bench/bill";
 import { fluxgateHome, repoRoot } from "./bench/env";
 import { challengeSection, type ChallengeBench } from "./bench-challenge";
+import { lotterySection, type LotteryBench } from "./bench-lottery";
 
-const benches = ["bench:edge", "bench:pipeline", "bench:realpath", "bench:bill", "bench:challenge"] as const;
+const benches = ["bench:edge", "bench:pipeline", "bench:realpath", "bench:bill", "bench:challenge", "bench:lottery"] as const;
 /** How busy the machine already was: every figure here shares its cores with whatever else runs. */
 const loadAtStart = loadavg()[0]!;
 
@@ -163,7 +164,8 @@ ${row(["---", "---", "---", "---"])}
 ${targetRows(bill.targets).join("\n")}
 
 ${challengeSection(read<ChallengeBench>("challenge.json"))}
-Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`, \`npm run bench:bill\`, \`npm run bench:challenge\`); raw results in
+${lotterySection(read<LotteryBench>("lottery.json"))}
+Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`, \`npm run bench:bill\`, \`npm run bench:challenge\`, \`npm run bench:lottery\`); raw results in
 \`.fluxgate/bench/*.json\`.
 `;
 

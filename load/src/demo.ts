@@ -9,14 +9,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { Redis } from "ioredis";
-import { saleKeys } from "@fluxgate/common";
+import { placeOf, saleKeys, verifyLottery } from "@fluxgate/common";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
 import { audit, auditClean, ensureDevVars, isolateOf, stackConfig, up, type AuditReport } from "@fluxgate/stack";
 import { crowd as scenario, productIdFor } from "../scenarios.js";
 import { intEnv } from "./bench/env";
 import { killAndRestartWorker } from "./kill-worker";
-import { runSale, type RequestRecord } from "./bench/sale";
+import { runSale, type RequestRecord, type SaleResult } from "./bench/sale";
 import { BillMeter } from "./bench/bill";
 import { BOT_PREFIX, runBotFleet } from "./bench/bots";
 import { mintToken, mintTokens, solveInNode } from "./bench/identity";
@@ -47,6 +47,13 @@ const settings = {
   botRequests: intEnv("DEMO_BOT_REQUESTS", scenario.stock * 20),
   /** Accounts the bots hold real tokens for (they skip the challenge, or fake it). */
   botAccounts: 100,
+  /**
+   * DEMO_PREQUEUE=1: the sale opens a pre-queue as the crowd starts arriving and starts once
+   * DEMO_PREQUEUE_SHARE (0.6) of the arrival window has passed: those earlier get their places by
+   * the lottery, the rest queue behind them; the report checks the draw against the commitment.
+   */
+  prequeue: process.env.DEMO_PREQUEUE === "1",
+  prequeueShare: Number(process.env.DEMO_PREQUEUE_SHARE ?? 0.6),
 };
 
 async function main(): Promise<number> {
@@ -58,7 +65,26 @@ async function main(): Promise<number> {
   const productId = productIdFor(scenario, runId);
   const billDir = join(config.home.root, "demo");
   mkdirSync(billDir, { recursive: true });
+
+  // Everyone signs in before the sale opens (a pre-queue's start is fixed at /init).
+  console.log(`Signing in ${settings.buyers.toLocaleString("en")} people and ${settings.botAccounts} bot accounts with the dev issuer …`);
+  const people = await mintTokens(
+    state.issuer.url,
+    Array.from({ length: settings.buyers }, (_, i) => `${runId}-u${i}`),
+  );
+  const botSubs = Array.from({ length: settings.botAccounts }, (_, i) => `${BOT_PREFIX}${runId}-acct${i}`);
+  const botTokens = [...(await mintTokens(state.issuer.url, botSubs)).values()];
+  const expiredTokens = await Promise.all(botSubs.slice(0, 10).map((sub) => mintToken(state.issuer.url, sub, { ttlSeconds: -60 })));
+
   const meter = monitorAvailable() ? await BillMeter.start(state.redis.url, billDir, "sale") : undefined;
+  // The crowd starts arriving a moment after /init (the sale page's visits below); a pre-queue opens now and
+  // the sale starts part-way through the arrivals.
+  const prequeueWindow = settings.prequeue
+    ? {
+        prequeueOpensAt: new Date().toISOString(),
+        startsAt: new Date(Date.now() + 2_000 + settings.arrivalSeconds * 1000 * settings.prequeueShare).toISOString(),
+      }
+    : {};
 
   const init = await fetch(new URL("/init", edge), {
     method: "POST",
@@ -69,23 +95,19 @@ async function main(): Promise<number> {
       ratePerSecond: settings.ratePerSecond,
       burst: Math.max(1, Math.round(settings.ratePerSecond / 10)),
       powDifficulty: settings.powDifficulty,
+      ...prequeueWindow,
     }),
   });
   if (init.status !== 200) throw new Error(`POST /init answered ${init.status}: ${await init.text()}`);
+  // The commitment as published before anyone could enter: what the draw is checked against afterwards.
+  const { commitment } = (await init.clone().json()) as { commitment?: string };
   const isolates = isolateOf(init.headers)?.of ?? 1;
   console.log(
     `\nSale ${productId}: ${settings.stock.toLocaleString("en")} units, ${settings.buyers.toLocaleString("en")} buyers ` +
       `(${Math.round(settings.buyers / settings.stock)}× the stock) arriving over ${settings.arrivalSeconds} s, admitted at ${settings.ratePerSecond}/s, through ${edge.origin} (${isolates} edge isolates, round-robin)\n`,
   );
 
-  console.log(`Signing in ${settings.buyers.toLocaleString("en")} people and ${settings.botAccounts} bot accounts with the dev issuer …`);
-  const people = await mintTokens(
-    state.issuer.url,
-    Array.from({ length: settings.buyers }, (_, i) => `${runId}-u${i}`),
-  );
-  const botSubs = Array.from({ length: settings.botAccounts }, (_, i) => `${BOT_PREFIX}${runId}-acct${i}`);
-  const botTokens = [...(await mintTokens(state.issuer.url, botSubs)).values()];
-  const expiredTokens = await Promise.all(botSubs.slice(0, 10).map((sub) => mintToken(state.issuer.url, sub, { ttlSeconds: -60 })));
+  if (settings.prequeue) console.log(`Pre-queue open now; the sale starts at ${prequeueWindow.startsAt} and draws the places (commitment ${commitment}).\n`);
   // Every Redis command of the sale, to tell which a bot caused (their subs start with BOT_PREFIX).
   const monitor = monitorAvailable() ? await MonitorCapture.start(state.redis.url, join(config.home.root, "demo", `monitor-${runId}.log`)) : undefined;
 
@@ -179,6 +201,7 @@ async function main(): Promise<number> {
   }
 
   const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands, saleRedisCommands: saleCommands };
+  const lottery = settings.prequeue ? await checkDraw(edge, productId, commitment ?? "", result.prequeued) : undefined;
   const run: DemoRun = {
     productId,
     runId,
@@ -191,6 +214,7 @@ async function main(): Promise<number> {
     audit: report,
     bill,
     bots: botReport,
+    ...(lottery ? { lottery } : {}),
   };
   printSummary(run);
   const path = writeReport(run);
@@ -200,7 +224,31 @@ async function main(): Promise<number> {
   if (killed) console.log(`\nFAILED: ${killed}.`);
   else console.log(clean ? "\nOK: nothing oversold, lost or duplicated; PostgreSQL's stock = initial − sold." : "\nFAILED: see the audit above.");
   console.log(botsHeldOff ? "OK: bots bought nothing and cost Redis nothing." : "FAILED: bots got through, or cost Redis commands (see the bot fleet table).");
-  return clean && !killed && botsHeldOff ? 0 : 1;
+  if (lottery)
+    console.log(
+      lottery.ok ? "OK: the pre-queue's draw verified from public data, and every place given is the draw's." : "FAILED: the pre-queue's draw did not verify.",
+    );
+  return clean && !killed && botsHeldOff && (lottery?.ok ?? true) ? 0 : 1;
+}
+
+/**
+ * The pre-queue's draw as a third party checks it (stack/src/lottery/check.ts): the published
+ * seed against the commitment /init published, every place recomputed; and, for each person who
+ * entered, the place the edge gave at the start against the one the published draw gives.
+ */
+async function checkDraw(edge: URL, productId: string, commitment: string, prequeued: SaleResult["prequeued"]): Promise<NonNullable<DemoRun["lottery"]>> {
+  const res = await fetch(new URL(`/sales/${productId}/prequeue`, edge));
+  const published = (await res.json()) as { seed: string; commitment: string; places: string[] };
+  if (res.status !== 200)
+    return { entries: prequeued.length, ok: false, problems: [`the draw is not published (${res.status})`], placesChecked: 0, placesAgree: 0, commitment };
+  const check = verifyLottery(published, commitment);
+  const given = prequeued.filter((p) => p.place !== undefined);
+  const agree = given.filter((p) => placeOf(published, p.entry) === p.place).length;
+  const problems = [...check.problems];
+  const missing = prequeued.filter((p) => placeOf(published, p.entry) === undefined).length;
+  if (missing > 0) problems.push(`${missing} of the ${prequeued.length} people who entered are not in the published draw`);
+  if (agree !== given.length) problems.push(`${given.length - agree} of ${given.length} places given differ from the published draw`);
+  return { entries: published.places.length, ok: problems.length === 0, problems, placesChecked: given.length, placesAgree: agree, commitment };
 }
 
 async function drained(state: Awaited<ReturnType<typeof up>>, productId: string): Promise<AuditReport> {
@@ -273,6 +321,14 @@ function printSummary(run: DemoRun): void {
   console.log("\nEvents");
   for (const e of run.events) console.log(`  ${(e.t / 1000).toFixed(1).padStart(6)} s  ${e.label}`);
   if (run.events.length === 0) console.log("  none");
+  if (run.lottery) {
+    const d = run.lottery;
+    console.log(
+      `\nPre-queue: ${d.entries.toLocaleString("en")} people entered before the start; the draw ${d.ok ? "verified" : "did NOT verify"} against the commitment published at /init ` +
+        `(${d.commitment.slice(0, 16)}…); ${d.placesAgree.toLocaleString("en")} of ${d.placesChecked.toLocaleString("en")} places the edge gave are the published draw's` +
+        (d.problems.length ? ` — ${d.problems.join("; ")}` : ""),
+    );
+  }
   console.log("\nBot fleet");
   console.log(table(botRows(run.bots)));
   if (run.bots.errors > 0) console.log(`  bot requests without an answer: ${run.bots.errors} (e.g. ${run.bots.errorSamples.join("; ")})`);

@@ -9,7 +9,9 @@ import { percentile } from "../report/stats";
  * /waiting-room), poll GET /waiting-room/status right away and then every ~1 s (+0-250 ms
  * jitter) with the ticket cookie and the userId; on your_turn (or no_ticket / expired) POST
  * /order again with the same Idempotency-Key and the ticket; stop on 200 (bought) or 409
- * (sold out / limit reached); a 302 keeps it polling.
+ * (sold out / limit reached); a 302 keeps it polling. Before a pre-queue's start a 202 "prequeued"
+ * takes it to the page, which counts down and orders again in the 1.5 s after the start (status
+ * "started"); a 202 with `drawing` (the places are being drawn) is asked again a second later.
  *
  * Plain undici: one Pool of `connections` keep-alive sockets bounds the concurrency (requests
  * beyond it wait in the pool's queue, as a browser's would in its connection limit).
@@ -64,7 +66,18 @@ export interface SaleResult {
   firstSoldOutAtMs: number | undefined;
   latencyMs: { p50: number; p99: number; max: number };
   errors: string[];
+  /** Buyers who entered a pre-queue: their entry, and the place the edge gave them at the start (a 302's ticket; none when they bought at once). */
+  prequeued: { entry: string; place: number | undefined }[];
 }
+
+/** The place a queue ticket holds: its payload (base64url JSON, readable without the edge's key) has it third. */
+const ticketPlace = (token: unknown) => {
+  try {
+    return (JSON.parse(Buffer.from(String(token).split(".")[0]!, "base64url").toString("utf8")) as number[])[2];
+  } catch {
+    return undefined;
+  }
+};
 
 interface Reply {
   status: number;
@@ -86,6 +99,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
   const orderIds: string[] = [];
   const errors: string[] = [];
   const latencies: number[] = [];
+  const prequeued: SaleResult["prequeued"] = [];
   let requests = 0;
   let finished = 0;
   let lastAcceptedAt: number | undefined;
@@ -141,7 +155,10 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     let solution: string | undefined;
     let cookie: string | undefined;
     let attempts = 0;
+    let entered: SaleResult["prequeued"][number] | undefined;
     const jitter = () => o.pollMs + Math.random() * 250;
+    // The page's wait for a pre-queue's start: back in the 1.5 s after it, spread (the place does not depend on it).
+    const untilStart = (body: Record<string, unknown>) => Number(body.secondsToStart ?? 0) * 1000 + Math.random() * 1500;
 
     await sleep(Math.max(0, start + (i * o.arrivalMs) / o.buyers - performance.now()));
     const arrivedMs = performance.now() - start;
@@ -169,8 +186,21 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
           if (r.body.status === "limit_reached") return done("limit_reached");
           return done("error", `409 ${JSON.stringify(r.body)}`);
         }
+        if (r.status === 202 && r.body.status === "prequeued") {
+          if (r.cookie) cookie = r.cookie;
+          if (!entered) {
+            entered = { entry: String(r.body.entry), place: undefined };
+            prequeued.push(entered);
+            const target = new URL(r.location ?? `/waiting-room?productId=${encodeURIComponent(o.productId)}`, o.base);
+            await send("page", "GET", target.pathname + target.search, cookie ? { cookie } : {});
+          }
+          next = r.body.drawing ? "order" : "poll";
+          delay = r.body.drawing ? jitter() : untilStart(r.body);
+          continue;
+        }
         if (r.status === 302) {
           if (r.cookie) cookie = r.cookie;
+          if (entered && entered.place === undefined) entered.place = ticketPlace(r.body.ticket);
           // The browser follows the redirect to the waiting-room page (fetch does the same from the page).
           const target = new URL(r.location ?? `/waiting-room?productId=${encodeURIComponent(o.productId)}`, o.base);
           await send("page", "GET", target.pathname + target.search, cookie ? { cookie } : {});
@@ -197,7 +227,11 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
         delay = jitter();
         continue;
       }
-      if (state === "your_turn" || state === "no_ticket" || state === "expired") {
+      if (state === "prequeued") {
+        delay = untilStart(s.body);
+        continue;
+      }
+      if (state === "your_turn" || state === "started" || state === "no_ticket" || state === "expired") {
         next = "order";
         delay = 0;
         continue;
@@ -232,6 +266,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     firstSoldOutAtMs: rel(firstSoldOutAt),
     latencyMs: { p50: round1(percentile(latencies, 50) || 0), p99: round1(percentile(latencies, 99) || 0), max: round1(latencies.at(-1) ?? 0) },
     errors,
+    prequeued,
   };
 }
 

@@ -22,6 +22,8 @@ export interface DemoRun {
   bill?: { sale: Bill; idle: Bill };
   /** The bot fleet: what it was answered, units it bought (the gate's ledger), Redis commands it caused (MONITOR; undefined without redis-cli). */
   bots: BotFleetResult & { unitsBought: number; redisCommands: number | undefined; saleRedisCommands: number | undefined };
+  /** DEMO_PREQUEUE=1: the pre-queue's draw, checked from public data against the commitment /init published. */
+  lottery?: { entries: number; ok: boolean; problems: string[]; placesChecked: number; placesAgree: number; commitment: string };
 }
 
 /** The bot fleet's table, for the console and the report: a header row, one row per kind, the totals. */
@@ -153,6 +155,16 @@ ${htmlTable(
   ],
 )}
 ${htmlTable(...outcomeTable(run))}
+${
+  run.lottery
+    ? `<h2>Pre-queue and its lottery</h2>
+<p>${run.lottery.entries.toLocaleString("en")} people entered the pre-queue before the start; the draw gave their places.
+Verified from public data only (<code>GET /sales/${run.productId}/prequeue</code>, as <code>npm run verify-lottery</code> does):
+<span class="${run.lottery.ok ? "ok" : "bad"}">${run.lottery.ok ? "SHA-256(seed) is the commitment published at /init, and every place is what the seed and the entries give" : `NOT VERIFIED: ${run.lottery.problems.join("; ")}`}</span>.
+${run.lottery.placesAgree.toLocaleString("en")} of ${run.lottery.placesChecked.toLocaleString("en")} places the edge gave people at the start are the published draw's
+(the others bought at once). Commitment <code>${run.lottery.commitment}</code>.</p>`
+    : ""
+}
 <h2>Bots</h2>
 <p>Beside the people (signed in, solving a ${run.settings.powDifficulty}-bit proof of work), a fleet of ${run.settings.botRequests.toLocaleString("en")} bot requests:
 <span class="${run.bots.unitsBought === 0 && !run.bots.redisCommands ? "ok" : "bad"}">${run.bots.unitsBought} units bought by bots, ${run.bots.redisCommands ?? "n/a"} Redis commands spent on them</span>;
