@@ -9,6 +9,9 @@ const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_RE
 describe("bad input gets a clear JSON error and changes nothing", () => {
   const productId = uniqueProduct("input");
   const good = { productId, userId: "u1", quantity: 1 };
+  const inSeconds = (n: number) => new Date(Date.now() + n * 1000).toISOString();
+  const initWith = (fields: Record<string, unknown>) =>
+    call("/init", { method: "POST", headers: ADMIN, body: JSON.stringify({ productId, quantity: 5, ...fields }) });
   beforeAll(() => initSale({ productId, quantity: 5 }));
 
   const cases: [string, () => Promise<Response>, number][] = [
@@ -34,41 +37,9 @@ describe("bad input gets a clear JSON error and changes nothing", () => {
       401,
     ],
     ["POST /init with a negative quantity", () => call("/init", { method: "POST", headers: ADMIN, body: JSON.stringify({ productId, quantity: -5 }) }), 400],
-    [
-      "POST /init with a pre-queue but no startsAt",
-      () => call("/init", { method: "POST", headers: ADMIN, body: JSON.stringify({ productId, quantity: 5, prequeueOpensAt: new Date().toISOString() }) }),
-      400,
-    ],
-    [
-      "POST /init with a pre-queue opening after the start",
-      () =>
-        call("/init", {
-          method: "POST",
-          headers: ADMIN,
-          body: JSON.stringify({
-            productId,
-            quantity: 5,
-            startsAt: new Date(Date.now() + 60_000).toISOString(),
-            prequeueOpensAt: new Date(Date.now() + 120_000).toISOString(),
-          }),
-        }),
-      400,
-    ],
-    [
-      "POST /init with a pre-queue and a start in the past",
-      () =>
-        call("/init", {
-          method: "POST",
-          headers: ADMIN,
-          body: JSON.stringify({
-            productId,
-            quantity: 5,
-            startsAt: new Date(Date.now() - 1000).toISOString(),
-            prequeueOpensAt: new Date(Date.now() - 5000).toISOString(),
-          }),
-        }),
-      400,
-    ],
+    ["POST /init with a pre-queue but no startsAt", () => initWith({ prequeueOpensAt: inSeconds(0) }), 400],
+    ["POST /init with a pre-queue opening after the start", () => initWith({ startsAt: inSeconds(60), prequeueOpensAt: inSeconds(120) }), 400],
+    ["POST /init with a pre-queue and a start in the past", () => initWith({ startsAt: inSeconds(-1), prequeueOpensAt: inSeconds(-5) }), 400],
   ];
 
   it.each(cases)("%s", async (_, send, status) => {

@@ -76,24 +76,25 @@ type GateDecision =
   /** The sale asks for proof of work and this attempt brought none valid for it (or a spent one). */
   | ({ kind: "challenge"; difficulty: number; reason: "required" | "stale" | "replayed" } & SaleSnapshot);
 
+/** The gate script's reply, field by field (gate.lua's `reply`). */
 type Reply = [
-  string,
-  string,
-  number,
-  number,
-  number,
-  string,
-  number,
-  string | number,
-  string | number,
-  number,
-  string,
-  string,
-  number,
-  number,
-  number,
-  string,
-  number,
+  kind: string,
+  saleId: string,
+  remaining: number,
+  issued: number,
+  admitted: number,
+  rate: string,
+  at: number,
+  a: string | number,
+  b: string | number,
+  claimed: number,
+  acceptedKeys: string,
+  queuedKeys: string,
+  endsAt: number,
+  powDifficulty: number,
+  prequeueOpensAt: number,
+  draw: string,
+  startsAt: number,
 ];
 
 /** One purchase attempt through the gate script: exactly one Redis command. */

@@ -1,7 +1,8 @@
-import { Hono } from "hono";
+import type { Redis } from "@upstash/redis/cloudflare";
+import { Hono, type Context } from "hono";
 import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
-import { LOTTERY_ALGORITHM, ProductId, saleKeys } from "@fluxgate/common";
+import { LOTTERY_ALGORITHM, ProductId, saleKeys, type SaleView } from "@fluxgate/common";
 import { runScript, scripts } from "../gate/scripts";
 import { readSaleView } from "../gate/sale-view";
 import { adminOnly } from "../http/admin-auth";
@@ -10,13 +11,21 @@ import { memory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
 import { redisFor } from "../redis";
 
+/** The sale the path names, as it is in Redis now (one HMGET), or the 400/404 to answer. */
+async function saleOfPath(c: Context<EdgeEnv>): Promise<Response | { productId: { data: string }; redis: Redis; view: SaleView }> {
+  const productId = ProductId.safeParse(c.req.param("productId"));
+  if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
+  const redis = redisFor(edgeConfig(c.env));
+  const view = await readSaleView(redis, productId.data);
+  if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
+  return { productId, redis, view };
+}
+
 export const sales = new Hono<EdgeEnv>()
   .get("/:productId", async (c) => {
-    const productId = ProductId.safeParse(c.req.param("productId"));
-    if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
-    const redis = redisFor(edgeConfig(c.env));
-    const view = await readSaleView(redis, productId.data);
-    if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
+    const found = await saleOfPath(c);
+    if (found instanceof Response) return found;
+    const { productId, view } = found;
     // The sale page teaches this isolate the sale's proof-of-work setting, so the attempts that
     // follow are challenged from memory, with no Redis command.
     memory.learnPowRequirement(productId.data, view.saleId, view.powDifficulty);
@@ -54,11 +63,9 @@ export const sales = new Hono<EdgeEnv>()
    * of their places and how to recompute them (common/src/lottery.ts).
    */
   .get("/:productId/prequeue", async (c) => {
-    const productId = ProductId.safeParse(c.req.param("productId"));
-    if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
-    const redis = redisFor(edgeConfig(c.env));
-    const view = await readSaleView(redis, productId.data);
-    if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
+    const found = await saleOfPath(c);
+    if (found instanceof Response) return found;
+    const { productId, redis, view } = found;
     const { prequeue } = view;
     if (!prequeue) return c.json({ error: "this sale has no pre-queue", productId: productId.data, saleId: view.saleId }, 404);
     if (!prequeue.drawn)
