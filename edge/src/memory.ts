@@ -182,8 +182,10 @@ export class SaleMemory {
     const t = this.now();
     if (!s?.queuedKeys || t - s.seenAt > FRESH_VIEW_MS || t - s.queuedKeys.at > FRESH_VIEW_MS) return undefined;
     // The view knows tickets the filter does not: this request fetches a new one, unless another
-    // already is (the others meanwhile decide from the filter they have).
-    if (s.queuedKeys.issued < s.snapshot.issued && t - s.queuedKeysAskedAt > RECHECK_MS) return undefined;
+    // already is (the others meanwhile decide from the filter they have). Not at a pre-queue's
+    // start, when the view jumps by every entry at once: a filter from before it lacks buyers
+    // who entered later, and only one from after it may put anyone on standby.
+    if (s.queuedKeys.issued < s.snapshot.issued && (t - s.queuedKeysAskedAt > RECHECK_MS || (s.snapshot.prequeueOpensAt ?? 0) > 0)) return undefined;
     if (s.snapshot.remaining <= 0 || !lineCovers(s.snapshot)) return undefined;
     return { snapshot: s.snapshot, queuedKeys: s.queuedKeys.filter };
   }

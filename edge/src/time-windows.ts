@@ -19,3 +19,9 @@ export const GATE_WAIT_MAX_MS = 320;
 
 /** How old this isolate's view of a sale may be before a status poll refreshes it (one EVALSHA). */
 export const STATUS_REFRESH_MS = 1_000;
+
+/**
+ * How long the isolate given a pre-queue's draw (gate.lua, lottery/draw.ts) has before another
+ * caller may take it over: a draw of 100,000 entries takes a few seconds.
+ */
+export const DRAW_LEASE_MS = 15_000;

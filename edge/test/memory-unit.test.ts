@@ -82,6 +82,21 @@ describe("SaleMemory (one isolate)", () => {
     expect(memory.standby("p")).toBeUndefined();
   });
 
+  it("at a pre-queue's start puts nobody on standby from a filter older than the start, even while a newer one is on its way", () => {
+    for (const prequeueOpensAt of [0, 1]) {
+      const { memory } = isolate();
+      memory.learn("p", view({ remaining: 2, issued: 1, prequeueOpensAt }), { acceptedKeys: undefined, queuedKeys: empty() });
+      // The start (or, without a pre-queue, a crowd queuing): the view knows 50 tickets the filter does not.
+      memory.learn("p", view({ remaining: 2, issued: 50, prequeueOpensAt }));
+      expect(memory.filtersWanted("p").queued).toBe(true);
+      // Without a pre-queue the others decide from the filter they have meanwhile; at a pre-queue's start
+      // that filter lacks everyone who entered after it was fetched, so nobody is put on standby.
+      expect(memory.standby("p") === undefined).toBe(prequeueOpensAt > 0);
+      memory.learn("p", view({ remaining: 2, issued: 50, prequeueOpensAt }), { acceptedKeys: undefined, queuedKeys: empty() });
+      expect(memory.standby("p")).toBeDefined();
+    }
+  });
+
   it("tells a ticket the line has not reached to keep waiting, from a fresh view only", () => {
     const { memory, tick } = isolate();
     memory.learn("p", view({ remaining: 10, issued: 20, admitted: 5, rate: 1, at: 1_000_000 }));

@@ -21,6 +21,7 @@ import { forgetSales, saleKeys, verifyLottery } from "@fluxgate/common";
 import { mintToken } from "@fluxgate/stack";
 import { Redis as IORedis } from "ioredis";
 import { passGate } from "../../edge/src/gate/gate";
+import { DRAW_LEASE_MS } from "../../edge/src/time-windows";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { BillMeter } from "./bench/bill";
 import { table } from "./bench/table";
@@ -28,8 +29,6 @@ import { table } from "./bench/table";
 const sizes = (process.env.LOTTERY_SIZES ?? "10000,100000").split(",").map(Number);
 /** How many gate calls are in flight while filling. */
 const FILL_CONCURRENCY = intEnv("LOTTERY_FILL_CONCURRENCY", 256);
-/** The lease the gate gives a drawer (gate.lua): a draw running longer would be taken over. */
-const DRAW_LEASE_MS = 15_000;
 
 export interface LotteryRun {
   entries: number;
@@ -184,9 +183,9 @@ export function lotterySection(b: LotteryBench): string {
           ", ",
         )}) | ${n(r.draw.longestStallMs, 1)} ms | ${n(r.publication.bytes / 1e6, 2)} MB, ${n(r.publication.firstMs)} ms / ${n(r.publication.cachedMs)} ms | ${n(r.publication.verifyMs)} ms ${r.publication.ok ? "✅" : "❌"} |`,
   );
-  return `## The pre-queue's start (\`npm run bench:lottery\`, ${b.at.slice(0, 16).replace("T", " ")} UTC)
+  return `## The pre-queue's start (\`npm run bench:lottery\`)
 
-The draw of a pre-queue at its start, through the local stack's edge (${b.isolates}). Entries go in through the gate script
+The draw of a pre-queue at its start, ${b.at.slice(0, 16).replace("T", " ")} UTC, through the local stack's edge (${b.isolates}). Entries go in through the gate script
 itself, one EVALSHA each, pipelined straight to redis; then one purchase attempt at the start closes the pre-queue and the
 isolate given the lease draws in \`waitUntil\`: reads every entry (HSCAN), orders them (SHA-256 per entry, \`common/src/lottery.ts\`),
 writes the places in chunks of 2,000 (one EVALSHA each) and commits. Timed from the lease to the commit by Redis' clock;

@@ -1,4 +1,5 @@
 import { idemRecordLua, orderMessageLua } from "@fluxgate/common";
+import { DRAW_LEASE_MS } from "../time-windows";
 
 /**
  * The gate: everything a purchase attempt decides, in one atomic script (one EVALSHA).
@@ -148,7 +149,7 @@ if prequeueOpensAt > 0 and now >= startsAt then
   elseif drawLeaseUntil <= now then
     -- One drawer at a time; another caller takes over if this one has not finished within the lease.
     draw = 'lead'
-    redis.call('HSET', sale, 'drawLeaseUntil', now + 15000)
+    redis.call('HSET', sale, 'drawLeaseUntil', now + ${DRAW_LEASE_MS})
   else
     draw = 'drawing'
   end

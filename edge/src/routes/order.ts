@@ -222,7 +222,8 @@ export const order = new Hono<EdgeEnv>()
 
       // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
       // (In a sale with a pre-queue the filter also holds each entered buyer, as "u:<userId>": an entry keeps its place.)
-      const standby = memory.standby(productId);
+      // A pre-queue ticket holder is never put on standby: its place is in Redis, whatever this isolate's filter says.
+      const standby = ticket?.prequeue ? undefined : memory.standby(productId);
       if (
         standby &&
         !(await standby.queuedKeys.mayContain(key.data)) &&
