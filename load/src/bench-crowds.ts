@@ -28,7 +28,7 @@ import { edgeBindings, initSale } from "./bench/edge-api";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { runSale } from "./bench/sale";
 import { table } from "./bench/table";
-import { buildEdge, startIsolates } from "./bench/worker-runtime";
+import { buildEdge, startIsolates } from "./bench/edge-bundle";
 
 const settings = {
   isolates: edgeIsolates(),

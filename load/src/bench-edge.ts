@@ -52,7 +52,7 @@ import { runSale } from "./bench/sale";
 import { fmtInt } from "./bench/table";
 import { report, type EdgeBenchSettings, type PathResult, type RedisWindow, type SaleRun } from "./bench/edge-report";
 import { edgeIsolates } from "@fluxgate/stack";
-import { buildEdge, luaCommandsIn, startIsolates, type RunningIsolates } from "./bench/worker-runtime";
+import { buildEdge, luaCommandsIn, startIsolates, type RunningIsolates } from "./bench/edge-bundle";
 
 const settings: EdgeBenchSettings = {
   seconds: intEnv("BENCH_SECONDS", 5),

@@ -16,7 +16,7 @@ import { edgeBindings, initSale, orderFlood, pathSetups, seedQueue } from "./ben
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { Inspector, summarize } from "./bench/profile";
 import { table } from "./bench/table";
-import { buildEdge, startIsolates } from "./bench/worker-runtime";
+import { buildEdge, startIsolates } from "./bench/edge-bundle";
 
 const path = process.argv[2] ?? "accepted";
 const seconds = Number(process.argv[3] ?? 5);
