@@ -6,6 +6,8 @@ import { LOTTERY_ALGORITHM, ProductId, saleKeys, type SaleView } from "@fluxgate
 import { runScript, scripts } from "../gate/scripts";
 import { readSaleView } from "../gate/sale-view";
 import { adminOnly } from "../http/admin-auth";
+import { viewLine } from "../gate/gate";
+import { drawIfLead } from "../lottery/draw";
 import { publishedDraw } from "../lottery/published";
 import { memory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
@@ -68,6 +70,10 @@ export const sales = new Hono<EdgeEnv>()
     const { productId, redis, view } = found;
     const { prequeue } = view;
     if (!prequeue) return c.json({ error: "this sale has no pre-queue", productId: productId.data, saleId: view.saleId }, 404);
+    // Started and not drawn yet: a look at the line (one gate call) closes the pre-queue and hands
+    // out the draw's lease, so the draw happens even when only someone checking it comes by.
+    const started = Date.now() >= view.startsAt;
+    if (!prequeue.drawn && started) drawIfLead(c.executionCtx, redis, productId.data, await viewLine(redis, productId.data, {}));
     if (!prequeue.drawn)
       return c.json(
         {
@@ -78,6 +84,7 @@ export const sales = new Hono<EdgeEnv>()
           algorithm: LOTTERY_ALGORITHM,
           startsAt: new Date(view.startsAt).toISOString(),
           entries: prequeue.entries,
+          ...(started ? { drawing: true } : {}),
         },
         425,
       );
