@@ -21,7 +21,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { countingUpstash, edgeIsolates, totalCommands } from "@fluxgate/stack";
+import { countingUpstash, edgeIsolates, mintTokens, totalCommands } from "@fluxgate/stack";
 import cliProgress from "cli-progress";
 import { Agent, request } from "undici";
 import { edgeBindings, initSale } from "./bench/edge-api";
@@ -84,7 +84,7 @@ function inversions(buyers: Buyer[]): number {
   return buyers.filter((b) => b.outcome === "sold_out" && latestBought > b.arrivedMs + 1_000).length;
 }
 
-async function apiCrowd(base: URL, productId: string, commands: Map<string, number>): Promise<CrowdResult> {
+async function apiCrowd(base: URL, productId: string, commands: Map<string, number>, tokens: Map<string, string>): Promise<CrowdResult> {
   const s = settings.api;
   // 0: a connection of its own per client (as 2,000 separate API clients would have).
   const agent = new Agent({ keepAliveTimeout: 10_000, connections: s.connections || null });
@@ -110,7 +110,9 @@ async function apiCrowd(base: URL, productId: string, commands: Map<string, numb
     // Arrival: when the first request the edge answered was sent (one lost on the way never reached the line).
     let arrivedMs: number | undefined;
     const key = `${runId}-api-k${i}`;
-    const body = JSON.stringify({ productId, userId: `${runId}-api-u${i}`, quantity: 1 });
+    const userId = `${runId}-api-u${i}`;
+    const body = JSON.stringify({ productId, userId, quantity: 1 });
+    const authorization = `Bearer ${tokens.get(userId)}`;
     let ticket: string | undefined;
     for (;;) {
       if (performance.now() > deadline) return { arrivedMs: arrivedMs ?? Infinity, outcome: "unfinished" };
@@ -119,7 +121,7 @@ async function apiCrowd(base: URL, productId: string, commands: Map<string, numb
         const res = await request(new URL("/order", base), {
           method: "POST",
           dispatcher: agent,
-          headers: { "content-type": "application/json", "idempotency-key": key, ...(ticket ? { "x-queue-ticket": ticket } : {}) },
+          headers: { "content-type": "application/json", authorization, "idempotency-key": key, ...(ticket ? { "x-queue-ticket": ticket } : {}) },
           body,
         });
         const reply = (await res.body.json().catch(() => ({}))) as { status?: string; orderId?: string; ticket?: string; etaSeconds?: number | null };
@@ -214,7 +216,7 @@ function summary(
   };
 }
 
-async function browserCrowd(base: URL, productId: string, commands: Map<string, number>): Promise<CrowdResult> {
+async function browserCrowd(base: URL, productId: string, commands: Map<string, number>, tokens: Map<string, string>): Promise<CrowdResult> {
   const s = settings.browser;
   const before = new Map(commands);
   const buyers: Buyer[] = [];
@@ -233,6 +235,7 @@ async function browserCrowd(base: URL, productId: string, commands: Map<string, 
     connections: s.connections,
     deadlineMs: settings.deadlineSeconds * 1000,
     runId: `${runId}-b`,
+    auth: (userId) => ({ authorization: `Bearer ${tokens.get(userId)}` }),
     onBuyer: (b) => buyers.push({ arrivedMs: b.arrivedMs, outcome: b.outcome }),
     onProgress: (finished, requests) => bar.update(finished, { requests }),
   });
@@ -274,12 +277,18 @@ async function main(): Promise<number> {
     logPath: join(outDir, "workerd-crowds.log"),
   });
   log(`edge: ${settings.isolates} isolates behind a round-robin at ${edge.url.origin}`);
+  // Buyers are signed in (the stack's dev issuer) before the crowds arrive, as a shop's customers are.
+  log(`signing in ${settings.api.clients + settings.browser.buyers} buyers …`);
+  const tokens = await mintTokens(stack.issuer.url, [
+    ...Array.from({ length: settings.api.clients }, (_, i) => `${runId}-api-u${i}`),
+    ...Array.from({ length: settings.browser.buyers }, (_, i) => `${runId}-b-u${i}`),
+  ]);
   const results: CrowdResult[] = [];
   try {
     const api = `${runId}-api`;
     await initSale(edge.url, vars.ADMIN_TOKEN!, { productId: api, quantity: settings.api.stock, ratePerSecond: settings.api.rate, burst: settings.api.burst });
     commands.clear();
-    results.push(await apiCrowd(edge.url, api, commands));
+    results.push(await apiCrowd(edge.url, api, commands, tokens));
     const browser = `${runId}-browser`;
     await initSale(edge.url, vars.ADMIN_TOKEN!, {
       productId: browser,
@@ -287,7 +296,7 @@ async function main(): Promise<number> {
       ratePerSecond: settings.browser.rate,
       burst: settings.browser.burst,
     });
-    results.push(await browserCrowd(edge.url, browser, commands));
+    results.push(await browserCrowd(edge.url, browser, commands, tokens));
   } finally {
     await edge.dispose();
     counter.server.close();
@@ -317,8 +326,10 @@ async function main(): Promise<number> {
   const failures = [
     ...results.flatMap((r) => (r.accepted !== r.stock ? [`${r.crowd}: ${r.accepted} accepted for ${r.stock} units`] : [])),
     ...results.flatMap((r) =>
-      r.fivexx || r.networkErrors || r.unfinished || r.inversions
-        ? [`${r.crowd}: ${r.fivexx} 5xx, ${r.networkErrors} network errors, ${r.unfinished} unfinished, ${r.inversions} inversions`]
+      r.fivexx || r.networkErrors || r.unfinished || r.inversions || r.errors
+        ? [
+            `${r.crowd}: ${r.fivexx} 5xx, ${r.networkErrors} network errors, ${r.unfinished} unfinished, ${r.inversions} inversions, ${r.errors} other answers (${JSON.stringify(r.status)})`,
+          ]
         : [],
     ),
     ...(api.commandsPerRequest > bounds.apiCommandsPerRequest
