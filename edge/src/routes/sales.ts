@@ -70,10 +70,12 @@ export const sales = new Hono<EdgeEnv>()
     const { productId, redis, view } = found;
     const { prequeue } = view;
     if (!prequeue) return c.json({ error: "this sale has no pre-queue", productId: productId.data, saleId: view.saleId }, 404);
-    // Started and not drawn yet: a look at the line (one gate call) closes the pre-queue and hands
-    // out the draw's lease, so the draw happens even when only someone checking it comes by.
+    // Started and not drawn yet: a look at the line (one gate call, at most one a second per
+    // isolate however many ask) closes the pre-queue and hands out the draw's lease, so the draw
+    // happens even when only someone checking it comes by.
     const started = Date.now() >= view.startsAt;
-    if (!prequeue.drawn && started) drawIfLead(c.executionCtx, redis, productId.data, await viewLine(redis, productId.data, {}));
+    if (!prequeue.drawn && started && memory.startRefresh(productId.data))
+      drawIfLead(c.executionCtx, redis, productId.data, await viewLine(redis, productId.data, {}));
     if (!prequeue.drawn)
       return c.json(
         {
