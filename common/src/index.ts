@@ -32,3 +32,4 @@ export {
   type LotteryCheck,
   type PublishedLottery,
 } from "./lottery";
+export { encodeTicketPayload, readTicketPayload, type TicketFields } from "./ticket-payload";

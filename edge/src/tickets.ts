@@ -1,52 +1,20 @@
-import { hmacKey } from "@fluxgate/common";
+import { encodeTicketPayload, hmacKey, readTicketPayload, type TicketFields } from "@fluxgate/common";
+import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
 
 /**
- * A queue ticket: the user's place in a sale's line, signed so it cannot be forged and bound to
- * the userId (the MAC covers it) so it cannot be handed to someone else. It also carries what the
- * waiting room needs to show a position and an ETA without asking Redis: the watermark and the
- * rate when it was issued.
+ * A queue ticket: the user's place in a sale's line (its payload: common/src/ticket-payload.ts),
+ * signed so it cannot be forged and bound to the userId (the MAC covers it) so it cannot be
+ * handed to someone else.
  */
-export interface Ticket {
-  productId: string;
-  saleId: string;
-  /** Place in line: tickets are admitted in increasing order. */
-  number: number;
-  /** The queue's watermark when the ticket was issued (tickets up to it could buy). */
-  admittedAtIssue: number;
-  /** Admissions per second when the ticket was issued. */
-  rate: number;
-  /** Redis' clock (ms) when the ticket was issued: the base of the ETA projection. */
-  issuedAt: number;
-  /**
-   * A pre-queue ticket (number 0): the buyer's entry in the sale's lottery and when the sale
-   * starts. Its holder learns the place by ordering again after the start; the entry lets anyone
-   * holding the ticket check that place against the published draw (npm run verify-lottery).
-   */
-  prequeue?: { entry: string; startsAt: number };
-}
+export type Ticket = TicketFields;
 
 const encoder = new TextEncoder();
-
-const b64url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "");
-function fromB64url(text: string): Uint8Array | undefined {
-  try {
-    const bin = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-  } catch {
-    return undefined;
-  }
-}
+const b64url = (bytes: Uint8Array) => encodeBase64Url(bytes.buffer as ArrayBuffer).replace(/=+$/, "");
 
 const macInput = (payload: string, userId: string) => encoder.encode(`${payload}\n${userId}`);
 
 export async function signTicket(secret: string, ticket: Ticket, userId: string): Promise<string> {
-  const fields = [ticket.productId, ticket.saleId, ticket.number, ticket.admittedAtIssue, ticket.rate, ticket.issuedAt];
-  if (ticket.prequeue) fields.push(ticket.prequeue.entry, ticket.prequeue.startsAt);
-  const payload = b64url(encoder.encode(JSON.stringify(fields)));
+  const payload = encodeTicketPayload(ticket);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), macInput(payload, userId)));
   return `${payload}.${b64url(mac)}`;
 }
@@ -55,23 +23,14 @@ export async function signTicket(secret: string, ticket: Ticket, userId: string)
 export async function verifyTicket(secret: string, token: string, userId: string): Promise<Ticket | undefined> {
   const [payload, macText, extra] = token.split(".");
   if (!payload || !macText || extra !== undefined || token.length > 512) return undefined;
-  const mac = fromB64url(macText);
-  if (!mac || !(await crypto.subtle.verify("HMAC", await hmacKey(secret), mac, macInput(payload, userId)))) return undefined;
-  const bytes = fromB64url(payload);
-  if (!bytes) return undefined;
-  const [productId, saleId, number, admittedAtIssue, rate, issuedAt, entry, startsAt] = JSON.parse(new TextDecoder().decode(bytes)) as [
-    string,
-    string,
-    number,
-    number,
-    number,
-    number,
-    string?,
-    number?,
-  ];
-  const ticket: Ticket = { productId, saleId, number, admittedAtIssue, rate, issuedAt };
-  if (typeof entry === "string" && typeof startsAt === "number") ticket.prequeue = { entry, startsAt };
-  return ticket;
+  let mac: Uint8Array;
+  try {
+    mac = decodeBase64Url(macText);
+  } catch {
+    return undefined;
+  }
+  if (!(await crypto.subtle.verify("HMAC", await hmacKey(secret), mac as Uint8Array<ArrayBuffer>, macInput(payload, userId)))) return undefined;
+  return readTicketPayload(payload);
 }
 
 /** Seconds until the watermark reaches this ticket at `rate` admissions per second. */

@@ -9,10 +9,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { Redis } from "ioredis";
-import { placeOf, saleKeys, verifyLottery } from "@fluxgate/common";
+import { saleKeys } from "@fluxgate/common";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { audit, auditClean, ensureDevVars, isolateOf, stackConfig, up, type AuditReport } from "@fluxgate/stack";
+import { audit, auditClean, checkDraw, ensureDevVars, fetchPublishedDraw, isolateOf, stackConfig, up, type AuditReport } from "@fluxgate/stack";
 import { crowd as scenario, productIdFor } from "../scenarios.js";
 import { intEnv } from "./bench/env";
 import { killAndRestartWorker } from "./kill-worker";
@@ -201,7 +201,7 @@ async function main(): Promise<number> {
   }
 
   const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands, saleRedisCommands: saleCommands };
-  const lottery = settings.prequeue ? await checkDraw(edge, productId, commitment ?? "", result.prequeued) : undefined;
+  const lottery = settings.prequeue ? await checkPrequeue(edge, productId, commitment ?? "", result.prequeued) : undefined;
   const run: DemoRun = {
     productId,
     runId,
@@ -232,23 +232,24 @@ async function main(): Promise<number> {
 }
 
 /**
- * The pre-queue's draw as a third party checks it (stack/src/lottery/check.ts): the published
- * seed against the commitment /init published, every place recomputed; and, for each person who
- * entered, the place the edge gave at the start against the one the published draw gives.
+ * The pre-queue's draw as a third party checks it (stack/src/lottery/check.ts, as npm run
+ * verify-lottery does): the published seed against the commitment /init published, every place
+ * recomputed, and for each person who entered, the place the edge gave at the start against the
+ * one the published draw gives.
  */
-async function checkDraw(edge: URL, productId: string, commitment: string, prequeued: SaleResult["prequeued"]): Promise<NonNullable<DemoRun["lottery"]>> {
-  const res = await fetch(new URL(`/sales/${productId}/prequeue`, edge));
-  const published = (await res.json()) as { seed: string; commitment: string; places: string[] };
-  if (res.status !== 200)
-    return { entries: prequeued.length, ok: false, problems: [`the draw is not published (${res.status})`], placesChecked: 0, placesAgree: 0, commitment };
-  const check = verifyLottery(published, commitment);
-  const given = prequeued.filter((p) => p.place !== undefined);
-  const agree = given.filter((p) => placeOf(published, p.entry) === p.place).length;
-  const problems = [...check.problems];
-  const missing = prequeued.filter((p) => placeOf(published, p.entry) === undefined).length;
-  if (missing > 0) problems.push(`${missing} of the ${prequeued.length} people who entered are not in the published draw`);
-  if (agree !== given.length) problems.push(`${given.length - agree} of ${given.length} places given differ from the published draw`);
-  return { entries: published.places.length, ok: problems.length === 0, problems, placesChecked: given.length, placesAgree: agree, commitment };
+async function checkPrequeue(edge: URL, productId: string, commitment: string, prequeued: SaleResult["prequeued"]): Promise<NonNullable<DemoRun["lottery"]>> {
+  const published = await fetchPublishedDraw(edge, productId).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+  if (typeof published === "string") return { entries: prequeued.length, ok: false, problems: [published], placesChecked: 0, placesAgree: 0, commitment };
+  const check = checkDraw(published, { commitment, buyers: prequeued });
+  const given = check.buyers.filter((b) => b.place !== undefined);
+  return {
+    entries: check.entries,
+    ok: check.ok,
+    problems: check.problems,
+    placesChecked: given.length,
+    placesAgree: given.filter((b) => b.agrees).length,
+    commitment,
+  };
 }
 
 async function drained(state: Awaited<ReturnType<typeof up>>, productId: string): Promise<AuditReport> {

@@ -12,3 +12,4 @@ export { buildEdge, compatibilityDate, compatibilityFlags, moduleRules, wrangler
 export { edgeIsolates, ISOLATE_HEADER, isolateOf, startIsolates, type RunningIsolates } from "./edge/isolates";
 export { countingUpstash, total as totalCommands } from "./edge/command-counter";
 export { mintToken, mintTokens } from "./issuer/client";
+export { checkDraw, fetchPublishedDraw, type BuyerPlace, type DrawCheck, type PublishedDraw } from "./lottery/check";

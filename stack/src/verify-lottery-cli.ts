@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { LOTTERY_HOW } from "@fluxgate/common";
 import { stackConfig } from "./config";
-import { checkSaleLottery, placeOfTicket } from "./lottery/check";
+import { checkDraw, entryOfTicket, fetchPublishedDraw, placeOfTicket } from "./lottery/check";
 import { readState } from "./state";
 
 const usage = `usage: npm run verify-lottery -- <productId> [--edge <url>] [--commitment <hex>] [--ticket <pre-queue ticket>] [--place <n> | --queue-ticket <ticket>] [--json]
@@ -35,13 +35,20 @@ async function main(argv: string[]): Promise<number> {
   const config = stackConfig();
   const edgeUrl = values.edge ?? readState(config.home)?.edge.url ?? `http://127.0.0.1:${config.ports.edge}`;
   const toldPlace = values.place !== undefined ? Number(values.place) : values["queue-ticket"] ? placeOfTicket(values["queue-ticket"]) : undefined;
-  const check = await checkSaleLottery(edgeUrl, productId, {
+  const entry = values.ticket !== undefined ? entryOfTicket(values.ticket) : undefined;
+  if (values.ticket !== undefined && !entry) {
+    console.error("--ticket: not a pre-queue ticket (it carries no entry)");
+    return 2;
+  }
+  const check = checkDraw(await fetchPublishedDraw(edgeUrl, productId), {
     ...(values.commitment ? { commitment: values.commitment.toLowerCase() } : {}),
-    ...(values.ticket ? { ticket: values.ticket } : {}),
-    ...(toldPlace !== undefined ? { place: toldPlace } : {}),
+    ...(entry ? { buyers: [{ entry, place: toldPlace }] } : {}),
   });
   if (values.json) {
-    console.log(JSON.stringify(check, null, 2));
+    const { buyers, ...rest } = check;
+    const mine = buyers[0];
+    const ticket = mine && { entry: mine.entry, place: mine.drawn, ...(mine.place !== undefined ? { toldPlace: mine.place } : {}), agrees: mine.agrees };
+    console.log(JSON.stringify({ ...rest, ...(ticket ? { ticket } : {}) }, null, 2));
     return check.ok ? 0 : 1;
   }
   const mark = (ok: boolean) => (ok ? "✓" : "✗");
@@ -49,9 +56,9 @@ async function main(argv: string[]): Promise<number> {
   console.log(
     `  commitment ${check.commitment} ${check.againstRecordedCommitment ? "(the one you recorded)" : "(as published now: pass --commitment to compare with the one you recorded)"}`,
   );
-  if (check.ticket) {
-    const told = check.ticket.toldPlace !== undefined ? `, the edge gave ${check.ticket.toldPlace}` : "";
-    console.log(`  your entry ${check.ticket.entry}: place ${check.ticket.place ?? "none"}${told} ${mark(check.ticket.agrees)}`);
+  for (const b of check.buyers) {
+    const told = b.place !== undefined ? `, the edge gave ${b.place}` : "";
+    console.log(`  your entry ${b.entry}: place ${b.drawn ?? "none"}${told} ${mark(b.agrees)}`);
   }
   for (const problem of check.problems) console.log(`  ✗ ${problem}`);
   console.log(

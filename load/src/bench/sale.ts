@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
-import { CHALLENGE_SOLUTION_HEADER } from "@fluxgate/common";
+import { CHALLENGE_SOLUTION_HEADER, readTicketPayload } from "@fluxgate/common";
 import { percentile } from "../report/stats";
 
 /**
@@ -69,15 +69,6 @@ export interface SaleResult {
   /** Buyers who entered a pre-queue: their entry, and the place the edge gave them at the start (a 302's ticket; none when they bought at once). */
   prequeued: { entry: string; place: number | undefined }[];
 }
-
-/** The place a queue ticket holds: its payload (base64url JSON, readable without the edge's key) has it third. */
-const ticketPlace = (token: unknown) => {
-  try {
-    return (JSON.parse(Buffer.from(String(token).split(".")[0]!, "base64url").toString("utf8")) as number[])[2];
-  } catch {
-    return undefined;
-  }
-};
 
 interface Reply {
   status: number;
@@ -200,7 +191,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
         }
         if (r.status === 302) {
           if (r.cookie) cookie = r.cookie;
-          if (entered && entered.place === undefined) entered.place = ticketPlace(r.body.ticket);
+          if (entered && entered.place === undefined) entered.place = readTicketPayload(String(r.body.ticket))?.number;
           // The browser follows the redirect to the waiting-room page (fetch does the same from the page).
           const target = new URL(r.location ?? `/waiting-room?productId=${encodeURIComponent(o.productId)}`, o.base);
           await send("page", "GET", target.pathname + target.search, cookie ? { cookie } : {});

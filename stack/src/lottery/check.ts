@@ -1,7 +1,7 @@
-import { LOTTERY_ENTRY, placeOf, verifyLottery, type LotteryCheck } from "@fluxgate/common";
+import { placeOf, readTicketPayload, verifyLottery, type LotteryCheck } from "@fluxgate/common";
 
 /** What the edge publishes at GET /sales/:productId/prequeue once the line is drawn (edge/src/lottery/published.ts). */
-interface Published {
+export interface PublishedDraw {
   productId: string;
   saleId: string;
   algorithm: string;
@@ -12,7 +12,13 @@ interface Published {
   places: string[];
 }
 
-export interface SaleLotteryCheck extends LotteryCheck {
+/** A buyer's entry and, when the edge gave one, the place it gave (a queue ticket's number). */
+export interface BuyerPlace {
+  entry: string;
+  place?: number | undefined;
+}
+
+export interface DrawCheck extends LotteryCheck {
   productId: string;
   saleId: string;
   algorithm: string;
@@ -20,70 +26,55 @@ export interface SaleLotteryCheck extends LotteryCheck {
   commitment: string;
   /** Whether a commitment recorded before the pre-queue opened was compared (else the published one was trusted). */
   againstRecordedCommitment: boolean;
-  /** The buyer's own entry (from a pre-queue ticket) and its recomputed place. */
-  ticket?: { entry: string; place: number | undefined; toldPlace?: number; agrees: boolean };
+  /** Each buyer checked: the place the published draw gives its entry, and whether the edge gave the same. */
+  buyers: (BuyerPlace & { drawn: number | undefined; agrees: boolean })[];
+}
+
+export async function fetchPublishedDraw(edgeUrl: string | URL, productId: string): Promise<PublishedDraw> {
+  const res = await fetch(new URL(`/sales/${encodeURIComponent(productId)}/prequeue`, edgeUrl));
+  const body = (await res.json()) as PublishedDraw & { status?: string; error?: string };
+  if (res.status !== 200) throw new Error(`the edge answered ${res.status}: ${body.status ?? body.error ?? JSON.stringify(body)}`);
+  return body;
 }
 
 /**
- * The entry a pre-queue ticket carries: the ticket's payload is readable by anyone holding it
- * (base64url JSON; only the MAC needs the edge's secret), and its 7th field is the entry.
+ * A published draw checked from public data only: the seed against the commitment (the one
+ * recorded before the pre-queue opened, when given), every place recomputed, and each buyer's
+ * entry found in it at the place the edge gave.
  */
-export function entryOfTicket(token: string): string | undefined {
-  try {
-    const fields = JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString("utf8")) as unknown[];
-    const entry = fields[6];
-    return typeof entry === "string" && LOTTERY_ENTRY.test(entry) ? entry : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The place a numbered queue ticket holds (its 3rd field), for comparing with the recomputed one. */
-export function placeOfTicket(token: string): number | undefined {
-  try {
-    const fields = JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString("utf8")) as unknown[];
-    return typeof fields[2] === "number" && fields[2] > 0 ? fields[2] : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export interface CheckOptions {
-  /** The commitment as published before the pre-queue opened (GET /sales/:productId), if the checker recorded it. */
-  commitment?: string;
-  /** A buyer's pre-queue ticket (the 202's `ticket`), to find its entry's place. */
-  ticket?: string;
-  /** The place the edge gave that buyer (its queue ticket's number), to compare. */
-  place?: number;
-}
-
-/** Fetches a sale's published draw from an edge and checks it from public data only. */
-export async function checkSaleLottery(edgeUrl: string, productId: string, options: CheckOptions = {}): Promise<SaleLotteryCheck> {
-  const res = await fetch(new URL(`/sales/${encodeURIComponent(productId)}/prequeue`, edgeUrl));
-  const body = (await res.json()) as Published & { status?: string; error?: string };
-  if (res.status !== 200) throw new Error(`the edge answered ${res.status}: ${body.status ?? body.error ?? JSON.stringify(body)}`);
-  const check = verifyLottery(body, options.commitment);
-  const result: SaleLotteryCheck = {
-    ...check,
-    productId: body.productId,
-    saleId: body.saleId,
-    algorithm: body.algorithm,
-    entries: body.places.length,
-    commitment: body.commitment,
+export function checkDraw(published: PublishedDraw, options: { commitment?: string | undefined; buyers?: BuyerPlace[] } = {}): DrawCheck {
+  const check = verifyLottery(published, options.commitment);
+  const problems = [...check.problems];
+  if (published.entries !== published.places.length) problems.push(`says ${published.entries} entries but lists ${published.places.length}`);
+  const buyers = (options.buyers ?? []).map((b) => {
+    const drawn = placeOf(published, b.entry);
+    return { ...b, drawn, agrees: drawn !== undefined && (b.place === undefined || b.place === drawn) };
+  });
+  const missing = buyers.filter((b) => b.drawn === undefined).length;
+  const moved = buyers.filter((b) => b.drawn !== undefined && !b.agrees);
+  // One buyer checking its own ticket, or a crowd's (the demo).
+  if (buyers.length === 1 && missing === 1) problems.push("the ticket's entry is not in the published list");
+  else if (missing > 0) problems.push(`${missing} of the ${buyers.length} entries are not in the published list`);
+  if (buyers.length === 1 && moved.length === 1) problems.push(`the ticket's entry has place ${moved[0]!.drawn}, but the edge gave place ${moved[0]!.place}`);
+  else if (moved.length > 0) problems.push(`${moved.length} of the ${buyers.length} places the edge gave differ from the published draw`);
+  return {
+    ok: problems.length === 0,
+    problems,
+    productId: published.productId,
+    saleId: published.saleId,
+    algorithm: published.algorithm,
+    entries: published.places.length,
+    commitment: published.commitment,
     againstRecordedCommitment: options.commitment !== undefined,
+    buyers,
   };
-  if (body.entries !== body.places.length) result.problems.push(`says ${body.entries} entries but lists ${body.places.length}`);
-  if (options.ticket !== undefined) {
-    const entry = entryOfTicket(options.ticket);
-    if (!entry) result.problems.push("the ticket is not a pre-queue ticket (it carries no entry)");
-    else {
-      const place = placeOf(body, entry);
-      const agrees = place !== undefined && (options.place === undefined || options.place === place);
-      result.ticket = { entry, place, ...(options.place !== undefined ? { toldPlace: options.place } : {}), agrees };
-      if (place === undefined) result.problems.push("the ticket's entry is not in the published list");
-      else if (!agrees) result.problems.push(`the ticket's entry has place ${place}, but the edge gave place ${options.place}`);
-    }
-  }
-  result.ok = result.problems.length === 0;
-  return result;
 }
+
+/** The entry a pre-queue ticket carries (its payload is readable without the edge's key). */
+export const entryOfTicket = (token: string) => readTicketPayload(token)?.prequeue?.entry;
+
+/** The place a numbered queue ticket holds. */
+export const placeOfTicket = (token: string) => {
+  const number = readTicketPayload(token)?.number;
+  return number ? number : undefined;
+};

@@ -1,3 +1,4 @@
+import { readTicketPayload } from "@fluxgate/common";
 import { Agent } from "undici";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -161,5 +162,5 @@ export async function onEveryIsolate<T>(edge: EdgeUnderTest, fn: () => Promise<R
   return replies;
 }
 
-export const ticketNumber = (token: string) => (JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString("utf8")) as number[])[2]!;
+export const ticketNumber = (token: string) => readTicketPayload(token)!.number;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
