@@ -1,10 +1,33 @@
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
 import { lineCovers, projectedAdmitted } from "./queue-view";
-import { FRESH_VIEW_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
+import { FRESH_VIEW_MS, GATE_CALL_IDLE_MS, GATE_SEAT_STALE_MS, GATE_WAIT_MAX_MS, GATE_WAIT_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
 
 /** Final answers kept per sale; the oldest go first. */
 const MAX_ANSWERS = 10_000;
+/**
+ * Newcomers' gate calls one isolate keeps in flight per sale at most: at a few ms a round trip to
+ * Upstash that is thousands of places a second per isolate, and a crowd meeting many isolates
+ * at once costs at most this many commands each before the first reply says the line is full.
+ */
+export const MAX_NEWCOMER_CALLS = 8;
+
+/** A newcomer's place in an isolate's queue for a gate call (startGateCall). */
+export interface GateSeat {
+  readonly productId: string;
+  readonly number: number;
+}
+
+/**
+ * Gate calls resolve out of order. Within a sale Redis only ever takes stock and issues places,
+ * so the newer of two replies has less left, or as much left and more places issued, or both
+ * the same and a later clock: an older reply must not reopen places a newer one saw taken.
+ */
+function newerOrSame(a: SaleSnapshot, b: SaleSnapshot): boolean {
+  if (a.remaining !== b.remaining) return a.remaining < b.remaining;
+  if (a.issued !== b.issued) return a.issued > b.issued;
+  return a.at >= b.at;
+}
 
 export interface Answer {
   requestHash: string;
@@ -40,8 +63,13 @@ export class SaleMemory {
   private readonly sales = new Map<string, SaleState>();
   /** When a request of this isolate last went to refresh a waiting room's view, per product. */
   private readonly refreshes = new Map<string, number>();
-  /** Gate calls in flight per product. */
+  /** Newcomers' gate calls in flight per product. */
   private readonly inFlight = new Map<string, number>();
+  /** Since when a newcomer's gate call has been free and not taken, per product. */
+  private readonly freeSince = new Map<string, number>();
+  /** Newcomers waiting for a gate call per product: seat number → when it last asked, oldest first. */
+  private readonly gateQueues = new Map<string, Map<number, number>>();
+  private nextSeat = 0;
   private readonly powRequirements = new Map<string, { saleId: string; difficulty: number }>();
   /** Each sale's drawn line as published (JSON): it never changes once drawn, so one read per isolate and sale. */
   private readonly draws = new Map<string, { saleId: string; json: string }>();
@@ -66,8 +94,7 @@ export class SaleMemory {
         soldOutBody: undefined,
       };
       this.sales.set(productId, s);
-    } else if (s.snapshot.remaining >= snapshot.remaining) {
-      // Gate calls resolve out of order: the one with less stock left is the newer.
+    } else if (newerOrSame(snapshot, s.snapshot)) {
       s.snapshot = snapshot;
     } else if (snapshot.endsAt > 0 && (s.snapshot.endsAt === 0 || snapshot.endsAt < s.snapshot.endsAt)) {
       // An end set meanwhile (the operator's close) is news even in an older view.
@@ -238,20 +265,77 @@ export class SaleMemory {
   }
 
   /**
-   * A newcomer's gate call may start when fewer are in flight than units the last view says are
-   * left (one, with no view yet): a crowd arriving at once then costs this isolate about one
-   * command per unit instead of one per request, because the requests held here decide from what
-   * the calls in flight bring back (sold out, standby) when they come back. (Ticket holders do not
-   * ask: their call is needed whatever the others learn.) Returns the release, or undefined
-   * when the caller must wait a moment (GATE_WAIT_MS) and decide again. (It waits on a timer of
-   * its own: a promise one request resolves for another is cancelled by the Workers runtime.)
+   * A newcomer's place in this isolate's queue for a gate call: the requests that could not be
+   * answered from memory wait here, oldest first, and take the calls as they free up.
    */
-  startGateCall(productId: string): (() => void) | undefined {
-    const s = this.sales.get(productId);
-    const limit = Math.max(1, s ? s.snapshot.remaining : 1);
-    const calls = this.inFlight.get(productId) ?? 0;
-    if (calls >= limit) return undefined;
-    this.inFlight.set(productId, calls + 1);
+  joinGateQueue(productId: string): GateSeat {
+    const seat = { productId, number: this.nextSeat++ };
+    this.seatQueue(productId).set(seat.number, this.now());
+    return seat;
+  }
+
+  private seatQueue(productId: string): Map<number, number> {
+    let queue = this.gateQueues.get(productId);
+    if (!queue) this.gateQueues.set(productId, (queue = new Map()));
+    return queue;
+  }
+
+  leaveGateQueue(seat: GateSeat): void {
+    const queue = this.gateQueues.get(seat.productId);
+    queue?.delete(seat.number);
+    if (queue?.size === 0) this.gateQueues.delete(seat.productId);
+  }
+
+  /**
+   * A newcomer's gate call may start when fewer are in flight than the units the last view says
+   * the line does not cover yet (remaining, less the claims and the places already given), never
+   * more than MAX_NEWCOMER_CALLS at once (one with no view yet, or once the line covers the
+   * stock: that one refreshes the view), and only for the oldest seats waiting. Every isolate
+   * decides from its own view, so an allowance of `remaining` each would let N isolates hand out
+   * N times the places the stock needs before any reply comes back; the cap bounds that to N × the
+   * cap per round trip, and taking seats in order keeps the gate's order the crowd's. Those still
+   * seated decide again from what the calls in flight bring back (sold out, standby). (Ticket
+   * holders do not queue: their call is needed whatever the others learn.)
+   *
+   * Returns the release, or how long to wait before asking again: a seat near the front asks
+   * often, one far back seldom. Each waits on a timer of its own (a promise one request resolves
+   * for another is cancelled by the Workers runtime), and a busy isolate runs timers late, so a
+   * call the oldest seats leave free for GATE_CALL_IDLE_MS goes to whoever asks: the order bends
+   * a little, the calls never stand idle.
+   */
+  startGateCall(seat: GateSeat): { release: () => void } | { waitMs: number } {
+    const { productId } = seat;
+    const t = this.now();
+    // (A seat that was forgotten, asked for too late, goes to the back.)
+    const queue = this.seatQueue(productId);
+    queue.set(seat.number, t);
+    const s = this.sales.get(productId)?.snapshot;
+    const uncovered = s ? s.remaining - s.claimed - Math.max(0, s.issued - s.admitted) : 1;
+    const limit = Math.min(MAX_NEWCOMER_CALLS, Math.max(1, uncovered));
+    const free = limit - (this.inFlight.get(productId) ?? 0);
+    if (free > 0) {
+      let freeSince = this.freeSince.get(productId);
+      if (freeSince === undefined) this.freeSince.set(productId, (freeSince = t));
+      let ahead = 0;
+      for (const [number, lookedAt] of queue) {
+        if (number === seat.number || ahead >= free) break;
+        if (t - lookedAt > GATE_SEAT_STALE_MS) queue.delete(number);
+        else ahead++;
+      }
+      if (ahead < free || t - freeSince >= GATE_CALL_IDLE_MS) {
+        this.leaveGateQueue(seat);
+        if (free === 1) this.freeSince.delete(productId);
+        return { release: this.takeGateCall(productId) };
+      }
+    } else this.freeSince.delete(productId);
+    // Roughly how many seats are ahead (some may have left): a wait for each round of calls.
+    const first = queue.keys().next().value ?? seat.number;
+    const rounds = 1 + Math.floor(Math.max(0, seat.number - first) / limit);
+    return { waitMs: Math.min(GATE_WAIT_MAX_MS, GATE_WAIT_MS * rounds) };
+  }
+
+  private takeGateCall(productId: string): () => void {
+    this.inFlight.set(productId, (this.inFlight.get(productId) ?? 0) + 1);
     let released = false;
     return () => {
       if (released) return;
@@ -259,6 +343,7 @@ export class SaleMemory {
       const left = (this.inFlight.get(productId) ?? 1) - 1;
       if (left > 0) this.inFlight.set(productId, left);
       else this.inFlight.delete(productId);
+      if (!this.freeSince.has(productId)) this.freeSince.set(productId, this.now());
     };
   }
 

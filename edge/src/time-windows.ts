@@ -13,9 +13,19 @@ export const SOLD_OUT_MEMORY_MS = 3_000;
 export const FRESH_VIEW_MS = 1_000;
 /** How long one request may take to re-check before another may try. */
 export const RECHECK_MS = 1_000;
-/** How long a request waits for a gate call in flight before it decides again (startGateCall). */
+/**
+ * How long a newcomer seated for a gate call waits before it decides again (startGateCall): one
+ * near the front of the isolate's queue that long, one further back a multiple, at most the max.
+ */
 export const GATE_WAIT_MS = 20;
 export const GATE_WAIT_MAX_MS = 320;
+/** How long a newcomer's gate call the oldest seats leave free waits for them before anyone may take it. */
+export const GATE_CALL_IDLE_MS = 2 * GATE_WAIT_MS;
+/**
+ * A seat not asked for in this long belongs to a request the runtime dropped (its client went
+ * away): it is forgotten. Far longer than any timer runs late on a busy isolate.
+ */
+export const GATE_SEAT_STALE_MS = 30_000;
 
 /** How old this isolate's view of a sale may be before a status poll refreshes it (one EVALSHA). */
 export const STATUS_REFRESH_MS = 1_000;

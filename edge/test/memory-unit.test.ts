@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { SaleSnapshot } from "../src/gate/gate";
 import { KeyFilter } from "../src/gate/key-filter";
-import { SaleMemory } from "../src/memory";
-import { FRESH_VIEW_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
+import { MAX_NEWCOMER_CALLS, SaleMemory, type GateSeat } from "../src/memory";
+import { FRESH_VIEW_MS, GATE_CALL_IDLE_MS, GATE_SEAT_STALE_MS, GATE_WAIT_MAX_MS, GATE_WAIT_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
 
 /** One isolate's memory on a clock the test moves by hand: no sleeps. */
 function isolate() {
@@ -64,6 +64,10 @@ describe("SaleMemory (one isolate)", () => {
     memory.learn("p", view({ remaining: 3 }));
     memory.learn("p", view({ remaining: 5 }));
     expect(memory.view("p")?.snapshot.remaining).toBe(3);
+    // As much stock left, fewer places given: older too (it would reopen places already given).
+    memory.learn("p", view({ remaining: 3, issued: 40, at: 5 }));
+    memory.learn("p", view({ remaining: 3, issued: 30, at: 6 }));
+    expect(memory.view("p")?.snapshot.issued).toBe(40);
   });
 
   it("puts newcomers on standby only from a fresh view and a fresh queued-keys filter, fetched again when the view outgrows it", () => {
@@ -122,5 +126,89 @@ describe("SaleMemory (one isolate)", () => {
     memory.countSoldOutAnswer("p");
     expect(memory.takeSoldOutAnswers("p")).toBe(2);
     expect(memory.takeSoldOutAnswers("p")).toBe(0);
+  });
+
+  describe("newcomers' queue for a gate call", () => {
+    const seats = (memory: SaleMemory, n: number) => Array.from({ length: n }, () => memory.joinGateQueue("p"));
+    const start = (memory: SaleMemory, seat: GateSeat) => {
+      const turn = memory.startGateCall(seat);
+      return "release" in turn ? turn.release : undefined;
+    };
+
+    it("with no view lets one call go; the rest wait for what it brings back", () => {
+      const { memory } = isolate();
+      const [a, b] = seats(memory, 2) as [GateSeat, GateSeat];
+      const release = start(memory, a);
+      expect(release).toBeDefined();
+      expect(memory.startGateCall(b)).toEqual({ waitMs: GATE_WAIT_MS });
+      release!();
+      expect(start(memory, b)).toBeDefined();
+    });
+
+    it("keeps at most as many calls in flight as the units the line does not cover, and never more than the cap", () => {
+      const { memory } = isolate();
+      // 3 left, 1 claimed, 1 waiting: one more place is worth a call.
+      memory.learn("p", view({ remaining: 3, claimed: 1, issued: 3, admitted: 2 }));
+      const list = seats(memory, 3);
+      expect(list.map((seat) => start(memory, seat) !== undefined)).toEqual([true, false, false]);
+      for (const seat of list) memory.leaveGateQueue(seat);
+      // Plenty left: the cap, however much stock there is (every other isolate may be calling too).
+      memory.learn("p", view({ saleId: "s2", remaining: 10_000, at: 2 }));
+      const more = seats(memory, MAX_NEWCOMER_CALLS + 5);
+      expect(more.filter((seat) => start(memory, seat) !== undefined)).toHaveLength(MAX_NEWCOMER_CALLS - 1);
+    });
+
+    it("hands freed calls to the oldest seats first, whoever asks first", () => {
+      const { memory } = isolate();
+      memory.learn("p", view({ remaining: 2 }));
+      const [a, b, c, d] = seats(memory, 4) as [GateSeat, GateSeat, GateSeat, GateSeat];
+      const ra = start(memory, a)!;
+      start(memory, b);
+      // Both calls are taken; c and d wait, and a newer seat never overtakes them.
+      const e = memory.joinGateQueue("p");
+      ra();
+      expect(start(memory, e)).toBeUndefined();
+      expect(start(memory, d)).toBeUndefined();
+      expect(start(memory, c)).toBeDefined();
+    });
+
+    it("lends a call the oldest seats leave idle to whoever asks (their timers run late), and frees the seat of one answered from memory", () => {
+      const { memory, tick } = isolate();
+      memory.learn("p", view({ remaining: 3 }));
+      const [a, b, c, d, e] = seats(memory, 5) as [GateSeat, GateSeat, GateSeat, GateSeat, GateSeat];
+      start(memory, a);
+      // b was answered from memory (standby, sold out) and left; c has not asked again yet.
+      memory.leaveGateQueue(b);
+      expect(start(memory, d)).toBeDefined();
+      expect(start(memory, e)).toBeUndefined();
+      tick(GATE_CALL_IDLE_MS);
+      expect(start(memory, e)).toBeDefined();
+      expect(start(memory, c)).toBeUndefined();
+    });
+
+    it("forgets the seat of a request that stopped asking (the runtime dropped it): a call is not held for it", () => {
+      const { memory, tick } = isolate();
+      memory.learn("p", view({ remaining: 1 }));
+      const [a, c, d] = seats(memory, 3) as [GateSeat, GateSeat, GateSeat];
+      const release = start(memory, a)!;
+      tick(GATE_SEAT_STALE_MS + 1);
+      expect(start(memory, d)).toBeUndefined();
+      release();
+      // c never asked again: d, next alive, takes the freed call at once.
+      expect(start(memory, d)).toBeDefined();
+      // Should c come back after all, it waits at the back.
+      expect(memory.startGateCall(c)).toEqual({ waitMs: GATE_WAIT_MS });
+    });
+
+    it("asks a seat far back in the queue to wait longer, never longer than the max", () => {
+      const { memory } = isolate();
+      memory.learn("p", view({ remaining: 10_000 }));
+      const list = seats(memory, 40 * MAX_NEWCOMER_CALLS);
+      for (const seat of list.slice(0, MAX_NEWCOMER_CALLS)) start(memory, seat);
+      const wait = (seat: GateSeat) => (memory.startGateCall(seat) as { waitMs: number }).waitMs;
+      expect(wait(list[MAX_NEWCOMER_CALLS]!)).toBe(GATE_WAIT_MS);
+      expect(wait(list[2 * MAX_NEWCOMER_CALLS]!)).toBe(2 * GATE_WAIT_MS);
+      expect(wait(list.at(-1)!)).toBe(GATE_WAIT_MAX_MS);
+    });
   });
 });

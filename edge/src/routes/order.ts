@@ -9,8 +9,7 @@ import { forwardToOrigin } from "../forward";
 import { buyerOf, identity } from "../identity";
 import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
 import { jsonBody } from "../http/json-body";
-import { memory } from "../memory";
-import { GATE_WAIT_MAX_MS, GATE_WAIT_MS } from "../time-windows";
+import { memory, type GateSeat } from "../memory";
 import { projectedAdmitted } from "../queue-view";
 import { drawIfLead } from "../lottery/draw";
 import { redisFor } from "../redis";
@@ -171,76 +170,79 @@ export const order = new Hono<EdgeEnv>()
     /** The solved challenge the gate spends; "" when the sale asks for none. */
     let challenge: string | undefined;
     let release: (() => void) | undefined;
-    let waits = 0;
-    // Decided from memory when it can be; else the request waits for a gate slot (startGateCall)
-    // and decides again with what the calls in flight brought back.
-    for (;;) {
-      // The hot path of a sold-out (or ended) sale: no Redis and no hashing of the body for a key
-      // that this sale's accepted-keys filter has never seen; a key it may hold goes to Redis (which knows).
-      const soldOut = memory.soldOut(productId);
-      const earlier = memory.answerFor(productId, key.data);
-      if (soldOut && !earlier && !(await soldOut.mayContain(key.data))) {
-        memory.countSoldOutAnswer(productId);
-        return c.body(memory.soldOutBody(productId), 409, JSON_HEADERS);
-      }
-      const ended = !earlier && !soldOut ? memory.ended(productId) : undefined;
-      if (ended && !(await ended.mayContain(key.data))) return c.json({ status: "ended", productId }, 409);
-      requestHash ??= await requestHashOf(req);
-      // A retry of an answer this isolate gave in this sale is answered from memory.
-      if (earlier) {
-        if (earlier.requestHash !== requestHash) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
-        return c.json(earlier.body, earlier.status as 200);
-      }
-
-      if (ticket === undefined) {
-        const presented = await presentedTicket(c, config, req);
-        if (presented === "invalid") return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
-        ticket = presented;
-      }
-
-      if (ticket?.number) {
-        // A place the line has certainly not reached: "keep waiting", from memory.
-        const view = memory.stillQueued(productId, ticket);
-        if (view)
-          return queuedResponse(c, config, req, key.data, {
-            ...view,
-            admitted: projectedAdmitted(view, Date.now()),
-            kind: "queued",
-            ticket: ticket.number,
-            expired: false,
-          });
-        break;
-      }
-
-      // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
-      // A pre-queue entry is a place too: the gate knows it by the buyer.
-      if (challenge === undefined) {
-        const pow = await proofOfWork(c, config.TICKET_SECRET, req.userId, productId, ticket?.prequeue !== undefined);
-        if (pow instanceof Response) return pow;
-        challenge = pow.challenge ?? "";
-      }
-
-      // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
-      // (In a sale with a pre-queue the filter also holds each entered buyer, as "u:<userId>": an entry keeps its place.)
-      // A pre-queue ticket holder is never put on standby: its place is in Redis, whatever this isolate's filter says.
-      const standby = ticket?.prequeue ? undefined : memory.standby(productId);
-      if (
-        standby &&
-        !(await standby.queuedKeys.mayContain(key.data)) &&
-        !(standby.snapshot.prequeueOpensAt && (await standby.queuedKeys.mayContain(`u:${req.userId}`)))
-      )
-        return standbyResponse(c, config, req, key.data, standby.snapshot);
-
-      release = memory.startGateCall(productId);
-      if (release) break;
-      // Backing off: a crowd of waiting requests must not spin the isolate.
-      await scheduler.wait(Math.min(GATE_WAIT_MAX_MS, GATE_WAIT_MS * 2 ** waits++));
-    }
-
+    let seat: GateSeat | undefined;
+    // Decided from memory when it can be; else the request takes a seat in the isolate's queue for
+    // a gate call (startGateCall) and decides again with what the calls in flight brought back.
     try {
+      for (;;) {
+        // The hot path of a sold-out (or ended) sale: no Redis and no hashing of the body for a key
+        // that this sale's accepted-keys filter has never seen; a key it may hold goes to Redis (which knows).
+        const soldOut = memory.soldOut(productId);
+        const earlier = memory.answerFor(productId, key.data);
+        if (soldOut && !earlier && !(await soldOut.mayContain(key.data))) {
+          memory.countSoldOutAnswer(productId);
+          return c.body(memory.soldOutBody(productId), 409, JSON_HEADERS);
+        }
+        const ended = !earlier && !soldOut ? memory.ended(productId) : undefined;
+        if (ended && !(await ended.mayContain(key.data))) return c.json({ status: "ended", productId }, 409);
+        requestHash ??= await requestHashOf(req);
+        // A retry of an answer this isolate gave in this sale is answered from memory.
+        if (earlier) {
+          if (earlier.requestHash !== requestHash) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
+          return c.json(earlier.body, earlier.status as 200);
+        }
+
+        if (ticket === undefined) {
+          const presented = await presentedTicket(c, config, req);
+          if (presented === "invalid") return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
+          ticket = presented;
+        }
+
+        if (ticket?.number) {
+          // A place the line has certainly not reached: "keep waiting", from memory.
+          const view = memory.stillQueued(productId, ticket);
+          if (view)
+            return queuedResponse(c, config, req, key.data, {
+              ...view,
+              admitted: projectedAdmitted(view, Date.now()),
+              kind: "queued",
+              ticket: ticket.number,
+              expired: false,
+            });
+          break;
+        }
+
+        // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
+        // A pre-queue entry is a place too: the gate knows it by the buyer.
+        if (challenge === undefined) {
+          const pow = await proofOfWork(c, config.TICKET_SECRET, req.userId, productId, ticket?.prequeue !== undefined);
+          if (pow instanceof Response) return pow;
+          challenge = pow.challenge ?? "";
+        }
+
+        // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
+        // (In a sale with a pre-queue the filter also holds each entered buyer, as "u:<userId>": an entry keeps its place.)
+        // A pre-queue ticket holder is never put on standby: its place is in Redis, whatever this isolate's filter says.
+        const standby = ticket?.prequeue ? undefined : memory.standby(productId);
+        if (
+          standby &&
+          !(await standby.queuedKeys.mayContain(key.data)) &&
+          !(standby.snapshot.prequeueOpensAt && (await standby.queuedKeys.mayContain(`u:${req.userId}`)))
+        )
+          return standbyResponse(c, config, req, key.data, standby.snapshot);
+
+        seat ??= memory.joinGateQueue(productId);
+        const turn = memory.startGateCall(seat);
+        if ("release" in turn) {
+          release = turn.release;
+          break;
+        }
+        await scheduler.wait(turn.waitMs);
+      }
       return await gateAndAnswer(c, config, req, key.data, requestHash, ticket, challenge || undefined);
     } finally {
       release?.();
+      if (seat) memory.leaveGateQueue(seat);
     }
   })
   .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type {} from "../global-setup";
+import { MAX_NEWCOMER_CALLS } from "../../../edge/src/memory";
 import { SOLD_OUT_MEMORY_MS } from "../../../edge/src/time-windows";
 import {
   bearer,
@@ -52,6 +53,28 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     expect(new Set(accepted.map((r) => r.body.orderId)).size).toBe(100);
     expect(replies.filter((r) => r.status === 409 && r.body.status === "sold_out").length).toBe(1900);
     expect((await saleOf(productId)).body).toMatchObject({ remaining: 0, sold: 100 });
+  });
+
+  it("gives a crowd meeting every isolate at once about one numbered place per unit, in arrival order, and standby from memory to the rest", async () => {
+    const productId = uniqueProduct("crowd-places");
+    const stock = 100;
+    const buyers = Array.from({ length: 1500 }, (_, i) => `c${i}`);
+    await signIn(edge, buyers);
+    await initSale(edge, { productId, quantity: stock, ratePerSecond: 20, burst: 10 });
+    const before = total(edge.commands);
+    const replies = await Promise.all(buyers.map((userId) => order(edge, { productId, userId })));
+    const used = total(edge.commands) - before;
+    const placed = replies.flatMap((r, i) => (r.status === 200 || (r.status === 302 && !r.body.standby) ? [i] : []));
+    const standby = replies.flatMap((r, i) => (r.status === 302 && r.body.standby ? [i] : []));
+    expect(placed.length + standby.length).toBe(buyers.length);
+    // Past the stock, each isolate gives a place only to the calls it has in flight when the line
+    // fills (at most MAX_NEWCOMER_CALLS), and to the one that brings back the queued-keys filter.
+    expect(placed.length).toBeGreaterThanOrEqual(stock);
+    expect(placed.length).toBeLessThanOrEqual(stock + edge.isolates * (MAX_NEWCOMER_CALLS + 1));
+    expect(used).toBeLessThanOrEqual(placed.length + 2 * edge.isolates * MAX_NEWCOMER_CALLS);
+    // The places went to the front of the crowd: isolates take their queues in order.
+    const median = (xs: number[]) => xs[Math.floor(xs.length / 2)]!;
+    expect(median(placed)).toBeLessThan(stock);
   });
 
   it("turns 40 simultaneous copies of one request into one order, and answers the same 200 on every isolate later", async () => {
