@@ -1,6 +1,6 @@
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
-import { lineCovers, projectedAdmitted } from "./queue-view";
+import { lineCovers, projectedAdmitted, unitsUncovered } from "./queue-view";
 import { FRESH_VIEW_MS, GATE_CALL_IDLE_MS, GATE_SEAT_STALE_MS, GATE_WAIT_MAX_MS, GATE_WAIT_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
 
 /** Final answers kept per sale; the oldest go first. */
@@ -310,7 +310,7 @@ export class SaleMemory {
     const queue = this.seatQueue(productId);
     queue.set(seat.number, t);
     const s = this.sales.get(productId)?.snapshot;
-    const uncovered = s ? s.remaining - s.claimed - Math.max(0, s.issued - s.admitted) : 1;
+    const uncovered = s ? unitsUncovered(s) : 1;
     const limit = Math.min(MAX_NEWCOMER_CALLS, Math.max(1, uncovered));
     const free = limit - (this.inFlight.get(productId) ?? 0);
     if (free > 0) {

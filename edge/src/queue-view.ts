@@ -14,8 +14,11 @@ export function projectedAdmitted(snapshot: View, now: number): number {
 }
 
 /**
- * True when the people already in line would take every unit left: those waiting (at least one
- * unit each) and those admitted who hold a claim. Admission only turns a waiting place into a
- * claim, so this holds for the whole projection, until someone buys or walks away.
+ * The units left that the people already in line would not take: those waiting take at least one
+ * unit each, those admitted hold a claim. Admission only turns a waiting place into a claim, so
+ * this holds for the whole projection, until someone buys or walks away.
  */
-export const lineCovers = (snapshot: View) => snapshot.claimed + snapshot.issued - snapshot.admitted >= snapshot.remaining;
+export const unitsUncovered = (snapshot: View) => snapshot.remaining - snapshot.claimed - (snapshot.issued - snapshot.admitted);
+
+/** True when the people already in line would take every unit left (unitsUncovered). */
+export const lineCovers = (snapshot: View) => unitsUncovered(snapshot) <= 0;
