@@ -19,7 +19,10 @@ export const RECHECK_MS = 1_000;
  */
 export const GATE_WAIT_MS = 20;
 export const GATE_WAIT_MAX_MS = 320;
-/** How long a newcomer's gate call the oldest seats leave free waits for them before anyone may take it. */
+/**
+ * How long a newcomer's gate call the seats ahead leave free waits for them, per round of calls
+ * ahead of the seat that would take it instead (startGateCall).
+ */
 export const GATE_CALL_IDLE_MS = 2 * GATE_WAIT_MS;
 /**
  * A seat not asked for in this long belongs to a request the runtime dropped (its client went

@@ -172,7 +172,7 @@ describe("SaleMemory (one isolate)", () => {
       expect(start(memory, c)).toBeDefined();
     });
 
-    it("lends a call the oldest seats leave idle to whoever asks (their timers run late), and frees the seat of one answered from memory", () => {
+    it("lends a call the oldest seats leave idle to a seat that has waited as long (their timers run late), and frees the seat of one answered from memory", () => {
       const { memory, tick } = isolate();
       memory.learn("p", view({ remaining: 3 }));
       const [a, b, c, d, e] = seats(memory, 5) as [GateSeat, GateSeat, GateSeat, GateSeat, GateSeat];
@@ -182,8 +182,27 @@ describe("SaleMemory (one isolate)", () => {
       expect(start(memory, d)).toBeDefined();
       expect(start(memory, e)).toBeUndefined();
       tick(GATE_CALL_IDLE_MS);
+      // A newcomer asks the moment it arrives: the idle call is not its to take, though it asked first.
+      const newcomer = memory.joinGateQueue("p");
+      expect(start(memory, newcomer)).toBeUndefined();
       expect(start(memory, e)).toBeDefined();
       expect(start(memory, c)).toBeUndefined();
+    });
+
+    it("lends an idle call to a seat far back only once everyone ahead has had time to ask for it", () => {
+      const { memory, tick } = isolate();
+      memory.learn("p", view({ remaining: 10_000 }));
+      const list = seats(memory, 5 * MAX_NEWCOMER_CALLS);
+      const releases = list.slice(0, MAX_NEWCOMER_CALLS).map((seat) => start(memory, seat)!);
+      releases[0]!();
+      // Three rounds of seats sit ahead of this one (the front ones are late: their timers have not fired).
+      const back = list[4 * MAX_NEWCOMER_CALLS]!;
+      tick(GATE_CALL_IDLE_MS);
+      expect(start(memory, back)).toBeUndefined();
+      tick(3 * GATE_CALL_IDLE_MS - 1);
+      expect(start(memory, back)).toBeUndefined();
+      tick(1);
+      expect(start(memory, back)).toBeDefined();
     });
 
     it("forgets the seat of a request that stopped asking (the runtime dropped it): a call is not held for it", () => {

@@ -58,6 +58,10 @@ const runId = `c${Date.now().toString(36)}`;
 interface Buyer {
   arrivedMs: number;
   outcome: "bought" | "sold_out" | "limit_reached" | "error" | "unfinished";
+  /** Each answer's status and when (ms since the crowd began) its request was sent: why an outcome came. */
+  trail?: string;
+  /** How long its first answered request took: a wait in an isolate's queue for a gate call shows here. */
+  firstAnswerMs?: number;
 }
 
 interface CrowdResult {
@@ -70,6 +74,10 @@ interface CrowdResult {
   fivexx: number;
   networkErrors: number;
   inversions: number;
+  /** When there are inversions: the latest arrivals that bought and the earliest told sold out (crowds.json). */
+  inverted?: { latestBought: Buyer[]; earliestSoldOut: Buyer[] };
+  /** The first answer's latency, p50 / p99 / max in ms (API clients). */
+  firstAnswerMs?: { p50: number; p99: number; max: number };
   unfinished: number;
   errors: number;
   commands: Record<string, number>;
@@ -82,6 +90,21 @@ function inversions(buyers: Buyer[]): number {
   const boughtArrivals = buyers.filter((b) => b.outcome === "bought").map((b) => b.arrivedMs);
   const latestBought = boughtArrivals.length ? Math.max(...boughtArrivals) : -Infinity;
   return buyers.filter((b) => b.outcome === "sold_out" && latestBought > b.arrivedMs + 1_000).length;
+}
+
+function invertedBuyers(buyers: Buyer[]): { latestBought: Buyer[]; earliestSoldOut: Buyer[] } {
+  const byArrival = [...buyers].sort((a, b) => a.arrivedMs - b.arrivedMs);
+  return {
+    latestBought: byArrival.filter((b) => b.outcome === "bought").slice(-5),
+    earliestSoldOut: byArrival.filter((b) => b.outcome === "sold_out").slice(0, 5),
+  };
+}
+
+function firstAnswers(buyers: Buyer[]): { firstAnswerMs?: CrowdResult["firstAnswerMs"] } {
+  const ms = buyers.flatMap((b) => (b.firstAnswerMs === undefined ? [] : [b.firstAnswerMs])).sort((a, b) => a - b);
+  if (!ms.length) return {};
+  const at = (q: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!);
+  return { firstAnswerMs: { p50: at(0.5), p99: at(0.99), max: Math.round(ms.at(-1)!) } };
 }
 
 async function apiCrowd(base: URL, productId: string, commands: Map<string, number>, tokens: Map<string, string>): Promise<CrowdResult> {
@@ -105,10 +128,12 @@ async function apiCrowd(base: URL, productId: string, commands: Map<string, numb
   let done = 0;
 
   async function client(i: number): Promise<Buyer> {
-    const ended = (outcome: Buyer["outcome"]): Buyer => ({ arrivedMs: arrivedMs ?? Infinity, outcome });
+    const ended = (outcome: Buyer["outcome"]): Buyer => ({ arrivedMs: arrivedMs ?? Infinity, outcome, trail: trail.join(" "), firstAnswerMs });
+    const trail: string[] = [];
     await sleep(Math.max(0, start + (i * s.arrivalSeconds * 1000) / s.clients - performance.now()));
     // Arrival: when the first request the edge answered was sent (one lost on the way never reached the line).
     let arrivedMs: number | undefined;
+    let firstAnswerMs: number | undefined;
     const key = `${runId}-api-k${i}`;
     const userId = `${runId}-api-u${i}`;
     const body = JSON.stringify({ productId, userId, quantity: 1 });
@@ -127,6 +152,8 @@ async function apiCrowd(base: URL, productId: string, commands: Map<string, numb
         const reply = (await res.body.json().catch(() => ({}))) as { status?: string; orderId?: string; ticket?: string; etaSeconds?: number | null };
         requests++;
         arrivedMs ??= sentMs;
+        firstAnswerMs ??= performance.now() - start - sentMs;
+        trail.push(`${res.statusCode}${reply.ticket ? "t" : ""}@${Math.round(sentMs)}+${Math.round(performance.now() - start - sentMs)}`);
         status[res.statusCode] = (status[res.statusCode] ?? 0) + 1;
         if (res.statusCode === 200 && reply.orderId) {
           orderIds.add(reply.orderId);
@@ -208,6 +235,8 @@ function summary(
     fivexx,
     networkErrors,
     inversions: inversions(list),
+    ...(inversions(list) ? { inverted: invertedBuyers(list) } : {}),
+    ...firstAnswers(list),
     unfinished: list.filter((b) => b.outcome === "unfinished").length,
     errors,
     commands,
