@@ -91,23 +91,27 @@ function isZombie(pid: number): boolean {
 }
 
 /**
- * Whether any live process remains in the group. Zombies do not count: once our child exits it
- * belongs to init, which may take its time to reap it, and `kill(-pgid, 0)` would still succeed.
+ * The live processes of a group (a daemon and its children). Zombies do not count: once our child
+ * exits it belongs to init, which may take its time to reap it, and `kill(-pgid, 0)` would still succeed.
  */
-export function groupAlive(pgid: number): boolean {
+export function processesInGroup(pgid: number): number[] {
+  const members: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // fields[0] is the state, fields[2] the process group id.
-      if (Number(fields[2]) === pgid && fields[0] !== "Z") return true;
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number(entry));
     } catch {
       /* exited while we looked */
     }
   }
-  return false;
+  return members;
 }
+
+/** Whether any live process remains in the group. */
+export const groupAlive = (pgid: number): boolean => processesInGroup(pgid).length > 0;
 
 /**
  * Stops the whole process group (wrangler and workerd, java and its children): SIGTERM first so

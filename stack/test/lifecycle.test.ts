@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { groupAlive, type DaemonRecord } from "../src/daemon";
+import { groupAlive, processesInGroup, type DaemonRecord } from "../src/daemon";
 import { repoRoot } from "../src/home";
 import { redisAnswers } from "../src/redis";
 
@@ -87,6 +87,31 @@ describe("npm run up / status / down", { timeout: 300_000 }, () => {
     const { stdout } = await cli("status");
     for (const name of ["redis", "kafka", "bridge", "issuer", "origin", "worker", "edge"])
       expect(stdout).toMatch(new RegExp(`^${name}\\s+running\\s+ours`, "m"));
+  });
+
+  it("status calls a part that runs but does not answer unhealthy, and up restarts it", async () => {
+    // A wedged runtime under a live parent: the edge's workerd stopped, its Node process alive.
+    const edge = daemons().find((d) => d.name === "edge")!;
+    const workerd = processesInGroup(edge.pid).find((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd"));
+    expect(workerd, "the edge's workerd").toBeDefined();
+    process.kill(workerd!, "SIGSTOP");
+    const status = await cli("status").catch((e: { stdout: string }) => e);
+    expect(status.stdout).toMatch(/^edge\s+unhealthy\s+ours/m);
+    const { stdout } = await cli("up");
+    expect(stdout).toMatch(/^edge\s+\S+ \(restarted: its health check failed\)/m);
+    expect(stdout).not.toContain("(started)");
+    const now = daemons();
+    expect(now.find((d) => d.name === "edge")!.pid).not.toBe(edge.pid);
+    expect(groupAlive(edge.pid)).toBe(false);
+    expect((await fetch("http://127.0.0.1:18787/health")).status).toBe(200);
+    // Only the edge was restarted.
+    const others = (records: DaemonRecord[]) =>
+      records
+        .filter((d) => d.name !== "edge")
+        .map((d) => [d.name, d.pid])
+        .sort();
+    expect(others(now)).toEqual(others(first));
+    first = now;
   });
 
   it("down leaves no process of ours and keeps the PostgreSQL it did not start", async () => {
