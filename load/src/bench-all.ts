@@ -12,9 +12,10 @@ import { BILL_COMPONENTS, UPSTASH_PAYG_USD_PER_100K_COMMANDS, upstashCostUsd } f
 import { fmtUsd, type BillJson } from "./bench/bill";
 import { fluxgateHome, repoRoot } from "./bench/env";
 import { challengeSection, type ChallengeBench } from "./bench-challenge";
+import { crowdsSection, type CrowdsBench } from "./bench-crowds";
 import { lotterySection, type LotteryBench } from "./bench-lottery";
 
-const benches = ["bench:edge", "bench:pipeline", "bench:realpath", "bench:bill", "bench:challenge", "bench:lottery"] as const;
+const benches = ["bench:edge", "bench:crowds", "bench:pipeline", "bench:realpath", "bench:bill", "bench:challenge", "bench:lottery"] as const;
 /** How busy the machine already was: every figure here shares its cores with whatever else runs. */
 const loadAtStart = loadavg()[0]!;
 
@@ -131,6 +132,7 @@ ${row(["target", "wanted", "measured", ""])}
 ${row(["---", "---", "---", "---"])}
 ${targetRows(edge.targets).join("\n")}
 
+${crowdsSection(read<CrowdsBench>("crowds.json"))}
 ## Pipeline (\`npm run bench:pipeline\`)
 
 ${row(["measure", "result"])}
@@ -165,7 +167,7 @@ ${targetRows(bill.targets).join("\n")}
 
 ${challengeSection(read<ChallengeBench>("challenge.json"))}
 ${lotterySection(read<LotteryBench>("lottery.json"))}
-Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`, \`npm run bench:bill\`, \`npm run bench:challenge\`, \`npm run bench:lottery\`); raw results in
+Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:crowds\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`, \`npm run bench:bill\`, \`npm run bench:challenge\`, \`npm run bench:lottery\`); raw results in
 \`.fluxgate/bench/*.json\`.
 `;
 

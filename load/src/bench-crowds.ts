@@ -85,6 +85,72 @@ interface CrowdResult {
   seconds: number;
 }
 
+export interface CrowdsBench {
+  at: string;
+  wrangler: string;
+  settings: typeof settings;
+  bounds: typeof bounds;
+  results: CrowdResult[];
+}
+
+/** Its section of BENCHMARKS.md (bench-all.ts). */
+export function crowdsSection(b: CrowdsBench): string {
+  const n = (x: number, digits = 0) => x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
+  const [api, browser] = b.results as [CrowdResult, CrowdResult];
+  const describe = (r: CrowdResult, s: { rate: number; arrivalSeconds: number }, how: string) =>
+    `${n(r.buyers)} ${how}, stock ${n(r.stock)}, admitted at ${n(s.rate)}/s, arriving over ${s.arrivalSeconds} s`;
+  const apiHow = `API clients, ${b.settings.api.connections ? `over ${b.settings.api.connections} keep-alive connections` : "one connection each"}`;
+  const bound = (r: CrowdResult) => (r === api ? b.bounds.apiCommandsPerRequest : b.bounds.browserCommandsPerRequest);
+  const clean = (r: CrowdResult) => r.accepted === r.stock && !r.fivexx && !r.networkErrors && !r.inversions && !r.unfinished && !r.errors;
+  return `## Crowds on the multi-isolate edge (\`npm run bench:crowds\`, ${b.at.slice(0, 16).replace("T", " ")} UTC)
+
+Two crowds, one after the other, from the bench's clients to ${b.settings.isolates} edge isolates (the wrangler ${b.wrangler} bundle in one workerd,
+behind the stack's round-robin, no stickiness) and back; every buyer signed in with the stack's dev issuer. The API clients
+retry with the same Idempotency-Key (after the ETA on a 302, after 200 ms on a 5xx or a network error); the browser-like
+buyers do what the waiting-room page does (order, then status polls, then order again). Edge Redis commands are counted at
+the edge's Upstash URL (a counting pass-through in front of the bridge), an EVALSHA once, as Upstash bills it. An inversion
+is a buyer told sold out while someone who arrived more than 1 s later bought.
+
+${row(["crowd", "accepted / stock", "edge requests", "5xx", "network errors", "inversions > 1 s", "unfinished", "first answer p50 / p99", "edge Redis commands / edge request"])}
+${row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])}
+${[
+  [api, describe(api, b.settings.api, apiHow)] as const,
+  [browser, describe(browser, b.settings.browser, `browser-like buyers over ${b.settings.browser.connections} connections`)] as const,
+]
+  .map(([r, what]) =>
+    row([
+      what,
+      `${n(r.accepted)} / ${n(r.stock)}`,
+      n(r.requests),
+      r.fivexx,
+      r.networkErrors,
+      r.inversions,
+      r.unfinished,
+      r.firstAnswerMs ? `${n(r.firstAnswerMs.p50)} ms / ${n(r.firstAnswerMs.p99)} ms` : "",
+      `**${n(r.commandsPerRequest, 3)}** (${Object.entries(r.commands)
+        .map(([c, k]) => `${n(k)} ${c}`)
+        .join(", ")})`,
+    ]),
+  )
+  .join("\n")}
+
+${row(["target", "wanted", "measured", ""])}
+${row(["---", "---", "---", "---"])}
+${b.results
+  .flatMap((r) => [
+    row([
+      `${r.crowd}: exactly the stock, nothing lost`,
+      "accepted = stock; 0 5xx, 0 network errors, 0 inversions, 0 unfinished",
+      `${n(r.accepted)} / ${n(r.stock)}; ${r.fivexx}, ${r.networkErrors}, ${r.inversions}, ${r.unfinished}`,
+      clean(r) ? "✅" : "❌",
+    ]),
+    row([`${r.crowd}: edge Redis commands / edge request`, `≤ ${bound(r)}`, n(r.commandsPerRequest, 3), r.commandsPerRequest <= bound(r) ? "✅" : "❌"]),
+  ])
+  .join("\n")}
+`;
+}
+
 /** Buyers told "sold out" while someone who arrived more than 1 s after them bought. */
 function inversions(buyers: Buyer[]): number {
   const boughtArrivals = buyers.filter((b) => b.outcome === "bought").map((b) => b.arrivedMs);
@@ -350,7 +416,8 @@ async function main(): Promise<number> {
     ]);
   console.log(`\n${settings.isolates} edge isolates (workerd, round-robin), wrangler ${built.wranglerVersion} bundle\n`);
   console.log(table(rows));
-  writeFileSync(join(outDir, "crowds.json"), JSON.stringify({ at: new Date().toISOString(), settings, results }, null, 2));
+  const bench: CrowdsBench = { at: new Date().toISOString(), wrangler: built.wranglerVersion, settings, bounds, results };
+  writeFileSync(join(outDir, "crowds.json"), JSON.stringify(bench, null, 2));
   const [api, browser] = results as [CrowdResult, CrowdResult];
   const failures = [
     ...results.flatMap((r) => (r.accepted !== r.stock ? [`${r.crowd}: ${r.accepted} accepted for ${r.stock} units`] : [])),
@@ -373,4 +440,4 @@ async function main(): Promise<number> {
   return failures.length ? 1 : 0;
 }
 
-process.exitCode = await main();
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main();

@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { forgetSales, saleKeys, verifyLottery } from "@fluxgate/common";
-import { mintToken } from "@fluxgate/stack";
+import { isolateOf, mintToken } from "@fluxgate/stack";
 import { Redis as IORedis } from "ioredis";
 import { passGate } from "../../edge/src/gate/gate";
 import { DRAW_LEASE_MS } from "../../edge/src/time-windows";
@@ -204,9 +204,11 @@ async function main(): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const stack = await ensureStack(log);
   const adminToken = readDevVars().ADMIN_TOKEN!;
-  const health = (await (await fetch(new URL("/health", stack.edgeUrl))).json()) as Record<string, unknown>;
+  const answer = await fetch(new URL("/health", stack.edgeUrl));
+  const health = (await answer.json()) as Record<string, unknown>;
   if ((health.identity as { mode?: string } | undefined)?.mode !== "jwt") log("note: the edge does not verify tokens (IDENTITY=anonymous)");
-  const isolates = `${process.env.EDGE_ISOLATES ?? 4} isolates`;
+  // The running edge says how many isolates it has (it may have been started with another EDGE_ISOLATES).
+  const isolates = `${isolateOf(answer.headers)?.of ?? 1} isolates`;
   const runs: LotteryRun[] = [];
   for (const [i, entries] of sizes.entries()) {
     log(`[${i + 1}/${sizes.length}] a pre-queue of ${entries.toLocaleString("en-US")} entries: timed …`);

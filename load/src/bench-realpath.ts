@@ -146,7 +146,10 @@ async function main() {
       producedToPersisted: stats(split.map((r) => Number(r.persisted) - produced.get(r.order_id)!)),
     };
     const real = report.latencyMs;
-    const ok = real !== null && real.p99 < targetP99Ms;
+    // The target is a latency at the asked rate: a p99 measured at a fraction of it is not the target met.
+    const achievedRate = accepted / sent.seconds;
+    const rateReached = achievedRate >= 0.95 * settings.rate;
+    const ok = real !== null && real.p99 < targetP99Ms && rateReached;
     const correct = auditClean(report) && persisted === accepted;
 
     console.log(
@@ -183,7 +186,7 @@ async function main() {
           ["accepted → persisted, PostgreSQL persisted_at − accepted_at", `${real?.p50 ?? "-"} ms`, `${real?.p99 ?? "-"} ms`, `${real?.max ?? "-"} ms`],
         ]),
         "",
-        `target p99 < ${targetP99Ms} ms on the real path: ${ok ? "PASS" : "FAIL"}; audit: oversold ${report.oversold}, lost ${report.lost}, duplicates ${report.duplicates}, stock ${report.stockConsistent ? "consistent" : "MISMATCH"}`,
+        `target p99 < ${targetP99Ms} ms on the real path at ${settings.rate}/s: ${ok ? "PASS" : rateReached ? "FAIL" : `FAIL (the rate was not reached: ${Math.round(achievedRate)}/s)`}; audit: oversold ${report.oversold}, lost ${report.lost}, duplicates ${report.duplicates}, stock ${report.stockConsistent ? "consistent" : "MISMATCH"}`,
       ].join("\n"),
     );
     const file = join(dir, "realpath.json");
@@ -198,7 +201,7 @@ async function main() {
             requests: sent.requests,
             accepted,
             seconds: sent.seconds,
-            rate: accepted / sent.seconds,
+            rate: achievedRate,
             clientLatencyMs: sent.latencyMs,
             errors: sent.errors,
             timeouts: sent.timeouts,
@@ -206,7 +209,7 @@ async function main() {
           latencyMs: real,
           segments,
           audit: report,
-          target: { name: `real path p99 at ${settings.rate}/s`, wanted: `< ${targetP99Ms} ms`, measured: `${real?.p99 ?? "-"} ms`, ok },
+          target: { name: `real path p99 at ${settings.rate}/s`, wanted: `< ${targetP99Ms} ms`, measured: `${real?.p99 ?? "-"} ms at ${Math.round(achievedRate)} accepted orders/s`, ok },
           correct,
         },
         null,

@@ -295,7 +295,11 @@ export function report(
     durationSeconds: totalSeconds,
     machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, loadavgAtEnd: loadavg() },
     settings: run.settings,
-    build: { wrangler: r.built.wranglerVersion, ms: r.buildMs, runtime: `workerd via the Miniflare ${miniflareVersion()} API` },
+    build: {
+      wrangler: r.built.wranglerVersion,
+      ms: r.buildMs,
+      runtime: `${edgeIsolates()} workerd isolates behind a round-robin, via the Miniflare ${miniflareVersion()} API`,
+    },
     redisBackgroundPerSecond: { otherClients: r.backgroundPerSecond, originRelay: r.originBackgroundPerSecond, registeredOutboxes: r.registeredOutboxes },
     redisAttribution: r.monitor ? "redis-cli MONITOR, top-level commands naming the path's sale keys" : "INFO commandstats only",
     paths: Object.fromEntries(
