@@ -32,7 +32,8 @@ function newerOrSame(a: SaleSnapshot, b: SaleSnapshot): boolean {
 }
 
 export interface Answer {
-  requestHash: string;
+  /** The request the key was first used with (product, buyer, quantity): a retry with another gets 422. */
+  request: string;
   status: number;
   body: unknown;
 }

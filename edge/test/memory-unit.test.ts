@@ -45,16 +45,16 @@ describe("SaleMemory (one isolate)", () => {
   it("keeps answers per sale: a new saleId forgets the old sale's answers and filters", () => {
     const { memory, tick } = isolate();
     memory.learn("p", view({ remaining: 0 }), { acceptedKeys: empty(), queuedKeys: undefined });
-    memory.rememberAnswer("p", "s1", "k", { requestHash: "h", status: 200, body: { orderId: "old" } });
+    memory.rememberAnswer("p", "s1", "k", { request: "p\nu\n1", status: 200, body: { orderId: "old" } });
     expect(memory.answerFor("p", "k")?.body).toEqual({ orderId: "old" });
     memory.learn("p", view({ saleId: "s2", at: 2 }));
     expect(memory.answerFor("p", "k")).toBeUndefined();
     expect(memory.soldOut("p")).toBeUndefined();
     // An answer of the old sale arriving late is not kept for the new one.
-    memory.rememberAnswer("p", "s1", "k", { requestHash: "h", status: 200, body: { orderId: "old" } });
+    memory.rememberAnswer("p", "s1", "k", { request: "p\nu\n1", status: 200, body: { orderId: "old" } });
     expect(memory.answerFor("p", "k")).toBeUndefined();
     // And nothing is replayed from a view older than the re-check window.
-    memory.rememberAnswer("p", "s2", "k", { requestHash: "h", status: 200, body: { orderId: "new" } });
+    memory.rememberAnswer("p", "s2", "k", { request: "p\nu\n1", status: 200, body: { orderId: "new" } });
     tick(SOLD_OUT_MEMORY_MS);
     expect(memory.answerFor("p", "k")).toBeUndefined();
   });

@@ -23,9 +23,11 @@ export const OrderRequest = z.strictObject({
 });
 type OrderRequest = z.output<typeof OrderRequest> & { userId: string };
 
+/** What an Idempotency-Key is bound to: a retry must send the same product, buyer and quantity. */
+const requestTextOf = (req: OrderRequest) => `${req.productId}\n${req.userId}\n${req.quantity}`;
+/** The gate stores a fixed-size hash of it; an isolate compares the short text itself (no hashing on a replay). */
 const sha256Hex = async (text: string) =>
   [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
-const requestHashOf = (req: OrderRequest) => sha256Hex(`${req.productId}\n${req.userId}\n${req.quantity}`);
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
 
@@ -165,7 +167,6 @@ export const order = new Hono<EdgeEnv>()
     if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
 
     const { productId } = req;
-    let requestHash: string | undefined;
     let ticket: Ticket | undefined;
     /** The solved challenge the gate spends; "" when the sale asks for none. */
     let challenge: string | undefined;
@@ -185,10 +186,9 @@ export const order = new Hono<EdgeEnv>()
         }
         const ended = !earlier && !soldOut ? memory.ended(productId) : undefined;
         if (ended && !(await ended.mayContain(key.data))) return c.json({ status: "ended", productId }, 409);
-        requestHash ??= await requestHashOf(req);
         // A retry of an answer this isolate gave in this sale is answered from memory.
         if (earlier) {
-          if (earlier.requestHash !== requestHash) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
+          if (earlier.request !== requestTextOf(req)) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
           return c.json(earlier.body, earlier.status as 200);
         }
 
@@ -239,7 +239,7 @@ export const order = new Hono<EdgeEnv>()
         }
         await scheduler.wait(turn.waitMs);
       }
-      return await gateAndAnswer(c, config, req, key.data, requestHash, ticket, challenge || undefined);
+      return await gateAndAnswer(c, config, req, key.data, ticket, challenge || undefined);
     } finally {
       release?.();
       if (seat) memory.leaveGateQueue(seat);
@@ -253,11 +253,11 @@ async function gateAndAnswer(
   config: EdgeConfig,
   req: OrderRequest,
   idempotencyKey: string,
-  requestHash: string,
   ticket: Ticket | undefined,
   challenge: string | undefined,
 ) {
   const { productId } = req;
+  const request = requestTextOf(req);
   const outcome = await passGate(redisFor(config), {
     soldOutFromMemory: memory.takeSoldOutAnswers(productId),
     filters: memory.filtersWanted(productId),
@@ -265,7 +265,7 @@ async function gateAndAnswer(
     userId: req.userId,
     quantity: req.quantity,
     idempotencyKey: idempotencyKey,
-    requestHash,
+    requestHash: await sha256Hex(request),
     orderId: crypto.randomUUID(),
     ...(ticket?.number ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
     ...(challenge ? { challenge } : {}),
@@ -276,7 +276,7 @@ async function gateAndAnswer(
   memory.learnPowRequirement(productId, outcome.saleId, outcome.powDifficulty ?? 0);
   /** Final answers are remembered for this sale, so a retry here costs no Redis command. */
   const final = (status: 200 | 409, body: object) => {
-    memory.rememberAnswer(productId, outcome.saleId, idempotencyKey, { requestHash, status, body });
+    memory.rememberAnswer(productId, outcome.saleId, idempotencyKey, { request, status, body });
     return c.json(body, status);
   };
 
