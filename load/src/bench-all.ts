@@ -14,6 +14,7 @@ import { fluxgateHome, repoRoot } from "./bench/env";
 import { challengeSection, type ChallengeBench } from "./bench-challenge";
 import { crowdsSection, type CrowdsBench } from "./bench-crowds";
 import { lotterySection, type LotteryBench } from "./bench-lottery";
+import { fmtNumber as n, markdownRow as row } from "./bench/table";
 
 const benches = ["bench:edge", "bench:crowds", "bench:pipeline", "bench:realpath", "bench:bill", "bench:challenge", "bench:lottery"] as const;
 /** How busy the machine already was: every figure here shares its cores with whatever else runs. */
@@ -95,8 +96,6 @@ if (after.commit !== before.commit) {
 }
 const version = `commit \`${before.commit.slice(0, 12)}\`${before.dirty.length ? " **plus uncommitted changes** (BENCH_ALLOW_DIRTY)" : ""}`;
 
-const n = (x: number, digits = 0) => x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
 const targetRows = (targets: Target[]) => targets.map((t) => row([t.name, t.target ?? t.wanted ?? "", t.measured, (t.pass ?? t.ok) ? "✅" : "❌"]));
 
 const md = `# Benchmarks

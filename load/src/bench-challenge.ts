@@ -21,6 +21,7 @@ import { checkSolution, issueChallenge } from "../../edge/src/challenge";
 import { fluxgateHome, repoRoot } from "./bench/env";
 import { solveInNode } from "./bench/identity";
 import { percentile, sortedAscending } from "./report/stats";
+import { fmtNumber as n, markdownRow as row } from "./bench/table";
 
 const secret = "bench-secret-0123456789abcdef";
 const difficulties = [8, 12, 14, 16, 18, 20];
@@ -117,9 +118,6 @@ async function chromiumSolves() {
     await browser.close();
   }
 }
-
-const n = (x: number, digits = 0) => x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
 
 export interface ChallengeBench {
   at: string;

@@ -27,7 +27,7 @@ import { Agent, request } from "undici";
 import { edgeBindings, initSale } from "./bench/edge-api";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { runSale } from "./bench/sale";
-import { table } from "./bench/table";
+import { fmtNumber as n, markdownRow as row, table } from "./bench/table";
 import { buildEdge, startIsolates } from "./bench/edge-bundle";
 
 const settings = {
@@ -95,8 +95,6 @@ export interface CrowdsBench {
 
 /** Its section of BENCHMARKS.md (bench-all.ts). */
 export function crowdsSection(b: CrowdsBench): string {
-  const n = (x: number, digits = 0) => x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-  const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
   const [api, browser] = b.results as [CrowdResult, CrowdResult];
   const describe = (r: CrowdResult, s: { rate: number; arrivalSeconds: number }, how: string) =>
     `${n(r.buyers)} ${how}, stock ${n(r.stock)}, admitted at ${n(s.rate)}/s, arriving over ${s.arrivalSeconds} s`;

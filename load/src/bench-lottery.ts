@@ -24,7 +24,7 @@ import { passGate } from "../../edge/src/gate/gate";
 import { DRAW_LEASE_MS } from "../../edge/src/time-windows";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { BillMeter } from "./bench/bill";
-import { table } from "./bench/table";
+import { fmtNumber as n, table } from "./bench/table";
 
 const sizes = (process.env.LOTTERY_SIZES ?? "10000,100000").split(",").map(Number);
 /** How many gate calls are in flight while filling. */
@@ -172,7 +172,6 @@ async function run(
 }
 
 export function lotterySection(b: LotteryBench): string {
-  const n = (x: number, digits = 0) => x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const rows = b.runs.map(
     (r) =>
       `| ${n(r.entries)} | ${n(r.fill.perSecond)} entries/s, ${r.fill.evalshaPerEntry} EVALSHA each | ${n(r.draw.ms)} ms | ${n(r.draw.edgeCommands)} (${Object.entries(

@@ -209,7 +209,12 @@ async function main() {
           latencyMs: real,
           segments,
           audit: report,
-          target: { name: `real path p99 at ${settings.rate}/s`, wanted: `< ${targetP99Ms} ms`, measured: `${real?.p99 ?? "-"} ms at ${Math.round(achievedRate)} accepted orders/s`, ok },
+          target: {
+            name: `real path p99 at ${settings.rate}/s`,
+            wanted: `< ${targetP99Ms} ms`,
+            measured: `${real?.p99 ?? "-"} ms at ${Math.round(achievedRate)} accepted orders/s`,
+            ok,
+          },
           correct,
         },
         null,

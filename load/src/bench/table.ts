@@ -14,6 +14,11 @@ export function table(rows: (string | number)[][], options: { alignNumbers?: boo
   return out.join("\n");
 }
 
+/** A number for BENCHMARKS.md: thousands separated, exactly `digits` decimals. */
+export const fmtNumber = (x: number, digits = 0) => x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+/** One row of a Markdown table. */
+export const markdownRow = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
+
 export const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
 export const fmtRatio = (n: number) => `${n.toFixed(2)}×`;
 export const fmtMs = (n: number) => `${n} ms`;
