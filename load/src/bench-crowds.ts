@@ -14,6 +14,10 @@
  * goes through a counting pass-through (stack/src/edge/command-counter.ts): every Redis command
  * the edge sends, from any isolate, is counted (an EVALSHA once, as Upstash bills it).
  *
+ * CROWD_EDGE_URL=http://127.0.0.1:8787 sends the crowds to an edge already running instead (the
+ * stack's, or `npm run dev`): everything above is measured but its Redis commands, which it sends
+ * straight to its own Upstash URL.
+ *
  * Printed per crowd: units accepted vs. stock (distinct orderIds), 5xx, network errors (resets),
  * admission inversions beyond 1 s (a buyer told sold out while someone who arrived more than 1 s
  * later bought), buyers unfinished at the deadline, and edge Redis commands per edge request.
@@ -21,17 +25,16 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { countingUpstash, edgeIsolates, mintTokens, totalCommands } from "@fluxgate/stack";
+import { countingUpstash, edgeIsolates, isolateOf, mintTokens, totalCommands } from "@fluxgate/stack";
 import cliProgress from "cli-progress";
 import { Agent, request } from "undici";
 import { edgeBindings, initSale } from "./bench/edge-api";
-import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
+import { ensureStack, fluxgateHome, intEnv, readDevVars, type StackInfo } from "./bench/env";
 import { runSale } from "./bench/sale";
 import { fmtNumber as n, markdownRow as row, table } from "./bench/table";
 import { buildEdge, startIsolates } from "./bench/edge-bundle";
 
 const settings = {
-  isolates: edgeIsolates(),
   api: {
     clients: intEnv("CROWD_API_CLIENTS", 2_000),
     stock: intEnv("CROWD_API_STOCK", 200),
@@ -87,7 +90,11 @@ interface CrowdResult {
 
 export interface CrowdsBench {
   at: string;
-  wrangler: string;
+  /** Which edge the crowds met, in words. */
+  edge: string;
+  isolates: number;
+  /** False for an edge already running (CROWD_EDGE_URL): its Redis commands were not counted. */
+  counted: boolean;
   settings: typeof settings;
   bounds: typeof bounds;
   results: CrowdResult[];
@@ -101,14 +108,22 @@ export function crowdsSection(b: CrowdsBench): string {
   const apiHow = `API clients, ${b.settings.api.connections ? `over ${b.settings.api.connections} keep-alive connections` : "one connection each"}`;
   const bound = (r: CrowdResult) => (r === api ? b.bounds.apiCommandsPerRequest : b.bounds.browserCommandsPerRequest);
   const clean = (r: CrowdResult) => r.accepted === r.stock && !r.fivexx && !r.networkErrors && !r.inversions && !r.unfinished && !r.errors;
+  const commandsOf = (r: CrowdResult) =>
+    b.counted
+      ? `**${n(r.commandsPerRequest, 3)}** (${Object.entries(r.commands)
+          .map(([c, k]) => `${n(k)} ${c}`)
+          .join(", ")})`
+      : "not counted";
   return `## Crowds on the multi-isolate edge (\`npm run bench:crowds\`, ${b.at.slice(0, 16).replace("T", " ")} UTC)
 
-Two crowds, one after the other, from the bench's clients to ${b.settings.isolates} edge isolates (the wrangler ${b.wrangler} bundle in one workerd,
-behind the stack's round-robin, no stickiness) and back; every buyer signed in with the stack's dev issuer. The API clients
-retry with the same Idempotency-Key (after the ETA on a 302, after 200 ms on a 5xx or a network error); the browser-like
-buyers do what the waiting-room page does (order, then status polls, then order again). Edge Redis commands are counted at
-the edge's Upstash URL (a counting pass-through in front of the bridge), an EVALSHA once, as Upstash bills it. An inversion
-is a buyer told sold out while someone who arrived more than 1 s later bought.
+Two crowds, one after the other, from the bench's clients to ${b.edge} and back; every buyer signed in with the stack's
+dev issuer. The API clients retry with the same Idempotency-Key (after the ETA on a 302, after 200 ms on a 5xx or a network
+error); the browser-like buyers do what the waiting-room page does (order, then status polls, then order again). ${
+    b.counted
+      ? "Edge Redis commands are counted at the edge's Upstash URL (a counting pass-through in front of the bridge), an EVALSHA once, as Upstash bills it."
+      : "The edge's Redis commands were not counted (it was already running, with its own Upstash URL)."
+  }
+An inversion is a buyer told sold out while someone who arrived more than 1 s later bought.
 
 ${row(["crowd", "accepted / stock", "edge requests", "5xx", "network errors", "inversions > 1 s", "unfinished", "first answer p50 / p99", "edge Redis commands / edge request"])}
 ${row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])}
@@ -126,9 +141,7 @@ ${[
       r.inversions,
       r.unfinished,
       r.firstAnswerMs ? `${n(r.firstAnswerMs.p50)} ms / ${n(r.firstAnswerMs.p99)} ms` : "",
-      `**${n(r.commandsPerRequest, 3)}** (${Object.entries(r.commands)
-        .map(([c, k]) => `${n(k)} ${c}`)
-        .join(", ")})`,
+      commandsOf(r),
     ]),
   )
   .join("\n")}
@@ -143,7 +156,9 @@ ${b.results
       `${n(r.accepted)} / ${n(r.stock)}; ${r.fivexx}, ${r.networkErrors}, ${r.inversions}, ${r.unfinished}`,
       clean(r) ? "✅" : "❌",
     ]),
-    row([`${r.crowd}: edge Redis commands / edge request`, `≤ ${bound(r)}`, n(r.commandsPerRequest, 3), r.commandsPerRequest <= bound(r) ? "✅" : "❌"]),
+    ...(b.counted
+      ? [row([`${r.crowd}: edge Redis commands / edge request`, `≤ ${bound(r)}`, n(r.commandsPerRequest, 3), r.commandsPerRequest <= bound(r) ? "✅" : "❌"])]
+      : []),
   ])
   .join("\n")}
 `;
@@ -354,22 +369,59 @@ async function browserCrowd(base: URL, productId: string, commands: Map<string, 
   );
 }
 
-async function main(): Promise<number> {
-  const stack = await ensureStack(log);
-  const outDir = join(fluxgateHome(), "bench");
-  mkdirSync(outDir, { recursive: true });
+/** The edge the crowds meet. */
+interface CrowdEdge {
+  url: URL;
+  isolates: number;
+  description: string;
+  /** Every Redis command it sends, by name; undefined when they cannot be counted. */
+  commands?: Map<string, number>;
+  stop: () => Promise<void>;
+}
+
+/** A fresh edge for the bench: the deployable bundle as EDGE_ISOLATES isolates, its Upstash URL through a counter. */
+async function countedEdge(stack: StackInfo, vars: Record<string, string>, outDir: string): Promise<CrowdEdge> {
   log("building the edge bundle (wrangler deploy --dry-run) …");
   const built = await buildEdge(join(outDir, "edge-bundle-crowds"));
   const commands = new Map<string, number>();
   const counter = await countingUpstash(stack.bridgeUrl, commands);
-  const vars = readDevVars();
+  const isolates = edgeIsolates();
   const edge = await startIsolates({
     scriptPath: built.scriptPath,
-    isolates: settings.isolates,
+    isolates,
     bindings: { ...edgeBindings(stack, vars), UPSTASH_REDIS_REST_URL: counter.url },
     logPath: join(outDir, "workerd-crowds.log"),
   });
-  log(`edge: ${settings.isolates} isolates behind a round-robin at ${edge.url.origin}`);
+  return {
+    url: edge.url,
+    isolates,
+    description: `${isolates} edge isolates (the wrangler ${built.wranglerVersion} bundle in one workerd, behind the stack's round-robin, no stickiness)`,
+    commands,
+    stop: async () => {
+      await edge.dispose();
+      counter.server.close();
+    },
+  };
+}
+
+/** An edge already running (CROWD_EDGE_URL): it names its isolates in each answer when it is the stack's. */
+async function runningEdge(address: string): Promise<CrowdEdge> {
+  const url = new URL(address);
+  const health = await fetch(new URL("/health", url));
+  await health.arrayBuffer();
+  if (!health.ok) throw new Error(`${address}/health answered ${health.status}`);
+  const isolates = isolateOf(health.headers)?.of ?? 1;
+  return { url, isolates, description: `the running edge at ${url.origin} (${isolates} isolate${isolates === 1 ? "" : "s"})`, stop: async () => {} };
+}
+
+async function main(): Promise<number> {
+  const stack = await ensureStack(log);
+  const outDir = join(fluxgateHome(), "bench");
+  mkdirSync(outDir, { recursive: true });
+  const vars = readDevVars();
+  const edge = process.env.CROWD_EDGE_URL ? await runningEdge(process.env.CROWD_EDGE_URL) : await countedEdge(stack, vars, outDir);
+  const commands = edge.commands ?? new Map<string, number>();
+  log(`edge: ${edge.description} at ${edge.url.origin}${edge.commands ? "" : "; its Redis commands are not counted"}`);
   // Buyers are signed in (the stack's dev issuer) before the crowds arrive, as a shop's customers are.
   log(`signing in ${settings.api.clients + settings.browser.buyers} buyers …`);
   const tokens = await mintTokens(stack.issuer.url, [
@@ -391,8 +443,7 @@ async function main(): Promise<number> {
     });
     results.push(await browserCrowd(edge.url, browser, commands, tokens));
   } finally {
-    await edge.dispose();
-    counter.server.close();
+    await edge.stop();
   }
 
   const rows: (string | number)[][] = [
@@ -408,13 +459,23 @@ async function main(): Promise<number> {
       r.networkErrors,
       r.inversions,
       r.unfinished,
-      `${r.commandsPerRequest.toFixed(4)} (${Object.entries(r.commands)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(", ")})`,
+      edge.commands
+        ? `${r.commandsPerRequest.toFixed(4)} (${Object.entries(r.commands)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")})`
+        : "not counted",
     ]);
-  console.log(`\n${settings.isolates} edge isolates (workerd, round-robin), wrangler ${built.wranglerVersion} bundle\n`);
+  console.log(`\n${edge.description}\n`);
   console.log(table(rows));
-  const bench: CrowdsBench = { at: new Date().toISOString(), wrangler: built.wranglerVersion, settings, bounds, results };
+  const bench: CrowdsBench = {
+    at: new Date().toISOString(),
+    edge: edge.description,
+    isolates: edge.isolates,
+    counted: edge.commands !== undefined,
+    settings,
+    bounds,
+    results,
+  };
   writeFileSync(join(outDir, "crowds.json"), JSON.stringify(bench, null, 2));
   const [api, browser] = results as [CrowdResult, CrowdResult];
   const failures = [
@@ -426,15 +487,18 @@ async function main(): Promise<number> {
           ]
         : [],
     ),
-    ...(api.commandsPerRequest > bounds.apiCommandsPerRequest
+    ...(edge.commands && api.commandsPerRequest > bounds.apiCommandsPerRequest
       ? [`API clients: ${api.commandsPerRequest.toFixed(4)} commands/request > ${bounds.apiCommandsPerRequest}`]
       : []),
-    ...(browser.commandsPerRequest > bounds.browserCommandsPerRequest
+    ...(edge.commands && browser.commandsPerRequest > bounds.browserCommandsPerRequest
       ? [`browser-like: ${browser.commandsPerRequest.toFixed(4)} commands/request > ${bounds.browserCommandsPerRequest}`]
       : []),
   ];
   for (const f of failures) console.log(`FAIL ${f}`);
-  if (!failures.length) console.log("OK: exactly the stock, no 5xx, no network errors, no inversions, nobody left hanging, commands within bounds");
+  if (!failures.length)
+    console.log(
+      `OK: exactly the stock, no 5xx, no network errors, no inversions, nobody left hanging${edge.commands ? ", commands within bounds" : " (commands not counted)"}`,
+    );
   return failures.length ? 1 : 0;
 }
 
