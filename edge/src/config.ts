@@ -47,16 +47,27 @@ export class EdgeConfigError extends Error {
 }
 
 const names = Object.keys(EdgeEnv.shape) as (keyof EdgeConfig)[];
-// Bindings hardly ever change in an isolate's life, but the runtime may hand each request a new
-// env object: parse once, and afterwards only compare the values (a handful of string compares).
-let last: { raw: unknown[]; config: EdgeConfig } | undefined;
 
 /** The edge's settings from wrangler [vars] and secrets; a missing secret throws, it never gets a default. */
-export function edgeConfig(env: object): EdgeConfig {
-  const values = env as Record<string, unknown>;
-  if (last && names.every((name, i) => values[name] === last!.raw[i])) return last.config;
+export function parseEdgeConfig(env: object): EdgeConfig {
   const result = EdgeEnv.superRefine(identityComplete).safeParse(env);
   if (!result.success) throw new EdgeConfigError(result.error.issues.map((issue) => issue.message));
-  last = { raw: names.map((name) => values[name]), config: result.data };
   return result.data;
+}
+
+/**
+ * Bindings hardly ever change in an isolate's life, but the runtime may hand each request a new
+ * env object: parse once, and afterwards only compare the values (a handful of string compares).
+ */
+export class ConfigReader {
+  private last: { raw: unknown[]; config: EdgeConfig } | undefined;
+
+  read(env: object): EdgeConfig {
+    const values = env as Record<string, unknown>;
+    const last = this.last;
+    if (last && names.every((name, i) => values[name] === last.raw[i])) return last.config;
+    const config = parseEdgeConfig(env);
+    this.last = { raw: names.map((name) => values[name]), config };
+    return config;
+  }
 }

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { EdgeEnv } from "./env";
 import { notFound, onError } from "./errors";
+import { Isolate } from "./isolate";
 import { admin } from "./routes/admin";
 import { health } from "./routes/health";
 import { init } from "./routes/init";
@@ -8,14 +9,19 @@ import { order } from "./routes/order";
 import { sales } from "./routes/sales";
 import { waitingRoom } from "./routes/waiting-room";
 
-const app = new Hono<EdgeEnv>()
-  .route("/health", health)
-  .route("/admin", admin)
-  .route("/init", init)
-  .route("/order", order)
-  .route("/sales", sales)
-  .route("/waiting-room", waitingRoom);
-app.onError(onError);
-app.notFound(notFound);
+/** The edge as one isolate runs it: its state built once, here, and handed to every route. */
+export function createEdge(isolate = new Isolate()) {
+  const app = new Hono<EdgeEnv>()
+    .use(isolate.context())
+    .route("/health", health)
+    .route("/admin", admin)
+    .route("/init", init(isolate))
+    .route("/order", order(isolate))
+    .route("/sales", sales(isolate))
+    .route("/waiting-room", waitingRoom(isolate));
+  app.onError(onError);
+  app.notFound(notFound);
+  return app;
+}
 
-export default app;
+export default createEdge();

@@ -1,25 +1,10 @@
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
-import { lineCovers, projectedAdmitted, unitsUncovered } from "./queue-view";
-import { FRESH_VIEW_MS, GATE_CALL_IDLE_MS, GATE_SEAT_STALE_MS, GATE_WAIT_MAX_MS, GATE_WAIT_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
+import { lineCovers } from "./queue-view";
+import { FRESH_VIEW_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
 
 /** Final answers kept per sale; the oldest go first. */
 const MAX_ANSWERS = 10_000;
-/**
- * Newcomers' gate calls one isolate keeps in flight per sale at most: at a few ms a round trip to
- * Upstash that is thousands of places a second per isolate, and a crowd meeting many isolates
- * at once costs at most this many commands each before the first reply says the line is full.
- */
-export const MAX_NEWCOMER_CALLS = 8;
-
-/** A newcomer's place in an isolate's queue for a gate call (startGateCall). */
-export interface GateSeat {
-  readonly productId: string;
-  readonly number: number;
-  /** When it joined: a call left idle is lent only to a seat that has itself waited that long. */
-  readonly since: number;
-}
-
 /**
  * Gate calls resolve out of order. Within a sale Redis only ever takes stock and issues places,
  * so the newer of two replies has less left, or as much left and more places issued, or both
@@ -36,6 +21,22 @@ export interface Answer {
   request: string;
   status: number;
   body: unknown;
+}
+
+/** One isolate's memory of a sale as one decision sees it (SaleMemory.recall). */
+export interface Recall {
+  /** The last view of the sale and when this isolate learned it. */
+  view: Readonly<{ snapshot: SaleSnapshot; seenAt: number }> | undefined;
+  /** Set while "sold out" may be answered from memory to any key this filter has never seen. */
+  soldOut: KeyFilter | undefined;
+  /** Likewise for a sale that has ended. */
+  ended: KeyFilter | undefined;
+  /** The final answer this isolate gave to the same key in this sale. */
+  answer: Answer | undefined;
+  /** Set while the line covers the stock: a key (or pre-queue buyer) the filter never saw waits on standby. */
+  standby: { snapshot: SaleSnapshot; queuedKeys: KeyFilter } | undefined;
+  /** The sale's proof-of-work difficulty as last learned (0 = off or unknown). */
+  powDifficulty: number;
 }
 
 interface SaleState {
@@ -66,18 +67,30 @@ export class SaleMemory {
   private readonly sales = new Map<string, SaleState>();
   /** When a request of this isolate last went to refresh a waiting room's view, per product. */
   private readonly refreshes = new Map<string, number>();
-  /** Newcomers' gate calls in flight per product. */
-  private readonly inFlight = new Map<string, number>();
-  /** Since when a newcomer's gate call has been free and not taken, per product. */
-  private readonly freeSince = new Map<string, number>();
-  /** Newcomers waiting for a gate call per product: seat number → when it last asked, oldest first. */
-  private readonly gateQueues = new Map<string, Map<number, number>>();
-  private nextSeat = 0;
   private readonly powRequirements = new Map<string, { saleId: string; difficulty: number }>();
   /** Each sale's drawn line as published (JSON): it never changes once drawn, so one read per isolate and sale. */
   private readonly draws = new Map<string, { saleId: string; json: string }>();
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  /**
+   * What this isolate knows that bears on one purchase attempt, read once per decision (decide.ts
+   * takes it as plain data). Reading it claims the re-check of a stale sold-out or ended view, as
+   * soldOut()/ended() do: one request in a window goes to Redis, the rest answer from memory.
+   */
+  recall(productId: string, key: string): Recall {
+    const s = this.sales.get(productId);
+    const soldOut = this.soldOut(productId);
+    const answer = this.answerFor(productId, key);
+    return {
+      view: s && { snapshot: s.snapshot, seenAt: s.seenAt },
+      soldOut,
+      ended: !answer && !soldOut ? this.ended(productId) : undefined,
+      answer,
+      standby: this.standby(productId),
+      powDifficulty: this.powRequirements.get(productId)?.difficulty ?? 0,
+    };
+  }
 
   /** Takes in what a gate call or a status refresh saw; an older view never replaces a newer one. */
   learn(productId: string, snapshot: SaleSnapshot, filters?: GateFilters): void {
@@ -220,18 +233,6 @@ export class SaleMemory {
     return { snapshot: s.snapshot, queuedKeys: s.queuedKeys.filter };
   }
 
-  /**
-   * The fresh view of the ticket's sale when the line has certainly not reached the ticket yet:
-   * its holder is told to keep waiting from memory (the gate would say the same).
-   */
-  stillQueued(productId: string, ticket: { saleId: string; number: number }): SaleSnapshot | undefined {
-    const s = this.sales.get(productId);
-    const t = this.now();
-    if (!s || s.snapshot.saleId !== ticket.saleId || s.snapshot.remaining <= 0 || t - s.seenAt > FRESH_VIEW_MS) return undefined;
-    // By the rate alone: where only claims hold the line back, the gate must look (claims expire).
-    return ticket.number > projectedAdmitted({ ...s.snapshot, claimed: 0, remaining: Number.MAX_SAFE_INTEGER }, t) ? s.snapshot : undefined;
-  }
-
   /** A final answer given in `saleId`, replayed to a retry of the key while the view is current. */
   rememberAnswer(productId: string, saleId: string, key: string, answer: Answer): void {
     const s = this.sales.get(productId);
@@ -268,95 +269,6 @@ export class SaleMemory {
   }
 
   /**
-   * A newcomer's place in this isolate's queue for a gate call: the requests that could not be
-   * answered from memory wait here, oldest first, and take the calls as they free up.
-   */
-  joinGateQueue(productId: string): GateSeat {
-    const seat = { productId, number: this.nextSeat++, since: this.now() };
-    this.seatQueue(productId).set(seat.number, seat.since);
-    return seat;
-  }
-
-  private seatQueue(productId: string): Map<number, number> {
-    let queue = this.gateQueues.get(productId);
-    if (!queue) this.gateQueues.set(productId, (queue = new Map()));
-    return queue;
-  }
-
-  leaveGateQueue(seat: GateSeat): void {
-    const queue = this.gateQueues.get(seat.productId);
-    queue?.delete(seat.number);
-    if (queue?.size === 0) this.gateQueues.delete(seat.productId);
-  }
-
-  /**
-   * A newcomer's gate call may start when fewer are in flight than the units the last view says
-   * the line does not cover yet (remaining, less the claims and the places already given), never
-   * more than MAX_NEWCOMER_CALLS at once (one with no view yet, or once the line covers the
-   * stock: that one refreshes the view), and only for the oldest seats waiting. Every isolate
-   * decides from its own view, so an allowance of `remaining` each would let N isolates hand out
-   * N times the places the stock needs before any reply comes back; the cap bounds that to N × the
-   * cap per round trip, and taking seats in order keeps the gate's order the crowd's. Those still
-   * seated decide again from what the calls in flight bring back (sold out, standby). (Ticket
-   * holders do not queue: their call is needed whatever the others learn.)
-   *
-   * Returns the release, or how long to wait before asking again: a seat near the front asks
-   * often, one far back seldom. Each waits on a timer of its own: a release cannot wake the next
-   * seat, since a promise one request settles for another waiting on it fails in workerd ("Cannot
-   * perform I/O on behalf of a different request", then the waiter is canceled as hung). A busy
-   * isolate runs timers late, so a call the seats ahead leave free (they are late, or their
-   * requests were dropped) is lent to one further back, but only after GATE_CALL_IDLE_MS for each
-   * round of calls ahead of it, and only to a seat that has waited as long itself: those ahead ask
-   * more often (shorter waits) and get every chance first, while a newcomer, who asks the moment it
-   * arrives, never takes a call from those seated before it. (Lent at a fixed 40 ms, a crowd of
-   * 2,000 on 4 busy isolates saw seats from the back take calls from seats 1.5 s older.)
-   */
-  startGateCall(seat: GateSeat): { release: () => void } | { waitMs: number } {
-    const { productId } = seat;
-    const t = this.now();
-    // (A seat that was forgotten, asked for too late, goes to the back.)
-    const queue = this.seatQueue(productId);
-    queue.set(seat.number, t);
-    const s = this.sales.get(productId)?.snapshot;
-    const uncovered = s ? unitsUncovered(s) : 1;
-    const limit = Math.min(MAX_NEWCOMER_CALLS, Math.max(1, uncovered));
-    const free = limit - (this.inFlight.get(productId) ?? 0);
-    // Roughly how many seats are ahead (some may have left): a wait for each round of calls.
-    const first = queue.keys().next().value ?? seat.number;
-    const rounds = 1 + Math.floor(Math.max(0, seat.number - first) / limit);
-    if (free > 0) {
-      let freeSince = this.freeSince.get(productId);
-      if (freeSince === undefined) this.freeSince.set(productId, (freeSince = t));
-      let ahead = 0;
-      for (const [number, lookedAt] of queue) {
-        if (number === seat.number || ahead >= free) break;
-        if (t - lookedAt > GATE_SEAT_STALE_MS) queue.delete(number);
-        else ahead++;
-      }
-      const lendAfter = GATE_CALL_IDLE_MS * rounds;
-      if (ahead < free || (t - freeSince >= lendAfter && t - seat.since >= lendAfter)) {
-        this.leaveGateQueue(seat);
-        if (free === 1) this.freeSince.delete(productId);
-        return { release: this.takeGateCall(productId) };
-      }
-    } else this.freeSince.delete(productId);
-    return { waitMs: Math.min(GATE_WAIT_MAX_MS, GATE_WAIT_MS * rounds) };
-  }
-
-  private takeGateCall(productId: string): () => void {
-    this.inFlight.set(productId, (this.inFlight.get(productId) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.inFlight.get(productId) ?? 1) - 1;
-      if (left > 0) this.inFlight.set(productId, left);
-      else this.inFlight.delete(productId);
-      if (!this.freeSince.has(productId)) this.freeSince.set(productId, this.now());
-    };
-  }
-
-  /**
    * Whether this request should refresh the view: yes when none did in the last RECHECK_MS. The
    * others answer from the view they have meanwhile; none waits on another request's promise
    * (the Workers runtime cancels a continuation that crosses request contexts).
@@ -374,6 +286,3 @@ export class SaleMemory {
     return s.recheckingSince !== undefined && t - s.recheckingSince < RECHECK_MS;
   }
 }
-
-/** This isolate's memory: module state lives as long as the isolate. */
-export const memory = new SaleMemory();

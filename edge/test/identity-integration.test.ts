@@ -1,6 +1,9 @@
 import { env } from "cloudflare:workers";
 import { sign } from "hono/jwt";
-import { describe, expect, it } from "vitest";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import { createEdge } from "../src/index";
+import { Isolate } from "../src/isolate";
 import { call, countRedisCommands, initSale, mint, order, sale, signedIn, tokenFor, uniqueProduct, withBindings } from "./helpers";
 
 type Refusal = { error: string; problem: string };
@@ -22,6 +25,45 @@ async function expectRefused(productId: string, send: () => Promise<Response>, p
 const countJwksFetches = <T>(fn: () => Promise<T>) => countRedisCommands(fn).then(({ result, jwksFetches }) => ({ result, fetches: jwksFetches }));
 
 describe("identity from the issuer's JWKS (ES256, the stack's dev issuer)", { timeout: 30_000 }, () => {
+  it("verifies a buyer's token once per isolate: a buyer who polls is not checked with ES256 again", async () => {
+    const productId = uniqueProduct("id-once");
+    await initSale({ productId, quantity: 0 });
+    const edge = createEdge(new Isolate());
+    const headers = { "content-type": "application/json", ...(await signedIn("poller")) };
+    const send = async () => {
+      const ctx = createExecutionContext();
+      const res = await edge.fetch(
+        new Request("http://edge/order", {
+          method: "POST",
+          headers: { ...headers, "idempotency-key": crypto.randomUUID() },
+          body: JSON.stringify({ productId }),
+        }),
+        env,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const verify = vi.spyOn(crypto.subtle, "verify");
+    try {
+      for (let i = 0; i < 5; i++) expect((await send()).status).toBe(409);
+      const es256 = verify.mock.calls.filter(([algorithm]) => typeof algorithm === "object" && algorithm.name === "ECDSA");
+      expect(es256).toHaveLength(1);
+      // Another isolate has not seen it: it verifies the token itself.
+      const other = createEdge(new Isolate());
+      const ctx = createExecutionContext();
+      await other.fetch(
+        new Request("http://edge/order", { method: "POST", headers: { ...headers, "idempotency-key": "k" }, body: JSON.stringify({ productId }) }),
+        env,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      expect(verify.mock.calls.filter(([algorithm]) => typeof algorithm === "object" && algorithm.name === "ECDSA")).toHaveLength(2);
+    } finally {
+      verify.mockRestore();
+    }
+  });
+
   it("a valid token buys as its sub; the body's userId may be left out", async () => {
     const productId = uniqueProduct("id-valid");
     await initSale({ productId, quantity: 3 });

@@ -1,7 +1,8 @@
 import { CHALLENGE_SOLUTION_HEADER, hmacKey, POW_HOW, solves } from "@fluxgate/common";
 import type { Context } from "hono";
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
-import { memory } from "../memory";
+import type { Proof } from "../purchase/decide";
+import type { CheckedSolutions } from "./checked-solutions";
 
 /**
  * Proof-of-work challenges: stateless, signed by the edge (HMAC with TICKET_SECRET, in a domain of
@@ -64,9 +65,11 @@ export async function checkSolution(secret: string, solution: string, sub: strin
 /** What the gate script gets of a checked challenge (ARGV): "saleId|difficulty|id|expiresAt". */
 export const gateArgument = (c: Challenge) => `${c.saleId}|${c.difficulty}|${c.id}|${c.expiresAt}`;
 
+/** A sale's proof-of-work setting as this isolate last learned it (SaleMemory.powRequirement). */
+export type PowRequirement = { saleId: string; difficulty: number } | undefined;
+
 /** 401 {"status":"challenge"}: what to solve (a fresh challenge, when this isolate knows the sale) and how. */
-export async function challengeResponse(c: Context, secret: string, sub: string, productId: string, problem: ChallengeProblem) {
-  const known = memory.powRequirement(productId);
+export async function challengeResponse(c: Context, secret: string, sub: string, productId: string, problem: ChallengeProblem, known: PowRequirement) {
   const fresh =
     known && known.difficulty > 0 ? await issueChallenge(secret, sub, { productId, saleId: known.saleId, difficulty: known.difficulty }) : undefined;
   return c.json(
@@ -83,16 +86,12 @@ export async function challengeResponse(c: Context, secret: string, sub: string,
 }
 
 /**
- * The order route's proof-of-work step, before any Redis command: a 401 to send, or what the gate
- * gets to spend ({} when there is nothing to spend). A buyer holding a place in line is not asked.
+ * The proof of work a purchase attempt brought, checked in this isolate with no Redis command
+ * (once per solution: CheckedSolutions); whether the sale asks for one is the decision's to say.
  */
-export async function proofOfWork(c: Context, secret: string, sub: string, productId: string, holdsPlace: boolean): Promise<Response | { challenge?: string }> {
-  if (holdsPlace) return {};
+export async function proofOf(c: Context, secret: string, sub: string, productId: string, checked: CheckedSolutions): Promise<Proof> {
   const solution = c.req.header(CHALLENGE_SOLUTION_HEADER);
-  if (solution) {
-    const checked = await checkSolution(secret, solution, sub, productId);
-    return typeof checked === "string" ? challengeResponse(c, secret, sub, productId, checked) : { challenge: gateArgument(checked) };
-  }
-  if ((memory.powRequirement(productId)?.difficulty ?? 0) > 0) return challengeResponse(c, secret, sub, productId, "required");
-  return {};
+  if (!solution) return { kind: "none" };
+  const verdict = await checked.check(solution, sub, productId, (now) => checkSolution(secret, solution, sub, productId, now));
+  return typeof verdict === "string" ? { kind: "problem", problem: verdict } : { kind: "solved", argument: gateArgument(verdict) };
 }

@@ -1,5 +1,6 @@
 import { idemRecordLua, orderMessageLua } from "@fluxgate/common";
 import { DRAW_LEASE_MS } from "../time-windows";
+import { GATE_REPLY_LUA } from "./reply";
 
 /**
  * The gate: everything a purchase attempt decides, in one atomic script (one EVALSHA).
@@ -30,10 +31,10 @@ import { DRAW_LEASE_MS } from "../time-windows";
  * ARGV[10] filters        1: the accepted-keys filter once the sale is sold out, 2: the queued-keys filter, 3: both
  * ARGV[11] challenge      "saleId|difficulty|id|expiresAt" of a solved challenge the edge checked, "" when none
  *
- * Returns { outcome, saleId, remaining, issued, admitted, rate (string: Lua would truncate a
- * fraction), now (ms), a, b, claimed, "<bytes>:<acceptedKeys filter>" | "", "<bytes>:<queuedKeys filter>" | "", endsAt (ms, 0 = open-ended),
- * powDifficulty (0 = off: every reply says it, so the edge learns it), prequeueOpensAt (ms, 0 = no pre-queue),
- * draw ("" | "drawing" | "lead": this caller draws the line, see lottery/draw.ts | "drawn"), startsAt (ms) }:
+ * Returns the fields of reply.ts (GATE_REPLY_LUA: outcome, saleId, remaining, issued, admitted, rate,
+ * now, a, b, claimed, the two key filters, endsAt (0 = open-ended), powDifficulty (0 = off: every
+ * reply says it, so the edge learns it), prequeueOpensAt (0 = no pre-queue), draw ("" | "drawing" |
+ * "lead": this caller draws the line, see lottery/draw.ts | "drawn"), startsAt), where a and b are:
  *   accepted   a = order JSON, b = outbox entry id
  *   replay     a = status, b = payload (the first outcome of this Idempotency-Key)
  *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late
@@ -107,8 +108,7 @@ local function reply(outcome, a, b)
   if filters % 2 == 1 and (remaining <= 0 or (endsAt > 0 and now >= endsAt)) then accepted = acceptedBytes .. ':' .. (redis.call('GET', acceptedKeys) or '') end
   local queued = ''
   if filters >= 2 then queued = queuedBytes .. ':' .. (redis.call('GET', queuedKeys) or '') end
-  return {outcome, saleId, remaining, issued, admitted, tostring(rate), now, a or '', b or '', claimed, accepted, queued, endsAt, powDifficulty,
-    prequeueOpensAt, draw, startsAt}
+  return ${GATE_REPLY_LUA}
 end
 
 -- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a

@@ -1,6 +1,7 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { saleKeys } from "@fluxgate/common";
 import { KeyFilter } from "./key-filter";
+import { decodeGateReply, type GateReplyFields } from "./reply";
 import { runScript, scripts } from "./scripts";
 
 export interface Attempt {
@@ -76,74 +77,53 @@ type GateDecision =
   /** The sale asks for proof of work and this attempt brought none valid for it (or a spent one). */
   | ({ kind: "challenge"; difficulty: number; reason: "required" | "stale" | "replayed" } & SaleSnapshot);
 
-/** The gate script's reply, field by field (gate.lua's `reply`). */
-type Reply = [
-  kind: string,
-  saleId: string,
-  remaining: number,
-  issued: number,
-  admitted: number,
-  rate: string,
-  at: number,
-  a: string | number,
-  b: string | number,
-  claimed: number,
-  acceptedKeys: string,
-  queuedKeys: string,
-  endsAt: number,
-  powDifficulty: number,
-  prequeueOpensAt: number,
-  draw: string,
-  startsAt: number,
-];
-
 /** One purchase attempt through the gate script: exactly one Redis command. */
 export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateReply> {
   const k = saleKeys(attempt.productId);
   const filters = (attempt.filters?.accepted ? 1 : 0) + (attempt.filters?.queued ? 2 : 0);
-  const reply = await runScript<Reply>(
-    redis,
-    scripts.gate,
-    [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges, k.prequeue, k.places, k.lottery],
-    [
-      attempt.idempotencyKey,
-      attempt.requestHash,
-      attempt.userId,
-      attempt.quantity,
-      attempt.ticket?.number ?? 0,
-      attempt.ticket?.saleId ?? "",
-      attempt.orderId,
-      attempt.productId,
-      attempt.soldOutFromMemory ?? 0,
-      filters,
-      attempt.challenge ?? "",
-    ],
+  const reply = decodeGateReply(
+    await runScript<unknown>(
+      redis,
+      scripts.gate,
+      [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges, k.prequeue, k.places, k.lottery],
+      [
+        attempt.idempotencyKey,
+        attempt.requestHash,
+        attempt.userId,
+        attempt.quantity,
+        attempt.ticket?.number ?? 0,
+        attempt.ticket?.saleId ?? "",
+        attempt.orderId,
+        attempt.productId,
+        attempt.soldOutFromMemory ?? 0,
+        filters,
+        attempt.challenge ?? "",
+      ],
+    ),
   );
-  const [kind, saleId, remaining, issued, admitted, rate, at, a, b, claimed, acceptedKeys, queuedKeys, endsAt, powDifficulty, prequeueOpensAt, draw, startsAt] =
-    reply;
-  if (kind === "unknown") return { kind };
+  if (reply.kind === "unknown") return { kind: "unknown" };
   const snapshot: SaleSnapshot = {
-    saleId: String(saleId),
-    remaining: Number(remaining),
-    issued: Number(issued),
-    admitted: Number(admitted),
-    rate: Number(rate),
-    at: Number(at),
-    claimed: Number(claimed),
-    endsAt: Number(endsAt ?? 0),
-    startsAt: Number(startsAt ?? 0),
-    prequeueOpensAt: Number(prequeueOpensAt ?? 0),
+    saleId: reply.saleId,
+    remaining: reply.remaining,
+    issued: reply.issued,
+    admitted: reply.admitted,
+    rate: reply.rate,
+    at: reply.at,
+    claimed: reply.claimed,
+    endsAt: reply.endsAt,
+    startsAt: reply.startsAt,
+    prequeueOpensAt: reply.prequeueOpensAt,
   };
-  const decision: GateReply = { ...decide(kind, snapshot, a, b), powDifficulty: Number(powDifficulty ?? 0) };
-  if (draw) decision.draw = draw as DrawState;
-  const filter = { acceptedKeys: KeyFilter.parse(acceptedKeys), queuedKeys: KeyFilter.parse(queuedKeys) };
+  const decision: GateReply = { ...decide(reply.kind, snapshot, reply.a, reply.b), powDifficulty: reply.powDifficulty };
+  if (reply.draw) decision.draw = reply.draw;
+  const filter = { acceptedKeys: KeyFilter.parse(reply.acceptedKeys), queuedKeys: KeyFilter.parse(reply.queuedKeys) };
   return filter.acceptedKeys || filter.queuedKeys ? { ...decision, filters: filter } : decision;
 }
 
-function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: string | number): GateDecision {
+function decide(kind: GateReplyFields["kind"], snapshot: SaleSnapshot, a: string, b: string): GateDecision {
   switch (kind) {
     case "challenge":
-      return { kind, difficulty: Number(a), reason: String(b) as "required" | "stale" | "replayed", ...snapshot };
+      return { kind, difficulty: Number(a), reason: b as "required" | "stale" | "replayed", ...snapshot };
     case "conflict":
     case "sold_out":
     case "ended":
@@ -152,20 +132,18 @@ function decide(kind: string, snapshot: SaleSnapshot, a: string | number, b: str
     case "not_started":
       return { kind, startsAt: Number(a), ...snapshot };
     case "prequeued":
-      return { kind, entry: String(a), entries: Number(b), ...snapshot };
+      return { kind, entry: a, entries: Number(b), ...snapshot };
     case "drawing":
-      return { kind, entry: String(a), ...snapshot };
+      return { kind, entry: a, ...snapshot };
     case "queued":
       return { kind, ticket: Number(a), expired: b === "expired", ...snapshot };
     case "accepted":
-      return { kind, order: String(a), outboxId: String(b), ...snapshot };
+      return { kind, order: a, outboxId: b, ...snapshot };
     case "replay":
-      return { kind, status: String(a), payload: String(b), ...snapshot };
+      return { kind, status: a, payload: b, ...snapshot };
     case "limit_reached":
     case "insufficient":
-      return { kind, payload: String(a), ...snapshot };
-    default:
-      throw new Error(`gate script answered an unknown outcome: ${kind}`);
+      return { kind, payload: a, ...snapshot };
   }
 }
 

@@ -29,15 +29,24 @@ export class KeyFilter {
     return new KeyFilter(field.slice(colon + 1), bytes * 7);
   }
 
-  async mayContain(key: string): Promise<boolean> {
-    const digest = new DataView(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key)));
-    const h1 = digest.getUint32(0);
-    const h2 = digest.getUint32(4);
+  /** False when the probed key was certainly never added; true when it may have been. */
+  mayContain(probe: KeyProbe): boolean {
     for (let i = 0; i < KEY_FILTER_HASHES; i++) {
-      const p = (h1 + i * h2) % this.positions;
+      const p = (probe.h1 + i * probe.h2) % this.positions;
       // charCodeAt past the end is NaN: a byte Redis never wrote is all zeros.
       if ((this.bits.charCodeAt(Math.floor(p / 7)) & (0x80 >> (1 + (p % 7)))) === 0) return false;
     }
     return true;
   }
+}
+
+/** A key's two hash words: taken once per request, then any number of filters are asked synchronously. */
+export interface KeyProbe {
+  readonly h1: number;
+  readonly h2: number;
+}
+
+export async function probeKey(key: string): Promise<KeyProbe> {
+  const digest = new DataView(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key)));
+  return { h1: digest.getUint32(0), h2: digest.getUint32(4) };
 }

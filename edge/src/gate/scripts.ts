@@ -12,7 +12,7 @@ export interface LuaScript {
 }
 
 export const scripts = {
-  gate: { name: "gate", lua: gateLua, sha: "e37a38bc2781da1dbc51bd8087a3cc179d0acbe0" },
+  gate: { name: "gate", lua: gateLua, sha: "bed9bfe999c27abd6f3d2e8ed87d8bc5037d6a53" },
   initSale: { name: "init-sale", lua: initSaleLua, sha: "b549b2bec5238133b0bc8d16766633ed0d2ab9fb" },
   closeSale: { name: "close-sale", lua: closeSaleLua, sha: "d6bbd5a85d11ed32d283b9e964f31d2b047d9d72" },
   drawWrite: { name: "draw-write", lua: drawWriteLua, sha: "fd0d1410873ee6bd4fd7435021f46978dcf3ea10" },

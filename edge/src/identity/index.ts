@@ -4,23 +4,15 @@ import { getCookie } from "hono/cookie";
 import { jwk } from "hono/jwk";
 import { jwt } from "hono/jwt";
 import { decodeHeader } from "hono/utils/jwt/jwt";
-import { edgeConfig, type EdgeConfig } from "../config";
+import type { EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { MAX_BODY_BYTES } from "../http/json-body";
-import { JwksCache, JwksUnavailable } from "./jwks";
+import type { Isolate } from "../isolate";
+import { type JwksCache, JwksUnavailable } from "./jwks";
 import { problemBody, problemOf } from "./problems";
-
-declare module "hono" {
-  interface ContextVariableMap {
-    /** The buyer: the verified token's `sub` (IDENTITY=jwt); unset when IDENTITY=anonymous. */
-    buyer: string;
-  }
-}
 
 /** Asymmetric algorithms accepted from a JWKS; HS256 only with JWT_SECRET. */
 const JWKS_ALGORITHMS = ["RS256", "ES256"] as const;
-
-const jwksCache = new JwksCache();
 
 function bearerOrCookie(c: Context, cookie: string | undefined): string | undefined {
   const header = c.req.header("authorization");
@@ -29,7 +21,7 @@ function bearerOrCookie(c: Context, cookie: string | undefined): string | undefi
 }
 
 /** Hono's own verifier for this configuration: HS256 with the shared secret, or the issuer's JWKS. */
-function verifierFor(config: EdgeConfig): MiddlewareHandler {
+function verifierFor(config: EdgeConfig, jwksCache: JwksCache): MiddlewareHandler {
   const verification = { iss: config.JWT_ISSUER!, aud: config.JWT_AUDIENCE! };
   const cookie = config.JWT_COOKIE;
   if (config.JWT_SECRET) return jwt({ secret: config.JWT_SECRET, alg: "HS256", verification, ...(cookie ? { cookie } : {}) });
@@ -52,20 +44,63 @@ function verifierFor(config: EdgeConfig): MiddlewareHandler {
   });
 }
 
-let built: { config: EdgeConfig; verifier: MiddlewareHandler } | undefined;
 let warned = false;
 
 /**
  * Who is buying. IDENTITY=jwt: the request must carry a token the shop issued (Authorization:
  * Bearer, or the JWT_COOKIE cookie), verified by Hono's JWT/JWK middleware against the issuer,
- * audience and expiry; the buyer is its `sub`. Anything else is a 401 that names the problem and
- * costs no Redis command. IDENTITY=anonymous: no check at all (the route takes the body's userId).
+ * audience and expiry, once per isolate and token (VerifiedTokens); the buyer is its `sub`.
+ * Anything else is a 401 that names the problem and costs no Redis command. IDENTITY=anonymous:
+ * no check at all (the route takes the body's userId).
  */
-export const identity: MiddlewareHandler<EdgeEnv> = async (c, next) => {
-  const refused = await verified(c, next);
-  if (refused) await drainSmallBody(c.req.raw);
-  return refused;
-};
+export function identity(isolate: Isolate): MiddlewareHandler<EdgeEnv> {
+  let built: { config: EdgeConfig; verifier: MiddlewareHandler } | undefined;
+  const verified: MiddlewareHandler<EdgeEnv> = async (c, next) => {
+    const config = c.var.config;
+    if (config.IDENTITY === "anonymous") {
+      if (!warned)
+        console.warn(
+          "IDENTITY=anonymous: buyers are whatever userId a request names; per-user limits and tickets bind to nothing. For local experiments only.",
+        );
+      warned = true;
+      return next();
+    }
+    const token = bearerOrCookie(c, config.JWT_COOKIE);
+    const known = token === undefined ? undefined : isolate.tokens.buyerOf(token, config);
+    if (known !== undefined) {
+      c.set("buyer", known);
+      return next();
+    }
+    if (built?.config !== config) built = { config, verifier: verifierFor(config, isolate.jwks) };
+    try {
+      await built.verifier(c, async () => {
+        const payload = c.get("jwtPayload") as { sub?: unknown; exp?: unknown };
+        const sub = UserId.safeParse(payload.sub);
+        if (!sub.success) throw new IdentityRefused(c.json(problemBody("invalid_token", "the token has no usable sub (1-128 visible ASCII characters)"), 401));
+        if (typeof payload.exp !== "number") throw new IdentityRefused(c.json(problemBody("invalid_token", "the token has no exp"), 401));
+        if (token !== undefined) isolate.tokens.remember(token, config, sub.data, payload.exp);
+        c.set("buyer", sub.data);
+        await next();
+      });
+    } catch (error) {
+      if (error instanceof IdentityRefused) return error.res;
+      // Hono's JWK middleware wraps what our key lookup throws as the cause of its 401.
+      const cause = error instanceof Error ? error.cause : undefined;
+      if (cause instanceof JwksUnavailable) {
+        console.error(cause.message);
+        return c.json({ error: "cannot verify sign-ins right now: the issuer's keys are unreachable", problem: "issuer_unavailable" }, 503);
+      }
+      const problem = problemOf(error);
+      if (!problem) throw error;
+      return c.json(problemBody(problem), 401, { "www-authenticate": `Bearer error="invalid_token", error_description="${problem}"` });
+    }
+  };
+  return async (c, next) => {
+    const refused = await verified(c, next);
+    if (refused) await drainSmallBody(c.req.raw);
+    return refused;
+  };
+}
 
 /**
  * A refusal answered before the body was read would make the runtime close the connection, and
@@ -76,38 +111,6 @@ async function drainSmallBody(request: Request): Promise<void> {
   const length = Number(request.headers.get("content-length") ?? "0");
   if (request.body && !request.bodyUsed && length > 0 && length <= MAX_BODY_BYTES) await request.arrayBuffer().catch(() => undefined);
 }
-
-const verified: MiddlewareHandler<EdgeEnv> = async (c, next) => {
-  const config = edgeConfig(c.env);
-  if (config.IDENTITY === "anonymous") {
-    if (!warned)
-      console.warn("IDENTITY=anonymous: buyers are whatever userId a request names; per-user limits and tickets bind to nothing. For local experiments only.");
-    warned = true;
-    return next();
-  }
-  if (built?.config !== config) built = { config, verifier: verifierFor(config) };
-  try {
-    await built.verifier(c, async () => {
-      const payload = c.get("jwtPayload") as { sub?: unknown; exp?: unknown };
-      const sub = UserId.safeParse(payload.sub);
-      if (!sub.success) throw new IdentityRefused(c.json(problemBody("invalid_token", "the token has no usable sub (1-128 visible ASCII characters)"), 401));
-      if (typeof payload.exp !== "number") throw new IdentityRefused(c.json(problemBody("invalid_token", "the token has no exp"), 401));
-      c.set("buyer", sub.data);
-      await next();
-    });
-  } catch (error) {
-    if (error instanceof IdentityRefused) return error.res;
-    // Hono's JWK middleware wraps what our key lookup throws as the cause of its 401.
-    const cause = error instanceof Error ? error.cause : undefined;
-    if (cause instanceof JwksUnavailable) {
-      console.error(cause.message);
-      return c.json({ error: "cannot verify sign-ins right now: the issuer's keys are unreachable", problem: "issuer_unavailable" }, 503);
-    }
-    const problem = problemOf(error);
-    if (!problem) throw error;
-    return c.json(problemBody(problem), 401, { "www-authenticate": `Bearer error="invalid_token", error_description="${problem}"` });
-  }
-};
 
 class IdentityRefused extends Error {
   constructor(readonly res: Response) {
@@ -121,8 +124,8 @@ export type Buyer = { ok: true; userId: string } | { ok: false; res: Response };
  * The buyer of this request. With a verified token, a userId the client also names must be its
  * `sub` (else 403: a token cannot buy for someone else); anonymously, the named userId is all there is.
  */
-export function buyerOf(c: Context, named: string | undefined): Buyer {
-  const buyer = c.get("buyer") as string | undefined;
+export function buyerOf(c: Context<EdgeEnv>, named: string | undefined): Buyer {
+  const buyer = c.var.buyer as string | undefined;
   if (buyer === undefined) {
     if (named !== undefined) return { ok: true, userId: named };
     return { ok: false, res: c.json({ error: "userId required (IDENTITY=anonymous)" }, 400) };

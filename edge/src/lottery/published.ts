@@ -1,6 +1,6 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { LOTTERY_ALGORITHM, LOTTERY_ENTRY_LENGTH, LOTTERY_HOW, saleKeys, type SaleView } from "@fluxgate/common";
-import { memory } from "../memory";
+import type { SaleMemory } from "../memory";
 
 /** Entries per GETRANGE of the drawn line: 1 MB a read. */
 const READ_ENTRIES = 25_000;
@@ -25,7 +25,12 @@ export interface PublishedDraw {
  * The drawn line of a sale, read once per isolate and sale (it never changes once drawn; a
  * restarted sale has another saleId, and `view` is read fresh by the caller every time).
  */
-export async function publishedDraw(redis: Redis, productId: string, view: SaleView & { prequeue: NonNullable<SaleView["prequeue"]> }): Promise<string> {
+export async function publishedDraw(
+  redis: Redis,
+  memory: SaleMemory,
+  productId: string,
+  view: SaleView & { prequeue: NonNullable<SaleView["prequeue"]> },
+): Promise<string> {
   const cached = memory.publishedDraw(productId, view.saleId);
   if (cached) return cached;
   const k = saleKeys(productId);

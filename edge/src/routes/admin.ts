@@ -1,12 +1,10 @@
 import { ProductId } from "@fluxgate/common";
 import { Hono } from "hono";
 import page from "@fluxgate/waiting-room/operator.html";
-import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { readStats } from "../gate/stats";
 import { adminOnly } from "../http/admin-auth";
 import { identityMode } from "../identity";
-import { redisFor } from "../redis";
 
 export const admin = new Hono<EdgeEnv>()
   // The page holds no data: it asks for the token and reads the figures below with it.
@@ -14,7 +12,7 @@ export const admin = new Hono<EdgeEnv>()
   .get("/sales/:productId", adminOnly, async (c) => {
     const productId = ProductId.safeParse(c.req.param("productId"));
     if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
-    const config = edgeConfig(c.env);
-    const stats = await readStats(redisFor(config), productId.data);
+    const config = c.var.config;
+    const stats = await readStats(c.var.redis, productId.data);
     return stats ? c.json({ ...stats, identity: identityMode(config) }) : c.json({ error: "unknown product", productId: productId.data }, 404);
   });

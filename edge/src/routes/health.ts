@@ -1,15 +1,13 @@
 import { healthStatusCode, probeAll } from "@fluxgate/common";
 import { Hono } from "hono";
 import type { EdgeEnv } from "../env";
-import { edgeConfig } from "../config";
 import { fetchOrigin } from "../forward";
 import { identityMode } from "../identity";
-import { redisFor } from "../redis";
 
 export const health = new Hono<EdgeEnv>().get("/", async (c) => {
-  const config = edgeConfig(c.env);
+  const config = c.var.config;
   const report = await probeAll("edge", {
-    upstash: () => redisFor(config).ping(),
+    upstash: () => c.var.redis.ping(),
     origin: async () => {
       const res = await fetchOrigin(config, "/health");
       await res.body?.cancel();

@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { edgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { lotteryCommitment, newLotterySeed, OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
 import { initSaleKeys } from "../gate/init-sale.lua";
@@ -9,9 +8,8 @@ import { forwardToOrigin } from "../forward";
 import { adminOnly } from "../http/admin-auth";
 import { jsonBody } from "../http/json-body";
 import { KEY_FILTER_BITS_PER_KEY } from "../gate/key-filter";
-import { memory } from "../memory";
+import type { Isolate } from "../isolate";
 import { announceOutbox } from "../outbox-registry";
-import { redisFor } from "../redis";
 
 const InitRequest = z
   .strictObject({
@@ -44,60 +42,61 @@ const InitRequest = z
   })
   .transform((r) => ({ ...r, burst: r.burst ?? Math.max(1, Math.floor(r.ratePerSecond)) }));
 
-export const init = new Hono<EdgeEnv>()
-  .post("/", adminOnly, async (c) => {
-    const req = await jsonBody(c, InitRequest);
-    const config = edgeConfig(c.env);
-    const redis = redisFor(config);
-    const k = saleKeys(req.productId);
-    const saleId = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
-    const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
-    const endsAt = req.endsAt ? Date.parse(req.endsAt) : 0;
-    // The lottery's seed is committed to now, before anyone can enter, and revealed once the line is drawn.
-    const prequeueOpensAt = req.prequeueOpensAt ? Math.max(1, Date.parse(req.prequeueOpensAt)) : 0;
-    const seed = newLotterySeed();
-    const commitment = prequeueOpensAt ? lotteryCommitment(seed) : "";
-    // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL. And register
-    // the sale's outbox for the relay before the sale goes live: if this request is cut while it
-    // waits for the origin, what the forwards miss is still relayed.
-    await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
-    const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, initSaleKeys(k), [
-      saleId,
-      req.quantity,
-      req.ratePerSecond,
-      req.burst,
-      req.perUserLimit,
-      startsAt,
-      req.ticketTtlSeconds * 1000,
-      req.productId,
-      KEY_FILTER_BITS_PER_KEY,
-      endsAt,
-      req.powDifficulty,
-      prequeueOpensAt,
-      commitment,
-      prequeueOpensAt ? seed : "",
-      prequeueOpensAt ? newLotterySeed() : "",
-    ]);
-    // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
-    // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
-    const delivered = await forwardToOrigin(config, event, outboxId);
-    // The origin's relay finds every sale's outbox through the registry, woken by the event.
-    await announceOutbox(redis, req.productId, "opened");
-    memory.forget(req.productId);
-    memory.learnPowRequirement(req.productId, saleId, req.powDifficulty);
-    return c.json({
-      productId: req.productId,
-      saleId,
-      quantity: req.quantity,
-      ratePerSecond: req.ratePerSecond,
-      burst: req.burst,
-      perUserLimit: req.perUserLimit,
-      startsAt: new Date(startsAt || createdAt).toISOString(),
-      ticketTtlSeconds: req.ticketTtlSeconds,
-      endsAt: endsAt ? new Date(endsAt).toISOString() : null,
-      powDifficulty: req.powDifficulty,
-      ...(prequeueOpensAt ? { prequeueOpensAt: new Date(prequeueOpensAt).toISOString(), commitment } : {}),
-      saleEvent: delivered ? "delivered" : "queued",
-    });
-  })
-  .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));
+export const init = ({ memory }: Isolate) =>
+  new Hono<EdgeEnv>()
+    .post("/", adminOnly, async (c) => {
+      const req = await jsonBody(c, InitRequest);
+      const config = c.var.config;
+      const redis = c.var.redis;
+      const k = saleKeys(req.productId);
+      const saleId = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+      const startsAt = req.startsAt ? Date.parse(req.startsAt) : 0;
+      const endsAt = req.endsAt ? Date.parse(req.endsAt) : 0;
+      // The lottery's seed is committed to now, before anyone can enter, and revealed once the line is drawn.
+      const prequeueOpensAt = req.prequeueOpensAt ? Math.max(1, Date.parse(req.prequeueOpensAt)) : 0;
+      const seed = newLotterySeed();
+      const commitment = prequeueOpensAt ? lotteryCommitment(seed) : "";
+      // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL. And register
+      // the sale's outbox for the relay before the sale goes live: if this request is cut while it
+      // waits for the origin, what the forwards miss is still relayed.
+      await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
+      const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, initSaleKeys(k), [
+        saleId,
+        req.quantity,
+        req.ratePerSecond,
+        req.burst,
+        req.perUserLimit,
+        startsAt,
+        req.ticketTtlSeconds * 1000,
+        req.productId,
+        KEY_FILTER_BITS_PER_KEY,
+        endsAt,
+        req.powDifficulty,
+        prequeueOpensAt,
+        commitment,
+        prequeueOpensAt ? seed : "",
+        prequeueOpensAt ? newLotterySeed() : "",
+      ]);
+      // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
+      // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
+      const delivered = await forwardToOrigin(config, event, outboxId);
+      // The origin's relay finds every sale's outbox through the registry, woken by the event.
+      await announceOutbox(redis, req.productId, "opened");
+      memory.forget(req.productId);
+      memory.learnPowRequirement(req.productId, saleId, req.powDifficulty);
+      return c.json({
+        productId: req.productId,
+        saleId,
+        quantity: req.quantity,
+        ratePerSecond: req.ratePerSecond,
+        burst: req.burst,
+        perUserLimit: req.perUserLimit,
+        startsAt: new Date(startsAt || createdAt).toISOString(),
+        ticketTtlSeconds: req.ticketTtlSeconds,
+        endsAt: endsAt ? new Date(endsAt).toISOString() : null,
+        powDifficulty: req.powDifficulty,
+        ...(prequeueOpensAt ? { prequeueOpensAt: new Date(prequeueOpensAt).toISOString(), commitment } : {}),
+        saleEvent: delivered ? "delivered" : "queued",
+      });
+    })
+    .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));

@@ -2,17 +2,19 @@ import { IdempotencyKey, ProductId, UserId } from "@fluxgate/common";
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
-import { edgeConfig, type EdgeConfig } from "../config";
+import { challengeResponse, proofOf } from "../challenge";
 import type { EdgeEnv } from "../env";
-import { challengeResponse, proofOfWork } from "../challenge";
 import { forwardToOrigin } from "../forward";
-import { buyerOf, identity } from "../identity";
-import { passGate, type GateOutcome, type SaleSnapshot } from "../gate/gate";
+import { passGate } from "../gate/gate";
+import { probeKey } from "../gate/key-filter";
 import { jsonBody } from "../http/json-body";
-import { memory, type GateSeat } from "../memory";
-import { projectedAdmitted } from "../queue-view";
+import { buyerOf, identity } from "../identity";
+import type { Isolate } from "../isolate";
 import { drawIfLead } from "../lottery/draw";
-import { redisFor } from "../redis";
+import type { Answer } from "../memory";
+import { decidePurchase, outcomeOfGate, type NeededFact, type PurchaseFacts, type PurchaseOutcome } from "../purchase/decide";
+import type { GateSeat } from "../purchase/gate-calls";
+import { unitsUncovered } from "../queue-view";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
 
 export const OrderRequest = z.strictObject({
@@ -31,6 +33,153 @@ const sha256Hex = async (text: string) =>
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
 
+/**
+ * The purchase route: it parses the request, gathers the facts the decision asks for
+ * (purchase/decide.ts), makes the one gate call when only Redis can answer, and writes the answer.
+ */
+export function order(isolate: Isolate) {
+  const { memory, gateCalls } = isolate;
+
+  /** The facts a decision asked for, looked up only then (most requests never need a ticket or proof check). */
+  async function gather(c: Context<EdgeEnv>, facts: PurchaseFacts, fact: NeededFact, key: string): Promise<void> {
+    const secret = c.var.config.TICKET_SECRET;
+    if (fact === "keyProbe") facts.keyProbe = await probeKey(key);
+    else if (fact === "buyerProbe") facts.buyerProbe = await probeKey(`u:${facts.userId}`);
+    else if (fact === "ticket") facts.ticket = await presentedTicket(c, secret, facts);
+    else facts.proof = await proofOf(c, secret, facts.userId, facts.productId, isolate.solutions);
+  }
+
+  /** Decided from memory when it can be; else one gate call (a newcomer first waits for a seat's turn). */
+  async function purchase(c: Context<EdgeEnv>, req: OrderRequest, key: string): Promise<Response> {
+    const { productId } = req;
+    const facts: PurchaseFacts = { productId, userId: req.userId, quantity: req.quantity, request: requestTextOf(req) };
+    let seat: GateSeat | undefined;
+    let release: (() => void) | undefined;
+    try {
+      for (;;) {
+        const step = decidePurchase(facts, memory.recall(productId, key), isolate.now());
+        if (step.kind === "need") {
+          await gather(c, facts, step.fact, key);
+          continue;
+        }
+        if (step.kind === "answer") {
+          if (step.outcome.kind === "sold_out" && step.outcome.fromMemory) {
+            memory.countSoldOutAnswer(productId);
+            return c.body(memory.soldOutBody(productId), 409, JSON_HEADERS);
+          }
+          return respond(c, req, key, step.outcome);
+        }
+        if (step.newcomer) {
+          seat ??= gateCalls.join(productId);
+          const view = memory.view(productId);
+          const turn = gateCalls.start(seat, view && unitsUncovered(view.snapshot));
+          if (!("release" in turn)) {
+            await scheduler.wait(turn.waitMs);
+            continue;
+          }
+          release = turn.release;
+          seat = undefined;
+        }
+        return await callGate(c, req, key, facts, step.ticket, step.challenge);
+      }
+    } finally {
+      release?.();
+      if (seat) gateCalls.leave(seat);
+    }
+  }
+
+  /** One gate call (one EVALSHA), what the isolate learns from it, and the answer. */
+  async function callGate(
+    c: Context<EdgeEnv>,
+    req: OrderRequest,
+    key: string,
+    facts: PurchaseFacts,
+    ticket: { saleId: string; number: number } | undefined,
+    challenge: string | undefined,
+  ): Promise<Response> {
+    const { productId } = req;
+    const redis = c.var.redis;
+    const reply = await passGate(redis, {
+      soldOutFromMemory: memory.takeSoldOutAnswers(productId),
+      filters: memory.filtersWanted(productId),
+      productId,
+      userId: req.userId,
+      quantity: req.quantity,
+      idempotencyKey: key,
+      requestHash: await sha256Hex(facts.request),
+      orderId: crypto.randomUUID(),
+      ...(ticket ? { ticket } : {}),
+      ...(challenge ? { challenge } : {}),
+    });
+    if (reply.kind !== "unknown") {
+      memory.learn(productId, reply, reply.filters);
+      drawIfLead(c.executionCtx, redis, productId, reply);
+      memory.learnPowRequirement(productId, reply.saleId, reply.powDifficulty ?? 0);
+    }
+    const outcome = outcomeOfGate(reply, facts);
+    if (outcome.kind === "accepted" && outcome.forward) c.executionCtx.waitUntil(forwardToOrigin(c.var.config, outcome.order, outcome.forward.outboxId));
+    return respond(c, req, key, outcome);
+  }
+
+  /** The HTTP answer to an outcome; a final one is remembered for this sale, so a retry here costs no Redis command. */
+  async function respond(c: Context<EdgeEnv>, req: OrderRequest, key: string, outcome: PurchaseOutcome): Promise<Response> {
+    const { productId } = req;
+    const final = (saleId: string | undefined, status: 200 | 409, body: object) => {
+      if (saleId) memory.rememberAnswer(productId, saleId, key, { request: requestTextOf(req), status, body });
+      return c.json(body, status);
+    };
+    switch (outcome.kind) {
+      case "sold_out":
+        return final(outcome.saleId, 409, { status: "sold_out", productId });
+      case "ended":
+        return final(outcome.saleId, 409, { status: "ended", productId });
+      case "replay":
+        return replay(c, outcome.answer);
+      case "conflict":
+        return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
+      case "invalid_ticket":
+        return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
+      case "unknown_product":
+        return c.json({ error: "unknown product", productId }, 404);
+      case "challenge":
+        return challengeResponse(c, c.var.config.TICKET_SECRET, req.userId, productId, outcome.problem, memory.powRequirement(productId));
+      case "not_started": {
+        const opens = outcome.prequeueOpensAt ? { prequeueOpensAt: new Date(outcome.prequeueOpensAt).toISOString() } : {};
+        return c.json({ status: "not_started", productId, startsAt: new Date(outcome.startsAt).toISOString(), ...opens }, 425);
+      }
+      case "insufficient":
+        return c.json({ status: "insufficient_stock", productId, ...(JSON.parse(outcome.payload) as object) }, 409);
+      case "limit_reached":
+        return final(outcome.saleId, 409, { status: "limit_reached", productId, limit: (JSON.parse(outcome.payload) as { limit: number }).limit });
+      case "accepted":
+        return final(outcome.saleId, 200, acceptedBody(outcome.order));
+      case "queued": {
+        const token = await giveTicket(c, req, key, outcome.ticket);
+        const extra = outcome.standby ? { standby: true } : { expired: outcome.expired ?? false };
+        return c.json(
+          { status: "queued", productId, position: outcome.ahead, etaSeconds: etaSeconds(outcome.ahead, outcome.ticket.rate), ...extra, ticket: token },
+          302,
+        );
+      }
+      case "prequeued":
+        return prequeued(c, req, key, outcome);
+    }
+  }
+
+  return new Hono<EdgeEnv>()
+    .post("/", identity(isolate), async (c) => {
+      const body = await jsonBody(c, OrderRequest);
+      const buyer = buyerOf(c, body.userId);
+      if (!buyer.ok) return buyer.res;
+      const key = IdempotencyKey.safeParse(c.req.header("idempotency-key") ?? c.req.header("x-idempotency-key"));
+      if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
+      return purchase(c, { ...body, userId: buyer.userId }, key.data);
+    })
+    .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));
+}
+
+const replay = (c: Context, answer: Answer) => c.json(answer.body, answer.status as 200);
+
 /** The 200 a buyer gets, built from the order itself so a replay answers byte for byte the same. */
 function acceptedBody(order: string) {
   const o = JSON.parse(order) as { orderId: string; productId: string; userId: string; quantity: number; acceptedAt: number };
@@ -44,8 +193,6 @@ function acceptedBody(order: string) {
   };
 }
 
-const limitBody = (productId: string, payload: string) => ({ status: "limit_reached", productId, limit: (JSON.parse(payload) as { limit: number }).limit });
-
 /**
  * Where a queued browser goes: the page learns from the query who it waits for and what to send
  * again (with the same key, so the whole flow stays idempotent) when the turn comes.
@@ -55,28 +202,9 @@ function waitingRoomUrl(req: OrderRequest, key: string): string {
   return `/waiting-room?${query}`;
 }
 
-async function queuedResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, outcome: Extract<GateOutcome, { kind: "queued" }>) {
-  const ticket: Ticket = {
-    productId: req.productId,
-    saleId: outcome.saleId,
-    number: outcome.ticket,
-    admittedAtIssue: outcome.admitted,
-    rate: outcome.rate,
-    issuedAt: outcome.at,
-  };
-  return redirectToWaitingRoom(c, config, req, key, ticket, Math.max(0, ticket.number - outcome.admitted), { expired: outcome.expired });
-}
-
-/** A standby ticket (number 0): behind everyone with a place, re-invited if the line stops covering the stock. */
-async function standbyResponse(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, snapshot: SaleSnapshot) {
-  const now = Date.now();
-  const ticket: Ticket = { productId: req.productId, saleId: snapshot.saleId, number: 0, admittedAtIssue: snapshot.issued, rate: snapshot.rate, issuedAt: now };
-  return redirectToWaitingRoom(c, config, req, key, ticket, snapshot.issued - projectedAdmitted(snapshot, now) + 1, { standby: true });
-}
-
 /** Hands the buyer a signed ticket (cookie and header) and points it at the waiting room. */
-async function giveTicket(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest, key: string, ticket: Ticket): Promise<string> {
-  const token = await signTicket(config.TICKET_SECRET, ticket, req.userId);
+async function giveTicket(c: Context<EdgeEnv>, req: OrderRequest, key: string, ticket: Ticket): Promise<string> {
+  const token = await signTicket(c.var.config.TICKET_SECRET, ticket, req.userId);
   setCookie(c, ticketCookie(req.productId), token, {
     path: "/",
     httpOnly: true,
@@ -89,52 +217,26 @@ async function giveTicket(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderReq
   return token;
 }
 
-async function redirectToWaitingRoom(
-  c: Context<EdgeEnv>,
-  config: EdgeConfig,
-  req: OrderRequest,
-  key: string,
-  ticket: Ticket,
-  ahead: number,
-  extra: Record<string, unknown>,
-) {
-  const token = await giveTicket(c, config, req, key, ticket);
-  return c.json({ status: "queued", productId: req.productId, position: ahead, etaSeconds: etaSeconds(ahead, ticket.rate), ...extra, ticket: token }, 302);
-}
-
 /**
  * 202 "prequeued": the buyer holds an entry in the sale's draw (the same for every key of theirs)
  * and a ticket that says so. At the start it orders again and gets its place; while the draw
  * runs (a second or so) the same answer comes back with `drawing: true`.
  */
-async function prequeuedResponse(
-  c: Context<EdgeEnv>,
-  config: EdgeConfig,
-  req: OrderRequest,
-  key: string,
-  outcome: Extract<GateOutcome, { kind: "prequeued" | "drawing" }>,
-) {
-  const ticket: Ticket = {
-    productId: req.productId,
-    saleId: outcome.saleId,
-    number: 0,
-    admittedAtIssue: 0,
-    rate: outcome.rate,
-    issuedAt: outcome.at,
-    prequeue: { entry: outcome.entry, startsAt: outcome.startsAt ?? 0 },
-  };
-  const token = await giveTicket(c, config, req, key, ticket);
-  if (outcome.kind === "drawing") c.header("retry-after", "1");
+async function prequeued(c: Context<EdgeEnv>, req: OrderRequest, key: string, outcome: Extract<PurchaseOutcome, { kind: "prequeued" }>) {
+  const { ticket } = outcome;
+  const startsAt = ticket.prequeue?.startsAt ?? 0;
+  const token = await giveTicket(c, req, key, ticket);
+  if (outcome.drawing) c.header("retry-after", "1");
   return c.json(
     {
       status: "prequeued",
       productId: req.productId,
-      saleId: outcome.saleId,
-      startsAt: new Date(outcome.startsAt ?? 0).toISOString(),
+      saleId: ticket.saleId,
+      startsAt: new Date(startsAt).toISOString(),
       // By Redis' clock, so a page counts down right whatever its own clock says.
-      secondsToStart: Math.max(0, Math.ceil(((outcome.startsAt ?? 0) - outcome.at) / 1000)),
-      entry: outcome.entry,
-      ...(outcome.kind === "prequeued" ? { entries: outcome.entries } : { drawing: true }),
+      secondsToStart: Math.max(0, Math.ceil((startsAt - outcome.at) / 1000)),
+      entry: ticket.prequeue?.entry,
+      ...(outcome.drawing ? { drawing: true } : { entries: outcome.entries }),
       lottery: `/sales/${encodeURIComponent(req.productId)}/prequeue`,
       ticket: token,
     },
@@ -147,168 +249,11 @@ async function prequeuedResponse(
  * this user's is refused. A cookie may be left over from someone else on the same browser (a
  * shared computer, another account): one that is not this user's is ignored.
  */
-async function presentedTicket(c: Context<EdgeEnv>, config: EdgeConfig, req: OrderRequest): Promise<Ticket | "invalid" | undefined> {
+async function presentedTicket(c: Context<EdgeEnv>, secret: string, facts: PurchaseFacts): Promise<Ticket | "invalid" | null> {
   const header = c.req.header(TICKET_HEADER);
-  const token = header ?? getCookie(c, ticketCookie(req.productId));
-  if (!token) return undefined;
-  const ticket = await verifyTicket(config.TICKET_SECRET, token, req.userId);
-  if (ticket && ticket.productId === req.productId) return ticket;
-  return header === undefined ? undefined : "invalid";
-}
-
-export const order = new Hono<EdgeEnv>()
-  .post("/", identity, async (c) => {
-    const config = edgeConfig(c.env);
-    const body = await jsonBody(c, OrderRequest);
-    const buyer = buyerOf(c, body.userId);
-    if (!buyer.ok) return buyer.res;
-    const req: OrderRequest = { ...body, userId: buyer.userId };
-    const key = IdempotencyKey.safeParse(c.req.header("idempotency-key") ?? c.req.header("x-idempotency-key"));
-    if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters" }, 400);
-
-    const { productId } = req;
-    let ticket: Ticket | undefined;
-    /** The solved challenge the gate spends; "" when the sale asks for none. */
-    let challenge: string | undefined;
-    let release: (() => void) | undefined;
-    let seat: GateSeat | undefined;
-    // Decided from memory when it can be; else the request takes a seat in the isolate's queue for
-    // a gate call (startGateCall) and decides again with what the calls in flight brought back.
-    try {
-      for (;;) {
-        // The hot path of a sold-out (or ended) sale: no Redis and no hashing of the body for a key
-        // that this sale's accepted-keys filter has never seen; a key it may hold goes to Redis (which knows).
-        const soldOut = memory.soldOut(productId);
-        const earlier = memory.answerFor(productId, key.data);
-        if (soldOut && !earlier && !(await soldOut.mayContain(key.data))) {
-          memory.countSoldOutAnswer(productId);
-          return c.body(memory.soldOutBody(productId), 409, JSON_HEADERS);
-        }
-        const ended = !earlier && !soldOut ? memory.ended(productId) : undefined;
-        if (ended && !(await ended.mayContain(key.data))) return c.json({ status: "ended", productId }, 409);
-        // A retry of an answer this isolate gave in this sale is answered from memory.
-        if (earlier) {
-          if (earlier.request !== requestTextOf(req)) return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
-          return c.json(earlier.body, earlier.status as 200);
-        }
-
-        if (ticket === undefined) {
-          const presented = await presentedTicket(c, config, req);
-          if (presented === "invalid") return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
-          ticket = presented;
-        }
-
-        if (ticket?.number) {
-          // A place the line has certainly not reached: "keep waiting", from memory.
-          const view = memory.stillQueued(productId, ticket);
-          if (view)
-            return queuedResponse(c, config, req, key.data, {
-              ...view,
-              admitted: projectedAdmitted(view, Date.now()),
-              kind: "queued",
-              ticket: ticket.number,
-              expired: false,
-            });
-          break;
-        }
-
-        // Proof of work (when the sale asks for it), checked here with no Redis command; the gate spends it.
-        // A pre-queue entry is a place too: the gate knows it by the buyer.
-        if (challenge === undefined) {
-          const pow = await proofOfWork(c, config.TICKET_SECRET, req.userId, productId, ticket?.prequeue !== undefined);
-          if (pow instanceof Response) return pow;
-          challenge = pow.challenge ?? "";
-        }
-
-        // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
-        // (In a sale with a pre-queue the filter also holds each entered buyer, as "u:<userId>": an entry keeps its place.)
-        // A pre-queue ticket holder is never put on standby: its place is in Redis, whatever this isolate's filter says.
-        const standby = ticket?.prequeue ? undefined : memory.standby(productId);
-        if (
-          standby &&
-          !(await standby.queuedKeys.mayContain(key.data)) &&
-          !(standby.snapshot.prequeueOpensAt && (await standby.queuedKeys.mayContain(`u:${req.userId}`)))
-        )
-          return standbyResponse(c, config, req, key.data, standby.snapshot);
-
-        seat ??= memory.joinGateQueue(productId);
-        const turn = memory.startGateCall(seat);
-        if ("release" in turn) {
-          release = turn.release;
-          break;
-        }
-        await scheduler.wait(turn.waitMs);
-      }
-      return await gateAndAnswer(c, config, req, key.data, ticket, challenge || undefined);
-    } finally {
-      release?.();
-      if (seat) memory.leaveGateQueue(seat);
-    }
-  })
-  .all("/", (c) => c.json({ error: "method not allowed: use POST" }, 405, { allow: "POST" }));
-
-/** One gate call (one EVALSHA), what the isolate learns from it, and the answer. */
-async function gateAndAnswer(
-  c: Context<EdgeEnv>,
-  config: EdgeConfig,
-  req: OrderRequest,
-  idempotencyKey: string,
-  ticket: Ticket | undefined,
-  challenge: string | undefined,
-) {
-  const { productId } = req;
-  const request = requestTextOf(req);
-  const outcome = await passGate(redisFor(config), {
-    soldOutFromMemory: memory.takeSoldOutAnswers(productId),
-    filters: memory.filtersWanted(productId),
-    productId,
-    userId: req.userId,
-    quantity: req.quantity,
-    idempotencyKey: idempotencyKey,
-    requestHash: await sha256Hex(request),
-    orderId: crypto.randomUUID(),
-    ...(ticket?.number ? { ticket: { saleId: ticket.saleId, number: ticket.number } } : {}),
-    ...(challenge ? { challenge } : {}),
-  });
-  if (outcome.kind === "unknown") return c.json({ error: "unknown product", productId }, 404);
-  memory.learn(productId, outcome, outcome.filters);
-  drawIfLead(c.executionCtx, redisFor(config), productId, outcome);
-  memory.learnPowRequirement(productId, outcome.saleId, outcome.powDifficulty ?? 0);
-  /** Final answers are remembered for this sale, so a retry here costs no Redis command. */
-  const final = (status: 200 | 409, body: object) => {
-    memory.rememberAnswer(productId, outcome.saleId, idempotencyKey, { request, status, body });
-    return c.json(body, status);
-  };
-
-  switch (outcome.kind) {
-    case "conflict":
-      return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
-    case "not_started": {
-      const opens = outcome.prequeueOpensAt ? { prequeueOpensAt: new Date(outcome.prequeueOpensAt).toISOString() } : {};
-      return c.json({ status: "not_started", productId: req.productId, startsAt: new Date(outcome.startsAt).toISOString(), ...opens }, 425);
-    }
-    case "prequeued":
-    case "drawing":
-      return prequeuedResponse(c, config, req, idempotencyKey, outcome);
-    case "sold_out":
-      return final(409, { status: "sold_out", productId });
-    case "ended":
-      return final(409, { status: "ended", productId });
-    case "view":
-      throw new Error("the gate answered a look to a purchase");
-    case "challenge":
-      return challengeResponse(c, config.TICKET_SECRET, req.userId, productId, outcome.reason);
-    case "insufficient":
-      return c.json({ status: "insufficient_stock", productId: req.productId, ...(JSON.parse(outcome.payload) as object) }, 409);
-    case "limit_reached":
-      return final(409, limitBody(productId, outcome.payload));
-    case "queued":
-      return queuedResponse(c, config, req, idempotencyKey, outcome);
-    case "accepted": {
-      c.executionCtx.waitUntil(forwardToOrigin(config, outcome.order, outcome.outboxId));
-      return final(200, acceptedBody(outcome.order));
-    }
-    case "replay":
-      return outcome.status === "accepted" ? final(200, acceptedBody(outcome.payload)) : final(409, limitBody(productId, outcome.payload));
-  }
+  const token = header ?? getCookie(c, ticketCookie(facts.productId));
+  if (!token) return null;
+  const ticket = await verifyTicket(secret, token, facts.userId);
+  if (ticket && ticket.productId === facts.productId) return ticket;
+  return header === undefined ? null : "invalid";
 }

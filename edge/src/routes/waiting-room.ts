@@ -2,16 +2,15 @@ import { ProductId, UserId } from "@fluxgate/common";
 import { Hono } from "hono";
 import page from "@fluxgate/waiting-room/index.html";
 import { getCookie } from "hono/cookie";
-import { edgeConfig } from "../config";
 import { buyerOf, identity } from "../identity";
 import type { EdgeEnv } from "../env";
 import type { Redis } from "@upstash/redis/cloudflare";
 import { viewLine } from "../gate/gate";
 import { drawIfLead } from "../lottery/draw";
-import { memory } from "../memory";
+import type { Isolate } from "../isolate";
+import type { SaleMemory } from "../memory";
 import { STATUS_REFRESH_MS } from "../time-windows";
 import { lineCovers, projectedAdmitted } from "../queue-view";
-import { redisFor } from "../redis";
 import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket } from "../tickets";
 
 /**
@@ -19,7 +18,13 @@ import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket } from "../ticket
  * of waiting pages polling cost Redis one command a second, not one per poll. The refresh moves
  * the line (viewLine), so claims that expired while nobody bought go back at once.
  */
-async function refreshIfStale(ctx: { waitUntil(promise: Promise<unknown>): void }, redis: Redis, productId: string, now: number): Promise<void> {
+async function refreshIfStale(
+  memory: SaleMemory,
+  ctx: { waitUntil(promise: Promise<unknown>): void },
+  redis: Redis,
+  productId: string,
+  now: number,
+): Promise<void> {
   const known = memory.view(productId);
   if (known && now - known.seenAt < STATUS_REFRESH_MS) return;
   if (!memory.startRefresh(productId)) return;
@@ -30,78 +35,84 @@ async function refreshIfStale(ctx: { waitUntil(promise: Promise<unknown>): void 
   drawIfLead(ctx, redis, productId, outcome);
 }
 
-export const waitingRoom = new Hono<EdgeEnv>()
-  // One static page: everything user-specific comes from its query and its status polls, so it caches well.
-  .get("/", (c) => c.html(page, 200, { "cache-control": "public, max-age=60" }))
-  /**
-   * Where a waiting user stands, from the signed ticket and this isolate's memory of the sale.
-   * "your_turn" tells the page to send the order again with the ticket; the gate has the final word.
-   */
-  .get("/status", identity, async (c) => {
-    const productId = ProductId.safeParse(c.req.query("productId"));
-    const named = c.req.query("userId");
-    const userId = UserId.optional().safeParse(named);
-    if (!productId.success || !userId.success) return c.json({ error: "productId query parameter required (and userId, if given, a valid one)" }, 400);
-    const buyer = buyerOf(c, userId.data);
-    if (!buyer.ok) return buyer.res;
-    const config = edgeConfig(c.env);
-    const token = c.req.header(TICKET_HEADER) ?? getCookie(c, ticketCookie(productId.data));
-    const ticket = token ? await verifyTicket(config.TICKET_SECRET, token, buyer.userId) : undefined;
-    if (!ticket || ticket.productId !== productId.data) return c.json({ state: "no_ticket", error: "no valid queue ticket for this user and product" }, 403);
+export const waitingRoom = (isolate: Isolate) => {
+  const { memory } = isolate;
+  return (
+    new Hono<EdgeEnv>()
+      // One static page: everything user-specific comes from its query and its status polls, so it caches well.
+      .get("/", (c) => c.html(page, 200, { "cache-control": "public, max-age=60" }))
+      /**
+       * Where a waiting user stands, from the signed ticket and this isolate's memory of the sale.
+       * "your_turn" tells the page to send the order again with the ticket; the gate has the final word.
+       */
+      .get("/status", identity(isolate), async (c) => {
+        const productId = ProductId.safeParse(c.req.query("productId"));
+        const named = c.req.query("userId");
+        const userId = UserId.optional().safeParse(named);
+        if (!productId.success || !userId.success) return c.json({ error: "productId query parameter required (and userId, if given, a valid one)" }, 400);
+        const buyer = buyerOf(c, userId.data);
+        if (!buyer.ok) return buyer.res;
+        const config = c.var.config;
+        const token = c.req.header(TICKET_HEADER) ?? getCookie(c, ticketCookie(productId.data));
+        const ticket = token ? await verifyTicket(config.TICKET_SECRET, token, buyer.userId) : undefined;
+        if (!ticket || ticket.productId !== productId.data)
+          return c.json({ state: "no_ticket", error: "no valid queue ticket for this user and product" }, 403);
 
-    const now = Date.now();
-    await refreshIfStale(c.executionCtx, redisFor(config), productId.data, now);
-    const known = memory.view(productId.data);
-    if (memory.hasEnded(productId.data)) return c.json({ state: "ended", productId: productId.data });
-    if (ticket.prequeue) {
-      // The refresh (at most one a second per isolate) is how a restarted sale is noticed before its start.
-      if (known && known.snapshot.saleId !== ticket.saleId)
-        return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
-      // Entered in the draw: a countdown until the start, then the page orders again to learn its place.
-      const startsAt = new Date(ticket.prequeue.startsAt).toISOString();
-      if (now < ticket.prequeue.startsAt)
+        const now = Date.now();
+        await refreshIfStale(memory, c.executionCtx, c.var.redis, productId.data, now);
+        const known = memory.view(productId.data);
+        if (memory.hasEnded(productId.data)) return c.json({ state: "ended", productId: productId.data });
+        if (ticket.prequeue) {
+          // The refresh (at most one a second per isolate) is how a restarted sale is noticed before its start.
+          if (known && known.snapshot.saleId !== ticket.saleId)
+            return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
+          // Entered in the draw: a countdown until the start, then the page orders again to learn its place.
+          const startsAt = new Date(ticket.prequeue.startsAt).toISOString();
+          if (now < ticket.prequeue.startsAt)
+            return c.json({
+              state: "prequeued",
+              productId: productId.data,
+              startsAt,
+              secondsToStart: Math.ceil((ticket.prequeue.startsAt - now) / 1000),
+              entry: ticket.prequeue.entry,
+            });
+          return c.json({ state: "started", productId: productId.data, startsAt, entry: ticket.prequeue.entry });
+        }
+        if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
+        if (known && known.snapshot.saleId !== ticket.saleId)
+          return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
+
+        const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};
+        const view = known?.snapshot ?? {
+          admitted: ticket.admittedAtIssue,
+          issued: Number.MAX_SAFE_INTEGER,
+          rate: ticket.rate,
+          at: ticket.issuedAt,
+          remaining: Number.MAX_SAFE_INTEGER,
+          claimed: 0,
+        };
+        const admitted = projectedAdmitted(view, now);
+        if (ticket.number === 0) {
+          // Standby: invited to order again as soon as the line (waiting, or holding a claim) no longer covers what is left.
+          const waiting = Math.max(0, view.issued - admitted);
+          if (!lineCovers(view)) return c.json({ state: "your_turn", productId: productId.data, position: 0, etaSeconds: 0, standby: true, ...remaining });
+          return c.json({
+            state: "waiting",
+            productId: productId.data,
+            position: waiting + 1,
+            etaSeconds: etaSeconds(waiting + 1, view.rate),
+            standby: true,
+            ...remaining,
+          });
+        }
+        const ahead = Math.max(0, ticket.number - admitted);
         return c.json({
-          state: "prequeued",
+          state: ahead === 0 ? "your_turn" : "waiting",
           productId: productId.data,
-          startsAt,
-          secondsToStart: Math.ceil((ticket.prequeue.startsAt - now) / 1000),
-          entry: ticket.prequeue.entry,
+          position: ahead,
+          etaSeconds: etaSeconds(ahead, view.rate),
+          ...remaining,
         });
-      return c.json({ state: "started", productId: productId.data, startsAt, entry: ticket.prequeue.entry });
-    }
-    if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
-    if (known && known.snapshot.saleId !== ticket.saleId)
-      return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
-
-    const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};
-    const view = known?.snapshot ?? {
-      admitted: ticket.admittedAtIssue,
-      issued: Number.MAX_SAFE_INTEGER,
-      rate: ticket.rate,
-      at: ticket.issuedAt,
-      remaining: Number.MAX_SAFE_INTEGER,
-      claimed: 0,
-    };
-    const admitted = projectedAdmitted(view, now);
-    if (ticket.number === 0) {
-      // Standby: invited to order again as soon as the line (waiting, or holding a claim) no longer covers what is left.
-      const waiting = Math.max(0, view.issued - admitted);
-      if (!lineCovers(view)) return c.json({ state: "your_turn", productId: productId.data, position: 0, etaSeconds: 0, standby: true, ...remaining });
-      return c.json({
-        state: "waiting",
-        productId: productId.data,
-        position: waiting + 1,
-        etaSeconds: etaSeconds(waiting + 1, view.rate),
-        standby: true,
-        ...remaining,
-      });
-    }
-    const ahead = Math.max(0, ticket.number - admitted);
-    return c.json({
-      state: ahead === 0 ? "your_turn" : "waiting",
-      productId: productId.data,
-      position: ahead,
-      etaSeconds: etaSeconds(ahead, view.rate),
-      ...remaining,
-    });
-  });
+      })
+  );
+};

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type {} from "../global-setup";
-import { MAX_NEWCOMER_CALLS } from "../../../edge/src/memory";
+import { MAX_NEWCOMER_CALLS } from "../../../edge/src/purchase/gate-calls";
 import { SOLD_OUT_MEMORY_MS } from "../../../edge/src/time-windows";
 import {
   bearer,

@@ -1,0 +1,44 @@
+import type { MiddlewareHandler } from "hono";
+import { CheckedSolutions } from "./challenge/checked-solutions";
+import { ConfigReader } from "./config";
+import type { EdgeEnv } from "./env";
+import { JwksCache } from "./identity/jwks";
+import { VerifiedTokens } from "./identity/verified-tokens";
+import { SaleMemory } from "./memory";
+import { GateCalls } from "./purchase/gate-calls";
+import { RedisClients } from "./redis";
+
+/**
+ * Everything one isolate keeps between requests, built once (index.ts) and handed to the routes:
+ * module state lives as long as the isolate, and a test that builds two of these has two isolates.
+ */
+export class Isolate {
+  readonly memory: SaleMemory;
+  readonly gateCalls: GateCalls;
+  readonly jwks: JwksCache;
+  readonly tokens: VerifiedTokens;
+  readonly solutions: CheckedSolutions;
+  private readonly configs = new ConfigReader();
+  private readonly clients = new RedisClients();
+
+  constructor(readonly now: () => number = Date.now) {
+    this.memory = new SaleMemory(now);
+    this.gateCalls = new GateCalls(now);
+    this.jwks = new JwksCache(now);
+    this.tokens = new VerifiedTokens(now);
+    this.solutions = new CheckedSolutions(now);
+  }
+
+  /**
+   * Puts the edge's settings and its Redis client on the context: parsed once per isolate (the
+   * runtime may hand each request a new env object; only the values are compared again).
+   */
+  context(): MiddlewareHandler<EdgeEnv> {
+    return async (c, next) => {
+      const config = this.configs.read(c.env);
+      c.set("config", config);
+      c.set("redis", this.clients.for(config));
+      await next();
+    };
+  }
+}

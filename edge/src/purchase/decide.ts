@@ -1,0 +1,193 @@
+import type { ChallengeProblem } from "../challenge";
+import type { GateReply, SaleSnapshot } from "../gate/gate";
+import type { KeyProbe } from "../gate/key-filter";
+import type { Answer, Recall } from "../memory";
+import { projectedAdmitted } from "../queue-view";
+import type { Ticket } from "../tickets";
+import { FRESH_VIEW_MS } from "../time-windows";
+
+/**
+ * What a purchase attempt is known to ask, gathered by the route as the decision needs it: a fact
+ * left undefined has not been looked at yet, and the decision says when it needs one (so the
+ * sold-out flood never pays for a ticket check, and nobody pays for a proof-of-work check that
+ * memory would not use).
+ */
+export interface PurchaseFacts {
+  productId: string;
+  userId: string;
+  quantity: number;
+  /** The request an Idempotency-Key is bound to (requestTextOf): a retry with another gets 422. */
+  request: string;
+  /** The Idempotency-Key's hash words, for the isolate's key filters. */
+  keyProbe?: KeyProbe;
+  /** The buyer's ("u:<userId>"), for a sale with a pre-queue: an entered buyer keeps its place. */
+  buyerProbe?: KeyProbe;
+  /** The queue ticket presented: null when none, "invalid" when a header carried one not this buyer's. */
+  ticket?: Ticket | "invalid" | null;
+  /** The proof of work sent with the attempt, checked in this isolate. */
+  proof?: Proof;
+}
+
+export type Proof = { kind: "none" } | { kind: "solved"; argument: string } | { kind: "problem"; problem: ChallengeProblem };
+
+export type NeededFact = "keyProbe" | "buyerProbe" | "ticket" | "proof";
+
+/** Everything a purchase attempt can be answered, before it is written as HTTP (routes/order.ts). */
+export type PurchaseOutcome =
+  | { kind: "sold_out"; fromMemory: boolean; saleId?: string }
+  | { kind: "ended"; fromMemory: boolean; saleId?: string }
+  /** A final answer this isolate gave to the same key in this sale. */
+  | { kind: "replay"; answer: Answer }
+  /** The key was used with another request. */
+  | { kind: "conflict" }
+  | { kind: "invalid_ticket" }
+  | { kind: "challenge"; problem: ChallengeProblem }
+  | { kind: "unknown_product" }
+  | { kind: "not_started"; startsAt: number; prequeueOpensAt: number }
+  /** A place in line (a numbered ticket, or number 0 on standby), `ahead` people before it. */
+  | { kind: "queued"; ticket: Ticket; ahead: number; expired?: boolean; standby?: boolean }
+  | { kind: "prequeued"; ticket: Ticket; entries?: number; drawing: boolean; at: number }
+  | { kind: "insufficient"; payload: string }
+  | { kind: "limit_reached"; saleId: string; payload: string }
+  | { kind: "accepted"; saleId: string; order: string; forward?: { outboxId: string } };
+
+export type PurchaseStep =
+  | { kind: "need"; fact: NeededFact }
+  | { kind: "answer"; outcome: PurchaseOutcome }
+  /**
+   * Only Redis can answer: one gate call. A newcomer (no numbered ticket) first takes a seat in
+   * the isolate's queue for gate calls (purchase/gate-calls.ts); a ticket holder goes at once.
+   */
+  | { kind: "call_gate"; newcomer: boolean; ticket?: { saleId: string; number: number }; challenge?: string };
+
+const need = (fact: NeededFact): PurchaseStep => ({ kind: "need", fact });
+const answer = (outcome: PurchaseOutcome): PurchaseStep => ({ kind: "answer", outcome });
+
+/**
+ * The purchase decision an isolate makes before (or instead of) a gate call, from the request's
+ * facts and its memory of the sale: pure, so every branch is unit-tested on a clock the test
+ * holds. Nothing here answers what only Redis knows: a key a filter may hold, a ticket the line
+ * may have reached, goes to the gate.
+ */
+export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number): PurchaseStep {
+  // The hot path of a sold-out (or ended) sale: no ticket or body hash for a key this sale's
+  // accepted-keys filter has never seen; a key it may hold goes to Redis (which knows).
+  const finished = memory.soldOut ?? memory.ended;
+  if (finished && !memory.answer) {
+    if (!facts.keyProbe) return need("keyProbe");
+    if (!finished.mayContain(facts.keyProbe)) return answer(memory.soldOut ? { kind: "sold_out", fromMemory: true } : { kind: "ended", fromMemory: true });
+  }
+  if (memory.answer) return answer(memory.answer.request === facts.request ? { kind: "replay", answer: memory.answer } : { kind: "conflict" });
+
+  if (facts.ticket === undefined) return need("ticket");
+  if (facts.ticket === "invalid") return answer({ kind: "invalid_ticket" });
+  const ticket = facts.ticket ?? undefined;
+  if (ticket?.number) {
+    const waiting = stillQueued(memory.view, ticket, now);
+    return waiting ? answer(waiting) : { kind: "call_gate", newcomer: false, ticket: { saleId: ticket.saleId, number: ticket.number } };
+  }
+
+  // A pre-queue entry is a place too (the gate knows it by the buyer): neither proof of work nor standby.
+  if (ticket?.prequeue) return { kind: "call_gate", newcomer: true };
+  if (!facts.proof) return need("proof");
+  if (facts.proof.kind === "problem") return answer({ kind: "challenge", problem: facts.proof.problem });
+  if (facts.proof.kind === "none" && memory.powDifficulty > 0) return answer({ kind: "challenge", problem: "required" });
+  const challenge = facts.proof.kind === "solved" ? facts.proof.argument : undefined;
+
+  // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
+  // In a sale with a pre-queue the filter also holds each entered buyer ("u:<userId>").
+  const standby = memory.standby;
+  if (standby) {
+    if (!facts.keyProbe) return need("keyProbe");
+    const preQueue = (standby.snapshot.prequeueOpensAt ?? 0) > 0;
+    if (preQueue && !facts.buyerProbe) return need("buyerProbe");
+    const known = standby.queuedKeys.mayContain(facts.keyProbe) || (preQueue && standby.queuedKeys.mayContain(facts.buyerProbe!));
+    if (!known) return answer(standbyPlace(facts, standby.snapshot, now));
+  }
+  return { kind: "call_gate", newcomer: true, ...(challenge ? { challenge } : {}) };
+}
+
+/**
+ * A numbered ticket the line has certainly not reached, by a fresh view of its sale: "keep
+ * waiting" from memory (the gate would say the same). By the rate alone: where only claims hold
+ * the line back, the gate must look (claims expire).
+ */
+function stillQueued(view: Recall["view"], ticket: Ticket, now: number): PurchaseOutcome | undefined {
+  if (!view || view.snapshot.saleId !== ticket.saleId || view.snapshot.remaining <= 0 || now - view.seenAt > FRESH_VIEW_MS) return undefined;
+  const reached = projectedAdmitted({ ...view.snapshot, claimed: 0, remaining: Number.MAX_SAFE_INTEGER }, now);
+  if (ticket.number <= reached) return undefined;
+  const admitted = projectedAdmitted(view.snapshot, now);
+  return {
+    kind: "queued",
+    ticket: placeTicket(ticket.productId, view.snapshot, ticket.number, admitted, view.snapshot.at),
+    ahead: Math.max(0, ticket.number - admitted),
+  };
+}
+
+/** A standby ticket (number 0): behind everyone with a place, re-invited if the line stops covering the stock. */
+function standbyPlace(facts: PurchaseFacts, snapshot: SaleSnapshot, now: number): PurchaseOutcome {
+  return {
+    kind: "queued",
+    ticket: { productId: facts.productId, saleId: snapshot.saleId, number: 0, admittedAtIssue: snapshot.issued, rate: snapshot.rate, issuedAt: now },
+    ahead: snapshot.issued - projectedAdmitted(snapshot, now) + 1,
+    standby: true,
+  };
+}
+
+function placeTicket(productId: string, snapshot: SaleSnapshot, number: number, admitted: number, issuedAt: number): Ticket {
+  return { productId, saleId: snapshot.saleId, number, admittedAtIssue: admitted, rate: snapshot.rate, issuedAt };
+}
+
+/** What the gate's reply means for the buyer (the isolate learns from it separately, routes/order.ts). */
+export function outcomeOfGate(reply: GateReply, facts: Pick<PurchaseFacts, "productId">): PurchaseOutcome {
+  switch (reply.kind) {
+    case "unknown":
+      return { kind: "unknown_product" };
+    case "conflict":
+      return { kind: "conflict" };
+    case "not_started":
+      return { kind: "not_started", startsAt: reply.startsAt, prequeueOpensAt: reply.prequeueOpensAt ?? 0 };
+    case "prequeued":
+    case "drawing":
+      return {
+        kind: "prequeued",
+        ticket: {
+          productId: facts.productId,
+          saleId: reply.saleId,
+          number: 0,
+          admittedAtIssue: 0,
+          rate: reply.rate,
+          issuedAt: reply.at,
+          prequeue: { entry: reply.entry, startsAt: reply.startsAt ?? 0 },
+        },
+        ...(reply.kind === "prequeued" ? { entries: reply.entries } : {}),
+        drawing: reply.kind === "drawing",
+        at: reply.at,
+      };
+    case "sold_out":
+      return { kind: "sold_out", fromMemory: false, saleId: reply.saleId };
+    case "ended":
+      return { kind: "ended", fromMemory: false, saleId: reply.saleId };
+    case "view":
+      throw new Error("the gate answered a look to a purchase");
+    case "challenge":
+      return { kind: "challenge", problem: reply.reason };
+    case "insufficient":
+      return { kind: "insufficient", payload: reply.payload };
+    case "limit_reached":
+      return { kind: "limit_reached", saleId: reply.saleId, payload: reply.payload };
+    case "queued":
+      return {
+        kind: "queued",
+        ticket: placeTicket(facts.productId, reply, reply.ticket, reply.admitted, reply.at),
+        ahead: Math.max(0, reply.ticket - reply.admitted),
+        expired: reply.expired,
+      };
+    case "accepted":
+      return { kind: "accepted", saleId: reply.saleId, order: reply.order, forward: { outboxId: reply.outboxId } };
+    case "replay":
+      return reply.status === "accepted"
+        ? { kind: "accepted", saleId: reply.saleId, order: reply.payload }
+        : { kind: "limit_reached", saleId: reply.saleId, payload: reply.payload };
+  }
+}
