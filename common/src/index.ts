@@ -16,6 +16,7 @@ export {
   type BillComponent,
 } from "./billing";
 export { IdemStatus, idemRecordLua, parseIdemRecord, type IdemRecord } from "./idem-record";
+export { LuaScript, type ScriptEvaluator } from "./lua-script";
 export { orderMessageLua, saleStartedLua } from "./message-lua";
 export { parseSaleView, SALE_VIEW_FIELDS, waitingIn, type SaleView } from "./sale-hash";
 export {

@@ -10,6 +10,7 @@ import { saleEventMessage } from "./message";
 import type { OriginMetrics } from "./metrics";
 import { batchArgs, confirm, entryOf, productIdOfOutbox, type AckBatcher, type IdsByStream, type OutboxEntry } from "./outbox";
 import type { SaleEventProducer } from "./producer";
+import { RelayTracker, type OutboxEvent, type OutboxState } from "./relay-tracker";
 
 export interface RelayOptions {
   /** The origin's connection; the relay opens two of its own from it (one blocks in XREADGROUP). */
@@ -69,6 +70,9 @@ type ClaimReply = Array<[number, Array<[Buffer, Buffer[] | null] | null>]>;
  *
  * A forward arriving while the relay produces the same entry makes a duplicate, which the worker
  * drops by orderId. Errors (redis or Kafka away) are counted, logged and retried with backoff.
+ *
+ * What to claim, sweep and retire, and when, is decided by relay-tracker.ts (unit-tested on a
+ * clock of its own); this is the I/O around it: the reads, the scripts, Kafka, the timers.
  */
 export function createRelay(o: RelayOptions): Relay {
   const logger = o.logger.child({ component: "relay" });
@@ -83,15 +87,7 @@ export function createRelay(o: RelayOptions): Relay {
     connection.on("ready", () => count.sent(2));
   }
 
-  /** Outboxes read by the blocking call (each has the group). */
-  const streams = new Set<string>();
-  /** Keys in the registry that are no outbox, or no stream: left alone. */
-  const ignored = new Set<string>();
-  /** Entries read and not confirmed yet: stream → id → when read. */
-  const tracked = new Map<string, Map<string, number>>();
-  /** Outboxes of sales that ended: when to try (again) to retire them, and how often it was tried. */
-  const ending = new Map<string, { at: number; tries: number }>();
-  let nextSweepAt = 0;
+  const tracker = new RelayTracker({ minIdleMs: o.minIdleMs, sweepMs: o.sweepMs, maxBackoffMs: MAX_BACKOFF_MS, now: Date.now });
   let stopping = false;
   let readerId: number | undefined;
   let blocked = false;
@@ -133,13 +129,7 @@ export function createRelay(o: RelayOptions): Relay {
     if (failing.delete(step)) logger.info({ step }, "relay step works again");
   };
 
-  const updateBacklog = () => o.metrics.backlog.set([...tracked.values()].reduce((n, ids) => n + ids.size, 0));
-
-  function track(stream: string, id: string, at: number) {
-    let ids = tracked.get(stream);
-    if (!ids) tracked.set(stream, (ids = new Map()));
-    ids.set(id, at);
-  }
+  const updateBacklog = () => o.metrics.backlog.set(tracker.backlog);
 
   async function deliver(entries: OutboxEntry[]) {
     for (const entry of entries.filter((e) => e.field !== Outbox.orderField && e.field !== Outbox.saleField)) {
@@ -150,9 +140,7 @@ export function createRelay(o: RelayOptions): Relay {
       await o.producer.produce(messages);
     } catch (error) {
       o.metrics.produceFailures.inc({ source: "relay" }, messages.length);
-      // Claimed just now, so idle again: checked once more after minIdleMs.
-      const now = Date.now();
-      for (const e of entries) track(e.stream, e.id, now);
+      tracker.produceFailed(entries);
       throw error;
     }
     o.metrics.produced.inc({ source: "relay" }, messages.length);
@@ -163,8 +151,8 @@ export function createRelay(o: RelayOptions): Relay {
     await confirm(control, count, done);
   }
 
-  /** sweep.lua over `list` (and the handled events); returns entries claimed, already delivered. */
-  async function sweep(list: string[], eventIds: string[] = []): Promise<void> {
+  /** sweep.lua over `list` (and the handled events); the entries it claimed are delivered. */
+  async function sweep(list: readonly string[], eventIds: string[] = []): Promise<void> {
     const keys = [o.registryKey, eventsKey, ...list.flatMap((s) => [s, saleKeys(productIdOfOutbox(s)!).sale])];
     const [members, states] = (await runLua(control, count, sweepScript, keys, [
       Outbox.relayGroup,
@@ -174,71 +162,32 @@ export function createRelay(o: RelayOptions): Relay {
       ...eventIds,
     ])) as SweepReply;
     const claimed: OutboxEntry[] = [];
-    let added = false;
-    for (const [p, state, entries] of states) {
+    const found = states.map(([p, state, entries]) => {
       const stream = list[p - 1]!;
-      const s = state.toString();
-      if (s === "open") {
-        if (!streams.has(stream)) added = true;
-        streams.add(stream);
-        for (const entry of entries) if (entry?.[1]) claimed.push(entryOf(stream, entry[0], entry[1]));
-      } else {
-        streams.delete(stream);
-        tracked.delete(stream);
-        ending.delete(stream);
-        if (s === "retired") logger.info({ stream }, "sale ended and its outbox is empty: retired, no longer read");
-        else if (!ignored.has(stream)) {
-          ignored.add(stream);
-          logger.warn({ stream, registry: o.registryKey }, "registered key is no stream; ignored");
-        }
-      }
-    }
+      if (state.toString() === "open") for (const entry of entries) if (entry?.[1]) claimed.push(entryOf(stream, entry[0], entry[1]));
+      return { stream, state: state.toString() as OutboxState };
+    });
+    const { added, retired, broken } = tracker.swept(found);
+    for (const stream of retired) logger.info({ stream }, "sale ended and its outbox is empty: retired, no longer read");
+    for (const stream of broken) logger.warn({ stream, registry: o.registryKey }, "registered key is no stream; ignored");
     updateBacklog();
     if (added && blocked && readerId !== undefined) {
       count.sent();
       await control.client("UNBLOCK", readerId).catch(() => undefined);
     }
     if (claimed.length > 0) await deliver(claimed);
-    // Outboxes registered without this relay hearing of it (another instance took the event).
-    const unknown = members.map(String).filter((m) => !streams.has(m) && !list.includes(m) && !ignored.has(m));
-    for (const key of unknown.filter((m) => productIdOfOutbox(m) === undefined)) {
-      ignored.add(key);
-      logger.warn({ key, registry: o.registryKey }, "registered key is no outbox stream; ignored");
-    }
-    const outboxes = unknown.filter((m) => productIdOfOutbox(m) !== undefined);
+    const { outboxes, strays } = tracker.registry(members.map(String), list);
+    for (const key of strays) logger.warn({ key, registry: o.registryKey }, "registered key is no outbox stream; ignored");
     if (outboxes.length > 0) await sweep(outboxes);
   }
 
   /** Handles one XREADGROUP reply; true when it held anything. */
   async function handleRead(reply: StreamReply): Promise<boolean> {
     if (!reply) return false;
-    const now = Date.now();
-    const eventIds: string[] = [];
-    const opened = new Set<string>();
-    for (const [key, entries] of reply) {
-      const stream = key.toString();
-      for (const entry of entries) {
-        if (!entry?.[1]) continue;
-        const id = entry[0].toString();
-        if (stream !== eventsKey) {
-          track(stream, id, now);
-          continue;
-        }
-        eventIds.push(id);
-        const [field, value] = [entry[1][0]?.toString(), entry[1][1]?.toString() ?? ""];
-        if (productIdOfOutbox(value) === undefined) continue;
-        if (field === Outbox.openedField) {
-          opened.add(value);
-          ending.delete(value);
-          ignored.delete(value);
-        } else if (field === Outbox.endedField && (streams.has(value) || opened.has(value))) {
-          // Forwards in flight at the end still confirm; what is left then is claimed first.
-          ending.set(value, { at: now + o.minIdleMs + 1_000, tries: 0 });
-        }
-      }
-    }
+    const { entries, events } = parseRead(reply, eventsKey);
+    const { eventIds, opened } = tracker.read(entries, events);
     updateBacklog();
-    if (eventIds.length > 0 || opened.size > 0) await sweep([...opened], eventIds);
+    if (eventIds.length > 0 || opened.length > 0) await sweep(opened, eventIds);
     schedule();
     return true;
   }
@@ -272,12 +221,12 @@ export function createRelay(o: RelayOptions): Relay {
     while (!stopping) {
       try {
         if (needSweep) {
-          await sweep([...streams]);
-          nextSweepAt = Date.now() + Math.min(o.sweepMs, o.minIdleMs + 500);
+          await sweep(tracker.streams);
+          tracker.resynced();
           schedule();
           needSweep = false;
         }
-        const keys = [eventsKey, ...streams];
+        const keys = [eventsKey, ...tracker.streams];
         if (active) {
           active = await tick(keys);
           if (active && !stopping) await sleep(o.readIntervalMs);
@@ -318,53 +267,26 @@ export function createRelay(o: RelayOptions): Relay {
 
   /** Claims what is overdue, retires what ended, sweeps when it is time. Runs one at a time. */
   async function settle() {
-    const now = Date.now();
-    const due: IdsByStream = new Map();
-    for (const [stream, ids] of tracked) {
-      const overdue: string[] = [];
-      for (const [id, at] of ids) {
-        // Read in order: the first entry not overdue ends this stream's list.
-        if (at + o.minIdleMs > now) break;
-        overdue.push(id);
-      }
-      for (const id of overdue) ids.delete(id);
-      if (overdue.length > 0) due.set(stream, overdue);
-      if (ids.size === 0) tracked.delete(stream);
-    }
-    if (due.size > 0) {
+    const plan = tracker.settle();
+    if (plan.claim.size > 0) {
       try {
-        const { keys, args } = batchArgs(due);
+        const { keys, args } = batchArgs(plan.claim);
         const reply = (await runLua(control, count, claimScript, keys, [Outbox.relayGroup, o.consumer, o.minIdleMs, ...args])) as ClaimReply;
         const entries = reply.flatMap(([i, claimed]) => claimed.filter((e) => e?.[1]).map((e) => entryOf(keys[i - 1]!, e![0], e![1]!)));
         if (entries.length > 0) await deliver(entries);
         recovered("claim");
       } catch (err) {
         failed("claim", err);
-        const retryAt = Date.now() - o.minIdleMs + Math.min(1_000, o.minIdleMs);
-        for (const [stream, ids] of due) for (const id of ids) if (!tracked.get(stream)?.has(id)) track(stream, id, retryAt);
+        tracker.claimFailed(plan.claim);
       }
     }
     try {
-      if (now >= nextSweepAt) {
-        nextSweepAt = now + o.sweepMs;
-        await sweep([...streams]);
-      } else {
-        // Still draining (its last entries being relayed): tried again a little later, a few times, then left to the periodic sweep.
-        const ended = [...ending].filter(([, e]) => e.at <= now).map(([s]) => s);
-        for (const s of ended) {
-          const e = ending.get(s)!;
-          if (e.tries >= 10) ending.delete(s);
-          else ending.set(s, { at: now + o.minIdleMs, tries: e.tries + 1 });
-        }
-        if (ended.length > 0) {
-          logger.debug({ streams: ended }, "sales ended: retiring their outboxes once drained");
-          await sweep(ended);
-        }
-      }
+      if (plan.sweep?.kind === "ended") logger.debug({ streams: plan.sweep.streams }, "sales ended: retiring their outboxes once drained");
+      if (plan.sweep) await sweep(plan.sweep.streams);
       recovered("sweep");
     } catch (err) {
       failed("sweep", err);
-      nextSweepAt = Date.now() + Math.min(o.sweepMs, MAX_BACKOFF_MS);
+      tracker.sweepFailed();
     }
     updateBacklog();
   }
@@ -372,18 +294,12 @@ export function createRelay(o: RelayOptions): Relay {
   /** Arms the timer for the earliest thing due. */
   function schedule() {
     if (stopping) return;
-    let at = nextSweepAt;
-    for (const ids of tracked.values()) {
-      const first = ids.values().next();
-      if (!first.done) at = Math.min(at, first.value + o.minIdleMs);
-    }
-    for (const e of ending.values()) at = Math.min(at, e.at);
     clearTimeout(timer);
     timer = setTimeout(
       () => {
         settling = settling.then(settle).finally(schedule);
       },
-      Math.max(0, at - Date.now()),
+      Math.max(0, tracker.nextDueAt() - Date.now()),
     );
   }
 
@@ -399,12 +315,7 @@ export function createRelay(o: RelayOptions): Relay {
       })();
     },
     confirmed(ids) {
-      for (const [stream, list] of ids) {
-        const mine = tracked.get(stream);
-        if (!mine) continue;
-        for (const id of list) mine.delete(id);
-        if (mine.size === 0) tracked.delete(stream);
-      }
+      tracker.confirmed(ids);
       updateBacklog();
     },
     stop() {
@@ -422,4 +333,21 @@ export function createRelay(o: RelayOptions): Relay {
     },
   };
   return relay;
+}
+
+/** An XREADGROUP reply as the tracker takes it: outbox entry ids, and the events stream's entries decoded. */
+function parseRead(reply: NonNullable<StreamReply>, eventsKey: string): { entries: IdsByStream; events: OutboxEvent[] } {
+  const entries: IdsByStream = new Map();
+  const events: OutboxEvent[] = [];
+  for (const [key, list] of reply) {
+    const stream = key.toString();
+    for (const entry of list) {
+      if (!entry?.[1]) continue;
+      const id = entry[0].toString();
+      if (stream === eventsKey) events.push({ id, field: entry[1][0]?.toString(), value: entry[1][1]?.toString() ?? "" });
+      else if (entries.has(stream)) entries.get(stream)!.push(id);
+      else entries.set(stream, [id]);
+    }
+  }
+  return { entries, events };
 }

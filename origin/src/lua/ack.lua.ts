@@ -1,3 +1,4 @@
+import { BATCH_LUA } from "./batch.lua";
 import { luaScript } from "./run";
 
 /**
@@ -14,22 +15,10 @@ import { luaScript } from "./run";
  */
 export const ackScript = luaScript(
   "outbox-ack",
-  `
+  `${BATCH_LUA}
 local group = ARGV[1]
-local at = #KEYS + 2
 local deleted = 0
-for i, stream in ipairs(KEYS) do
-  local n = tonumber(ARGV[i + 1])
-  local first = at
-  at = at + n
-  -- unpack() has a stack limit: chunks of 500 ids.
-  for s = first, at - 1, 500 do
-    local e = math.min(at - 1, s + 499)
-    redis.pcall('XACK', stream, group, unpack(ARGV, s, e))
-    local d = redis.pcall('XDEL', stream, unpack(ARGV, s, e))
-    if type(d) == 'number' then deleted = deleted + d end
-  end
-end
+eachBatch(2, #KEYS, function(i, first, last) deleted = deleted + confirmIds(KEYS[i], group, first, last) end)
 return deleted
 `,
 );

@@ -1,3 +1,4 @@
+import { BATCH_LUA } from "./batch.lua";
 import { luaScript } from "./run";
 
 /**
@@ -16,22 +17,17 @@ import { luaScript } from "./run";
  */
 export const claimScript = luaScript(
   "outbox-claim",
-  `
+  `${BATCH_LUA}
 local group, consumer, minIdle = ARGV[1], ARGV[2], ARGV[3]
-local at = #KEYS + 4
 local out = {}
-for i, stream in ipairs(KEYS) do
-  local n = tonumber(ARGV[i + 3])
-  local first = at
-  at = at + n
-  for s = first, at - 1, 500 do
-    local e = math.min(at - 1, s + 499)
-    local claimed = redis.pcall('XCLAIM', stream, group, consumer, minIdle, unpack(ARGV, s, e))
+eachBatch(4, #KEYS, function(i, first, last)
+  inChunks(first, last, function(s, e)
+    local claimed = redis.pcall('XCLAIM', KEYS[i], group, consumer, minIdle, unpack(ARGV, s, e))
     if type(claimed) == 'table' and claimed.err == nil and #claimed > 0 then
       out[#out + 1] = {i, claimed}
     end
-  end
-end
+  end)
+end)
 return out
 `,
 );

@@ -1,12 +1,5 @@
-import { createHash } from "node:crypto";
-import { BILL_KEY, billField } from "@fluxgate/common";
+import { BILL_KEY, billField, LuaScript, type ScriptEvaluator } from "@fluxgate/common";
 import type { Redis } from "ioredis";
-
-export interface LuaScript {
-  name: string;
-  lua: string;
-  sha: string;
-}
 
 /**
  * Every origin script opens the same way: KEYS[1] the bill HASH, ARGV[1] its field, ARGV[2] how
@@ -18,10 +11,7 @@ local bill, billField, billed = table.remove(KEYS, 1), table.remove(ARGV, 1), to
 if billed > 0 then redis.call('HINCRBY', bill, billField, billed) end
 `;
 
-export const luaScript = (name: string, body: string): LuaScript => {
-  const lua = BOOK_BILL + body;
-  return { name, lua, sha: createHash("sha1").update(lua).digest("hex") };
-};
+export const luaScript = (name: string, body: string) => new LuaScript(name, BOOK_BILL + body);
 
 /** The commands a component sent and has not booked yet; each script call books them, itself included. */
 export class CommandCount {
@@ -45,23 +35,18 @@ export class CommandCount {
 
 export type LuaRedis = Pick<Redis, "callBuffer">;
 
-/**
- * One EVALSHA (one billed command, whatever the script does inside), EVAL only when redis lost
- * the script (a restart, SCRIPT FLUSH). Replies keep their bytes: outbox values are produced as stored.
- */
+/** ioredis as LuaScript.run wants it, replies kept as bytes: outbox values are produced as stored. */
+const evaluator = (redis: LuaRedis, booked: number): ScriptEvaluator => ({
+  evalsha: (sha, keys, args) => redis.callBuffer("EVALSHA", sha, keys.length, ...keys, ...args),
+  // After a NOSCRIPT the EVALSHA was sent (billed) and booked nothing: the EVAL books it (ARGV[2] of BOOK_BILL).
+  eval: (lua, keys, [field = "", , ...args]) => redis.callBuffer("EVAL", lua, keys.length, ...keys, field, booked + 1, ...args),
+});
+
+/** One script call (one billed command), booking the component's commands not booked yet. */
 export async function runLua(redis: LuaRedis, count: CommandCount, script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
   const booked = count.take();
-  const k = [BILL_KEY, ...keys];
-  const a = [billField(count.component, Date.now()), booked, ...args];
   try {
-    try {
-      return await redis.callBuffer("EVALSHA", script.sha, k.length, ...k, ...a);
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
-      // The EVALSHA was sent (billed) and booked nothing: the EVAL books it.
-      a[1] = booked + 1;
-      return await redis.callBuffer("EVAL", script.lua, k.length, ...k, ...a);
-    }
+    return await script.run(evaluator(redis, booked), [BILL_KEY, ...keys], [billField(count.component, Date.now()), booked, ...args]);
   } catch (error) {
     count.putBack(booked);
     throw error;

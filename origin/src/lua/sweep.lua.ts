@@ -1,3 +1,4 @@
+import { BATCH_LUA } from "./batch.lua";
 import { luaScript } from "./run";
 
 /**
@@ -27,7 +28,7 @@ import { luaScript } from "./run";
  */
 export const sweepScript = luaScript(
   "outbox-sweep",
-  `
+  `${BATCH_LUA}
 local registry, events = KEYS[1], KEYS[2]
 local group, consumer, minIdle, count = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local t = redis.call('TIME')
@@ -39,11 +40,7 @@ for _, field in ipairs(redis.call('HKEYS', bill)) do
   local minute = tonumber(string.match(field, '^(%d+):'))
   if minute and minute < oldest then redis.call('HDEL', bill, field) end
 end
-for s = 5, #ARGV, 500 do
-  local e = math.min(#ARGV, s + 499)
-  redis.pcall('XACK', events, group, unpack(ARGV, s, e))
-  redis.pcall('XDEL', events, unpack(ARGV, s, e))
-end
+confirmIds(events, group, 5, #ARGV)
 
 local out = {}
 for p = 1, (#KEYS - 2) / 2 do

@@ -1,3 +1,4 @@
+import { BATCH_LUA } from "./batch.lua";
 import { luaScript } from "./run";
 
 /**
@@ -18,19 +19,9 @@ import { luaScript } from "./run";
  */
 export const tickScript = luaScript(
   "outbox-tick",
-  `
+  `${BATCH_LUA}
 local group, consumer, count, a = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local at = a + 5
-for i = 1, a do
-  local n = tonumber(ARGV[i + 4])
-  local first = at
-  at = at + n
-  for s = first, at - 1, 500 do
-    local e = math.min(at - 1, s + 499)
-    redis.pcall('XACK', KEYS[i], group, unpack(ARGV, s, e))
-    redis.pcall('XDEL', KEYS[i], unpack(ARGV, s, e))
-  end
-end
+eachBatch(5, a, function(i, first, last) confirmIds(KEYS[i], group, first, last) end)
 local read = {'XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS'}
 for i = a + 1, #KEYS do read[#read + 1] = KEYS[i] end
 for i = a + 1, #KEYS do read[#read + 1] = '>' end
