@@ -4,7 +4,7 @@ import { CHALLENGE_SOLUTION_HEADER, saleKeys, solves } from "@fluxgate/common";
 import { describe, expect, it } from "vitest";
 import { issueChallenge } from "../src/challenge";
 import { initSaleKeys } from "../src/gate/init-sale.lua";
-import { runScript, scripts } from "../src/gate/scripts";
+import { scripts } from "../src/gate/scripts";
 import { KEY_FILTER_BITS_PER_KEY } from "../src/gate/key-filter";
 import { countRedisCommands, initSale, order, sale, uniqueProduct } from "./helpers";
 
@@ -94,7 +94,7 @@ describe("proof of work when the operator asks for it (powDifficulty)", { timeou
     const old = await solve(challenge!, 8);
     // The operator restarts the sale straight in Redis (as another isolate's /init would): this isolate still knows the old run.
     const k = saleKeys(productId);
-    await runScript(redis, scripts.initSale, initSaleKeys(k), ["run-2", 5, 10_000, 10_000, 1, 0, 60_000, productId, KEY_FILTER_BITS_PER_KEY, 0, 10]);
+    await scripts.initSale.run(redis, initSaleKeys(k), ["run-2", 5, 10_000, 10_000, 1, 0, 60_000, productId, KEY_FILTER_BITS_PER_KEY, 0, 10]);
     const stale = await countRedisCommands(() => order({ productId }, { as: "early", headers: withSolution(old) }));
     expect(stale.commands).toBe(1);
     expect(stale.result.status).toBe(401);

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { gateLua } from "../src/gate/gate.lua";
 import { initSaleKeys } from "../src/gate/init-sale.lua";
 import { decodeGateReply, GATE_OUTCOMES } from "../src/gate/reply";
-import { runScript, scripts } from "../src/gate/scripts";
+import { scripts } from "../src/gate/scripts";
 import { uniqueProduct } from "./helpers";
 
 /** Raw replies, as the edge's client gets them (no deserialisation). */
@@ -14,15 +14,14 @@ const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_RE
 async function sale(over: { quantity?: number; startsAt?: number; powDifficulty?: number } = {}) {
   const productId = uniqueProduct("reply");
   const args = ["sale-r", over.quantity ?? 1, 1, 1, 1, over.startsAt ?? 0, 60_000, productId, 20, 0, over.powDifficulty ?? 0, 0, "", "", ""];
-  await runScript(redis, scripts.initSale, initSaleKeys(saleKeys(productId)), args);
+  await scripts.initSale.run(redis, initSaleKeys(saleKeys(productId)), args);
   return productId;
 }
 
 function gate(productId: string, key: string, userId: string, hash = "h") {
   const k = saleKeys(productId);
-  return runScript<unknown>(
+  return scripts.gate.run<unknown>(
     redis,
-    scripts.gate,
     [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges, k.prequeue, k.places, k.lottery],
     [key, hash, userId, 1, 0, "", crypto.randomUUID(), productId, 0, 3, ""],
   );

@@ -4,7 +4,7 @@ import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import { passGate, type Attempt } from "../src/gate/gate";
 import { initSaleKeys } from "../src/gate/init-sale.lua";
-import { runScript, scripts } from "../src/gate/scripts";
+import { scripts } from "../src/gate/scripts";
 import { uniqueProduct } from "./helpers";
 
 /** The gate script straight against Redis (through the bridge), without HTTP: the bucket's arithmetic. */
@@ -12,7 +12,7 @@ const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_RE
 
 async function start(productId: string, rate: number, burst: number) {
   const k = saleKeys(productId);
-  await runScript(redis, scripts.initSale, initSaleKeys(k), ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 20, 0, 0]);
+  await scripts.initSale.run(redis, initSaleKeys(k), ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 20, 0, 0]);
 }
 
 const attempt = (productId: string, userId: string, ticket?: number): Attempt => ({
@@ -66,7 +66,7 @@ describe("what the scripts write is the shared messages, to the letter", () => {
   it("init-sale's sale event and the gate's order parse with the strict schemas, and their idempotency record with its codec", async () => {
     const productId = uniqueProduct("codec");
     const k = saleKeys(productId);
-    const [createdAt, event] = await runScript<[number, string, string]>(redis, scripts.initSale, initSaleKeys(k), [
+    const [createdAt, event] = await scripts.initSale.run<[number, string, string]>(redis, initSaleKeys(k), [
       "sale-codec",
       7,
       10,

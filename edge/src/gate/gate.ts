@@ -2,7 +2,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { saleKeys } from "@fluxgate/common";
 import { KeyFilter } from "./key-filter";
 import { decodeGateReply, type GateReplyFields } from "./reply";
-import { runScript, scripts } from "./scripts";
+import { scripts } from "./scripts";
 
 export interface Attempt {
   productId: string;
@@ -82,9 +82,8 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
   const k = saleKeys(attempt.productId);
   const filters = (attempt.filters?.accepted ? 1 : 0) + (attempt.filters?.queued ? 2 : 0);
   const reply = decodeGateReply(
-    await runScript<unknown>(
+    await scripts.gate.run<unknown>(
       redis,
-      scripts.gate,
       [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges, k.prequeue, k.places, k.lottery],
       [
         attempt.idempotencyKey,

@@ -1,4 +1,4 @@
-import { LuaScript, type ScriptEvaluator } from "@fluxgate/common";
+import { LuaScript } from "@fluxgate/common";
 import { closeSaleLua } from "./close-sale.lua";
 import { drawCommitLua, drawWriteLua } from "./draw.lua";
 import { gateLua } from "./gate.lua";
@@ -12,7 +12,3 @@ export const scripts = {
   drawWrite: new LuaScript("draw-write", drawWriteLua),
   drawCommit: new LuaScript("draw-commit", drawCommitLua),
 };
-
-/** `script.run`, under the name the routes call it by. */
-export const runScript = <T>(redis: ScriptEvaluator, script: LuaScript, keys: string[], args: (string | number)[]): Promise<T> =>
-  script.run<T>(redis, keys, args);

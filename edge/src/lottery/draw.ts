@@ -1,6 +1,6 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { drawPlaces, entriesDigest, saleKeys } from "@fluxgate/common";
-import { runScript, scripts } from "../gate/scripts";
+import { scripts } from "../gate/scripts";
 
 /** Entries per HSCAN page and per written chunk: a chunk is a few ms of Redis time, so gate calls never wait long behind one. */
 const SCAN_COUNT = 5000;
@@ -30,11 +30,11 @@ export async function drawLine(redis: Redis, productId: string, saleId: string):
   const places = drawPlaces(String(seed), [...entries]);
   const writeKeys = [k.sale, k.prequeue, k.places, k.claims, k.draw];
   for (let i = 0; i < places.length; i += WRITE_CHUNK) {
-    const written = await runScript<string>(redis, scripts.drawWrite, writeKeys, [saleId, i + 1, ...places.slice(i, i + WRITE_CHUNK)]);
+    const written = await scripts.drawWrite.run<string>(redis, writeKeys, [saleId, i + 1, ...places.slice(i, i + WRITE_CHUNK)]);
     if (written === "drawn") return "drawn";
     if (written !== "ok") return "stale";
   }
-  return runScript<DrawResult>(redis, scripts.drawCommit, [k.sale, k.prequeue, k.places, k.lottery], [saleId, entriesDigest(places)]);
+  return scripts.drawCommit.run<DrawResult>(redis, [k.sale, k.prequeue, k.places, k.lottery], [saleId, entriesDigest(places)]);
 }
 
 /**

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { EdgeEnv } from "../env";
 import { lotteryCommitment, newLotterySeed, OUTBOXES_KEY, ProductId, saleKeys } from "@fluxgate/common";
 import { initSaleKeys } from "../gate/init-sale.lua";
-import { runScript, scripts } from "../gate/scripts";
+import { scripts } from "../gate/scripts";
 import { forwardToOrigin } from "../forward";
 import { adminOnly } from "../http/admin-auth";
 import { jsonBody } from "../http/json-body";
@@ -60,7 +60,7 @@ export const init = ({ memory }: Isolate) =>
       // the sale's outbox for the relay before the sale goes live: if this request is cut while it
       // waits for the origin, what the forwards miss is still relayed.
       await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
-      const [createdAt, event, outboxId] = await runScript<[number, string, string]>(redis, scripts.initSale, initSaleKeys(k), [
+      const [createdAt, event, outboxId] = await scripts.initSale.run<[number, string, string]>(redis, initSaleKeys(k), [
         saleId,
         req.quantity,
         req.ratePerSecond,

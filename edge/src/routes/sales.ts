@@ -2,7 +2,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { Hono, type Context } from "hono";
 import type { EdgeEnv } from "../env";
 import { LOTTERY_ALGORITHM, ProductId, saleKeys, type SaleView } from "@fluxgate/common";
-import { runScript, scripts } from "../gate/scripts";
+import { scripts } from "../gate/scripts";
 import { readSaleView } from "../gate/sale-view";
 import { adminOnly } from "../http/admin-auth";
 import { viewLine } from "../gate/gate";
@@ -97,7 +97,7 @@ export function sales({ memory }: Isolate) {
         const productId = ProductId.safeParse(c.req.param("productId"));
         if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
         const redis = c.var.redis;
-        const [saleId, endsAt] = await runScript<[string?, number?]>(redis, scripts.closeSale, [saleKeys(productId.data).sale], []);
+        const [saleId, endsAt] = await scripts.closeSale.run<[string?, number?]>(redis, [saleKeys(productId.data).sale], []);
         if (!saleId) return c.json({ error: "unknown product", productId: productId.data }, 404);
         await announceOutbox(redis, productId.data, "ended");
         // This isolate knows at once; the others on their next gate call, which answers "ended".
