@@ -10,8 +10,12 @@ const StackEnv = z.object({
   STACK_REDIS_PORT: num(6390),
   DATABASE_URL: z.string().default(LOCAL_DATABASE_URL),
   STACK_POSTGRES_PORT: num(5433),
+  /** 1 (the demo's and the tests' single node) or a KRaft cluster as production runs (3): see replication() for what it changes. */
+  KAFKA_NODES: z.coerce.number().int().min(1).max(9).default(1),
   KAFKA_PORT: num(9092),
   KAFKA_CONTROLLER_PORT: num(9093),
+  /** Nodes 2…N of a cluster listen from here, two ports each (client, controller): 9094/9095, 9096/9097, … */
+  KAFKA_EXTRA_NODES_PORT: num(9094),
   KAFKA_HEAP_MB: num(512),
   BRIDGE_PORT: num(8079),
   /**
@@ -34,7 +38,7 @@ export interface StackConfig {
   ownRedisPort: number;
   databaseUrl: string;
   ownPostgresPort: number;
-  kafka: { port: number; controllerPort: number; heapMb: number };
+  kafka: { nodes: number; port: number; controllerPort: number; extraNodesPort: number; heapMb: number };
   ports: { bridge: number; issuer: number; origin: number; originMetrics: number; worker: number; edge: number; edgeInspector: number };
 }
 
@@ -47,7 +51,13 @@ export function stackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
     ownRedisPort: e.STACK_REDIS_PORT,
     databaseUrl: e.DATABASE_URL,
     ownPostgresPort: e.STACK_POSTGRES_PORT,
-    kafka: { port: e.KAFKA_PORT, controllerPort: e.KAFKA_CONTROLLER_PORT, heapMb: e.KAFKA_HEAP_MB },
+    kafka: {
+      nodes: e.KAFKA_NODES,
+      port: e.KAFKA_PORT,
+      controllerPort: e.KAFKA_CONTROLLER_PORT,
+      extraNodesPort: e.KAFKA_EXTRA_NODES_PORT,
+      heapMb: e.KAFKA_HEAP_MB,
+    },
     ports: {
       bridge: e.BRIDGE_PORT,
       issuer: e.ISSUER_PORT ?? e.BRIDGE_PORT + 12,

@@ -68,6 +68,12 @@ export function startDaemon(home: StackHome, spec: DaemonSpec): DaemonRecord {
   return record;
 }
 
+/** The names of every daemon with a record under run/ (running or not): what `down` looks through. */
+export const daemonNames = (home: StackHome): string[] =>
+  readdirSync(home.run)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.slice(0, -".json".length));
+
 /** The daemon `name` if we started it and it is still that same process. */
 export function runningDaemon(home: StackHome, name: string): DaemonRecord | undefined {
   let record: DaemonRecord;

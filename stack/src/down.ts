@@ -15,7 +15,7 @@ async function takeDown(config: StackConfig, say: Say): Promise<void> {
   for (const name of [...serviceNames].reverse()) {
     if (await stopService(config, name)) say(`stopped ${name}`);
   }
-  if (await stopKafka(config.home)) say("stopped kafka");
+  for (const name of await stopKafka(config.home)) say(`stopped ${name}`);
   if (await stopRedis(config)) say("stopped redis");
   if (await stopPostgres(config)) say("stopped postgres");
 }

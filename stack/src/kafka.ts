@@ -1,5 +1,6 @@
 /**
- * The real Apache Kafka broker, run natively as ONE KRaft node (broker + controller).
+ * The real Apache Kafka broker, run natively as KRaft nodes (each broker + controller): one by
+ * default, a replicated cluster of KAFKA_NODES (3, as production runs) when asked.
  *
  * There is no Docker here and no Kafka in npm or Debian, so the broker comes from Maven Central:
  * `mvn dependency:copy-dependencies` on stack/kafka/pom.xml copies kafka_2.13 and its runtime
@@ -9,7 +10,7 @@
  * Version choice (clients: kafkajs 2.2.4, whose newest request versions predate Kafka 3.0, while
  * Kafka 4.0 dropped the oldest protocol versions, KIP-896): see KAFKA_VERSION below.
  */
-export { kafkaClusterId, serverProperties, startKafka, stopKafka } from "./kafka/broker";
+export { kafkaClusterId, runningKafkaDaemons, serverProperties, startKafka, stopKafka } from "./kafka/broker";
 export { ensureTopics, quietKafka, waitKafkaReady } from "./kafka/client";
 export {
   consoleDownloadProgress,
@@ -19,5 +20,18 @@ export {
   type KafkaDownloadProgress,
   type KafkaProgressListener,
 } from "./kafka/jars";
-export { FLUXGATE_TOPICS, KAFKA_DAEMON, KAFKA_DEFAULTS, KAFKA_VERSION, kafkaBrokers, type KafkaOptions, type TopicSpec } from "./kafka/settings";
+export {
+  fluxgateTopics,
+  KAFKA_DAEMON,
+  KAFKA_DEFAULTS,
+  KAFKA_VERSION,
+  kafkaBrokers,
+  kafkaDaemon,
+  kafkaNodes,
+  replication,
+  type KafkaNode,
+  type KafkaOptions,
+  type KafkaShape,
+  type TopicSpec,
+} from "./kafka/settings";
 export { javaCommand } from "./kafka/tools";

@@ -6,7 +6,8 @@ import type { StackHome } from "./home";
 export interface StackState {
   redis: { url: string; ours: boolean };
   postgres: { url: string; ours: boolean };
-  kafka: { brokers: string[]; version: string };
+  /** brokers: every node's client address (node 1 first); nodes: how many (absent in a state written before clusters: 1). */
+  kafka: { brokers: string[]; nodes?: number; version: string };
   bridge: { url: string; token: string };
   /** The dev identity issuer: its URL is the tokens' `iss`; JWKS at jwksUrl, tokens from POST /token and /tokens. */
   issuer: { url: string; jwksUrl: string; audience: string };

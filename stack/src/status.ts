@@ -2,7 +2,8 @@ import type { StackConfig } from "./config";
 import { runningDaemon } from "./daemon";
 import { redisAnswers } from "./redis";
 import { metricsUrl, serviceNames, serviceUrl } from "./services";
-import { readState } from "./state";
+import { KAFKA_VERSION, kafkaBrokers, kafkaDaemon, runningKafkaDaemons } from "./kafka";
+import { readState, type StackState } from "./state";
 
 export interface ComponentStatus {
   name: string;
@@ -37,6 +38,25 @@ async function answers(url: string): Promise<string> {
   }
 }
 
+/**
+ * One row per Kafka node: of the shape `up` last started while any of it runs (so a plain
+ * `npm run status` shows a cluster started with KAFKA_NODES=3), else of the configured shape.
+ */
+function kafkaRows(config: StackConfig, state: StackState | undefined, daemonRow: (name: string, address: string) => ComponentStatus): ComponentStatus[] {
+  const running = runningKafkaDaemons(config.home);
+  const started = running.length > 0 && state ? { nodes: state.kafka.nodes ?? 1, brokers: state.kafka.brokers } : undefined;
+  const nodes = started?.nodes ?? config.kafka.nodes;
+  const brokers = started?.brokers ?? kafkaBrokers(config.kafka);
+  const version = `Apache Kafka ${state?.kafka.version ?? KAFKA_VERSION}`;
+  const rows = brokers.map((address, i) => ({
+    ...daemonRow(kafkaDaemon(nodes, i + 1), address),
+    detail: nodes === 1 ? version : `${version}, node ${i + 1} of ${nodes}`,
+  }));
+  // Whatever else runs (a node of another shape, left by hand) is shown, so nothing runs unseen.
+  for (const d of running) if (!rows.some((r) => r.name === d.name)) rows.push({ ...daemonRow(d.name, "?"), detail: "not of the shape `up` started" });
+  return rows;
+}
+
 export async function status(config: StackConfig): Promise<ComponentStatus[]> {
   const state = readState(config.home);
   const rows: ComponentStatus[] = [];
@@ -53,7 +73,7 @@ export async function status(config: StackConfig): Promise<ComponentStatus[]> {
   if (!pgRow.running && state && !state.postgres.ours) Object.assign(pgRow, { running: true, owner: "external", detail: "not started by up" });
   rows.push(pgRow);
 
-  rows.push({ ...daemonRow("kafka", `127.0.0.1:${config.kafka.port}`), ...(state ? { detail: `Apache Kafka ${state.kafka.version}` } : {}) });
+  rows.push(...kafkaRows(config, state, daemonRow));
   for (const name of serviceNames) {
     const row = daemonRow(name, serviceUrl(config, name));
     if (row.running && name !== "bridge") {

@@ -1,6 +1,15 @@
 import type { StackConfig } from "./config";
-import { runningDaemon } from "./daemon";
-import { ensureKafkaJars, ensureTopics, KAFKA_DAEMON, KAFKA_VERSION, kafkaBrokers, startKafka, waitKafkaReady } from "./kafka";
+import {
+  ensureKafkaJars,
+  ensureTopics,
+  fluxgateTopics,
+  KAFKA_VERSION,
+  kafkaBrokers,
+  replication,
+  runningKafkaDaemons,
+  startKafka,
+  waitKafkaReady,
+} from "./kafka";
 import { ensurePostgres } from "./postgres";
 import { ensureRedis } from "./redis";
 import { withLock } from "./lock";
@@ -38,11 +47,17 @@ async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
   ]);
 
   const brokers = kafkaBrokers(config.kafka);
-  const kafkaWasUp = runningDaemon(config.home, KAFKA_DAEMON) !== undefined;
-  await startKafka({ home: config.home, ...config.kafka });
-  await waitKafkaReady(brokers, 120_000, { home: config.home });
-  await ensureTopics(brokers);
-  say(`kafka      ${brokers.join(",")} (Apache Kafka ${KAFKA_VERSION}, KRaft)${kafkaWasUp ? "" : " (started)"}  ${since()}`);
+  const { nodes } = config.kafka;
+  const before = new Set(runningKafkaDaemons(config.home).map((d) => d.name));
+  const kafka = await startKafka({ home: config.home, ...config.kafka });
+  // Three JVMs starting on two cores take longer than one.
+  await waitKafkaReady(brokers, 120_000 * nodes, { home: config.home, nodes });
+  await ensureTopics(brokers, fluxgateTopics(nodes));
+  const startedNodes = kafka.filter((d) => !before.has(d.name)).map((d) => d.name);
+  const { replicationFactor, minInSyncReplicas } = replication(nodes);
+  const shape = nodes === 1 ? "KRaft" : `KRaft, ${nodes} nodes, replication factor ${replicationFactor}, min.insync.replicas ${minInSyncReplicas}`;
+  const startedNote = startedNodes.length === 0 ? "" : nodes === 1 ? " (started)" : ` (started ${startedNodes.join(", ")})`;
+  say(`kafka      ${brokers.join(",")} (Apache Kafka ${KAFKA_VERSION}, ${shape})${startedNote}  ${since()}`);
 
   const env: ServiceEnv = { redisUrl: redis.url, databaseUrl: postgres.url, kafkaBrokers: brokers.join(","), secrets };
   const urls: Record<string, string> = {};
@@ -55,7 +70,7 @@ async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
   const state: StackState = {
     redis: { url: redis.url, ours: redis.ours },
     postgres: { url: postgres.url, ours: postgres.ours },
-    kafka: { brokers, version: KAFKA_VERSION },
+    kafka: { brokers, nodes, version: KAFKA_VERSION },
     bridge: { url: urls.bridge!, token: secrets.get("UPSTASH_REDIS_REST_TOKEN")! },
     issuer: { url: urls.issuer!, jwksUrl: `${urls.issuer!}${JWKS_PATH}`, audience: DEV_AUDIENCE },
     origin: { url: urls.origin!, metricsUrl: metricsUrl(config, "origin") },

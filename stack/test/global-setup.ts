@@ -1,7 +1,7 @@
 import type { TestProject } from "vitest/node";
 import { stackConfig } from "../src/config";
-import { runningDaemon } from "../src/daemon";
 import { down } from "../src/down";
+import { runningKafkaDaemons } from "../src/kafka";
 import type { StackState } from "../src/state";
 import { up } from "../src/up";
 
@@ -17,7 +17,7 @@ declare module "vitest" {
  */
 export default async function setup(project: TestProject) {
   const config = stackConfig();
-  const wasUp = runningDaemon(config.home, "kafka") !== undefined;
+  const wasUp = runningKafkaDaemons(config.home).length > 0;
   const state = await up(config, (line) => console.log(`[stack] ${line}`));
   project.provide("stack", state);
   return async () => {

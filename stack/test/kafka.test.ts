@@ -17,6 +17,8 @@ import {
   KAFKA_VERSION,
   ensureKafkaJars,
   ensureTopics,
+  fluxgateTopics,
+  KAFKA_DEFAULTS,
   kafkaBrokers,
   kafkaLibsDir,
   parseMavenTransfer,
@@ -82,6 +84,7 @@ beforeAll(async () => {
     mkdirSync(dirname(kafkaLibsDir(home, KAFKA_VERSION)), { recursive: true });
     symlinkSync(libs, kafkaLibsDir(home, KAFKA_VERSION));
     const opts = {
+      ...KAFKA_DEFAULTS,
       home,
       port: Number(process.env.KAFKA_TEST_PORT ?? 19092),
       controllerPort: Number(process.env.KAFKA_TEST_CONTROLLER_PORT ?? 19093),
@@ -128,13 +131,37 @@ describe("helpers", () => {
   });
 
   it("configures one loopback KRaft node", () => {
-    const props = serverProperties({ port: 19092, controllerPort: 19093 }, "/x/logs");
+    const props = serverProperties({ ...KAFKA_DEFAULTS, port: 19092, controllerPort: 19093 }, 1, "/x/logs");
     expect(props).toContain("process.roles=broker,controller");
     expect(props).toContain("controller.quorum.voters=1@127.0.0.1:19093");
     expect(props).toContain("listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093");
     expect(props).toContain("advertised.listeners=PLAINTEXT://127.0.0.1:19092");
     expect(props).toContain("auto.create.topics.enable=false");
     expect(props).toContain("offsets.topic.replication.factor=1");
+    expect(props).toContain("min.insync.replicas=1");
+  });
+
+  it("configures a three-node cluster as production runs: 3 copies, 2 in sync, every node its own ports", () => {
+    const shape = { nodes: 3, port: 19092, controllerPort: 19093, extraNodesPort: 19094 };
+    expect(kafkaBrokers(shape)).toEqual(["127.0.0.1:19092", "127.0.0.1:19094", "127.0.0.1:19096"]);
+    const props = serverProperties(shape, 3, "/x/logs");
+    expect(props).toContain("node.id=3");
+    expect(props).toContain("controller.quorum.voters=1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097");
+    expect(props).toContain("listeners=PLAINTEXT://127.0.0.1:19096,CONTROLLER://127.0.0.1:19097");
+    for (const line of [
+      "default.replication.factor=3",
+      "min.insync.replicas=2",
+      "offsets.topic.replication.factor=3",
+      "unclean.leader.election.enable=false",
+    ]) {
+      expect(props).toContain(line);
+    }
+    // Our topics carry the same promise themselves; a single node keeps one copy.
+    expect(fluxgateTopics(3).map((t) => [t.topic, t.replicationFactor, t.configEntries])).toEqual([
+      ["orders", 3, [{ name: "min.insync.replicas", value: "2" }]],
+      ["orders.dlq", 3, [{ name: "min.insync.replicas", value: "2" }]],
+    ]);
+    expect(fluxgateTopics(1).map((t) => t.replicationFactor)).toEqual([1, 1]);
   });
 });
 
@@ -327,7 +354,7 @@ describe(`Apache Kafka ${KAFKA_VERSION} with kafkajs`, () => {
     const record = runningDaemon(home, KAFKA_DAEMON);
     expect(record).toBeDefined();
     // Starting again while it runs is a no-op that returns the running broker.
-    expect((await startKafka(startOptions, () => undefined)).pid).toBe(record!.pid);
+    expect((await startKafka(startOptions, () => undefined)).map((d) => d.pid)).toEqual([record!.pid]);
     expect(javaProcessesUnder(home.root)).toEqual([record!.pid]);
     console.log(`kafka ${KAFKA_VERSION}: broker RSS after the tests ${rssMb(record!.pid)} MiB`);
     for (const client of clients.splice(0)) await client.disconnect();

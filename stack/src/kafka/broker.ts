@@ -1,46 +1,56 @@
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { runningDaemon, startDaemon, stopDaemon, type DaemonRecord } from "../daemon";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { daemonNames, runningDaemon, startDaemon, stopDaemon, type DaemonRecord } from "../daemon";
 import { repoRoot, type StackHome } from "../home";
 import { ensureKafkaJars, type KafkaProgressListener } from "./jars";
-import { KAFKA_DAEMON, KAFKA_DEFAULTS, kafkaPaths, type KafkaOptions } from "./settings";
+import { isKafkaDaemon, KAFKA_DEFAULTS, kafkaNodes, kafkaPaths, replication, type KafkaOptions, type KafkaShape } from "./settings";
 import { javaCommand } from "./tools";
 
+const execFileAsync = promisify(execFile);
 const log4jConfig = join(repoRoot, "stack", "kafka", "log4j2.properties");
 
-/** The broker configuration: one node, fast to start, loopback only. Exported for the tests. */
-export function serverProperties(opts: Pick<KafkaOptions, "port" | "controllerPort">, logDir: string): string {
+/** One node's configuration: fast to start, loopback only, replicated as `replication` says. Exported for the tests. */
+export function serverProperties(shape: KafkaShape, nodeId: number, logDir: string): string {
+  const nodes = kafkaNodes(shape);
+  const node = nodes.find((n) => n.id === nodeId);
+  if (!node) throw new Error(`no Kafka node ${nodeId} in a cluster of ${shape.nodes}`);
+  const { replicationFactor, minInSyncReplicas } = replication(shape.nodes);
   const settings: Record<string, string | number | boolean> = {
+    // Every node is broker and controller (combined mode): N JVMs, not N + 3.
     "process.roles": "broker,controller",
-    "node.id": 1,
+    "node.id": node.id,
     // Static quorum: works from Kafka 3.x through 4.x and needs no --standalone formatting.
-    "controller.quorum.voters": `1@127.0.0.1:${opts.controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}`,
-    "advertised.listeners": `PLAINTEXT://127.0.0.1:${opts.port}`,
+    "controller.quorum.voters": nodes.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(","),
+    listeners: `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
+    "advertised.listeners": `PLAINTEXT://127.0.0.1:${node.port}`,
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
     "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
     "log.dirs": logDir,
     "num.partitions": 1,
-    "default.replication.factor": 1,
-    "min.insync.replicas": 1,
-    // A single node cannot hold 3 replicas of the internal topics; fewer partitions make the
-    // first consumer group and the first transactional/idempotent producer come up faster.
-    "offsets.topic.replication.factor": 1,
+    "default.replication.factor": replicationFactor,
+    "min.insync.replicas": minInSyncReplicas,
+    // Never elect a replica that may miss acknowledged writes (Kafka's default, stated because the cluster's promise rests on it).
+    "unclean.leader.election.enable": false,
+    // The internal topics as replicated as ours (a single node cannot hold 3 copies); fewer
+    // partitions make the first consumer group and the first idempotent producer come up faster.
+    "offsets.topic.replication.factor": replicationFactor,
     "offsets.topic.num.partitions": 10,
-    "transaction.state.log.replication.factor": 1,
-    "transaction.state.log.min.isr": 1,
+    "transaction.state.log.replication.factor": replicationFactor,
+    "transaction.state.log.min.isr": minInSyncReplicas,
     "transaction.state.log.num.partitions": 4,
-    "share.coordinator.state.topic.replication.factor": 1,
-    "share.coordinator.state.topic.min.isr": 1,
+    "share.coordinator.state.topic.replication.factor": replicationFactor,
+    "share.coordinator.state.topic.min.isr": minInSyncReplicas,
     "group.initial.rebalance.delay.ms": 0,
     "auto.create.topics.enable": false,
     // 2 cores here: fewer threads than the defaults.
     "num.network.threads": 2,
     "num.io.threads": 4,
     "num.recovery.threads.per.data.dir": 1,
+    "num.replica.fetchers": 1,
     "log.retention.hours": 24,
     "log.segment.bytes": 64 * 1024 * 1024,
   };
@@ -62,6 +72,7 @@ function clusterId(file: string): string {
   let id: string;
   do id = randomBytes(16).toString("base64url");
   while (id.startsWith("-"));
+  mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${id}\n`);
   return id;
 }
@@ -84,54 +95,91 @@ function jvmArgs(opts: KafkaOptions, libs: string): string[] {
   ];
 }
 
-function formatStorage(opts: KafkaOptions, libs: string, paths: ReturnType<typeof kafkaPaths>): void {
+async function formatStorage(opts: KafkaOptions, libs: string, paths: ReturnType<typeof kafkaPaths>, id: string): Promise<void> {
   if (existsSync(join(paths.logDir, "meta.properties"))) return;
-  const id = clusterId(paths.clusterIdFile);
-  const res = spawnSync(
-    javaCommand(),
-    [...jvmArgs({ ...opts, heapMb: 256 }, libs), "kafka.tools.StorageTool", "format", "-t", id, "-c", paths.serverProperties, "--ignore-formatted"],
-    { encoding: "utf8", timeout: 120_000 },
+  const args = [...jvmArgs({ ...opts, heapMb: 256 }, libs), "kafka.tools.StorageTool", "format", "-t", id, "-c", paths.serverProperties, "--ignore-formatted"];
+  const res = await execFileAsync(javaCommand(), args, { encoding: "utf8", timeout: 120_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0 as number | string | null, output: `${stdout}\n${stderr}` }),
+    (error: { code?: number | string | null; signal?: string; stdout?: string; stderr?: string }) => ({
+      code: error.code ?? error.signal ?? null,
+      output: `${error.stdout ?? ""}\n${error.stderr ?? ""}`,
+    }),
   );
-  if (res.status !== 0 || !existsSync(join(paths.logDir, "meta.properties"))) {
+  if (res.code !== 0 || !existsSync(join(paths.logDir, "meta.properties"))) {
+    throw new Error(`formatting Kafka storage in ${paths.logDir} failed (exit ${res.code}):\n${res.output.trim().slice(-3000)}`);
+  }
+}
+
+/** Our Kafka daemons that run now, of whatever shape started them. */
+export const runningKafkaDaemons = (home: StackHome): DaemonRecord[] =>
+  daemonNames(home)
+    .filter(isKafkaDaemon)
+    .map((name) => runningDaemon(home, name))
+    .filter((d): d is DaemonRecord => d !== undefined);
+
+/**
+ * Refuses to add nodes next to brokers another KAFKA_NODES started: they were formatted with
+ * another controller quorum, and the services were given their addresses.
+ */
+function assertSameShape(opts: KafkaOptions): void {
+  const expected = new Map(kafkaNodes(opts).map((n) => [n.daemon, kafkaPaths(opts.home, opts.nodes, n).serverProperties]));
+  const foreign = runningKafkaDaemons(opts.home).filter((d) => !d.command.includes(expected.get(d.name) ?? "\0"));
+  if (foreign.length > 0) {
     throw new Error(
-      `formatting Kafka storage in ${paths.logDir} failed (exit ${res.status ?? res.signal}):\n${`${res.stdout}\n${res.stderr}`.trim().slice(-3000)}`,
+      `Kafka runs here in another shape (${foreign.map((d) => d.name).join(", ")}) than KAFKA_NODES=${opts.nodes} asks for: ` +
+        "`npm run down` first, then `npm run up` with the KAFKA_NODES you want",
     );
   }
 }
 
 /**
- * Starts the broker as the daemon "kafka" (fetching its jars and formatting its storage on the
- * first run). Does nothing when ours is already running. Pair with waitKafkaReady.
+ * Starts every node of the shape that is not running yet, each as its own daemon ("kafka" for a
+ * single node, "kafka-1" … "kafka-N" for a cluster), fetching the jars and formatting each node's
+ * storage on the first run. Nodes already running are left alone, so a node that died is
+ * restarted and rejoins with its data. Pair with waitKafkaReady.
  */
-export async function startKafka(options: Partial<KafkaOptions> & { home: StackHome }, onProgress?: KafkaProgressListener): Promise<DaemonRecord> {
+export async function startKafka(options: Partial<KafkaOptions> & { home: StackHome }, onProgress?: KafkaProgressListener): Promise<DaemonRecord[]> {
   const opts: KafkaOptions = { ...KAFKA_DEFAULTS, ...options };
-  const running = runningDaemon(opts.home, KAFKA_DAEMON);
-  if (running) return running;
+  assertSameShape(opts);
+  const nodes = kafkaNodes(opts);
+  if (nodes.every((n) => runningDaemon(opts.home, n.daemon))) return nodes.map((n) => runningDaemon(opts.home, n.daemon)!);
 
   const libs = await ensureKafkaJars(opts.home, opts.version, onProgress);
-  const paths = kafkaPaths(opts.home);
-  mkdirSync(paths.logDir, { recursive: true });
-  writeFileSync(paths.serverProperties, serverProperties(opts, paths.logDir));
-  formatStorage(opts, libs, paths);
-
-  return startDaemon(opts.home, {
-    name: KAFKA_DAEMON,
-    command: javaCommand(),
-    args: [...jvmArgs(opts, libs), "kafka.Kafka", paths.serverProperties],
-    cwd: paths.dir,
-    env: { ...process.env, KAFKA_VERSION: opts.version },
-  });
+  // Read (or made) once, before the nodes format in parallel: they must all share it.
+  const id = clusterId(kafkaPaths(opts.home, opts.nodes, nodes[0]!).clusterIdFile);
+  return Promise.all(
+    nodes.map(async (node) => {
+      const running = runningDaemon(opts.home, node.daemon);
+      if (running) return running;
+      const paths = kafkaPaths(opts.home, opts.nodes, node);
+      mkdirSync(paths.logDir, { recursive: true });
+      writeFileSync(paths.serverProperties, serverProperties(opts, node.id, paths.logDir));
+      await formatStorage(opts, libs, paths, id);
+      return startDaemon(opts.home, {
+        name: node.daemon,
+        command: javaCommand(),
+        args: [...jvmArgs(opts, libs), "kafka.Kafka", paths.serverProperties],
+        cwd: paths.dir,
+        env: { ...process.env, KAFKA_VERSION: opts.version },
+      });
+    }),
+  );
 }
 
-/** Stops the broker: SIGTERM, so it shuts down cleanly (flushes, closes the log), SIGKILL after `graceMs`. */
-export async function stopKafka(home: StackHome, graceMs = 20_000): Promise<boolean> {
-  return stopDaemon(home, KAFKA_DAEMON, graceMs);
+/**
+ * Stops every Kafka node of ours, whichever KAFKA_NODES started them: SIGTERM, so each shuts down
+ * cleanly (flushes, closes the log), SIGKILL after `graceMs`. Returns the daemons it stopped.
+ */
+export async function stopKafka(home: StackHome, graceMs = 20_000): Promise<string[]> {
+  const names = runningKafkaDaemons(home).map((d) => d.name);
+  await Promise.all(names.map((name) => stopDaemon(home, name, graceMs)));
+  return names;
 }
 
-/** The cluster id our storage was formatted with (meta.properties), if formatted. */
-export function kafkaClusterId(home: StackHome): string | undefined {
+/** The cluster id the shape's storage was formatted with (node 1's meta.properties), if formatted. */
+export function kafkaClusterId(home: StackHome, nodes = 1): string | undefined {
   try {
-    return /^cluster\.id=(.+)$/m.exec(readFileSync(join(kafkaPaths(home).logDir, "meta.properties"), "utf8"))?.[1]?.trim();
+    return /^cluster\.id=(.+)$/m.exec(readFileSync(join(kafkaPaths(home, nodes, { id: 1 }).logDir, "meta.properties"), "utf8"))?.[1]?.trim();
   } catch {
     return undefined;
   }

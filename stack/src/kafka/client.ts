@@ -2,44 +2,47 @@ import { Kafka, logLevel, type Admin } from "kafkajs";
 import { logFile, runningDaemon, tailOfFile, waitFor } from "../daemon";
 import type { StackHome } from "../home";
 import { kafkaClusterId } from "./broker";
-import { FLUXGATE_TOPICS, KAFKA_DAEMON, type TopicSpec } from "./settings";
+import { kafkaDaemon, type TopicSpec } from "./settings";
 
-/** A kafkajs client that stays quiet: connection errors while polling are expected. */
-export function quietKafka(brokers: string[], clientId = "fluxgate-stack"): Kafka {
+/** A kafkajs client that stays quiet: connection errors while polling are expected (and not retried unless `retries` says). */
+export function quietKafka(brokers: string[], clientId = "fluxgate-stack", retries = 0): Kafka {
   return new Kafka({
     clientId,
     brokers,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 2000,
     requestTimeout: 10_000,
-    retry: { retries: 0 },
+    retry: { retries },
   });
 }
 
 /**
- * Waits until the broker answers a kafkajs admin Metadata request (not merely an open port).
- * With `home` it also makes sure that the broker answering is ours: it fails at once, with the
- * end of logs/kafka.log, when our daemon has died (a port taken, a Java too old...) or when the
- * broker on that port belongs to another cluster (another Kafka already listening there).
+ * Waits until the cluster answers a kafkajs admin Metadata request (not merely an open port) and
+ * counts `nodes` brokers (a topic with 3 replicas cannot be created on fewer). With `home` it also
+ * makes sure that the brokers answering are ours: it fails at once, with the end of the node's
+ * log, when one of our daemons has died (a port taken, a Java too old...) or when the broker on
+ * that port belongs to another cluster (another Kafka already listening there).
  */
-export async function waitKafkaReady(brokers: string[], timeoutMs = 90_000, opts: { home?: StackHome } = {}): Promise<void> {
+export async function waitKafkaReady(brokers: string[], timeoutMs = 90_000, opts: { home?: StackHome; nodes?: number } = {}): Promise<void> {
   const kafka = quietKafka(brokers, "fluxgate-stack-ready");
-  const { home } = opts;
-  const log = home ? logFile(home, KAFKA_DAEMON) : undefined;
+  const { home, nodes = 1 } = opts;
+  const daemons = Array.from({ length: nodes }, (_, i) => kafkaDaemon(nodes, i + 1));
+  const log = home ? logFile(home, daemons[0]!) : undefined;
   let fatal: Error | undefined;
   try {
     await waitFor(
       `Kafka at ${brokers.join(",")}`,
       async () => {
-        if (home && !runningDaemon(home, KAFKA_DAEMON)) {
-          fatal = new Error(`Kafka exited during start-up; the end of ${log}:\n${tailOfFile(log!)}`);
+        const dead = home && daemons.find((name) => !runningDaemon(home, name));
+        if (home && dead) {
+          fatal = new Error(`Kafka node ${dead} exited during start-up; the end of ${logFile(home, dead)}:\n${tailOfFile(logFile(home, dead))}`);
           return true;
         }
         const admin = kafka.admin();
         try {
           await admin.connect();
           const cluster = await admin.describeCluster(); // a Metadata request
-          const ours = home ? kafkaClusterId(home) : undefined;
+          const ours = home ? kafkaClusterId(home, nodes) : undefined;
           if (ours && cluster.clusterId !== ours) {
             fatal = new Error(
               `another Kafka (cluster ${cluster.clusterId}) answers on ${brokers.join(",")}, not ours (cluster ${ours}): ` +
@@ -47,7 +50,7 @@ export async function waitKafkaReady(brokers: string[], timeoutMs = 90_000, opts
             );
             return true;
           }
-          return cluster.brokers.length > 0;
+          return cluster.brokers.length >= nodes;
         } finally {
           await admin.disconnect().catch(() => undefined);
         }
@@ -62,16 +65,22 @@ export async function waitKafkaReady(brokers: string[], timeoutMs = 90_000, opts
   if (fatal) throw fatal;
 }
 
-/** Creates the topics that are missing (replication factor 1); existing ones are left as they are. Returns those created. */
-export async function ensureTopics(brokers: string[], topics: TopicSpec[] = FLUXGATE_TOPICS): Promise<string[]> {
-  const admin: Admin = quietKafka(brokers, "fluxgate-stack-topics").admin();
+/** Creates the topics that are missing; existing ones are left as they are. Returns those created. */
+export async function ensureTopics(brokers: string[], topics: TopicSpec[]): Promise<string[]> {
+  // Retried: in a cluster, the node that answers may not know a topic the controller just created.
+  const admin: Admin = quietKafka(brokers, "fluxgate-stack-topics", 8).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return [];
     await admin.createTopics({
-      topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions, replicationFactor: 1, configEntries: t.configEntries })),
+      topics: missing.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.numPartitions,
+        replicationFactor: t.replicationFactor ?? 1,
+        configEntries: t.configEntries,
+      })),
       waitForLeaders: true,
     });
     // createTopics ignores TOPIC_ALREADY_EXISTS (a concurrent creator): check that all are there now.
