@@ -1,19 +1,14 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { audit, type AuditReport } from "../src/audit";
 import { stackConfig } from "../src/config";
 import { runningDaemon, sleep } from "../src/daemon";
-import { repoRoot } from "../src/home";
 import { stopKafka } from "../src/kafka";
 import { ensureDevVars } from "../src/secrets";
 import { stopService } from "../src/services";
 import { readState, type StackState } from "../src/state";
-
-const run = promisify(execFile);
+import { chaosEnv, crowd as crowdOn, drained as drainedOn, expectClean, stackCli, startSale as startSaleOn } from "./chaos-sale";
 
 /**
  * Crashes during a sale, on a stack of its own (own home, ports, Kafka and database), so the
@@ -22,24 +17,23 @@ const run = promisify(execFile);
  */
 const home = mkdtempSync(join(tmpdir(), "fluxgate-chaos-"));
 const shared = inject("stack");
-/** Each port from CHAOS_<NAME> (e.g. CHAOS_KAFKA_PORT), so two engineers' chaos runs can live side by side. */
-const port = (name: string, fallback: number) => process.env[`CHAOS_${name}`] ?? String(fallback);
 const env = {
-  ...process.env,
-  FLUXGATE_HOME: home,
+  // Each port from CHAOS_<NAME> (e.g. CHAOS_KAFKA_PORT), so two engineers' chaos runs can live side by side.
+  ...chaosEnv("CHAOS_", home, {
+    STACK_REDIS_PORT: "16391",
+    KAFKA_PORT: "19392",
+    KAFKA_CONTROLLER_PORT: "19393",
+    BRIDGE_PORT: "18179",
+    ORIGIN_PORT: "13100",
+    ORIGIN_METRICS_PORT: "13102",
+    WORKER_PORT: "13101",
+    EDGE_PORT: "18887",
+    EDGE_INSPECTOR_PORT: "19439",
+    ISSUER_PORT: "18191",
+  }),
   // A redis of its own: two stacks' relays on one redis would take each other's outboxes.
   REDIS_URL: "redis://127.0.0.1:1",
-  STACK_REDIS_PORT: port("STACK_REDIS_PORT", 16391),
   DATABASE_URL: shared.postgres.url.replace(/\/[^/]*$/, `/${process.env.CHAOS_DATABASE ?? "fluxgate_chaos"}`),
-  KAFKA_PORT: port("KAFKA_PORT", 19392),
-  KAFKA_CONTROLLER_PORT: port("KAFKA_CONTROLLER_PORT", 19393),
-  BRIDGE_PORT: port("BRIDGE_PORT", 18179),
-  ORIGIN_PORT: port("ORIGIN_PORT", 13100),
-  ORIGIN_METRICS_PORT: port("ORIGIN_METRICS_PORT", 13102),
-  WORKER_PORT: port("WORKER_PORT", 13101),
-  EDGE_PORT: port("EDGE_PORT", 18887),
-  EDGE_INSPECTOR_PORT: port("EDGE_INSPECTOR_PORT", 19439),
-  ISSUER_PORT: port("ISSUER_PORT", 18191),
   // The relay should pick up what a failed forward left within the test's patience.
   RELAY_MIN_IDLE_MS: "1500",
 };
@@ -47,80 +41,12 @@ const env = {
 const lateSaleSeconds = Number(process.env.CHAOS_LATE_SALE_SECONDS ?? 90);
 const config = stackConfig(env);
 /** `npm run up` on the chaos stack; `extra` changes the environment of what it starts. */
-const up = (extra: Record<string, string> = {}) =>
-  run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/cli.ts"), "up"], { cwd: repoRoot, env: { ...env, ...extra }, timeout: 300_000 });
+const up = (extra: Record<string, string> = {}) => stackCli(env, "up", [], extra);
 let state: StackState;
 const admin = { authorization: `Bearer ${ensureDevVars().get("ADMIN_TOKEN")}`, "content-type": "application/json" };
-
-async function startSale(productId: string, quantity: number) {
-  const res = await fetch(`${state.edge.url}/init`, {
-    method: "POST",
-    headers: admin,
-    body: JSON.stringify({ productId, quantity, ratePerSecond: 150, burst: 20 }),
-  });
-  expect(res.status).toBe(200);
-}
-
-/** Buyers who keep trying (with their ticket) until they bought or were told it is sold out. */
-async function crowd(productId: string, buyers: number, spreadMs: number) {
-  const outcomes = { accepted: 0, soldOut: 0, errors: 0 };
-  // Signed in with this stack's dev issuer, as the shop's customers are.
-  const signIn = await fetch(`${state.issuer.url}/tokens`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ subs: Array.from({ length: buyers }, (_, i) => `buyer-${i}`) }),
-  });
-  const { tokens } = (await signIn.json()) as { tokens: Record<string, string> };
-  await Promise.all(
-    Array.from({ length: buyers }, async (_, i) => {
-      await sleep(Math.floor((i / buyers) * spreadMs));
-      const key = crypto.randomUUID();
-      let ticket: string | undefined;
-      for (let attempt = 0; attempt < 200; attempt++) {
-        try {
-          const res = await fetch(`${state.edge.url}/order`, {
-            method: "POST",
-            redirect: "manual",
-            headers: {
-              "content-type": "application/json",
-              "idempotency-key": key,
-              authorization: `Bearer ${tokens[`buyer-${i}`]}`,
-              ...(ticket ? { "x-queue-ticket": ticket } : {}),
-            },
-            body: JSON.stringify({ productId, userId: `buyer-${i}` }),
-          });
-          if (res.status === 200) return void outcomes.accepted++;
-          if (res.status === 409) return void outcomes.soldOut++;
-          if (res.status === 302) ticket = res.headers.get("x-queue-ticket") ?? ticket;
-          await res.body?.cancel();
-        } catch {
-          outcomes.errors++;
-        }
-        await sleep(250);
-      }
-    }),
-  );
-  return outcomes;
-}
-
-async function drained(productId: string, timeoutMs = 90_000): Promise<AuditReport> {
-  const targets = { redisUrl: state.redis.url, databaseUrl: state.postgres.url, kafkaBrokers: state.kafka.brokers };
-  const deadline = Date.now() + timeoutMs;
-  let report = await audit(targets, productId).catch(() => undefined);
-  while ((!report || report.lost > 0 || !report.stockConsistent) && Date.now() < deadline) {
-    await sleep(1000);
-    report = await audit(targets, productId).catch(() => report);
-  }
-  if (!report) throw new Error("audit never succeeded");
-  return report;
-}
-
-function expectClean(report: AuditReport, quantity: number) {
-  expect({ oversold: report.oversold, lost: report.lost, duplicates: report.duplicates }).toEqual({ oversold: 0, lost: 0, duplicates: 0 });
-  expect(report.redis.sold).toBe(quantity);
-  expect(report.postgres.stock).toBe(report.redis.initial - report.redis.sold);
-  expect(report.stockConsistent).toBe(true);
-}
+const startSale = (productId: string, quantity: number) => startSaleOn(state, productId, quantity);
+const crowd = (productId: string, buyers: number, spreadMs: number) => crowdOn(state, productId, buyers, spreadMs);
+const drained = (productId: string) => drainedOn(state, productId);
 
 describe("chaos during a sale", { timeout: 300_000 }, () => {
   beforeAll(async () => {
@@ -129,9 +55,7 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
   }, 300_000);
 
   afterAll(async () => {
-    await run(process.execPath, ["--import", "tsx", join(repoRoot, "stack/src/cli.ts"), "down"], { cwd: repoRoot, env, timeout: 120_000 }).catch(
-      () => undefined,
-    );
+    await stackCli(env, "down").catch(() => undefined);
     rmSync(home, { recursive: true, force: true });
   }, 120_000);
 
