@@ -8,6 +8,7 @@ import { stopKafka } from "../src/kafka";
 import { ensureDevVars } from "../src/secrets";
 import { stopService } from "../src/services";
 import { readState, type StackState } from "../src/state";
+import { shareKafkaJars } from "./kafka-jars";
 import { chaosEnv, crowd as crowdOn, drained as drainedOn, expectClean, stackCli, startSale as startSaleOn } from "./chaos-sale";
 
 /**
@@ -50,6 +51,7 @@ const drained = (productId: string) => drainedOn(state, productId);
 
 describe("chaos during a sale", { timeout: 300_000 }, () => {
   beforeAll(async () => {
+    await shareKafkaJars(home);
     await up();
     state = readState(config.home)!;
   }, 300_000);

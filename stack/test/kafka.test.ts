@@ -5,9 +5,9 @@
  * answers. Checks what the project relies on and what Kafka 4's removal of old protocol versions
  * (KIP-896) could break: the idempotent producer, classic consumer groups, admin calls.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { CompressionTypes, ConfigResourceTypes, Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runningDaemon } from "../src/daemon";
@@ -15,18 +15,17 @@ import { stackHome, type StackHome } from "../src/home";
 import {
   KAFKA_DAEMON,
   KAFKA_VERSION,
-  ensureKafkaJars,
   ensureTopics,
   fluxgateTopics,
   KAFKA_DEFAULTS,
   kafkaBrokers,
-  kafkaLibsDir,
   parseMavenTransfer,
   serverProperties,
   startKafka,
   stopKafka,
   waitKafkaReady,
 } from "../src/kafka";
+import { shareKafkaJars } from "./kafka-jars";
 
 const run = Math.random().toString(36).slice(2, 8);
 const topic = (name: string) => `test.${name}.${run}`;
@@ -77,15 +76,12 @@ beforeAll(async () => {
   if (external) {
     brokers = external;
   } else {
-    // The jars come from the stack's own cache (the one `up` fills; fetched here if missing), so
-    // this run neither downloads again nor races the global setup's Maven on ~/.m2.
-    const libs = await ensureKafkaJars(stackHome(process.env.FLUXGATE_HOME), KAFKA_VERSION, () => undefined);
-    home = stackHome(mkdtempSync(join(tmpdir(), "fluxgate-kafka-test-")));
-    mkdirSync(dirname(kafkaLibsDir(home, KAFKA_VERSION)), { recursive: true });
-    symlinkSync(libs, kafkaLibsDir(home, KAFKA_VERSION));
+    // The jars come from the stack's own cache (see shareKafkaJars).
+    const own = await shareKafkaJars(mkdtempSync(join(tmpdir(), "fluxgate-kafka-test-")));
+    home = own;
     const opts = {
       ...KAFKA_DEFAULTS,
-      home,
+      home: own,
       port: Number(process.env.KAFKA_TEST_PORT ?? 19092),
       controllerPort: Number(process.env.KAFKA_TEST_CONTROLLER_PORT ?? 19093),
       heapMb: 512,
@@ -360,7 +356,7 @@ describe(`Apache Kafka ${KAFKA_VERSION} with kafkajs`, () => {
     for (const client of clients.splice(0)) await client.disconnect();
     await admin.disconnect();
     const t0 = Date.now();
-    expect(await stopKafka(home, 20_000)).toBe(true);
+    expect(await stopKafka(home, 20_000)).toEqual([KAFKA_DAEMON]);
     const took = Date.now() - t0;
     console.log(`kafka ${KAFKA_VERSION}: stop took ${took} ms`);
     expect(took).toBeLessThan(19_000); // SIGTERM sufficed: no SIGKILL after the grace period

@@ -67,26 +67,37 @@ export async function waitKafkaReady(brokers: string[], timeoutMs = 90_000, opts
 
 /** Creates the topics that are missing; existing ones are left as they are. Returns those created. */
 export async function ensureTopics(brokers: string[], topics: TopicSpec[]): Promise<string[]> {
-  // Retried: in a cluster, the node that answers may not know a topic the controller just created.
+  // Retried: kafkajs tries one bootstrap broker per attempt.
   const admin: Admin = quietKafka(brokers, "fluxgate-stack-topics", 8).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length === 0) return [];
-    await admin.createTopics({
-      topics: missing.map((t) => ({
-        topic: t.topic,
-        numPartitions: t.numPartitions,
-        replicationFactor: t.replicationFactor ?? 1,
-        configEntries: t.configEntries,
-      })),
-      waitForLeaders: true,
-    });
-    // createTopics ignores TOPIC_ALREADY_EXISTS (a concurrent creator): check that all are there now.
-    const now = new Set(await admin.listTopics());
-    const absent = topics.filter((t) => !now.has(t.topic)).map((t) => t.topic);
-    if (absent.length) throw new Error(`Kafka did not create topics: ${absent.join(", ")}`);
+    if (missing.length > 0) {
+      await admin.createTopics({
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.numPartitions,
+          replicationFactor: t.replicationFactor ?? 1,
+          configEntries: t.configEntries,
+        })),
+        // Awaited below instead: kafkajs gives up at once when the node it asks has not learnt of
+        // the new topic yet, as happens in a cluster.
+        waitForLeaders: false,
+      });
+    }
+    // createTopics ignores TOPIC_ALREADY_EXISTS (a concurrent creator): wait until every topic is
+    // there with a leader for each partition, whoever created it.
+    const names = topics.map((t) => t.topic);
+    await waitFor(
+      `Kafka topics ${names.join(", ")} with their leaders`,
+      async () => {
+        const described = (await admin.fetchTopicMetadata({ topics: names })).topics;
+        return described.length === names.length && described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+      },
+      30_000,
+      200,
+    );
     return missing.map((t) => t.topic);
   } finally {
     await admin.disconnect();
