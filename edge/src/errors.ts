@@ -10,7 +10,11 @@ export const onError: ErrorHandler = (error, c) => {
     // Nothing was decided: the buyer keeps whatever place it has and tries again (the same key is safe).
     console.error(JSON.stringify({ level: "error", msg: "upstash unavailable", path: new URL(c.req.url).pathname, error: error.message }));
     return c.json(
-      { status: "unavailable", error: "the sale's database cannot be reached right now: try again shortly, your place is kept", retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S },
+      {
+        status: "unavailable",
+        error: "the sale's database cannot be reached right now: try again shortly, your place is kept",
+        retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S,
+      },
       503,
       { "retry-after": String(UNAVAILABLE_RETRY_AFTER_S) },
     );
