@@ -24,6 +24,9 @@ export class RedisClients {
         enableTelemetry: false,
         // Replies stay raw: the gate returns JSON text that must reach the origin byte for byte.
         automaticDeserialization: false,
+        // Every reply of ours is ASCII (the key filters keep the top bit of each byte clear), so
+        // it crosses as plain JSON: no base64 to undo, string by string, on every call.
+        responseEncoding: false,
         enableAutoPipelining: false,
         signal: () => AbortSignal.timeout(UPSTASH_TIMEOUT_MS),
         retry: { retries: 1, backoff: () => 50 },

@@ -98,6 +98,8 @@ async function crowd(productId: string, buyers: number, spreadMs: number) {
             outcomes.unavailable++;
             // What a client is told to do: hold on, and when to try again.
             outcomes.unavailableAnswers.add(`${res.headers.get("retry-after")} ${((await res.json()) as { status: string }).status}`);
+            // As a client told to hold on does: back after the Retry-After.
+            await sleep(Number(res.headers.get("retry-after") ?? 1) * 1000);
           } else {
             if (res.status >= 500) outcomes.otherServerErrors++;
             await res.body?.cancel();
@@ -215,7 +217,7 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
       body: JSON.stringify({ productId, quantity: 60, ratePerSecond: 8, burst: 2 }),
     });
     expect(res.status).toBe(200);
-    const selling = crowd(productId, 150, 600);
+    const selling = crowd(productId, 100, 600);
     await sleep(700);
     // A shopper in a browser, behind the crowd's first arrivals: waiting when the database goes away.
     let browser: Browser | undefined;
@@ -240,7 +242,14 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
       }, productId);
       expect(landing).toContain("/waiting-room?");
       await page.goto(landing);
-      await page.waitForFunction('/^\\d+$/.test(document.getElementById("position")?.textContent ?? "")');
+      await page
+        .waitForFunction('/^\\d+$/.test(document.getElementById("position")?.textContent ?? "")', undefined, { timeout: 60_000 })
+        .catch(async (error: unknown) => {
+          await screenshot(page, "chaos-upstash-no-place");
+          throw new Error(`no place shown: "${await page.locator("#title").textContent()}" / "${await page.locator("#message").textContent()}"`, {
+            cause: error,
+          });
+        });
 
       await stopService(config, "bridge");
       const down = Date.now();
