@@ -14,7 +14,7 @@ export function createEdge(isolate = new Isolate()) {
   const app = new Hono<EdgeEnv>()
     .use(isolate.context())
     .route("/health", health)
-    .route("/admin", admin)
+    .route("/admin", admin(isolate))
     .route("/init", init(isolate))
     .route("/order", order(isolate))
     .route("/sales", sales(isolate))
