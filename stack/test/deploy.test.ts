@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { unstable_readConfig } from "wrangler";
+import { parse } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildEdge } from "../src/edge/bundle";
 import { repoRoot, wranglerCli } from "../src/home";
@@ -64,8 +65,34 @@ describe("the deploy path", () => {
     expect(readConfig("production").vars.ORIGIN_URL).toMatch(/^https:\/\//);
   });
 
-  it("validates docker-compose.yml for the origin side (no engine needed)", async () => {
-    const env = { ...process.env, ORIGIN_SIGNING_SECRET: "deploy-check", UPSTASH_REDIS_REST_TOKEN: "deploy-check", POSTGRES_PASSWORD: "deploy-check" };
-    await expect(run("docker-compose", ["-f", join(repoRoot, "docker-compose.yml"), "config", "-q"], { env })).resolves.toBeDefined();
+  describe("docker-compose.yml, as production runs it (validated by docker-compose, no engine needed)", () => {
+    const compose = (...args: string[]) =>
+      run("docker-compose", ["-f", join(repoRoot, "docker-compose.yml"), "--env-file", join(repoRoot, ".env.example"), ...args], { env: {} });
+    type Port = string | { published: number | string; host_ip?: string };
+    type Service = { profiles?: string[]; restart?: string; ports?: Port[]; healthcheck?: { test: string[] }; image?: string };
+    // docker-compose 1.x prints the short form ("127.0.0.1:3000:3000/tcp"), 2.x the long one.
+    const hostAddress = (port: Port) => (typeof port === "string" ? port.split(":").slice(0, -1).join(":") : `${port.host_ip}:${port.published}`);
+    const services = async (...profiles: string[]) =>
+      (parse((await compose(...profiles.flatMap((p) => ["--profile", p]), "config")).stdout) as { services: Record<string, Service> }).services;
+
+    it("runs with the secrets of .env.example, and refuses to start without them", async () => {
+      await expect(compose("config", "-q")).resolves.toBeDefined();
+      await expect(run("docker-compose", ["-f", join(repoRoot, "docker-compose.yml"), "config", "-q"], { env: {} })).rejects.toThrow(
+        /set POSTGRES_PASSWORD in \.env/,
+      );
+    });
+
+    it("publishes only the origin (and the optional bridge), on 127.0.0.1; restarts every service; no JVM per healthcheck", async () => {
+      const all = await services("bridge");
+      const published = Object.entries(all).flatMap(([name, s]) => (s.ports ?? []).map((p) => `${name} ${hostAddress(p)}`));
+      expect(published.sort()).toEqual(["bridge 127.0.0.1:8079", "origin 127.0.0.1:3000"]);
+      // The bridge stands in for Upstash, so it only runs when asked for.
+      expect(all.bridge?.profiles).toEqual(["bridge"]);
+      for (const [name, service] of Object.entries(all)) {
+        // The one-shot topic job is the exception: `unless-stopped` would run it again forever after it succeeded.
+        expect(service.restart, name).toBe(name === "kafka-topics" ? "on-failure" : "unless-stopped");
+        if (name !== "kafka-topics") expect(service.healthcheck?.test.join(" "), name).not.toMatch(/\/opt\/kafka\/bin|java/);
+      }
+    });
   });
 });
