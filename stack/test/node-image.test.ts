@@ -1,6 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -8,16 +7,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTopic, eventually, forward, kafka, order, SECRET, uniqueTag } from "../../origin/test/helpers";
 import { repoRoot } from "../src/home";
+import { freePort } from "./free-port";
 
 const run = promisify(execFile);
 const outdir = mkdtempSync(join(tmpdir(), "fluxgate-node-image-"));
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 /**
  * What stack/docker/node.Dockerfile puts in its image, built by the same script into a temporary

@@ -1,19 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { waitFor } from "../src/daemon";
 import { repoRoot } from "../src/home";
+import { freePort } from "./free-port";
 import { mintToken } from "../src/issuer/client";
 import { ensureDevVars } from "../src/secrets";
-
-/** A port nobody listens on now: `wrangler dev` must not take the stack's edge port, nor another checkout's inspector. */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 /**
  * `npm run dev` exactly as a developer types it (plain `wrangler dev`, no flags but the ports),
@@ -28,6 +19,7 @@ describe("npm run dev (plain wrangler dev) with the stack up", () => {
   beforeAll(async () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
+    // Ports of its own: not the stack edge's, nor the inspector port another checkout's `wrangler dev` may hold.
     dev = spawn("npm", ["run", "dev", "--", "--port", String(port), "--inspector-port", String(await freePort())], {
       cwd: repoRoot,
       // Offline here: no fetch of the Request.cf template from Cloudflare.
