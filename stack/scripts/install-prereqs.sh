@@ -13,9 +13,11 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 # Only to validate docker-compose.yml (docker-compose config -q needs no engine).
 command -v docker-compose >/dev/null || need+=(docker-compose)
+# The edge bench's load generator (C): autocannon in Node tops out below the edge it measures.
+command -v wrk >/dev/null || need+=(wrk)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "prerequisites: all present (java, mvn, redis-server, postgresql, chromium, docker-compose)"
+  echo "prerequisites: all present (java, mvn, redis-server, postgresql, chromium, docker-compose, wrk)"
   exit 0
 fi
 sudo=""
