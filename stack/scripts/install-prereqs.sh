@@ -17,7 +17,7 @@ command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v wrk >/dev/null || need+=(wrk)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "prerequisites: all present (java, mvn, redis-server, postgresql, chromium, docker-compose, wrk)"
+  echo "prerequisites: all present (java, mvn, redis-server, postgresql, chromium, docker-compose)"
   exit 0
 fi
 sudo=""
