@@ -5,8 +5,9 @@
  * below a hello world on workerd, so every path looked alike (issue 24).
  *
  * Templates: a header value or the body may name `{sub}` and `{token}` (the buyer of this request,
- * rotated over `buyers`) and `{n}` (unique per request: thread number and counter), e.g. an
- * Idempotency-Key `run-{n}`. A request without placeholders is formatted once.
+ * rotated over `buyers`) and `{n}` (unique per request: the script's own tag, thread number and
+ * counter, so a warm-up and the run after it never share a key), e.g. an Idempotency-Key `run-{n}`.
+ * A request without placeholders is formatted once.
  */
 
 export interface WrkBuyer {
@@ -65,7 +66,8 @@ const varies = (r: WrkRequest) => [...Object.values(r.headers), r.body ?? ""].so
  * The script. `ports`: when given, thread i connects to ports[i % ports.length] on 127.0.0.1
  * (one wrk thread per workerd process, for the both-cores experiment); otherwise the URL's.
  */
-export function wrkScript(r: WrkRequest, options: { ports?: readonly number[] } = {}): string {
+export function wrkScript(r: WrkRequest, options: { ports?: readonly number[]; tag?: string } = {}): string {
+  const tag = options.tag ?? `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const dynamic = varies(r);
   const names = [...Object.values(r.headers), r.body ?? ""].join("");
   if (dynamic && /\{(sub|token)\}/.test(names) && !r.buyers?.length) throw new Error("a template names {sub} or {token} but there are no buyers");
@@ -96,7 +98,7 @@ local fixed = nil
 
 local function build()
   counter = counter + 1
-  local n = tid .. "-" .. counter
+  local n = ${luaString(`${tag}.`)} .. tid .. "-" .. counter
   local sub, token = "", ""
   if #buyers > 0 then
     local b = buyers[(counter % #buyers) + 1]
