@@ -17,7 +17,9 @@ describe("saturation", () => {
     const busy = { cores: 0.97, threads: 1, saturated: true };
     expect(ratioOrRefusal({ rps: 400, generator: free }, { rps: 1000, generator: free })).toEqual({ ratio: 0.4, refused: undefined });
     expect(ratioOrRefusal({ rps: 400, generator: free }, { rps: 1000, generator: busy }).refused).toBe("generator saturated in hello world's window");
-    expect(ratioOrRefusal({ rps: 400, generator: busy }, { rps: 1000, generator: busy }).refused).toBe("generator saturated in this path's and hello world's window");
+    expect(ratioOrRefusal({ rps: 400, generator: busy }, { rps: 1000, generator: busy }).refused).toBe(
+      "generator saturated in this path's and hello world's window",
+    );
     expect(ratioOrRefusal({ rps: 400, generator: free }, { rps: 0, generator: free }).refused).toMatch(/nothing/);
   });
 

@@ -62,7 +62,19 @@ function descendsFrom(procs: Map<number, Proc>, pid: number, ancestor: number): 
   return false;
 }
 
-export type CpuLabel = "bench (load gen)" | "wrk (load gen)" | "workerd (bench)" | "workerd (stack edge)" | "bridge" | "redis" | "redis-cli monitor" | "origin" | "worker" | "kafka" | "postgres" | "other";
+export type CpuLabel =
+  | "bench (load gen)"
+  | "wrk (load gen)"
+  | "workerd (bench)"
+  | "workerd (stack edge)"
+  | "bridge"
+  | "redis"
+  | "redis-cli monitor"
+  | "origin"
+  | "worker"
+  | "kafka"
+  | "postgres"
+  | "other";
 
 /** This checkout's process: started from it, or running its node_modules (workerd). */
 const ours = (p: Proc) => p.cwd === repoRoot || p.cwd.startsWith(`${repoRoot}/`) || p.cmd.includes(`${repoRoot}/`);
