@@ -28,7 +28,7 @@ import cliProgress from "cli-progress";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
 import { loadavg } from "node:os";
-import { Redis } from "ioredis";
+import { redisServerPid } from "./bench/redis-pid";
 import { flood } from "./bench/cannon";
 import { cpuBetween, describeCpu, sampleCpu } from "./bench/cpu";
 import { initSale, orderFlood } from "./bench/edge-api";
@@ -92,19 +92,6 @@ const stats = (values: number[]) => {
   const sorted = sortedAscending(values);
   return { p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)), max: Math.round(sorted.at(-1) ?? NaN) };
 };
-
-async function redisServerPid(url: string): Promise<number | undefined> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    const pid = /^process_id:(\d+)/m.exec(await redis.info("server"))?.[1];
-    return pid ? Number(pid) : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /** Waits until PostgreSQL holds `expected` orders of the sale (or 120 s); returns how many it holds. */
 async function persistedCount(db: pg.Pool, saleId: string, expected: number, label: string): Promise<number> {
