@@ -10,6 +10,8 @@
  * A request without placeholders is formatted once.
  */
 
+import type { CannonResult } from "./cannon";
+
 export interface WrkBuyer {
   sub: string;
   /** A token of the stack's dev issuer (IDENTITY=jwt); empty for anonymous buyers. */
@@ -25,20 +27,8 @@ export interface WrkRequest {
   buyers?: readonly WrkBuyer[];
 }
 
-/** What a run printed, in the units the benches use (ms). */
-export interface WrkResult {
-  /** Responses received. */
-  requests: number;
-  /** Requests formatted by the script: sent, or about to be when the run ended (at most one per connection more). */
-  sent: number;
-  seconds: number;
-  rps: number;
-  statusCodes: Record<string, number>;
-  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
-  /** Socket errors (connect, read, write); timeouts apart. */
-  errors: number;
-  timeouts: number;
-}
+/** What a run printed, in the units the benches use (ms): the same shape as autocannon's (bench/cannon.ts). */
+export type WrkResult = CannonResult;
 
 export const RESULT_MARKER = "WRK_RESULT ";
 
