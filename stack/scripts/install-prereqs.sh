@@ -16,6 +16,8 @@ command -v pg_dump >/dev/null || need+=(postgresql-client)
 # Headless Chromium for the waiting-room tests (driven by playwright-core).
 command -v chromium >/dev/null || need+=(chromium)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+# The edge bench's load generator (C): autocannon in Node tops out below the edge it measures.
+command -v wrk >/dev/null || need+=(wrk)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 
