@@ -9,5 +9,12 @@ export interface Scenario {
 }
 export declare const flood: Scenario;
 export declare const crowd: Scenario & { pollSeconds: number; arrivalSeconds: number };
+export declare const spike: Omit<Scenario, "buyers" | "vus"> & {
+  peakPerSecond: number;
+  rampSeconds: number;
+  holdSeconds: number;
+  preAllocatedVUs: number;
+  maxVUs: number;
+};
 export declare const expectedStatuses: number[];
-export declare function productIdFor(scenario: Scenario, runId: string): string;
+export declare function productIdFor(scenario: Pick<Scenario, "name">, runId: string): string;

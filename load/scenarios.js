@@ -30,3 +30,22 @@ export const crowd = {
 export const expectedStatuses = [200, 302, 409];
 
 export const productIdFor = (scenario, runId) => `${scenario.name}-${runId}`;
+
+/**
+ * A drop as it arrives: an open workload, buyers arriving at a rate whatever the answers' speed
+ * (k6's ramping-arrival-rate), rising from nothing to the peak within seconds, holding, then gone.
+ * Each arrival is a new signed-in buyer with one attempt.
+ */
+export const spike = {
+  name: "spike",
+  stock: 1000,
+  ratePerSecond: 2000,
+  perUserLimit: 1,
+  /** Arrivals per second at the top of the spike. */
+  peakPerSecond: 5000,
+  rampSeconds: 5,
+  holdSeconds: 20,
+  /** Virtual users ready before the spike, and the most k6 may add when answers slow down. */
+  preAllocatedVUs: 500,
+  maxVUs: 5000,
+};

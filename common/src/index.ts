@@ -4,7 +4,7 @@ export { IdempotencyKey, OrderMessage, ProductId, SaleEvent, SaleStarted, SaleTe
 export { CHALLENGE_SOLUTION_HEADER, leadingZeroBits, POW_HOW, powInput, solves } from "./pow";
 export { forgetSales, Outbox, outboxEventsKey, OUTBOXES_KEY, saleKeys, type KeyRemover, type SaleKeys } from "./redis-keys";
 export { hmacKey, OUTBOX_ID_HEADER, SignatureHeaders, signedHeaders, signRequest, verifyRequest, type SignedRequest } from "./signature";
-export { Topics } from "./topics";
+export { ConsumerGroups, Topics } from "./topics";
 export {
   BILL_COMPONENTS,
   BILL_KEY,

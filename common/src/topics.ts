@@ -4,3 +4,6 @@ export const Topics = {
   /** Messages that can never be persisted, with the reason in a header. */
   deadLetters: "orders.dlq",
 } as const;
+
+/** The worker's consumer group: the origin reads its lag for the operator's page. */
+export const ConsumerGroups = { worker: "fluxgate-worker" } as const;

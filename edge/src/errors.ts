@@ -1,10 +1,24 @@
 import type { ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { EdgeConfigError } from "./config";
+import { UNAVAILABLE_RETRY_AFTER_S, UpstashUnavailable } from "./upstash-health";
 
 /** Every error leaves the edge as JSON with a reason a client can act on. */
 export const onError: ErrorHandler = (error, c) => {
   if (error instanceof EdgeConfigError) return c.json({ error: "misconfigured", problems: error.problems }, 500);
+  if (error instanceof UpstashUnavailable) {
+    // Nothing was decided: the buyer keeps whatever place it has and tries again (the same key is safe).
+    console.error(JSON.stringify({ level: "error", msg: "upstash unavailable", path: new URL(c.req.url).pathname, error: error.message }));
+    return c.json(
+      {
+        status: "unavailable",
+        error: "the sale's database cannot be reached right now: try again shortly, your place is kept",
+        retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S,
+      },
+      503,
+      { "retry-after": String(UNAVAILABLE_RETRY_AFTER_S) },
+    );
+  }
   if (error instanceof HTTPException) return error.res ? error.getResponse() : c.json({ error: error.message }, error.status);
   console.error("unhandled edge error", error);
   return c.json({ error: "internal error" }, 500);

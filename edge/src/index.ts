@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { EdgeEnv } from "./env";
 import { notFound, onError } from "./errors";
+import { serverTiming } from "./http/server-timing";
 import { Isolate } from "./isolate";
 import { admin } from "./routes/admin";
 import { health } from "./routes/health";
@@ -12,9 +13,10 @@ import { waitingRoom } from "./routes/waiting-room";
 /** The edge as one isolate runs it: its state built once, here, and handed to every route. */
 export function createEdge(isolate = new Isolate()) {
   const app = new Hono<EdgeEnv>()
+    .use(serverTiming)
     .use(isolate.context())
     .route("/health", health)
-    .route("/admin", admin)
+    .route("/admin", admin(isolate))
     .route("/init", init(isolate))
     .route("/order", order(isolate))
     .route("/sales", sales(isolate))

@@ -7,6 +7,7 @@ import { VerifiedTokens } from "./identity/verified-tokens";
 import { SaleMemory } from "./memory";
 import { GateCalls } from "./purchase/gate-calls";
 import { RedisClients } from "./redis";
+import { UpstashHealth } from "./upstash-health";
 
 /**
  * Everything one isolate keeps between requests, built once (index.ts) and handed to the routes:
@@ -18,8 +19,10 @@ export class Isolate {
   readonly jwks: JwksCache;
   readonly tokens: VerifiedTokens;
   readonly solutions: CheckedSolutions;
+  /** Upstash as this isolate sees it: round trips and failures (the operator's page shows them). */
+  readonly upstash: UpstashHealth;
   private readonly configs = new ConfigReader();
-  private readonly clients = new RedisClients();
+  private readonly clients: RedisClients;
 
   constructor(readonly now: () => number = Date.now) {
     this.memory = new SaleMemory(now);
@@ -27,6 +30,8 @@ export class Isolate {
     this.jwks = new JwksCache(now);
     this.tokens = new VerifiedTokens(now);
     this.solutions = new CheckedSolutions(now);
+    this.upstash = new UpstashHealth(now);
+    this.clients = new RedisClients(this.upstash);
   }
 
   /**

@@ -51,6 +51,24 @@ describe("the operator's figures", () => {
     expect(queued.series.at(-1)!.queued).toBe(2);
   });
 
+  it("show what the on-call engineer watches: the rate's target, Upstash as the edge sees it, and the pipeline as the origin sees it", async () => {
+    const productId = uniqueProduct("ops-oncall");
+    await initSale({ productId, quantity: 5, ratePerSecond: 7, burst: 2 });
+    await order({ productId, userId: "watched" });
+    type OnCall = {
+      ratePerSecond: number;
+      upstash: { scope: string; calls: number; failures: number; latencyMs: { p50: number | null; p99: number | null } };
+      pipeline: { outboxBacklog?: number; consumerLag?: number | null; error?: string };
+    };
+    const stats = await (await call(`/admin/sales/${productId}`, { headers: ADMIN })).json<OnCall>();
+    expect(stats.ratePerSecond).toBe(7);
+    expect(stats.upstash).toMatchObject({ scope: "this edge isolate", failures: 0 });
+    expect(stats.upstash.calls).toBeGreaterThan(0);
+    expect(stats.upstash.latencyMs.p50).toBeGreaterThanOrEqual(0);
+    // These tests sign with a secret of their own, which the stack's origin refuses: the page says why.
+    expect(stats.pipeline).toEqual({ error: "origin answered 401" });
+  });
+
   it("are behind the admin token; the page itself holds no data", async () => {
     expect((await call(`/admin/sales/${uniqueProduct()}`)).status).toBe(401);
     const page = await call("/admin");

@@ -13,6 +13,7 @@ const accepted = new Counter("orders_accepted");
 const soldOut = new Counter("orders_sold_out");
 const serverErrors = new Counter("server_errors");
 
+/** @type {import("k6/options").Options} */
 export const options = {
   scenarios: {
     crowd: {

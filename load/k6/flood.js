@@ -9,6 +9,7 @@ const productId = saleProductId(flood);
 const accepted = new Counter("orders_accepted");
 const serverErrors = new Counter("server_errors");
 
+/** @type {import("k6/options").Options} */
 export const options = {
   scenarios: {
     flood: { executor: "shared-iterations", vus: flood.vus, iterations: flood.buyers, maxDuration: "5m" },

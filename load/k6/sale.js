@@ -30,7 +30,7 @@ export function postOrder(productId, auth, key) {
     });
   const res = send({});
   if (res.status !== 401 || res.json("status") !== "challenge") return res;
-  const solution = solveChallenge(res.json("challenge"), res.json("difficulty"), (text) => crypto.sha256(text, "hex"));
+  const solution = solveChallenge(String(res.json("challenge")), Number(res.json("difficulty")), (text) => crypto.sha256(text, "hex"));
   return send({ [CHALLENGE_SOLUTION_HEADER]: solution });
 }
 
@@ -62,7 +62,7 @@ export function startSale(scenario, productId) {
 }
 
 export function checkSale(productId) {
-  const sale = http.get(`${BASE_URL}/sales/${productId}`).json();
+  const sale = /** @type {{ sold: number, quantity: number, remaining: number }} */ (http.get(`${BASE_URL}/sales/${productId}`).json());
   check(sale, { "never oversold": (s) => s.sold <= s.quantity && s.remaining >= 0 });
   console.log(`sale ${productId}: sold ${sale.sold} of ${sale.quantity}`);
 }

@@ -3,35 +3,39 @@
  *
  * The edge worker is bundled with the pinned wrangler (`deploy --dry-run`, offline) and run on
  * workerd through the Miniflare API as EDGE_ISOLATES isolates (4) behind the stack's round-robin
- * router (no `wrangler dev` proxy in the request path), wired to the
- * running local stack's bridge (→ redis-server) and origin. From this process:
+ * router (no `wrangler dev` proxy in the request path), wired to the running local stack's
+ * bridge (→ redis-server) and origin. The load generator is `wrk` (C, one thread by default):
+ * autocannon in this Node process topped out near 2,000 requests/s, below a hello world on
+ * workerd, so it measured itself (issue 24). Every window prints wrk's CPU beside its figure; a
+ * ratio is refused when the generator was saturated (bench/saturation.ts).
  *
- *  1. hello world   an inline worker in the same Miniflare setup: the ceiling of this machine
+ *  1. hello world   an inline worker behind the same router and isolates, sent the very requests
+ *                   of the sold-out path (the generator does the same work): the ceiling
  *  2. sold-out      POST /order on a sale with no stock: answered from isolate memory
- *  3. throttled     a sale with a tiny rate and a non-empty queue: every request 302 + ticket
- *  4. accepted      a sale with huge stock: every request a distinct userId + Idempotency-Key
- *  5. whole sale    SALE_STOCK units, SALE_BUYERS browser-like buyers (order → waiting room →
- *                   poll status → order again), run to the end
+ *  3. gate          a buyer past the per-buyer limit: one EVALSHA per request, 409
+ *  4. accepted      huge stock: one EVALSHA per request, 200, and the forward to the origin
+ *  5. throttled     a sale with a tiny rate and a non-empty queue: every request 302 + ticket
+ *  6. whole sale    SALE_STOCK units, SALE_BUYERS browser-like buyers (order → waiting room →
+ *                   poll status → order again), run to the end (undici, bounded pool)
  *
- * 1-4 are autocannon floods (programmatic API, in this process). workerd runs a single isolate on
- * one thread, so it saturates at 16-32 connections (a sweep on this 2-core machine: hello world
- * 5.6k/5.2k/4.8k req/s at 16/32/64, the gate paths flat from 16 on, with p99 latency doubling per
- * doubling of connections): 32 keeps workerd busy while the gate paths wait on the bridge, and
- * the load generator stays at ~0.1-0.2 core. Each flood is sized by its 1 s warm-up to last about
- * BENCH_SECONDS as a fixed number of requests, so every request sent is answered and what Redis
- * saw in the window belongs exactly to the requests counted. 5 is plain undici with a bounded
- * pool of connections.
+ * 1-4 run in BENCH_ROUNDS alternating rounds, signed in (IDENTITY=jwt, the default: a token of
+ * the stack's dev issuer per buyer, a fresh Idempotency-Key per request) and, for reference,
+ * IDENTITY=anonymous; each path's median round is compared with hello world's. CPU per process
+ * from /proc over each run's steady part (bench/cpu.ts): workerd's CPU per request, wrk's, and
+ * which process was at 100% (bench/saturation.ts).
  *
  * Redis: `INFO commandstats` deltas read from redis-server itself (bench/redis-stats.ts), and the
  * bill (bench/bill.ts): every command naming each path's own sale keys, by the connection that
- * sent it (the edge's through the bridge, the origin's forward and relay), whatever the command.
- * CPU per process from /proc (bench/cpu.ts).
+ * sent it. wrk runs for a duration: the requests in flight when it stops (≤ one per connection)
+ * still reach the edge, so a path's commands are compared with [answered, sent].
  *
  * Prints a table on stdout (progress on stderr), writes .fluxgate/bench/edge.json. Exit code 1
- * only for a correctness failure (oversell, a duplicated order); other misses print FAIL.
+ * only for a correctness failure (oversell, a duplicated order); other misses print ❌.
  *
- * Settings (environment): BENCH_SECONDS (8) per flood, BENCH_CONNECTIONS (32), BENCH_MONITOR
- * (1; 0 = commandstats only), SALE_BUYERS (10000), SALE_STOCK (500), SALE_RATE (200
+ * Settings (environment): BENCH_SECONDS (5) per flood, BENCH_ROUNDS (3), BENCH_CONNECTIONS (32),
+ * BENCH_EDGE_PROCESSES (1; 2 = the isolates split over two workerd processes, wrk's threads
+ * spread over them), BENCH_WRK_THREADS (= processes), BENCH_MONITOR (1; 0 = commandstats only),
+ * BENCH_SALE (1; 0 = no whole sale), SALE_BUYERS (10000), SALE_STOCK (500), SALE_RATE (200
  * admissions/s), SALE_BURST (20), SALE_ARRIVAL_SECONDS (3), SALE_CONNECTIONS (64),
  * SALE_DEADLINE_SECONDS (60).
  */
@@ -40,27 +44,37 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { forgetSales, OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
+import { edgeIsolates } from "@fluxgate/stack";
 import cliProgress from "cli-progress";
-import { flood, type Flood } from "./bench/cannon";
-import { cpuBetween, sampleCpu, type CpuUse } from "./bench/cpu";
 import { BillMeter } from "./bench/bill";
-import { monitorAvailable } from "./bench/monitor";
-import { call, edgeBindings, initSale, orderFlood, pathSetups, seedQueue } from "./bench/edge-api";
+import { cpuBetween, sampleCpu } from "./bench/cpu";
+import { call, edgeBindings, initSale } from "./bench/edge-api";
+import { buildEdge, luaCommandsIn, startIsolates, type RunningIsolates } from "./bench/edge-bundle";
+import { orderRequest, PATH_SALES, type Identity, type PathName } from "./bench/edge-floods";
+import { report, type EdgeBenchSettings, type PathResult, type RedisWindow, type SaleRun } from "./bench/edge-report";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
+import { codeVersion } from "./bench/git";
+import { mintTokens } from "./bench/identity";
+import { monitorAvailable } from "./bench/monitor";
 import { CommandStats, GATE_COMMANDS, WAITING_ROOM_COMMANDS } from "./bench/redis-stats";
 import { runSale } from "./bench/sale";
+import { generatorUse } from "./bench/saturation";
 import { fmtInt } from "./bench/table";
-import { report, type EdgeBenchSettings, type PathResult, type RedisWindow, type SaleRun } from "./bench/edge-report";
-import { edgeIsolates } from "@fluxgate/stack";
-import { buildEdge, luaCommandsIn, startIsolates, type RunningIsolates } from "./bench/edge-bundle";
+import { requireWrk, runWrk } from "./bench/wrk";
+import type { WrkBuyer, WrkRequest } from "./bench/wrk-script";
 
+const processes = Math.max(1, intEnv("BENCH_EDGE_PROCESSES", 1));
 const settings: EdgeBenchSettings = {
   seconds: intEnv("BENCH_SECONDS", 5),
-  /** Alternating hello-world / sold-out rounds (odd: the median is one of them). */
+  /** Alternating rounds of every path (odd: the median is one of them). */
   rounds: intEnv("BENCH_ROUNDS", 3),
   warmupSeconds: 1,
   connections: intEnv("BENCH_CONNECTIONS", 32),
+  isolates: edgeIsolates(),
+  processes,
+  threads: Math.max(1, intEnv("BENCH_WRK_THREADS", processes)),
   sale: {
+    enabled: process.env.BENCH_SALE !== "0",
     buyers: intEnv("SALE_BUYERS", 10_000),
     stock: intEnv("SALE_STOCK", 500),
     rate: intEnv("SALE_RATE", 200),
@@ -75,6 +89,10 @@ const settings: EdgeBenchSettings = {
     pollMs: 1_000,
   },
 };
+/** Buyers each flood rotates over: enough that no per-buyer limit (1,000 on the accepted sale) is reached. */
+const POOL = 1_000;
+/** Buyers past the limit on the gate path: each bought once before the flood. */
+const GATE_POOL = 200;
 
 const outDir = join(fluxgateHome(), "bench");
 mkdirSync(outDir, { recursive: true });
@@ -82,56 +100,32 @@ const runId = `b${Date.now().toString(36)}`;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const startedAt = Date.now();
 
-// ---------------------------------------------------------------- progress (stderr)
-
-const TOTAL_STEPS = 6;
-let step = 0;
-function bar(name: string, total: number, unit: string) {
-  step++;
-  const b = new cliProgress.SingleBar(
-    {
-      format: `[${step}/${TOTAL_STEPS}] ${name.padEnd(22)} |{bar}| {value}/{total} ${unit}  {info}`,
-      hideCursor: true,
-      noTTYOutput: true,
-      notTTYSchedule: 2_000,
-      stopOnComplete: false,
-      clearOnComplete: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  b.start(total, 0, { info: "" });
-  return b;
-}
-
 // ---------------------------------------------------------------- measuring
 
 interface Context {
   stats: CommandStats;
   redisUrl: string;
   monitor: boolean;
+  redisPid: number | undefined;
 }
 
-let redisPid: number | undefined;
-
-/** Runs `work` between two INFO commandstats snapshots (and a MONITOR capture for `productIds`), with the CPU used meanwhile. */
+/** Runs `work` between two INFO commandstats snapshots (and a MONITOR capture for `productIds`). */
 async function redisWindow<T>(
   ctx: Context,
   edgeCommands: readonly string[],
   productIds: string[],
   label: string,
   work: () => Promise<T>,
-): Promise<{ result: T; redis: RedisWindow; cpu: CpuUse }> {
+): Promise<{ result: T; redis: RedisWindow }> {
   // The edge's commands are those its connections (the bridge's) send, whatever the command: an extra one shows.
   const meter = ctx.monitor && productIds.length ? await BillMeter.start(ctx.redisUrl, outDir, label, productIds) : undefined;
   try {
-    const cpu0 = sampleCpu();
     const { result, usage } = await ctx.stats.around(edgeCommands, async () => {
       const r = await work();
       // Requests still in flight when the load generator stopped reach Redis a moment later.
       await sleep(300);
       return r;
     });
-    const cpu = cpuBetween(cpu0, sampleCpu(), redisPid);
     let mine: RedisWindow["mine"];
     if (meter) {
       const bill = await meter.stop();
@@ -141,84 +135,141 @@ async function redisWindow<T>(
       }
       mine = { edge: bill.byCommand.edge, total: bill.commands.edge, origin, originTotal: bill.commands.forward + bill.commands.relay };
     }
-    return { result, redis: { usage, mine }, cpu };
+    return { result, redis: { usage, mine } };
   } catch (error) {
     await meter?.stop().catch(() => undefined);
     throw error;
   }
 }
 
-async function measureFlood(
-  ctx: Context,
-  worker: RunningIsolates,
-  name: string,
-  description: string,
-  productId: string | undefined,
-  f: Flood,
-  warm: Flood = f,
-): Promise<PathResult> {
-  const b = bar(name, settings.seconds, "s");
-  // Warm-up (not measured): JIT, connections, and for the sold-out path the isolate's memory.
-  // Its rate sizes the measured run: a fixed number of requests lasting about BENCH_SECONDS.
-  const warmed = await flood(worker.url, warm, { connections: settings.connections, seconds: settings.warmupSeconds });
-  const amount = Math.max(settings.connections * 20, Math.round(warmed.rps * settings.seconds));
-  // The warm-up's last requests (one per connection) may still be served: let them land first.
-  await sleep(300);
-  const t0 = performance.now();
-  const {
-    result: cannon,
-    redis,
-    cpu,
-  } = await redisWindow(ctx, productId ? GATE_COMMANDS : [], productId ? [productId] : [], name.replace(/\W+/g, "-"), () =>
-    flood(worker.url, f, {
-      connections: settings.connections,
-      seconds: settings.seconds,
-      amount,
-      onTick: (done) => {
-        b.update(Math.min(settings.seconds, Math.round((performance.now() - t0) / 1000)), { info: `${fmtInt(done)}/${fmtInt(amount)} requests` });
-      },
-    }),
-  );
-  b.update(settings.seconds, { info: `${fmtInt(cannon.requests)} requests in ${cannon.seconds.toFixed(1)} s, ${fmtInt(cannon.rps)} req/s` });
-  b.stop();
-  // hello world has no Redis binding at all: whatever redis did meanwhile was someone else.
-  const commands = productId ? (redis.mine?.total ?? redis.usage.edge) : 0;
-  return { name, description, cannon, redis, commands, commandsPerRequest: commands / Math.max(1, cannon.sent), cpu };
+/** EDGE_ISOLATES isolates, in BENCH_EDGE_PROCESSES workerd processes (each its own router over its share). */
+interface Edge {
+  url: URL;
+  /** Each process's port, when there are several (wrk's threads are spread over them). */
+  ports: number[] | undefined;
+  dispose: () => Promise<void>;
 }
 
-/** The round with the median throughput (of an odd number of rounds), all its figures kept together. */
+async function startEdge(o: Omit<Parameters<typeof startIsolates>[0], "isolates">): Promise<Edge> {
+  const running: RunningIsolates[] = [];
+  const per = Math.max(1, Math.round(settings.isolates / settings.processes));
+  for (let i = 0; i < settings.processes; i++) running.push(await startIsolates({ ...o, isolates: per }));
+  return {
+    url: running[0]!.url,
+    ports: settings.processes > 1 ? running.map((r) => Number(r.url.port)) : undefined,
+    dispose: async () => {
+      await Promise.all(running.map((r) => r.dispose()));
+    },
+  };
+}
+
+interface Flood {
+  name: "hello world" | "sold-out" | "gate" | "accepted" | "throttled";
+  identity: Identity | "-";
+  description: string;
+  edge: Edge;
+  /** The path's sale: its Redis commands are counted (none for hello world). */
+  productId: string | undefined;
+  request: WrkRequest;
+}
+
+async function measure(ctx: Context, f: Flood, tag: string): Promise<PathResult> {
+  const wrk = { connections: settings.connections, threads: settings.threads, redisPid: ctx.redisPid, ...(f.edge.ports ? { ports: f.edge.ports } : {}) };
+  // Warm-up (not measured): JIT, connections, and for the sold-out path the isolates' memory.
+  await runWrk(f.edge.url, f.request, { ...wrk, seconds: settings.warmupSeconds });
+  await sleep(300);
+  const label = `${f.name}-${f.identity}`.replace(/\W+/g, "-");
+  const { result: run, redis } = await redisWindow(ctx, f.productId ? GATE_COMMANDS : [], f.productId ? [f.productId] : [], label, () =>
+    runWrk(f.edge.url, f.request, { ...wrk, seconds: settings.seconds }),
+  );
+  // hello world has no Redis binding at all: whatever redis did meanwhile was someone else.
+  const commands = f.productId ? (redis.mine?.total ?? redis.usage.edge) : 0;
+  const generator = generatorUse(run.cpu, run.threads);
+  const workerd = run.cpu.peak["workerd (bench)"] ?? 0;
+  log(
+    `${tag} ${`${f.name} (${f.identity})`.padEnd(22)} ${fmtInt(run.result.rps).padStart(6)} req/s  wrk ${generator.cores.toFixed(2)}/${generator.threads} core${generator.saturated ? " SATURATED" : ""}  ` +
+      `workerd ${workerd.toFixed(2)}  codes ${JSON.stringify(run.result.statusCodes)}`,
+  );
+  return {
+    name: f.name,
+    identity: f.identity,
+    description: f.description,
+    load: run.result,
+    cpu: run.cpu,
+    generator,
+    redis,
+    commands,
+    commandsPerRequest: commands / Math.max(1, run.result.requests),
+    rounds: [run.result.rps],
+  };
+}
+
+/** The round with the median throughput (of an odd number of rounds), all its figures kept together, every round's rate listed. */
 function medianRound(rounds: PathResult[]): PathResult {
-  const sorted = [...rounds].sort((a, b) => a.cannon.rps - b.cannon.rps);
+  const sorted = [...rounds].sort((a, b) => a.load.rps - b.load.rps);
   const median = sorted[Math.floor(sorted.length / 2)]!;
-  const rps = rounds.map((r) => Math.round(r.cannon.rps).toLocaleString("en")).join(", ");
-  return { ...median, description: `${median.description}; median of ${rounds.length} alternating rounds (${rps} req/s)` };
+  return { ...median, rounds: rounds.map((r) => r.load.rps) };
+}
+
+/** Buyers who bought their one unit of the gate sale: from then on each attempt is one EVALSHA answered 409. */
+async function buyOnceEach(edge: Edge, productId: string, identity: Identity, buyers: readonly WrkBuyer[]): Promise<void> {
+  const statuses: Record<number, number> = {};
+  for (let i = 0; i < buyers.length; i += 16) {
+    await Promise.all(
+      buyers.slice(i, i + 16).map(async (b) => {
+        const r = await call(edge.url, "/order", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "idempotency-key": `${runId}-first-${b.sub}`,
+            ...(identity === "jwt" ? { authorization: `Bearer ${b.token}` } : {}),
+          },
+          body: JSON.stringify(identity === "jwt" ? { productId } : { productId, userId: b.sub }),
+        });
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      }),
+    );
+  }
+  if (statuses[200] !== buyers.length) throw new Error(`gate path setup: each buyer's first order should be accepted, got ${JSON.stringify(statuses)}`);
+}
+
+/** Makes the throttled sale's queue non-empty: the first order takes the only token, the second queues. */
+async function seedQueue(edge: Edge, request: WrkRequest, buyers: readonly WrkBuyer[]): Promise<void> {
+  const statuses: number[] = [];
+  for (const b of buyers.slice(0, 2)) {
+    const headers = { ...request.headers, authorization: `Bearer ${b.token}`, "idempotency-key": `${runId}-seed-${b.sub}` };
+    statuses.push((await call(edge.url, "/order", { method: "POST", headers, body: request.body! })).status);
+  }
+  if (statuses[1] !== 302) throw new Error(`throttled setup: expected 200 then 302, got ${statuses.join(", ")}`);
 }
 
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<number> {
+  requireWrk();
+  const version = codeVersion();
+  const loadAtStart = loadavg();
   log(
-    `edge bench ${runId}: ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), load average ${loadavg()
-      .map((x) => x.toFixed(2))
-      .join(" ")}`,
+    `edge bench ${runId}: ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), load average ${loadAtStart.map((x) => x.toFixed(2)).join(" ")}; ` +
+      `${settings.isolates} isolates in ${settings.processes} workerd process(es), wrk ${settings.threads} thread(s) × ${settings.connections} connections`,
   );
   const stack = await ensureStack(log);
   const vars = readDevVars();
-  // The gate's own paths, with one fixed body per flood: identity and challenges are measured by bench-identity.
-  const bindings = edgeBindings(stack, vars, "anonymous");
+  const admin = vars.ADMIN_TOKEN!;
 
-  // 1/6: build
-  const b = bar("build (wrangler)", 1, "bundle");
   const t0 = performance.now();
   const built = await buildEdge(join(outDir, "edge-bundle"));
   const buildMs = Math.round(performance.now() - t0);
-  b.update(1, { info: `wrangler ${built.wranglerVersion}, ${buildMs} ms` });
-  b.stop();
+  log(`built with wrangler ${built.wranglerVersion} in ${buildMs} ms`);
 
   const lua = luaCommandsIn(built.scriptPath);
   const stats = new CommandStats(stack.redisUrl, lua);
-  redisPid = await stats.serverPid().catch(() => undefined);
-  const ctx: Context = { stats, redisUrl: stack.redisUrl, monitor: process.env.BENCH_MONITOR !== "0" && monitorAvailable() };
+  const ctx: Context = {
+    stats,
+    redisUrl: stack.redisUrl,
+    monitor: process.env.BENCH_MONITOR !== "0" && monitorAvailable(),
+    redisPid: await stats.serverPid().catch(() => undefined),
+  };
   const logPath = join(outDir, "workerd.log");
 
   // Background: what redis does while nobody benches (other clients pollute the counts).
@@ -230,120 +281,121 @@ async function main(): Promise<number> {
     .scard(OUTBOXES_KEY)
     .catch(() => NaN);
 
-  // 2/6 and 3/6: hello world and the sold-out path, measured in alternating rounds while both
-  // workers run, and compared by their median rounds: the ratio then reflects the two workers,
-  // not whatever else this 2-core machine did during one of them.
-  // Both behind the same round-robin over EDGE_ISOLATES isolates (default 4), as the stack's edge runs.
-  const isolates = edgeIsolates();
-  const hello = await startIsolates({ isolates, script: `export default { fetch() { return new Response("hello world") } }`, logPath });
-  const edge = await startIsolates({ isolates, scriptPath: built.scriptPath, bindings, logPath });
-  const products = {
-    soldOut: `${runId}-soldout`,
-    throttled: `${runId}-throttled`,
-    accepted: `${runId}-accepted`,
-    sale: `${runId}-sale`,
+  // The buyers sign in before the drop, as a shop's customers do: minting is outside every window.
+  const subs = Array.from({ length: POOL }, (_, i) => `${runId}-b${i}`);
+  const gateSubs = Array.from({ length: GATE_POOL }, (_, i) => `${runId}-g${i}`);
+  const tokens = await mintTokens(stack.issuer.url, [...subs, ...gateSubs]);
+  const pool = (list: string[], identity: Identity): WrkBuyer[] => list.map((sub) => ({ sub, token: identity === "jwt" ? tokens.get(sub)! : "" }));
+
+  const identities: Identity[] = ["jwt", "anonymous"];
+  const edges = new Map<Identity, Edge>();
+  const hello = await startEdge({ script: `export default { fetch() { return new Response("hello world") } }`, logPath });
+  const products: string[] = [];
+  const product = (name: string) => {
+    const p = `${runId}-${name}`;
+    products.push(p);
+    return p;
   };
   let helloResult: PathResult;
-  let paths: PathResult[] = [];
-  let sale: SaleRun;
+  const paths: PathResult[] = [];
+  let sale: SaleRun | undefined;
   try {
-    const health = await call(edge.url, "/health");
-    if (health.status !== 200) throw new Error(`edge /health answered ${health.status}: ${JSON.stringify(health.body)}`);
-    const admin = vars.ADMIN_TOKEN!;
-
-    // Sold out: quantity 0, so the first gate call says sold_out and the isolate remembers.
-    await initSale(edge.url, admin, { productId: products.soldOut, ...pathSetups.soldOut });
-    const helloRounds: PathResult[] = [];
-    const soldOutRounds: PathResult[] = [];
-    for (let round = 0; round < settings.rounds; round++) {
-      helloRounds.push(await measureFlood(ctx, hello, "hello world", "inline worker, GET /", undefined, { method: "GET", path: "/" }));
-      soldOutRounds.push(
-        await measureFlood(
-          ctx,
+    const floods: Flood[] = [];
+    let throttledFlood: Flood | undefined;
+    for (const identity of identities) {
+      const edge = await startEdge({ scriptPath: built.scriptPath, bindings: edgeBindings(stack, vars, identity), logPath });
+      edges.set(identity, edge);
+      const health = await call(edge.url, "/health");
+      if (health.status !== 200) throw new Error(`edge /health answered ${health.status}: ${JSON.stringify(health.body)}`);
+      const id = identity === "jwt" ? "j" : "a";
+      const sales: Record<Exclude<PathName, "throttled">, string> = {
+        soldOut: product(`${id}-soldout`),
+        gate: product(`${id}-gate`),
+        accepted: product(`${id}-accepted`),
+      };
+      for (const [path, productId] of Object.entries(sales)) await initSale(edge.url, admin, { productId, ...PATH_SALES[path as PathName] });
+      await buyOnceEach(edge, sales.gate, identity, pool(gateSubs, identity));
+      const buyers = pool(subs, identity);
+      const soldOutRequest = orderRequest(sales.soldOut, identity, buyers, `${runId}-${id}so`);
+      if (identity === "jwt") {
+        floods.push({
+          name: "hello world",
+          identity: "-",
+          description: "inline worker; sent the sold-out path's requests",
+          edge: hello,
+          productId: undefined,
+          request: soldOutRequest,
+        });
+        const throttled = product("j-throttled");
+        await initSale(edge.url, admin, { productId: throttled, ...PATH_SALES.throttled });
+        const request = orderRequest(throttled, identity, buyers, `${runId}-jth`);
+        await seedQueue(edge, request, pool(gateSubs.slice(0, 2), identity));
+        throttledFlood = {
+          name: "throttled",
+          identity,
+          description: "POST /order, rate 0.001/s, queue non-empty: 302 + ticket",
           edge,
-          "sold-out",
-          "POST /order, sale with quantity 0, one fixed body",
-          products.soldOut,
-          orderFlood(products.soldOut, `${runId}-so`, false),
-        ),
+          productId: throttled,
+          request,
+        };
+      }
+      floods.push(
+        {
+          name: "sold-out",
+          identity,
+          description: "POST /order, sale with quantity 0: 409 from isolate memory",
+          edge,
+          productId: sales.soldOut,
+          request: soldOutRequest,
+        },
+        {
+          name: "gate",
+          identity,
+          description: "POST /order by a buyer past the limit: 1 EVALSHA, 409",
+          edge,
+          productId: sales.gate,
+          request: orderRequest(sales.gate, identity, pool(gateSubs, identity), `${runId}-${id}ga`),
+        },
+        {
+          name: "accepted",
+          identity,
+          description: "POST /order, huge stock: 1 EVALSHA, 200, forwarded to the origin",
+          edge,
+          productId: sales.accepted,
+          request: orderRequest(sales.accepted, identity, buyers, `${runId}-${id}ac`),
+        },
       );
     }
+
+    // Alternating rounds, so that a path and the hello world it is compared with share the machine's moods.
+    const results = new Map<Flood, PathResult[]>();
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const f of floods) results.set(f, [...(results.get(f) ?? []), await measure(ctx, f, `[round ${round + 1}/${settings.rounds}]`)]);
+    }
+    helloResult = medianRound(results.get(floods[0]!)!);
+    for (const f of floods.slice(1)) paths.push(medianRound(results.get(f)!));
+    if (throttledFlood) paths.push(await measure(ctx, throttledFlood, "[once]"));
     await hello.dispose();
-    helloResult = medianRound(helloRounds);
-    const soldOut = medianRound(soldOutRounds);
 
-    // 4/6: throttled (rate 0.001/s, burst 1: one buyer takes the only token, the next queues,
-    // and from then on issued > admitted sends every fresh arrival to the queue).
-    await initSale(edge.url, admin, { productId: products.throttled, ...pathSetups.throttled });
-    await seedQueue(edge.url, products.throttled, `${runId}-thseed`);
-    const throttled = await measureFlood(
-      ctx,
-      edge,
-      "throttled",
-      "POST /order, rate 0.001/s, queue non-empty, distinct userId + key",
-      products.throttled,
-      orderFlood(products.throttled, `${runId}-th`, true),
-      orderFlood(products.throttled, `${runId}-thw`, true),
-    );
-
-    // 5/6: accepted (huge stock, huge rate: every distinct buyer is accepted and forwarded).
-    await initSale(edge.url, admin, { productId: products.accepted, ...pathSetups.accepted });
-    const accepted = await measureFlood(
-      ctx,
-      edge,
-      "accepted",
-      "POST /order, huge stock, distinct userId + key (forwarded to the origin)",
-      products.accepted,
-      orderFlood(products.accepted, `${runId}-ac`, true),
-      orderFlood(products.accepted, `${runId}-acw`, true),
-    );
-    paths = [soldOut, accepted, throttled];
-
-    // 6/6: the whole oversubscribed sale.
-    const s = settings.sale;
-    const saleId = await initSale(edge.url, admin, {
-      productId: products.sale,
-      quantity: s.stock,
-      ratePerSecond: s.rate,
-      burst: s.burst,
-      ticketTtlSeconds: 60,
-    });
-    const sb = bar("whole sale", s.buyers, "buyers done");
-    const measured = await redisWindow(ctx, WAITING_ROOM_COMMANDS, [products.sale], "sale", () =>
-      runSale({
-        base: edge.url,
-        productId: products.sale,
-        buyers: s.buyers,
-        arrivalMs: s.arrivalSeconds * 1000,
-        pollMs: s.pollMs,
-        connections: s.connections,
-        deadlineMs: s.deadlineSeconds * 1000,
-        runId: `${runId}-s`,
-        onProgress: (finished, requests) => sb.update(finished, { info: `${fmtInt(requests)} edge requests` }),
-      }),
-    );
-    sb.stop();
-    const sales = (await call(edge.url, `/sales/${products.sale}`)).body;
-    const commands = measured.redis.mine?.total ?? measured.redis.usage.edge;
-    sale = { result: measured.result, redis: measured.redis, commands, cpu: measured.cpu, sales, saleId };
+    if (settings.sale.enabled) sale = await wholeSale(ctx, edges.get("anonymous")!, admin, product("sale"));
   } finally {
-    await edge.dispose();
     await hello.dispose().catch(() => undefined);
+    for (const edge of edges.values()) await edge.dispose().catch(() => undefined);
   }
 
   // Tidy up like the edge's tests do: the bench's sales leave no keys, and their outboxes leave the
   // relay's registry (once the origin confirmed what was forwarded, or after 5 s).
   const redis = stats.raw();
-  const saleKeySets = Object.values(products).map((p) => saleKeys(p));
+  const saleKeySets = products.map((p) => saleKeys(p));
   for (const deadline = Date.now() + 5_000; Date.now() < deadline; await sleep(250)) {
     const lengths = await Promise.all(saleKeySets.map((k) => redis.xlen(k.outbox).catch(() => 0)));
     if (lengths.every((n) => n === 0)) break;
   }
-  await forgetSales(redis, Object.values(products)).catch(() => undefined);
+  await forgetSales(redis, products).catch(() => undefined);
   await stats.close();
 
   return report(
-    { settings, runId, startedAt, outDir },
+    { settings, runId, startedAt, outDir, version, loadAtStart },
     {
       built,
       buildMs,
@@ -357,6 +409,36 @@ async function main(): Promise<number> {
       monitor: ctx.monitor,
     },
   );
+}
+
+/** The whole oversubscribed sale, on the anonymous edge (its Redis commands per request are the gate's own, not identity's). */
+async function wholeSale(ctx: Context, edge: Edge, admin: string, productId: string): Promise<SaleRun> {
+  const s = settings.sale;
+  const saleId = await initSale(edge.url, admin, { productId, quantity: s.stock, ratePerSecond: s.rate, burst: s.burst, ticketTtlSeconds: 60 });
+  const sb = new cliProgress.SingleBar(
+    { format: `whole sale |{bar}| {value}/{total} buyers done  {info}`, hideCursor: true, noTTYOutput: true, notTTYSchedule: 2_000, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
+  sb.start(s.buyers, 0, { info: "" });
+  const a = sampleCpu();
+  const measured = await redisWindow(ctx, WAITING_ROOM_COMMANDS, [productId], "sale", () =>
+    runSale({
+      base: edge.url,
+      productId,
+      buyers: s.buyers,
+      arrivalMs: s.arrivalSeconds * 1000,
+      pollMs: s.pollMs,
+      connections: s.connections,
+      deadlineMs: s.deadlineSeconds * 1000,
+      runId: `${runId}-s`,
+      onProgress: (finished, requests) => sb.update(finished, { info: `${fmtInt(requests)} edge requests` }),
+    }),
+  );
+  const cpu = cpuBetween(a, sampleCpu(), ctx.redisPid);
+  sb.stop();
+  const sales = (await call(edge.url, `/sales/${productId}`)).body;
+  const commands = measured.redis.mine?.total ?? measured.redis.usage.edge;
+  return { result: measured.result, redis: measured.redis, commands, cpu, sales, saleId };
 }
 
 main().then(

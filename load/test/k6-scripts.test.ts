@@ -2,7 +2,7 @@ import { ensureDevVars } from "@fluxgate/stack";
 import { beforeEach, describe, expect, inject, it } from "vitest";
 import * as scenarios from "../scenarios.js";
 import type {} from "../../stack/test/global-setup";
-import { reset, state, thresholdHolds } from "./k6-shim/runtime";
+import { plannedIterations, reset, type ScenarioOptions, state, thresholdHolds } from "./k6-shim/runtime";
 
 /**
  * Runs the k6 scripts (load/k6/*.js) against the local stack's edge through a small k6 shim
@@ -12,7 +12,7 @@ import { reset, state, thresholdHolds } from "./k6-shim/runtime";
 const adminToken = ensureDevVars().get("ADMIN_TOKEN")!;
 
 interface K6Script {
-  options: { maxRedirects?: number; thresholds: Record<string, string[]> };
+  options: { maxRedirects?: number; thresholds: Record<string, string[]>; scenarios: Record<string, ScenarioOptions> };
   setup(): { productId: string };
   default(data: { productId: string }): void;
   teardown(data: { productId: string }): void;
@@ -20,7 +20,8 @@ interface K6Script {
 
 let runs = 0;
 
-async function runK6(file: string, iterations: number, vus: number, powDifficulty = 0) {
+/** Runs `iterations` iterations, or as many as the script's scenarios would start (plannedIterations). */
+async function runK6(file: string, iterations: number | undefined, vus: number, powDifficulty = 0) {
   const g = globalThis as Record<string, unknown>;
   const stack = inject("stack");
   g.__ENV = {
@@ -34,7 +35,8 @@ async function runK6(file: string, iterations: number, vus: number, powDifficult
   const script = (await import(`../k6/${file}?run=${runs++}`)) as K6Script;
   state.maxRedirects = script.options.maxRedirects ?? 10;
   const data = script.setup();
-  for (let i = 0; i < iterations; i++) {
+  const planned = iterations ?? Object.values(script.options.scenarios).reduce((sum, scenario) => sum + plannedIterations(scenario), 0);
+  for (let i = 0; i < planned; i++) {
     g.__VU = (i % vus) + 1;
     g.__ITER = Math.floor(i / vus);
     script.default(data);
@@ -43,7 +45,7 @@ async function runK6(file: string, iterations: number, vus: number, powDifficult
   const failedThresholds = Object.entries(script.options.thresholds).flatMap(([metric, expressions]) =>
     expressions.filter((e) => !thresholdHolds(metric, e)).map((e) => `${metric}: ${e}`),
   );
-  return { data, failedThresholds };
+  return { data, failedThresholds, script, iterations: planned };
 }
 
 describe("the k6 scripts, through a k6 shim against the local edge", { timeout: 120_000 }, () => {
@@ -72,6 +74,18 @@ describe("the k6 scripts, through a k6 shim against the local edge", { timeout: 
     const { failedThresholds } = await runK6("flood.js", 8, 4, 10);
     expect(state.checks.failed).toEqual([]);
     expect(state.counters.get("orders_accepted")).toBe(4);
+    expect(failedThresholds).toEqual([]);
+  });
+
+  it("spike: an open arrival spike of new buyers, each with one attempt; exactly the stock sold, the thresholds pass", async () => {
+    // 0 → 4 arrivals/s in 2 s, 4/s for 3 s, back to 0 in 2 s: 4 + 12 + 4 = 20 buyers for 5 units.
+    Object.assign(scenarios.spike, { stock: 5, ratePerSecond: 1000, peakPerSecond: 4, rampSeconds: 2, holdSeconds: 3, preAllocatedVUs: 2, maxVUs: 4 });
+    const { failedThresholds, script, iterations } = await runK6("spike.js", undefined, 4);
+    expect(script.options.scenarios.spike?.executor).toBe("ramping-arrival-rate");
+    expect(iterations).toBe(20);
+    expect(state.checks.failed).toEqual([]);
+    expect(state.counters.get("orders_accepted")).toBe(5);
+    expect(state.counters.get("server_errors")).toBe(0);
     expect(failedThresholds).toEqual([]);
   });
 

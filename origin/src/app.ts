@@ -4,9 +4,11 @@ import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ordersRoute, type OrdersDeps } from "./routes/orders";
+import { PIPELINE_PATH, pipelineRoute, type PipelineDeps } from "./routes/pipeline";
 
 export interface AppDeps {
   orders: OrdersDeps;
+  pipeline: PipelineDeps;
   probes: { kafka: Probe; redis: Probe };
   logger: Logger;
 }
@@ -22,7 +24,13 @@ const withErrors = (app: Hono, logger: Logger) => {
 
 /** The public app: what the edge calls. */
 export const createApp = (deps: AppDeps): Hono =>
-  withErrors(new Hono().route("/orders", ordersRoute(deps.orders)).route("/health", healthRoute("origin", deps.probes)), deps.logger);
+  withErrors(
+    new Hono()
+      .route("/orders", ordersRoute(deps.orders))
+      .route(PIPELINE_PATH, pipelineRoute(deps.pipeline))
+      .route("/health", healthRoute("origin", deps.probes)),
+    deps.logger,
+  );
 
 /** The operators' app, on its own port (ORIGIN_METRICS_PORT): Prometheus' /metrics. */
 export const createMetricsApp = (deps: { registry: Registry; logger: Logger }): Hono =>

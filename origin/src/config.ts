@@ -1,4 +1,4 @@
-import { OUTBOXES_KEY, Topics } from "@fluxgate/common";
+import { OUTBOXES_KEY, Topics, ConsumerGroups } from "@fluxgate/common";
 import { brokerList, milliseconds, parseEnv, port } from "@fluxgate/common/node";
 import { z } from "zod";
 
@@ -17,6 +17,8 @@ const OriginEnv = z
     ORIGIN_SIGNING_SECRET: z.string().min(16, "ORIGIN_SIGNING_SECRET: at least 16 characters (generate one with `npm run up`)"),
     /** Where every sale event goes; tests use a topic of their own. */
     ORDERS_TOPIC: z.string().min(1).default(Topics.orders),
+    /** The worker's consumer group (its CONSUMER_GROUP): GET /pipeline reports its lag. */
+    WORKER_CONSUMER_GROUP: z.string().min(1).default(ConsumerGroups.worker),
     /** How long a produce (forward or relay batch) may wait for the broker's ack before it counts as failed. */
     PRODUCE_TIMEOUT_MS: milliseconds(5000),
     /** An outbox entry no forward confirmed for this long is produced by the relay. */

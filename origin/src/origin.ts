@@ -92,6 +92,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
       metrics,
       logger,
     },
+    pipeline: { signingSecret: config.ORIGIN_SIGNING_SECRET, admin, topic: config.ORDERS_TOPIC, consumerGroup: config.WORKER_CONSUMER_GROUP, metrics },
     probes: {
       kafka: async () => {
         await admin.connect();

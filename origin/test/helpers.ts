@@ -30,7 +30,8 @@ const stack = stackFile();
 export const brokers = kafkaBrokersFromEnv({ KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? stack.kafka?.brokers?.join(",") });
 export const redisUrl = process.env.REDIS_URL ?? stack.redis?.url ?? "redis://127.0.0.1:6379";
 
-const SECRET = "origin-test-secret-0123456789abcdef";
+/** The signing secret of every origin the tests start (and of the forwards they sign). */
+export const SECRET = "origin-test-secret-0123456789abcdef";
 /** A short random tag that keeps this run's topics, keys and productIds apart from everyone else's. */
 export const uniqueTag = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
 

@@ -18,7 +18,10 @@ export interface StackHome {
   data: string;
 }
 
-export function stackHome(root: string = process.env.FLUXGATE_HOME ?? join(repoRoot, ".fluxgate")): StackHome {
+/** The checkout's own stack lives here; a stack elsewhere (FLUXGATE_HOME) is a second, independent one. */
+export const defaultHomeRoot = join(repoRoot, ".fluxgate");
+
+export function stackHome(root: string = process.env.FLUXGATE_HOME ?? defaultHomeRoot): StackHome {
   const home = { root, logs: join(root, "logs"), run: join(root, "run"), data: join(root, "data") };
   for (const dir of [home.logs, home.run, home.data]) mkdirSync(dir, { recursive: true });
   return home;

@@ -6,7 +6,7 @@ import { repoRoot } from "./home";
 const example = join(repoRoot, ".dev.vars.example");
 const devVarsPath = join(repoRoot, ".dev.vars");
 
-function parseVars(text: string): Map<string, string> {
+export function parseVars(text: string): Map<string, string> {
   const vars = new Map<string, string>();
   for (const line of text.split("\n")) {
     const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
@@ -31,4 +31,31 @@ export function ensureDevVars(): Map<string, string> {
     writeFileSync(devVarsPath, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}${header}${lines.join("\n")}\n`, { mode: 0o600 });
   }
   return parseVars(readFileSync(devVarsPath, "utf8"));
+}
+
+const ADDRESSES_HEADER = "# This stack's addresses and dev issuer, for `wrangler dev` (rewritten by every `npm run up`).";
+
+/**
+ * Points `wrangler dev` at a running stack: each setting replaces its line in .dev.vars (where the
+ * example put UPSTASH_REDIS_REST_URL) or joins the block below the header. Values .dev.vars holds
+ * win over wrangler.toml [vars], so the plain `wrangler dev` trusts the dev issuer with no edits.
+ */
+export function writeDevVarsSettings(settings: Record<string, string>): void {
+  ensureDevVars();
+  const pending = new Map(Object.entries(settings));
+  const lines = readFileSync(devVarsPath, "utf8")
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((line) => {
+      const name = /^\s*([A-Z0-9_]+)\s*=/.exec(line)?.[1];
+      if (name === undefined || !pending.has(name)) return line;
+      const value = pending.get(name)!;
+      pending.delete(name);
+      return `${name}=${value}`;
+    });
+  if (pending.size > 0) {
+    if (!lines.includes(ADDRESSES_HEADER)) lines.push(ADDRESSES_HEADER);
+    lines.push(...[...pending].map(([name, value]) => `${name}=${value}`));
+  }
+  writeFileSync(devVarsPath, `${lines.join("\n")}\n`, { mode: 0o600 });
 }

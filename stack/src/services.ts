@@ -21,6 +21,17 @@ export const serviceUrl = (config: StackConfig, name: ServiceName) => `http://12
 export const metricsUrl = (config: StackConfig, name: "origin" | "worker") =>
   `http://127.0.0.1:${name === "origin" ? config.ports.originMetrics : config.ports.worker}/metrics`;
 
+/**
+ * What an edge needs to reach this stack: the bridge, the origin and the dev issuer it trusts (a
+ * deployment points these at Upstash, its origin and the shop's issuer). The stack's edge gets them
+ * in its environment; `wrangler dev` through .dev.vars.
+ */
+export const edgeSettings = (config: StackConfig) => ({
+  UPSTASH_REDIS_REST_URL: serviceUrl(config, "bridge"),
+  ORIGIN_URL: serviceUrl(config, "origin"),
+  ...identityBindings({ url: issuerUrl(config), jwksUrl: `${issuerUrl(config)}${JWKS_PATH}`, audience: DEV_AUDIENCE }),
+});
+
 const nodeEntry = (workspace: string) => ({
   command: process.execPath,
   // --import tsx runs the TypeScript entry in this one process (no watcher, no extra child).
@@ -60,9 +71,7 @@ function specFor(config: StackConfig, name: ServiceName, env: ServiceEnv) {
         env: {
           ...process.env,
           EDGE_PORT: String(config.ports.edge),
-          UPSTASH_REDIS_REST_URL: serviceUrl(config, "bridge"),
-          ORIGIN_URL: serviceUrl(config, "origin"),
-          ...identityBindings({ url: issuerUrl(config), jwksUrl: `${issuerUrl(config)}${JWKS_PATH}`, audience: DEV_AUDIENCE }),
+          ...edgeSettings(config),
           WRANGLER_SEND_METRICS: "false",
         },
       };

@@ -13,8 +13,9 @@ import {
 import { ensurePostgres } from "./postgres";
 import { ensureRedis } from "./redis";
 import { withLock } from "./lock";
-import { ensureDevVars } from "./secrets";
-import { ensureService, metricsUrl, serviceNames, type ServiceEnv } from "./services";
+import { defaultHomeRoot } from "./home";
+import { ensureDevVars, writeDevVarsSettings } from "./secrets";
+import { edgeSettings, ensureService, metricsUrl, serviceNames, type ServiceEnv } from "./services";
 import { writeState, type StackState } from "./state";
 import { DEV_AUDIENCE, JWKS_PATH } from "./issuer/app";
 
@@ -78,6 +79,9 @@ async function bringUp(config: StackConfig, say: Say): Promise<StackState> {
     edge: { url: urls.edge! },
   };
   writeState(config.home, state);
+  // .dev.vars sits beside wrangler.toml, one per checkout: it follows the checkout's own stack, never
+  // a second one a test runs under another FLUXGATE_HOME.
+  if (config.home.root === defaultHomeRoot) writeDevVarsSettings(edgeSettings(config));
   say(`stack up in ${since()}`);
   return state;
 }

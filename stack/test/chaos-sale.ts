@@ -49,7 +49,11 @@ export interface CrowdOutcomes {
   soldOut: number;
   /** Requests that got no HTTP answer at all (a refused or reset connection). */
   errors: number;
-  /** Answers no buyer should ever see: any status but 200, 302 and 409, counted by status. */
+  /** 503s: the edge could not reach its database and said so, with when to try again. */
+  unavailable: number;
+  /** What those 503s said: "<Retry-After> <status>", each once. */
+  unavailableAnswers: Set<string>;
+  /** Answers no buyer should ever see: any status but 200, 302, 409 and 503, counted by status. */
   unexpected: Record<number, number>;
   /** When each 200 arrived (Date.now()), to tell the orders accepted before a crash from those after. */
   acceptedAt: number[];
@@ -63,7 +67,16 @@ export const crowd = (state: StackState, productId: string, buyers: number, spre
 
 /** The same crowd, with its outcomes readable while it buys (to act when part of the stock is sold). */
 export function startCrowd(state: StackState, productId: string, buyers: number, spreadMs: number): { outcomes: CrowdOutcomes; done: Promise<CrowdOutcomes> } {
-  const outcomes: CrowdOutcomes = { accepted: 0, soldOut: 0, errors: 0, unexpected: {}, acceptedAt: [], unanswered: 0 };
+  const outcomes: CrowdOutcomes = {
+    accepted: 0,
+    soldOut: 0,
+    errors: 0,
+    unavailable: 0,
+    unavailableAnswers: new Set(),
+    unexpected: {},
+    acceptedAt: [],
+    unanswered: 0,
+  };
   return { outcomes, done: buy(state, productId, buyers, spreadMs, outcomes).then(() => outcomes) };
 }
 
@@ -99,8 +112,16 @@ async function buy(state: StackState, productId: string, buyers: number, spreadM
           }
           if (res.status === 409) return void outcomes.soldOut++;
           if (res.status === 302) ticket = res.headers.get("x-queue-ticket") ?? ticket;
-          else outcomes.unexpected[res.status] = (outcomes.unexpected[res.status] ?? 0) + 1;
-          await res.body?.cancel();
+          if (res.status === 503) {
+            outcomes.unavailable++;
+            // What a client is told to do: hold on, and when to try again.
+            outcomes.unavailableAnswers.add(`${res.headers.get("retry-after")} ${((await res.json()) as { status: string }).status}`);
+            // As a client told to hold on does: back after the Retry-After.
+            await sleep(Number(res.headers.get("retry-after") ?? 1) * 1000);
+          } else {
+            if (res.status !== 302) outcomes.unexpected[res.status] = (outcomes.unexpected[res.status] ?? 0) + 1;
+            await res.body?.cancel();
+          }
         } catch {
           outcomes.errors++;
         }

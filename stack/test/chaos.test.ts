@@ -1,15 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { launch, screenshot } from "../../waiting-room/test/browser";
 import { stackConfig } from "../src/config";
 import { runningDaemon, sleep } from "../src/daemon";
 import { stopKafka } from "../src/kafka";
 import { ensureDevVars } from "../src/secrets";
 import { stopService } from "../src/services";
 import { readState, type StackState } from "../src/state";
-import { shareKafkaJars } from "./kafka-jars";
 import { chaosEnv, crowd as crowdOn, drained as drainedOn, expectClean, stackCli, startSale as startSaleOn } from "./chaos-sale";
+import { shareKafkaJars } from "./kafka-jars";
 
 /**
  * Crashes during a sale, on a stack of its own (own home, ports, Kafka and database), so the
@@ -122,6 +124,70 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
     await stopService(config, "origin");
     await up();
     expectClean(await drained(productId), 300);
+  });
+
+  it("Upstash away for 8 s mid-sale: 503 unavailable with Retry-After (never a bare 500), the waiting page keeps the place and polls on, then everyone buys and the audit is clean", async () => {
+    const productId = `chaos-upstash-${Date.now().toString(36)}`;
+    const res = await fetch(`${state.edge.url}/init`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ productId, quantity: 60, ratePerSecond: 8, burst: 2 }),
+    });
+    expect(res.status).toBe(200);
+    const selling = crowd(productId, 100, 600);
+    await sleep(700);
+    // A shopper in a browser, behind the crowd's first arrivals: waiting when the database goes away.
+    let browser: Browser | undefined;
+    let shopperBought = false;
+    try {
+      browser = await launch();
+      const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
+      const token = (
+        (await await fetch(`${state.issuer.url}/token`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"sub":"shopper"}' }).then(
+          (r) => r.json(),
+        )) as { token: string }
+      ).token;
+      await page.context().addCookies([{ name: "fg_identity", value: token, url: state.edge.url, httpOnly: true, sameSite: "Lax" }]);
+      await page.goto(`${state.edge.url}/health`);
+      const landing = await page.evaluate(async (productId) => {
+        const r = await fetch("/order", {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() },
+          body: JSON.stringify({ productId }),
+        });
+        return r.redirected ? r.url : `status ${r.status}`;
+      }, productId);
+      expect(landing).toContain("/waiting-room?");
+      await page.goto(landing);
+      await page
+        .waitForFunction('/^\\d+$/.test(document.getElementById("position")?.textContent ?? "")', undefined, { timeout: 60_000 })
+        .catch(async (error: unknown) => {
+          await screenshot(page, "chaos-upstash-no-place");
+          throw new Error(`no place shown: "${await page.locator("#title").textContent()}" / "${await page.locator("#message").textContent()}"`, {
+            cause: error,
+          });
+        });
+
+      await stopService(config, "bridge");
+      const down = Date.now();
+      await page.locator("#message", { hasText: "Your place is kept; retrying" }).waitFor({ timeout: 6000 });
+      await screenshot(page, "chaos-upstash-retrying");
+      await sleep(Math.max(0, 8000 - (Date.now() - down)));
+      // Still waiting, still polling: nothing told the shopper to leave.
+      await expect(page.locator("#title").textContent()).resolves.not.toMatch(/wrong|Sold out|ended/i);
+      await up();
+      await page.locator("#title", { hasText: /Order accepted|Sold out/ }).waitFor({ timeout: 60_000 });
+      shopperBought = (await page.locator("#title").textContent())?.includes("Order accepted") ?? false;
+      await screenshot(page, "chaos-upstash-after");
+    } finally {
+      await browser?.close();
+    }
+    const outcomes = await selling;
+    expect(outcomes.unavailable).toBeGreaterThan(0);
+    expect([...outcomes.unavailableAnswers]).toEqual(["2 unavailable"]);
+    expect(outcomes.unexpected).toEqual({});
+    expect(outcomes.accepted + (shopperBought ? 1 : 0)).toBe(60);
+    expectClean(await drained(productId), 60);
   });
 
   it("stop the Kafka broker for a few seconds mid-sale, then restart it: nothing is lost", async () => {

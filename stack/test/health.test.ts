@@ -1,4 +1,6 @@
+import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
+import { originSideVersions } from "../src/versions";
 
 type Health = { service: string; status: string; dependencies: Record<string, { ok: boolean; error?: string }> };
 
@@ -16,5 +18,20 @@ describe("after up, every service reports its own dependencies up", () => {
     expect(Object.keys(body.dependencies).sort()).toEqual([...dependencies].sort());
     for (const name of dependencies) expect(body.dependencies[name], name).toMatchObject({ ok: true });
     expect(res.status).toBe(200);
+  });
+});
+
+describe("the native stack runs what compose runs", () => {
+  const stack = inject("stack");
+
+  it("PostgreSQL of the major docker-compose.yml names (x-versions)", async () => {
+    const db = new pg.Client({ connectionString: stack.postgres.url });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ server_version_num: string }>("SHOW server_version_num");
+      expect(Math.floor(Number(rows[0]!.server_version_num) / 10_000)).toBe(originSideVersions().postgresMajor);
+    } finally {
+      await db.end();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { Topics } from "@fluxgate/common";
+import { Topics, ConsumerGroups } from "@fluxgate/common";
 import { brokerList, int, LOCAL_DATABASE_URL, parseEnv, port } from "@fluxgate/common/node";
 import { z } from "zod";
 
@@ -15,7 +15,7 @@ const WorkerEnv = z.object({
     .optional(),
   ORDERS_TOPIC: z.string().min(1).default(Topics.orders),
   DLQ_TOPIC: z.string().min(1).default(Topics.deadLetters),
-  CONSUMER_GROUP: z.string().min(1).default("fluxgate-worker"),
+  CONSUMER_GROUP: z.string().min(1).default(ConsumerGroups.worker),
 
   // Batch tuning. A fetch returns at once when data is there (minBytes 1), so a backlog comes in
   // batches of up to maxBytesPerPartition (~4,000 orders per MiB) and a trickle without delay.

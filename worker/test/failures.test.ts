@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DlqHeaders } from "../src/dlq";
-import { consumerLag } from "../src/lag";
+import { consumerLag } from "@fluxgate/common/node";
 import { createWorker, type Worker } from "../src/worker";
 import { createSandbox, metric, order, produce, readDeadLetters, sale, testLogger, waitDrained, waitFor, type Sandbox } from "./support";
 

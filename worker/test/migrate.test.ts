@@ -64,7 +64,7 @@ describe("migrations", () => {
     try {
       execFileSync("pg_dump", ["--version"]);
     } catch {
-      ctx.skip();
+      ctx.skip("pg_dump is not installed (`npm test` installs it: stack/scripts/install-prereqs.sh)");
     }
     expect(await dumpSchema(DATABASE_URL)).toBe(readFileSync(SCHEMA_FILE, "utf8"));
   });

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OrderMessage } from "@fluxgate/common";
-import { consumerLag } from "../src/lag";
+import { consumerLag } from "@fluxgate/common/node";
 import { createWorker, type Worker } from "../src/worker";
 import { createSandbox, metric, order, produce, sale, testLogger, waitDrained, type Sandbox } from "./support";
 

@@ -13,7 +13,7 @@ import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type Producer
 import pg from "pg";
 import { pino, type Logger } from "pino";
 import { loadConfig, type WorkerConfig } from "../src/config";
-import { consumerLag } from "../src/lag";
+import { consumerLag } from "@fluxgate/common/node";
 
 const BROKERS = kafkaBrokersFromEnv();
 export const DATABASE_URL = process.env.DATABASE_URL ?? LOCAL_DATABASE_URL;

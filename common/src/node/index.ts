@@ -1,6 +1,6 @@
 export { backoffMs } from "./backoff";
 export { brokerList, ConfigError, int, kafkaBrokersFromEnv, LOCAL_DATABASE_URL, LOCAL_KAFKA_BROKERS, milliseconds, parseEnv, port } from "./config";
-export { createKafka } from "./kafka";
+export { consumerLag, createKafka } from "./kafka";
 export { createLogger, type Logger } from "./logger";
 export { createRegistry, healthRoute, metricsRoute, opsRoutes } from "./ops";
 export { runService, type NodeService } from "./service";

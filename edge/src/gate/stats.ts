@@ -22,6 +22,8 @@ export interface SaleStats {
   productId: string;
   saleId: string;
   quantity: number;
+  /** The admission rate the operator set (units/s): the target the accepted/s series is read against. */
+  ratePerSecond: number;
   remaining: number;
   sold: number;
   queued: number;
@@ -95,6 +97,7 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
     productId,
     saleId,
     quantity,
+    ratePerSecond: sale.rate,
     remaining,
     sold,
     queued: waitingIn(sale),

@@ -97,7 +97,8 @@ export function identity(isolate: Isolate): MiddlewareHandler<EdgeEnv> {
   };
   return async (c, next) => {
     const refused = await verified(c, next);
-    if (refused) await drainSmallBody(c.req.raw);
+    // (Hono's next() resolves to the context, not a Response: only a refusal is one.)
+    if (refused instanceof Response) await drainSmallBody(c.req.raw);
     return refused;
   };
 }

@@ -1,10 +1,12 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { repoRoot } from "@fluxgate/stack";
 
 /**
  * Who burnt the CPU during a phase, from /proc (Linux): the profile that answers "is it the
  * bridge, workerd, or the load generator?" on a 2-core machine. Each process's utime+stime delta
- * is attributed to a part of the system by its command line.
+ * is attributed to a part of the system by its command line; a stack's services count only when
+ * they are this checkout's (other checkouts' stacks may share the machine: they are "other").
  */
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux this runs on
@@ -16,6 +18,8 @@ interface Proc {
   /** Start time, clock ticks since boot. */
   start: number;
   cmd: string;
+  /** Working directory, or "" when unreadable. */
+  cwd: string;
 }
 
 function readProcs(): Map<number, Proc> {
@@ -37,7 +41,13 @@ function readProcs(): Map<number, Proc> {
       const start = Number(rest[19]);
       const cmd =
         readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim() || `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
-      procs.set(Number(entry), { pid: Number(entry), ppid, ticks, start, cmd });
+      let cwd = "";
+      try {
+        cwd = readlinkSync(`/proc/${entry}/cwd`);
+      } catch {
+        /* another user's process */
+      }
+      procs.set(Number(entry), { pid: Number(entry), ppid, ticks, start, cmd, cwd });
     } catch {
       /* the process ended meanwhile */
     }
@@ -52,13 +62,31 @@ function descendsFrom(procs: Map<number, Proc>, pid: number, ancestor: number): 
   return false;
 }
 
-export type CpuLabel = "bench (load gen)" | "workerd (bench)" | "bridge" | "redis" | "redis-cli monitor" | "origin" | "worker" | "kafka" | "postgres" | "other";
+export type CpuLabel =
+  | "bench (load gen)"
+  | "wrk (load gen)"
+  | "workerd (bench)"
+  | "workerd (stack edge)"
+  | "bridge"
+  | "redis"
+  | "redis-cli monitor"
+  | "origin"
+  | "worker"
+  | "kafka"
+  | "postgres"
+  | "other";
+
+/** This checkout's process: started from it, or running its node_modules (workerd). */
+const ours = (p: Proc) => p.cwd === repoRoot || p.cwd.startsWith(`${repoRoot}/`) || p.cmd.includes(`${repoRoot}/`);
 
 function label(procs: Map<number, Proc>, p: Proc, redisPid: number | undefined): CpuLabel {
   if (p.pid === process.pid) return "bench (load gen)";
+  if (/^(\S*\/)?wrk /.test(p.cmd) && descendsFrom(procs, p.pid, process.pid)) return "wrk (load gen)";
   if (p.cmd.includes("workerd") && descendsFrom(procs, p.pid, process.pid)) return "workerd (bench)";
-  if (p.pid === redisPid || p.cmd.startsWith("redis-server")) return "redis";
+  if (p.cmd.includes("/workerd ") && ours(p)) return "workerd (stack edge)";
+  if (redisPid !== undefined ? p.pid === redisPid : p.cmd.startsWith("redis-server")) return "redis";
   if (p.cmd.startsWith("redis-cli") && descendsFrom(procs, p.pid, process.pid)) return "redis-cli monitor";
+  if (!ours(p)) return p.cmd.startsWith("postgres") || p.cmd.includes("/postgres ") ? "postgres" : "other";
   if (p.cmd.includes("bridge/src/main.ts")) return "bridge";
   if (p.cmd.includes("origin/src/main.ts")) return "origin";
   if (p.cmd.includes("worker/src/main.ts")) return "worker";
@@ -95,6 +123,8 @@ function shortName(cmd: string): string {
 export interface CpuUse {
   seconds: number;
   cores: Record<string, number>;
+  /** The busiest single process of each part (cores): a part at ~1.0 here has a single-threaded process saturated. */
+  peak: Record<string, number>;
   /** The biggest consumers inside "other" (other sessions' tests, tools…): noise on a shared machine. */
   others: Record<string, number>;
   capacity: number;
@@ -104,6 +134,7 @@ export interface CpuUse {
 export function cpuBetween(a: CpuSample, b: CpuSample, redisPid?: number): CpuUse {
   const seconds = (b.at - a.at) / 1000;
   const cores: Record<string, number> = {};
+  const peak: Record<string, number> = {};
   const others: Record<string, number> = {};
   for (const [pid, p] of b.procs) {
     const before = a.procs.get(pid);
@@ -115,12 +146,14 @@ export function cpuBetween(a: CpuSample, b: CpuSample, redisPid?: number): CpuUs
     const name = label(b.procs, p, redisPid);
     const share = used / TICKS_PER_SECOND / seconds;
     cores[name] = (cores[name] ?? 0) + share;
+    peak[name] = Math.max(peak[name] ?? 0, share);
     if (name === "other") others[shortName(p.cmd)] = (others[shortName(p.cmd)] ?? 0) + share;
   }
   const round = (o: Record<string, number>) => {
     for (const k of Object.keys(o)) o[k] = Math.round(o[k]! * 100) / 100;
   };
   round(cores);
+  round(peak);
   round(others);
   const topOthers = Object.fromEntries(
     Object.entries(others)
@@ -128,7 +161,7 @@ export function cpuBetween(a: CpuSample, b: CpuSample, redisPid?: number): CpuUs
       .slice(0, 3)
       .filter(([, v]) => v >= 0.05),
   );
-  return { seconds, cores, others: topOthers, capacity: availableParallelism() };
+  return { seconds, cores, peak, others: topOthers, capacity: availableParallelism() };
 }
 
 export function describeCpu(c: CpuUse): string {

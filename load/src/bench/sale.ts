@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
 import { CHALLENGE_SOLUTION_HEADER, readTicketPayload } from "@fluxgate/common";
 import { percentile } from "../report/stats";
+import { edgeMsOf } from "./server-timing";
 
 /**
  * A whole oversubscribed sale, buyer by buyer, each behaving as the waiting-room page does
@@ -50,6 +51,8 @@ export interface RequestRecord {
   /** The body's `status` or `state` field, when it has one (accepted, queued, sold_out, waiting...). */
   outcome: string | undefined;
   ms: number;
+  /** The edge's own time (its Server-Timing header: wall time across I/O, not CPU); undefined when it did not say. */
+  edgeMs: number | undefined;
 }
 
 export interface SaleResult {
@@ -115,7 +118,14 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     const t1 = performance.now();
     latencies.push(t1 - t0);
     requests++;
-    o.onRequest?.({ t: Math.round(t1 - start), kind, status: res.statusCode, outcome: (parsed.status ?? parsed.state) as string | undefined, ms: t1 - t0 });
+    o.onRequest?.({
+      t: Math.round(t1 - start),
+      kind,
+      status: res.statusCode,
+      outcome: (parsed.status ?? parsed.state) as string | undefined,
+      ms: t1 - t0,
+      edgeMs: edgeMsOf(res.headers["server-timing"]),
+    });
     const k = byKind[kind];
     k.count++;
     k.status[res.statusCode] = (k.status[res.statusCode] ?? 0) + 1;

@@ -1,7 +1,9 @@
 import { BILL_COMPONENTS, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS } from "@fluxgate/common";
 import { auditClean, type AuditReport } from "@fluxgate/stack";
 import { billPer, fmtUsd, type Bill } from "../bench/bill";
+import { describeCpu, type CpuUse } from "../bench/cpu";
 import type { RequestRecord, SaleResult } from "../bench/sale";
+import { bottleneck, describeBottleneck, SATURATED_SHARE } from "../bench/saturation";
 import { botKinds, type BotFleetResult } from "../bench/bots";
 import { barChart, htmlPage, htmlTable, lineChart, type LineSeries } from "./svg";
 import { percentile, sortedAscending } from "./stats";
@@ -22,8 +24,50 @@ export interface DemoRun {
   bill?: { sale: Bill; idle: Bill };
   /** The bot fleet: what it was answered, units it bought (the gate's ledger), Redis commands it caused (MONITOR; undefined without redis-cli). */
   bots: BotFleetResult & { unitsBought: number; redisCommands: number | undefined; saleRedisCommands: number | undefined };
+  /** Every process's CPU while the crowd ran (from /proc): the demo's own clients are this process. */
+  cpu?: CpuUse;
   /** DEMO_PREQUEUE=1: the pre-queue's draw, checked from public data against the commitment /init published. */
   lottery?: { entries: number; ok: boolean; problems: string[]; placesChecked: number; placesAgree: number; commitment: string };
+}
+
+const isOrder = (r: RequestRecord) => r.kind === "order" || r.kind === "order (retry)";
+
+/**
+ * Latency per outcome, as the clients observed it (including their own queueing: the connection
+ * pool, this process's event loop, the machine's cores) beside the edge's own time from its
+ * Server-Timing header (wall time across I/O inside workerd: the Redis round-trip, not CPU).
+ */
+export function latencyTable(run: DemoRun): [string[], (string | number)[][]] {
+  const p = (values: number[], q: number) => `${(percentile(sortedAscending(values), q) || 0).toFixed(0)} ms`;
+  const rowOf = (label: string, match: (r: RequestRecord) => boolean) => {
+    const records = run.records.filter(match);
+    const edge = records.flatMap((r) => (r.edgeMs === undefined ? [] : [r.edgeMs]));
+    const client = records.map((r) => r.ms);
+    return [label, records.length.toLocaleString("en"), p(client, 50), p(client, 99), edge.length ? p(edge, 50) : "-", edge.length ? p(edge, 99) : "-"];
+  };
+  return [
+    ["outcome", "requests", "client p50", "client p99", "edge p50", "edge p99"],
+    [
+      rowOf("attempts (POST /order)", isOrder),
+      rowOf("accepted (200)", (r) => isOrder(r) && r.status === 200),
+      rowOf("queued (302)", (r) => isOrder(r) && r.status === 302),
+      rowOf("challenged (401: solved, sent again)", (r) => isOrder(r) && r.status === 401),
+      rowOf("sold out / limit (409)", (r) => isOrder(r) && r.status === 409),
+      rowOf("waiting-room polls", (r) => r.kind === "status"),
+    ],
+  ];
+}
+
+/** Where the time went: the clients' own CPU (this process) and the busiest process while the crowd ran. */
+export function cpuNote(run: DemoRun): string {
+  if (!run.cpu) return "";
+  const clients = run.cpu.cores["bench (load gen)"] ?? 0;
+  const b = bottleneck(run.cpu);
+  return (
+    `CPU while the crowd ran: the demo's clients (people and bots, one Node process) ${clients.toFixed(2)} core` +
+    `${clients >= SATURATED_SHARE ? " — saturated: part of the client-observed time is the clients' own queueing" : ""}; ` +
+    `at the peak: ${describeBottleneck(b, run.cpu.capacity)}; ${describeCpu(run.cpu)}`
+  );
 }
 
 /** The bot fleet's table, for the console and the report: a header row, one row per kind, the totals. */
@@ -86,8 +130,6 @@ export const BILL_HEADER = [
 
 const colors = { accepted: "#146c2e", queued: "#b06000", soldOut: "#a50e0e", polls: "#0b57d0", stock: "#0b57d0", line: "#7b1fa2" };
 
-const isOrder = (r: RequestRecord) => r.kind === "order" || r.kind === "order (retry)";
-
 /** Requests per second of each outcome, one point per second. */
 function throughput(records: RequestRecord[]): LineSeries[] {
   const seconds = Math.ceil(Math.max(1, ...records.map((r) => r.t)) / 1000);
@@ -124,10 +166,6 @@ function latencyHistogram(records: RequestRecord[]) {
 export function renderDemoReport(run: DemoRun): string {
   const markers = run.events.map((e) => ({ x: e.t / 1000, label: e.label }));
   const orders = run.records.filter(isOrder);
-  const lat = (match: (r: RequestRecord) => boolean) => {
-    const ms = sortedAscending(run.records.filter(match).map((r) => r.ms));
-    return [ms.length, `${(percentile(ms, 50) || 0).toFixed(0)} ms`, `${(percentile(ms, 99) || 0).toFixed(0)} ms`];
-  };
   const a = run.audit;
   const clean = auditClean(a);
   const killed = run.events.find((e) => e.label.startsWith("worker killed"));
@@ -143,17 +181,12 @@ admitted at ${run.settings.ratePerSecond}/s, through the edge on ${run.edge}. ${
 Result: <span class="${clean ? "ok" : "bad"}">${clean ? "nothing oversold, lost or duplicated; PostgreSQL's stock = initial − sold" : "INCONSISTENT"}</span>.</p>
 <p>Real path, edge → origin → Kafka → worker, from PostgreSQL's own timestamps (<code>persisted_at − accepted_at</code>):
 ${l ? `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms over ${l.orders.toLocaleString("en")} orders` : "no order persisted"}.</p>
-${htmlTable(
-  ["outcome", "requests", "p50", "p99"],
-  [
-    ["attempts (POST /order)", ...lat(isOrder)],
-    ["accepted (200)", ...lat((r) => isOrder(r) && r.status === 200)],
-    ["queued (302)", ...lat((r) => isOrder(r) && r.status === 302)],
-    ["challenged (401: solved, sent again)", ...lat((r) => isOrder(r) && r.status === 401)],
-    ["sold out / limit (409)", ...lat((r) => isOrder(r) && r.status === 409)],
-    ["waiting-room polls", ...lat((r) => r.kind === "status")],
-  ],
-)}
+<p>Client p50/p99: what the demo's clients observed, their own queueing included (connection pool, event loop, the
+machine's cores). Edge p50/p99: the edge's own <code>Server-Timing: edge;dur</code>, wall time inside workerd across I/O
+(the Redis round-trip), not CPU: workerd's clock advances only across I/O. A large gap between the two is the crowd
+queueing on this machine, not the edge.</p>
+${htmlTable(...latencyTable(run))}
+${run.cpu ? `<p>${cpuNote(run)}.</p>` : ""}
 ${htmlTable(...outcomeTable(run))}
 ${
   run.lottery

@@ -85,3 +85,44 @@ export function thresholdHolds(metric: string, expression: string): boolean {
       throw new Error(`threshold the shim does not know: ${metric}: ${expression}`);
   }
 }
+
+/** The parts of a k6 scenario that say how many iterations it starts. */
+export interface ScenarioOptions {
+  executor: string;
+  vus?: number;
+  iterations?: number;
+  startRate?: number;
+  timeUnit?: string;
+  stages?: { target: number; duration: string }[];
+}
+
+const seconds = (duration: string) => {
+  const [, value, unit] = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(duration) ?? [];
+  if (!value) throw new Error(`duration the shim does not know: ${duration}`);
+  return Number(value) * { ms: 0.001, s: 1, m: 60 }[unit as "ms" | "s" | "m"];
+};
+
+/**
+ * How many iterations k6 would start for a scenario. The shim runs them one after the other: it
+ * proves what each arrival does and what the run counts, not the pacing (k6 itself does that).
+ * An arrival-rate scenario starts the integral of its rate: each stage ramps linearly to its target.
+ */
+export function plannedIterations(scenario: ScenarioOptions): number {
+  switch (scenario.executor) {
+    case "shared-iterations":
+      return scenario.iterations ?? 1;
+    case "per-vu-iterations":
+      return (scenario.vus ?? 1) * (scenario.iterations ?? 1);
+    case "ramping-arrival-rate": {
+      let rate = scenario.startRate ?? 0;
+      let arrivals = 0;
+      for (const stage of scenario.stages ?? []) {
+        arrivals += ((rate + stage.target) / 2) * seconds(stage.duration);
+        rate = stage.target;
+      }
+      return Math.round(arrivals / seconds(scenario.timeUnit ?? "1s"));
+    }
+    default:
+      throw new Error(`executor the shim does not know: ${scenario.executor}`);
+  }
+}

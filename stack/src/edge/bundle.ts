@@ -21,7 +21,9 @@ export async function buildEdge(outdir: string, options: { minify?: boolean } = 
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_UPDATE_NOTIFIER: "1" };
   // Without a flag wrangler.toml decides (as for a deploy); profiles want readable names: --no-minify.
   const minify = options.minify === undefined ? [] : [options.minify ? "--minify" : "--no-minify"];
-  const { stdout } = await run(process.execPath, [wranglerCli(), "deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml", ...minify], {
+  // `--env=` is wrangler.toml's top level, the local edge (a deployment runs `--env production`).
+  const args = ["deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml", "--env=", ...minify];
+  const { stdout } = await run(process.execPath, [wranglerCli(), ...args], {
     cwd: repoRoot,
     env,
     maxBuffer: 16 * 1024 * 1024,

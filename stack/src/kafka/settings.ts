@@ -2,10 +2,11 @@ import { join } from "node:path";
 import type { ITopicConfig } from "kafkajs";
 import { Topics } from "@fluxgate/common";
 import type { StackHome } from "../home";
+import { originSideVersions } from "../versions";
 
 /**
- * The pinned broker version: the newest Apache Kafka release that our client, kafkajs 2.2.4,
- * passes stack/test/kafka.test.ts against. Override with FLUXGATE_KAFKA_VERSION (4.x only: the
+ * The pinned broker version, for the native stack and compose alike (docker-compose.yml x-versions):
+ * the newest Apache Kafka release that our client, kafkajs 2.2.4, passes stack/test/kafka.test.ts against. Override with FLUXGATE_KAFKA_VERSION (4.x only: the
  * pom's logging binding is log4j2's; Kafka 3.x would need reload4j + slf4j-reload4j instead).
  *
  * Tried newest first (idempotent producer with acks -1, gzip; classic consumer group with
@@ -18,7 +19,7 @@ import type { StackHome } from "../home";
  * Harmless and expected on a fresh broker: kafkajs logs one "coordinator is loading" error
  * while __consumer_offsets is created on the first group join, then retries and succeeds.
  */
-export const KAFKA_VERSION = process.env.FLUXGATE_KAFKA_VERSION ?? "4.4.0";
+export const KAFKA_VERSION = process.env.FLUXGATE_KAFKA_VERSION ?? originSideVersions().kafka;
 
 /** The daemon of the single node; a cluster's nodes are kafka-1 … kafka-N. */
 export const KAFKA_DAEMON = "kafka";

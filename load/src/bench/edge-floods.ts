@@ -1,0 +1,32 @@
+import type { WrkBuyer, WrkRequest } from "./wrk-script";
+
+/**
+ * The requests `bench:edge` sends with wrk, one per path, signed in (IDENTITY=jwt, the default:
+ * a token of the stack's dev issuer per buyer, verified on every request) or anonymous (the
+ * body names the buyer). Every request carries a fresh Idempotency-Key, as a crowd's would.
+ */
+
+export type Identity = "jwt" | "anonymous";
+
+/** The sales each path needs, set up so that every measured request takes that path. */
+export const PATH_SALES = {
+  /** Quantity 0: the first gate call says sold out and every isolate answers from memory after it. */
+  soldOut: { quantity: 0 },
+  /** A buyer past the limit: each buyer bought its one unit before the flood; each attempt is one EVALSHA → 409. */
+  gate: { quantity: 1_000_000_000, ratePerSecond: 1_000_000, burst: 1_000_000, perUserLimit: 1 },
+  /** Huge stock, rate and per-buyer limit: every attempt is one EVALSHA → 200 and a forward to the origin. */
+  accepted: { quantity: 1_000_000_000, ratePerSecond: 1_000_000, burst: 1_000_000, perUserLimit: 1_000 },
+  /** rate 0.001/s, burst 1: one buyer takes the only token, the next queues; then every fresh arrival queues. */
+  throttled: { quantity: 1_000_000_000, ratePerSecond: 0.001, burst: 1 },
+} as const;
+
+export type PathName = keyof typeof PATH_SALES;
+
+/** POST /order for a product, the buyer rotated over `buyers`, a fresh key each time. */
+export function orderRequest(productId: string, identity: Identity, buyers: readonly WrkBuyer[], keyPrefix: string): WrkRequest {
+  const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": `${keyPrefix}-{n}` };
+  if (identity === "jwt") headers.authorization = "Bearer {token}";
+  // With a token the buyer is its sub; the body may leave userId out.
+  const body = identity === "jwt" ? JSON.stringify({ productId }) : `{"productId":${JSON.stringify(productId)},"userId":"{sub}"}`;
+  return { method: "POST", path: "/order", headers, body, buyers };
+}
