@@ -9,6 +9,7 @@ import { parse } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildEdge } from "../src/edge/bundle";
 import { repoRoot, wranglerCli } from "../src/home";
+import { fluxgateTopics, replication } from "../src/kafka";
 import { parseVars } from "../src/secrets";
 
 const run = promisify(execFile);
@@ -93,6 +94,53 @@ describe("the deploy path", () => {
         expect(service.restart, name).toBe(name === "kafka-topics" ? "on-failure" : "unless-stopped");
         if (name !== "kafka-topics") expect(service.healthcheck?.test.join(" "), name).not.toMatch(/\/opt\/kafka\/bin|java/);
       }
+    });
+  });
+
+  describe("docker-compose.kafka-cluster.yml: Kafka as the native stack's KAFKA_NODES=3 runs it", () => {
+    const cluster = (...args: string[]) =>
+      run(
+        "docker-compose",
+        [
+          "-f",
+          join(repoRoot, "docker-compose.yml"),
+          "-f",
+          join(repoRoot, "docker-compose.kafka-cluster.yml"),
+          "--env-file",
+          join(repoRoot, ".env.example"),
+          ...args,
+        ],
+        { env: {} },
+      );
+    type Service = { image?: string; environment?: Record<string, string | number>; volumes?: string[]; command?: string[] };
+
+    it("runs 3 KRaft nodes with the replication the native stack derives (one definition), each on its own storage", async () => {
+      await expect(cluster("config", "-q")).resolves.toBeDefined();
+      const { services } = parse((await cluster("config")).stdout) as { services: Record<string, Service> };
+      const nodes = ["kafka", "kafka-2", "kafka-3"].map((name) => services[name]!);
+      const { replicationFactor, minInSyncReplicas } = replication(3);
+      const base = (parse(readFileSync(join(repoRoot, "docker-compose.yml"), "utf8")) as { services: Record<string, Service> }).services.kafka!;
+      nodes.forEach((node, i) => {
+        expect(node.image, "the image of docker-compose.yml").toBe(base.image);
+        expect(node.environment).toMatchObject({
+          KAFKA_NODE_ID: i + 1,
+          KAFKA_CONTROLLER_QUORUM_VOTERS: "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093",
+          KAFKA_DEFAULT_REPLICATION_FACTOR: replicationFactor,
+          KAFKA_MIN_INSYNC_REPLICAS: minInSyncReplicas,
+          KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: replicationFactor,
+          KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: minInSyncReplicas,
+        });
+      });
+      expect(new Set(nodes.map((node) => node.environment!.CLUSTER_ID)).size).toBe(1);
+      expect(new Set(nodes.map((node) => node.volumes!.join())).size).toBe(3);
+      // The topics as `npm run up` creates them on a 3-node cluster.
+      const creates = services["kafka-topics"]!.command!.join(" ").replace(/\s+/g, " ");
+      for (const topic of fluxgateTopics(3)) {
+        expect(creates).toContain(
+          `--topic ${topic.topic} --partitions ${topic.numPartitions} --replication-factor ${topic.replicationFactor} --config min.insync.replicas=${minInSyncReplicas}`,
+        );
+      }
+      for (const name of ["origin", "worker"]) expect(services[name]!.environment!.KAFKA_BROKERS, name).toBe("kafka:9092,kafka-2:9092,kafka-3:9092");
     });
   });
 });
