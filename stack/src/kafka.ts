@@ -27,11 +27,8 @@ export {
   KAFKA_VERSION,
   kafkaBrokers,
   kafkaDaemon,
-  kafkaNodes,
   replication,
-  type KafkaNode,
   type KafkaOptions,
-  type KafkaShape,
   type TopicSpec,
 } from "./kafka/settings";
 export { javaCommand } from "./kafka/tools";
