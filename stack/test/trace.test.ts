@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stackConfig } from "../src/config";
 import { logFile } from "../src/daemon";
 import { ensureDevVars } from "../src/secrets";
-import { bearer, type EdgeUnderTest, initSale, type OrderReply, send, startEdge, uniqueProduct } from "./edge-isolates/harness";
+import { bearer, type EdgeUnderTest, initSale, type OrderReply, send, startEdge, total, uniqueProduct } from "./edge-isolates/harness";
 
 const stack = inject("stack");
 const { home } = stackConfig();
@@ -140,7 +140,11 @@ describe("one trace per order", { timeout: 120_000 }, () => {
       const productId = uniqueProduct("trace-relay");
       await initSale(edge, { productId, quantity: 10 });
       const traceId = randomHex(16);
+      await bearer(edge, `relayed-${traceId}`);
+      const before = total(edge.commands);
       const { orderId } = await buy(edge, productId, `relayed-${traceId}`, `00-${traceId}-${randomHex(8)}-01`);
+      // The trace rides in the gate's one EVALSHA: not one Redis command more per order.
+      expect(total(edge.commands) - before).toBe(1);
 
       // The edge says its forward failed, with the trace id and the outbox entry the relay will read.
       await expect
