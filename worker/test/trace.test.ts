@@ -58,7 +58,10 @@ describe("a batch's span", () => {
   function recordingTracer() {
     const started: Array<{ name: string; options: Parameters<Tracer["startSpan"]>[1] }> = [];
     const tracer = {
-      startSpan: (name: string, options: Parameters<Tracer["startSpan"]>[1]) => (started.push({ name, options }), {} as Span),
+      startSpan: (name: string, options: Parameters<Tracer["startSpan"]>[1]) => {
+        started.push({ name, options });
+        return {} as Span;
+      },
     } as unknown as Tracer;
     return { tracer, started };
   }
