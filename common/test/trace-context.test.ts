@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { childSpan, formatTraceparent, OrderMessage, parseTraceparent, TRACEPARENT_LENGTH } from "../src";
+import { childSpan, formatTraceparent, parseTraceparent, TRACEPARENT_LENGTH } from "../src";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN = "00f067aa0ba902b7";
@@ -61,34 +61,5 @@ describe("childSpan", () => {
       ids.add(span.traceId);
     }
     expect(ids.size).toBe(100);
-  });
-});
-
-describe("OrderMessage.traceparent", () => {
-  const order = {
-    v: 1,
-    type: "order",
-    orderId: "o-1",
-    saleId: "s1",
-    productId: "iphone-15",
-    userId: "user-42",
-    quantity: 1,
-    idempotencyKey: "k-1",
-    acceptedAt: 1_764_000_000_000,
-    sale: { quantity: 100, perUserLimit: 1, startedAt: 1_763_999_000_000 },
-  };
-
-  it("keeps a valid one", () => {
-    expect(OrderMessage.parse({ ...order, traceparent: VALID }).traceparent).toBe(VALID);
-  });
-
-  it.each([
-    ["an invalid one", "00-not-a-trace"],
-    ["one of another type", 42],
-  ])("reads %s as none, and still accepts the order: a trace never costs an order", (_, traceparent) => {
-    const parsed = OrderMessage.safeParse({ ...order, traceparent });
-    expect(parsed.success).toBe(true);
-    expect(parsed.data?.traceparent).toBeUndefined();
-    expect(parsed.data?.orderId).toBe("o-1");
   });
 });
