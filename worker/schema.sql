@@ -45,7 +45,9 @@ CREATE TABLE public.orders (
     persisted_at timestamp with time zone DEFAULT now() NOT NULL,
     kafka_partition integer,
     kafka_offset bigint,
-    CONSTRAINT orders_quantity_check CHECK ((quantity > 0))
+    trace_id text,
+    CONSTRAINT orders_quantity_check CHECK ((quantity > 0)),
+    CONSTRAINT orders_trace_id_format CHECK ((trace_id ~ '^[0-9a-f]{32}$'::text))
 );
 
 --
@@ -94,6 +96,12 @@ ALTER TABLE ONLY public.sales
 --
 
 CREATE INDEX orders_sale_id_idx ON public.orders USING btree (sale_id);
+
+--
+-- Name: orders_trace_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_trace_id_idx ON public.orders USING btree (trace_id) WHERE (trace_id IS NOT NULL);
 
 --
 -- Name: sales_product_id_idx; Type: INDEX; Schema: public; Owner: -

@@ -33,4 +33,5 @@ export {
   type LotteryCheck,
   type PublishedLottery,
 } from "./lottery";
+export { childSpan, formatTraceparent, parseTraceparent, TRACEPARENT_HEADER, TRACEPARENT_LENGTH, type TraceContext } from "./trace-context";
 export { encodeTicketPayload, readTicketPayload, type TicketFields } from "./ticket-payload";

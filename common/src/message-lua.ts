@@ -8,7 +8,8 @@ import type { OrderMessage, SaleStarted, SaleTerms } from "./order";
  * the scripts emit with the strict schemas.
  */
 type Lua = string;
-type Json = { text: Lua } | { int: Lua } | { fixed: string | number } | { object: Fields };
+/** `optional`: a text field left out (key and all) when the Lua value is "". Never the first field. */
+type Json = { text: Lua } | { optional: Lua } | { int: Lua } | { fixed: string | number } | { object: Fields };
 type Fields = [string, Json][];
 
 const text = (expr: Lua): Json => ({ text: expr });
@@ -22,7 +23,13 @@ function luaJson(fields: Fields): Lua {
     literal = "";
   };
   fields.forEach(([name, value], i) => {
-    literal += `${i ? "," : ""}"${name}":`;
+    const key = `${i ? "," : ""}"${name}":`;
+    if ("optional" in value) {
+      flush();
+      parts.push(`(${value.optional} ~= '' and ('${key}' .. cjson.encode(${value.optional})) or '')`);
+      return;
+    }
+    literal += key;
     if ("fixed" in value) literal += JSON.stringify(value.fixed);
     else if ("object" in value) {
       flush();
@@ -46,7 +53,7 @@ const termsJson = (t: LuaOf<SaleTerms>): Fields => [
 ];
 
 /** An OrderMessage, in Lua. */
-export function orderMessageLua(o: LuaOf<Omit<OrderMessage, "v" | "type" | "sale">> & { sale: LuaOf<SaleTerms> }): Lua {
+export function orderMessageLua(o: LuaOf<Required<Omit<OrderMessage, "v" | "type" | "sale">>> & { sale: LuaOf<SaleTerms> }): Lua {
   return luaJson([
     ["v", { fixed: 1 }],
     ["type", { fixed: "order" }],
@@ -59,6 +66,8 @@ export function orderMessageLua(o: LuaOf<Omit<OrderMessage, "v" | "type" | "sale
     ["acceptedAt", int(o.acceptedAt)],
     // The sale's terms ride along, so the worker can create the sale even before its (late) sale event.
     ["sale", { object: termsJson(o.sale) }],
+    // "" when the caller sent no trace context: then the order has no traceparent field at all.
+    ["traceparent", { optional: o.traceparent }],
   ]);
 }
 

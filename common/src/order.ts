@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseTraceparent } from "./trace-context";
 
 /** Product ids travel in URLs, Redis keys and Kafka keys: keep them short and unambiguous. */
 export const ProductId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "productId: 1-64 characters, letters, digits, '.', '_' or '-'");
@@ -51,6 +52,17 @@ export const OrderMessage = z.object({
   /** Milliseconds since the epoch, from Redis' clock at the moment the stock was taken. */
   acceptedAt: z.number().int().nonnegative(),
   sale: SaleTerms,
+  /**
+   * The W3C traceparent of the edge's span that accepted the order (trace-context.ts): the origin's
+   * span continues it, the worker stores its trace id with the row. Optional (orders from before it,
+   * or from tools); one that is not a valid version-00 value reads as none — a trace is never a
+   * reason to refuse or dead-letter an accepted order.
+   */
+  traceparent: z
+    .string()
+    .refine((value) => parseTraceparent(value) !== undefined)
+    .optional()
+    .catch(undefined),
 });
 export type OrderMessage = z.infer<typeof OrderMessage>;
 

@@ -32,3 +32,21 @@ describe("OrderMessage", () => {
     expect(OrderMessage.safeParse({ ...valid, ...patch }).success).toBe(false);
   });
 });
+
+describe("OrderMessage.traceparent", () => {
+  const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+  it("keeps a valid one", () => {
+    expect(OrderMessage.parse({ ...valid, traceparent }).traceparent).toBe(traceparent);
+  });
+
+  it.each([
+    ["an invalid one", "00-not-a-trace"],
+    ["one of another type", 42],
+  ])("reads %s as none, and still accepts the order: a trace never costs an order", (_, broken) => {
+    const parsed = OrderMessage.safeParse({ ...valid, traceparent: broken });
+    expect(parsed.success).toBe(true);
+    expect(parsed.data?.traceparent).toBeUndefined();
+    expect(parsed.data?.orderId).toBe(valid.orderId);
+  });
+});

@@ -1,5 +1,6 @@
-import { signedHeaders } from "@fluxgate/common";
+import { formatTraceparent, signedHeaders, TRACEPARENT_HEADER, type TraceContext } from "@fluxgate/common";
 import type { EdgeConfig } from "./config";
+import { logEvent } from "./log";
 
 const delaysMs = [0, 200, 1000];
 
@@ -18,14 +19,21 @@ export const fetchOrigin = (config: EdgeConfig, path: string, init: RequestInit 
  * Sends an outbox message (an accepted order, a started sale) to the origin, signed, with a few retries. Runs in waitUntil: the
  * buyer's 200 never waits for it. When every try fails the order is still safe in the outbox,
  * which the origin relays; so this only reports, it never throws.
+ *
+ * An order's forward also says its trace (the edge's span) in a `traceparent` header, for whatever
+ * traces HTTP on the way. The signature does not cover that header, so the origin does not trust
+ * it: it continues the trace named inside the signed order (OrderMessage.traceparent), the same
+ * value, which the relay's path has as well.
  */
-export async function forwardToOrigin(config: EdgeConfig, message: string, outboxId: string): Promise<boolean> {
+export async function forwardToOrigin(config: EdgeConfig, message: string, outboxId: string, trace?: TraceContext): Promise<boolean> {
   const path = "/orders";
+  const traceHeader: Record<string, string> = trace ? { [TRACEPARENT_HEADER]: formatTraceparent(trace) } : {};
   for (const delay of delaysMs) {
     if (delay) await scheduler.wait(delay);
     try {
       const signed = await signedHeaders(config.ORIGIN_SIGNING_SECRET, { method: "POST", path, outboxId, body: message });
-      const res = await fetchOrigin(config, path, { method: "POST", headers: { "content-type": "application/json", ...signed }, body: message });
+      const headers = { "content-type": "application/json", ...traceHeader, ...signed };
+      const res = await fetchOrigin(config, path, { method: "POST", headers, body: message });
       await res.body?.cancel();
       if (res.ok) return true;
       // A 4xx will not get better by retrying; the relay and its dead-letter path handle it.
@@ -34,6 +42,6 @@ export async function forwardToOrigin(config: EdgeConfig, message: string, outbo
       /* network error or timeout: retry */
     }
   }
-  console.warn(`forward of ${outboxId} failed; the outbox relay will deliver it`);
+  logEvent("warn", "forward failed; the outbox relay will deliver it", { traceId: trace?.traceId, outboxId });
   return false;
 }

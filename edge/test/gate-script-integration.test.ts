@@ -89,7 +89,8 @@ describe("what the scripts write is the shared messages, to the letter", () => {
       startedAt: Number(createdAt),
     });
 
-    const buying = { ...attempt(productId, "codec-buyer"), requestHash: "r".repeat(64) };
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const buying = { ...attempt(productId, "codec-buyer"), requestHash: "r".repeat(64), traceparent };
     const outcome = await passGate(redis, buying);
     expect(outcome.kind).toBe("accepted");
     const order = StrictOrder.parse(JSON.parse(outcome.kind === "accepted" ? outcome.order : "{}"));
@@ -100,10 +101,22 @@ describe("what the scripts write is the shared messages, to the letter", () => {
       userId: "codec-buyer",
       quantity: 1,
       idempotencyKey: buying.idempotencyKey,
+      traceparent,
     });
     expect(order.sale).toEqual({ quantity: 7, perUserLimit: 2, startedAt: Number(createdAt) });
+    // The relay's path has only the outbox: the trace must be in the entry it reads.
+    const entries = (await redis.xrange(k.outbox, "-", "+")) as unknown as [string, string[]][];
+    const outboxed = entries.filter(([, fields]) => fields[0] === "order").map(([, fields]) => StrictOrder.parse(JSON.parse(fields[1]!)));
+    expect(outboxed.map((o) => o.traceparent)).toEqual([traceparent]);
 
     const record = parseIdemRecord(String(await redis.hget(k.idem, buying.idempotencyKey)));
     expect(record).toEqual({ requestHash: buying.requestHash, status: IdemStatus.accepted, payload: outcome.kind === "accepted" ? outcome.order : "" });
+
+    // An attempt without a trace context writes an order without the field (not an empty one).
+    const untraced = await passGate(redis, attempt(productId, "codec-buyer-2"));
+    expect(untraced.kind).toBe("accepted");
+    const text = untraced.kind === "accepted" ? untraced.order : "";
+    expect(text).not.toContain("traceparent");
+    expect(StrictOrder.parse(JSON.parse(text)).traceparent).toBeUndefined();
   });
 });

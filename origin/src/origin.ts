@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { AddressInfo } from "node:net";
 import { RedisClients } from "@fluxgate/common";
-import { createKafka, type ShutdownStep } from "@fluxgate/common/node";
+import { createKafka, serviceTracer, type ShutdownStep } from "@fluxgate/common/node";
 import { serve, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
 import { Redis } from "ioredis";
@@ -56,6 +56,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
   const forwardCommands = new CommandCount("forward");
   redis.on("ready", () => forwardCommands.sent(2));
   const producer = createSaleEventProducer(kafka, config.ORDERS_TOPIC, config.PRODUCE_TIMEOUT_MS, logger);
+  const tracer = serviceTracer("origin");
   const metrics = createMetrics();
   const acks = createAckBatcher({
     redis,
@@ -81,6 +82,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
     blockMs: config.RELAY_BLOCK_MS,
     sweepMs: config.RELAY_SWEEP_MS,
     acks,
+    tracer,
   });
 
   const app = createApp({
@@ -91,6 +93,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
       acks,
       metrics,
       logger,
+      tracer,
     },
     pipeline: { signingSecret: config.ORIGIN_SIGNING_SECRET, admin, topic: config.ORDERS_TOPIC, consumerGroup: config.WORKER_CONSUMER_GROUP, metrics },
     probes: {

@@ -1,12 +1,12 @@
 import { Outbox, outboxEventsKey, RedisClients, saleKeys } from "@fluxgate/common";
 import type { Redis } from "ioredis";
-import { backoffMs } from "@fluxgate/common/node";
+import { backoffMs, type Tracer } from "@fluxgate/common/node";
 import type { Logger } from "pino";
 import { claimScript } from "./lua/claim.lua";
 import { CommandCount, runLua } from "./lua/run";
 import { sweepScript } from "./lua/sweep.lua";
 import { tickScript } from "./lua/tick.lua";
-import { saleEventMessage } from "./message";
+import { outgoingEvent, readEvent, settleEvents } from "./message";
 import type { OriginMetrics } from "./metrics";
 import { batchArgs, confirm, entryOf, productIdOfOutbox, type AckBatcher, type IdsByStream, type OutboxEntry } from "./outbox";
 import type { SaleEventProducer } from "./producer";
@@ -32,6 +32,8 @@ export interface RelayOptions {
   sweepMs: number;
   /** The forwards' confirmations: while orders flow the relay sends them within its own step. */
   acks?: Pick<AckBatcher, "take" | "add">;
+  /** An order's span continues the trace its outbox entry names, as a forward's would. */
+  tracer: Tracer;
 }
 
 export interface Relay {
@@ -135,14 +137,17 @@ export function createRelay(o: RelayOptions): Relay {
     for (const entry of entries.filter((e) => e.field !== Outbox.orderField && e.field !== Outbox.saleField)) {
       logger.warn({ stream: entry.stream, id: entry.id, field: entry.field }, "outbox entry without an order or sale field; produced as is");
     }
-    const messages = entries.map((e) => saleEventMessage(productIdOfOutbox(e.stream)!, e.value, e.id, "relay"));
+    const events = entries.map((e) => outgoingEvent(o.tracer, readEvent(e.value), productIdOfOutbox(e.stream)!, e.value, e.id, "relay"));
+    const messages = events.map((e) => e.message);
     try {
       await o.producer.produce(messages);
     } catch (error) {
+      settleEvents(events, logger, error);
       o.metrics.produceFailures.inc({ source: "relay" }, messages.length);
       tracker.produceFailed(entries);
       throw error;
     }
+    settleEvents(events, logger);
     o.metrics.produced.inc({ source: "relay" }, messages.length);
     logger.info({ count: messages.length, streams: [...new Set(entries.map((e) => e.stream))] }, "relayed outbox entries no forward confirmed");
     const done: IdsByStream = new Map();

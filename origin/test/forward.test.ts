@@ -2,7 +2,7 @@
  * POST /orders through a real origin (in-process, port 0) into the real Kafka: what the edge's
  * forward gets back, what lands in the topic, what happens to the outbox entry.
  */
-import { BILL_KEY, Outbox, saleKeys } from "@fluxgate/common";
+import { BILL_KEY, Outbox, parseTraceparent, saleKeys } from "@fluxgate/common";
 import type { Admin } from "kafkajs";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,6 +63,25 @@ describe("a signed forward", () => {
     const [message] = reader.of(productId);
     expect(message).toMatchObject({ key: productId, value: body });
     expect(message!.headers).toMatchObject({ [MessageHeaders.source]: "forward", [MessageHeaders.outboxId]: outboxId });
+    // An order without a trace is given none here.
+    expect(message!.headers[MessageHeaders.traceparent]).toBeUndefined();
+  });
+
+  it("continues the trace its signed order names, in a span of its own that the record's traceparent header names", async () => {
+    const productId = product("traced");
+    const edgeSpan = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const body = order(productId, 1, { traceparent: edgeSpan });
+    // The HTTP header is not signed: a forged one changes nothing, the signed body's trace is the one.
+    const forged = "00-11111111111111111111111111111111-2222222222222222-01";
+    const res = await forward(url, body, { outboxId: await outboxAdd(productId, body), headers: { traceparent: forged } });
+    expect(res.status).toBe(202);
+
+    await eventually(() => reader.of(productId).length === 1);
+    const [message] = reader.of(productId);
+    expect(message!.value).toBe(body);
+    const recorded = parseTraceparent(message!.headers[MessageHeaders.traceparent]);
+    expect(recorded).toMatchObject({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", sampled: true });
+    expect(recorded!.spanId).not.toBe("00f067aa0ba902b7");
   });
 
   it("carries a sale start the same way", async () => {
@@ -214,7 +233,7 @@ describe("operations", () => {
   });
 
   it("GET /metrics counts what was produced and refused", async () => {
-    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(203);
+    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(204);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="unauthorized"}')).toBe(7);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="too_large"}')).toBe(2);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="not_json"}')).toBe(1);

@@ -102,12 +102,14 @@ export interface ForwardOptions {
   signOutboxIdAs?: string;
   /** Leave the signature headers out. */
   unsigned?: boolean;
+  /** More headers, unsigned (a traceparent, as the edge sends one). */
+  headers?: Record<string, string>;
 }
 
 /** POST /orders the way edge/src/forward.ts does it. */
 export async function forward(url: string, body: string, o: ForwardOptions = {}): Promise<Response> {
   const timestamp = o.timestamp ?? Date.now();
-  const headers: Record<string, string> = { "content-type": "application/json" };
+  const headers: Record<string, string> = { "content-type": "application/json", ...o.headers };
   if (!o.unsigned) {
     const signed = { method: "POST", path: "/orders", outboxId: o.signOutboxIdAs ?? o.outboxId, body: o.signAs ?? body };
     Object.assign(headers, await signedHeaders(o.secret ?? SECRET, signed, timestamp));

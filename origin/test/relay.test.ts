@@ -3,7 +3,7 @@
  * confirmed reach Kafka on their own, once each; entries a forward confirmed are left alone.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { Outbox, outboxEventsKey, saleKeys } from "@fluxgate/common";
+import { Outbox, outboxEventsKey, parseTraceparent, saleKeys } from "@fluxgate/common";
 import type { Admin } from "kafkajs";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -115,6 +115,24 @@ describe("the outbox relay", () => {
     expect(reader.of(e).map((m) => m.value)).toEqual(bodies);
     expect(tookMs).toBeLessThan(5_000);
     for (const origin of origins.splice(0)) await origin.stop();
+  });
+
+  it("continues each relayed order's trace from its outbox entry, as a forward would, and gives none to an entry without one", async () => {
+    await start();
+    const t = product("traced");
+    const stream = await outboxOf(t);
+    const traced = order(t, 1, { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+    const untraced = order(t, 2);
+    for (const body of [traced, untraced]) await redis.xadd(stream, "*", Outbox.orderField, body);
+
+    await eventually(() => reader.of(t).length === 2);
+    const [first, second] = reader.of(t);
+    expect([first!.value, second!.value]).toEqual([traced, untraced]);
+    const recorded = parseTraceparent(first!.headers[MessageHeaders.traceparent]);
+    expect(recorded).toMatchObject({ traceId: "0af7651916cd43dd8448eb211c80319c", sampled: true });
+    expect(recorded!.spanId).not.toBe("b7ad6b7169203331");
+    expect(first!.headers[MessageHeaders.source]).toBe("relay");
+    expect(second!.headers[MessageHeaders.traceparent]).toBeUndefined();
   });
 
   it("keeps relaying the good streams when one registered key is broken", async () => {

@@ -22,8 +22,8 @@ export interface DeadLetter {
 export interface BatchResult {
   /** Sales this batch created. */
   salesCreated: number;
-  /** Orders this batch inserted and kept (their stock taken). */
-  persisted: Array<{ orderId: string; acceptedAt: Date }>;
+  /** Orders this batch inserted and kept (their stock taken), with the trace each was accepted in. */
+  persisted: Array<{ orderId: string; productId: string; acceptedAt: Date; traceId: string | null }>;
   /** Orders already persisted, by an earlier delivery or earlier in this batch. */
   duplicates: number;
   dead: DeadLetter[];
@@ -125,7 +125,12 @@ export async function processBatch(pool: pg.Pool, input: BatchInput): Promise<Ba
     const gone = new Set(exhausted.map((o) => o.orderId));
     for (const o of exhausted) dead.push({ index: o.index, reason: "stock_exhausted", detail: "no stock left for this order" });
 
-    const persisted = inserted.filter((r) => !gone.has(r.orderId)).map((r) => ({ orderId: r.orderId, acceptedAt: orders.get(r.orderId)!.row.acceptedAt }));
+    const persisted = inserted
+      .filter((r) => !gone.has(r.orderId))
+      .map((r) => {
+        const { productId, acceptedAt, traceId } = orders.get(r.orderId)!.row;
+        return { orderId: r.orderId, productId, acceptedAt, traceId };
+      });
     return { salesCreated: created.length, persisted, duplicates, dead, stockConflicts };
   });
 }

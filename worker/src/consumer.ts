@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { backoffMs } from "@fluxgate/common/node";
+import { backoffMs, endSpan, type Span, type Tracer } from "@fluxgate/common/node";
 import type { Batch, Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
@@ -7,6 +7,7 @@ import { processBatch, type BatchResult } from "./batch";
 import type { WorkerConfig } from "./config";
 import { sendDeadLetters } from "./dlq";
 import type { WorkerMetrics } from "./metrics";
+import { startBatchSpan } from "./trace";
 
 /** What a batch did, once its transaction, dead letters and offsets are committed. */
 export interface BatchCommitted extends BatchResult {
@@ -46,6 +47,8 @@ export interface OrderConsumerDeps {
   metrics: WorkerMetrics;
   logger: Logger;
   hooks: WorkerHooks;
+  /** Each batch's span links the traces of its records. */
+  tracer: Tracer;
 }
 
 /**
@@ -53,7 +56,7 @@ export interface OrderConsumerDeps {
  * batch's transaction and its dead letters are committed. Any failure is retried with backoff
  * (nothing is skipped); stop() lets the batch in flight finish and commit.
  */
-export function createOrderConsumer({ kafka, pool, producer, config, metrics, logger, hooks }: OrderConsumerDeps) {
+export function createOrderConsumer({ kafka, pool, producer, config, metrics, logger, hooks, tracer }: OrderConsumerDeps) {
   const consumer: Consumer = kafka.consumer({
     groupId: config.CONSUMER_GROUP,
     sessionTimeout: config.WORKER_SESSION_TIMEOUT_MS,
@@ -95,8 +98,19 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
     }
   }
 
-  async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning }: EachBatchPayload) {
-    if (batch.messages.length === 0) return;
+  async function eachBatch(payload: EachBatchPayload) {
+    if (payload.batch.messages.length === 0) return;
+    const span = startBatchSpan(tracer, payload.batch);
+    try {
+      await handleBatch(payload, span);
+      endSpan(span);
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  }
+
+  async function handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning }: EachBatchPayload, span: Span) {
     const started = performance.now();
     let result: BatchResult;
     const messages = batch.messages;
@@ -111,6 +125,7 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
         if (!isRunning() || stopping.signal.aborted) throw error;
         metrics.retries.inc();
         const waitMs = Math.round(backoffMs(attempt, config.WORKER_RETRY_MAX_MS));
+        span.addEvent("retry", { attempt, waitMs });
         logger.warn({ err: error, partition: batch.partition, firstOffset: batch.firstOffset(), attempt, waitMs }, "batch failed, retrying");
         await sleep(waitMs);
         await heartbeat(); // a rebalance meanwhile throws here: kafkajs rejoins and refetches
@@ -142,6 +157,16 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
       { partition: batch.partition, messages: batch.messages.length, persisted: result.persisted.length, duplicates: result.duplicates },
       "batch committed",
     );
+    // One line per order, committed: the last hop of its trace, by the trace id its row keeps.
+    if (logger.isLevelEnabled("info")) {
+      const batchTraceId = span.spanContext().traceId;
+      for (const o of result.persisted) {
+        logger.info(
+          { traceId: o.traceId ?? undefined, orderId: o.orderId, productId: o.productId, partition: batch.partition, batchTraceId },
+          "order persisted",
+        );
+      }
+    }
 
     hooks.onBatchCommitted?.({
       ...result,

@@ -1,4 +1,4 @@
-import { describeIssues, SaleEvent, type SaleTerms } from "@fluxgate/common";
+import { describeIssues, parseTraceparent, SaleEvent, type SaleTerms } from "@fluxgate/common";
 import type { OrderRow } from "./sql/insertOrders";
 import type { SaleRow } from "./sql/insertSales";
 
@@ -71,6 +71,8 @@ export function parseMessage(value: Buffer | null, partition: number | null, off
       acceptedAt: new Date(event.acceptedAt),
       partition,
       offset,
+      // The order's own trace (the edge's), not the record header's: the row says which request it was.
+      traceId: parseTraceparent(event.traceparent)?.traceId ?? null,
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { createKafka, type NodeService } from "@fluxgate/common/node";
+import { createKafka, serviceTracer, type NodeService } from "@fluxgate/common/node";
 import { serve, type ServerType } from "@hono/node-server";
 import { Partitioners } from "kafkajs";
 import type { Hono } from "hono";
@@ -33,7 +33,7 @@ export function createWorker(config: WorkerConfig, logger: Logger, hooks: Worker
   const admin = kafka.admin();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   const metrics = createMetrics();
-  const consumer = createOrderConsumer({ kafka, pool, producer, config, metrics, logger, hooks });
+  const consumer = createOrderConsumer({ kafka, pool, producer, config, metrics, logger, hooks, tracer: serviceTracer("worker") });
 
   let stopped = false;
   let starting: Promise<{ url: string }> | undefined;

@@ -5,3 +5,17 @@ export { createLogger, type Logger } from "./logger";
 export { createRegistry, healthRoute, metricsRoute, opsRoutes } from "./ops";
 export { runService, type NodeService } from "./service";
 export { handleShutdown, type ShutdownStep } from "./shutdown";
+export {
+  createTracerProvider,
+  endSpan,
+  linkTo,
+  MAX_SPAN_LINKS,
+  serviceTracer,
+  shutdownTracing,
+  SpanKind,
+  startChildSpan,
+  traceparentOf,
+  type Link,
+  type Span,
+  type Tracer,
+} from "./tracing";

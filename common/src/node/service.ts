@@ -1,5 +1,6 @@
 import { createLogger, type Logger } from "./logger";
 import { handleShutdown } from "./shutdown";
+import { shutdownTracing } from "./tracing";
 
 /** The one shape of a Node service (origin, worker, bridge): built from its config, started, stopped. */
 export interface NodeService {
@@ -10,7 +11,7 @@ export interface NodeService {
 }
 
 /**
- * A service's main: one logger, SIGTERM/SIGINT → stop(), start; a failed start is logged and
+ * A service's main: one logger, SIGTERM/SIGINT → stop() (then the last spans exported), start; a failed start is logged and
  * exits 1 (the stack's `up` shows the log's last lines).
  */
 export function runService(name: string, build: (logger: Logger) => NodeService): void {
@@ -22,7 +23,11 @@ export function runService(name: string, build: (logger: Logger) => NodeService)
     logger.fatal({ err }, `${name} cannot start`);
     process.exit(1);
   }
-  handleShutdown(logger, [{ name, run: () => service.stop() }]);
+  // Spans go out last: the service's own stop still ends some.
+  handleShutdown(logger, [
+    { name, run: () => service.stop() },
+    { name: "traces", run: shutdownTracing },
+  ]);
   service.start().then(
     (address) => logger.info(address, `${name} started`),
     (err: unknown) => {

@@ -8,7 +8,7 @@ import { GATE_REPLY_LUA } from "./reply";
  * KEYS[1] sale          HASH    the running sale: settings, stock, token bucket, ticket counters, units claimed
  * KEYS[2] idem          HASH    Idempotency-Key -> "<requestHash>|<status>|<payload>" (final outcomes, and the ticket of a queued key)
  * KEYS[3] buyers        HASH    userId -> units bought in this sale
- * KEYS[4] outbox        STREAM  accepted orders (field "order"), relayed to Kafka by the origin
+ * KEYS[4] outbox        STREAM  accepted orders (field "order", with their traceparent), relayed to Kafka by the origin
  * KEYS[5] marks         ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
  * KEYS[6] claims        STRING  byte n = units ticket n asks for; set to 0 once it is used
  * KEYS[7] stats         HASH    "<second>:accepted|throttled|sold_out|limit_reached|calls" -> count,
@@ -30,6 +30,7 @@ import { GATE_REPLY_LUA } from "./reply";
  * ARGV[9] soldOutFromMemory  sold-out answers the isolate gave from memory since its last call (batched counter)
  * ARGV[10] filters        1: the accepted-keys filter once the sale is sold out, 2: the queued-keys filter, 3: both
  * ARGV[11] challenge      "saleId|difficulty|id|expiresAt" of a solved challenge the edge checked, "" when none
+ * ARGV[12] traceparent    W3C traceparent of the edge's span (validated there), stored in the order; "" when none
  *
  * Returns the fields of reply.ts (GATE_REPLY_LUA: outcome, saleId, remaining, issued, admitted, rate,
  * now, a, b, claimed, the two key filters, endsAt (0 = open-ended), powDifficulty (0 = off: every
@@ -63,6 +64,7 @@ local orderId, productId, soldOutFromMemory = ARGV[7], ARGV[8], tonumber(ARGV[9]
 local filters = tonumber(ARGV[10]) or 0
 local challenges, challenge = KEYS[10], ARGV[11] or ''
 local prequeue, places, lottery = KEYS[11], KEYS[12], KEYS[13]
+local traceparent = ARGV[12] or ''
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
   'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes',
@@ -316,6 +318,7 @@ local order = ${orderMessageLua({
   idempotencyKey: "key",
   acceptedAt: "now",
   sale: { quantity: "f[16]", perUserLimit: "f[5]", startedAt: "f[17]" },
+  traceparent: "traceparent",
 })}
 local entry = redis.call('XADD', outbox, '*', 'order', order)
 redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'accepted'", "order")})

@@ -20,6 +20,8 @@ export interface Attempt {
   filters?: { accepted?: boolean; queued?: boolean };
   /** A solved proof-of-work challenge the edge checked (challenge/gateArgument), for the gate to spend. */
   challenge?: string;
+  /** The edge's span (a valid W3C traceparent), stored in the order it accepts so the relay's path keeps the trace too. */
+  traceparent?: string;
 }
 
 /** What the gate saw of the sale while deciding: the edge caches it to answer later requests from memory. */
@@ -97,6 +99,7 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
         attempt.soldOutFromMemory ?? 0,
         filters,
         attempt.challenge ?? "",
+        attempt.traceparent ?? "",
       ],
     ),
   );

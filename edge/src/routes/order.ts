@@ -1,4 +1,4 @@
-import { IdempotencyKey, ProductId, UserId } from "@fluxgate/common";
+import { childSpan, formatTraceparent, IdempotencyKey, parseTraceparent, ProductId, TRACEPARENT_HEADER, UserId } from "@fluxgate/common";
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
@@ -10,6 +10,7 @@ import { probeKey } from "../gate/key-filter";
 import { jsonBody } from "../http/json-body";
 import { buyerOf, identity } from "../identity";
 import type { Isolate } from "../isolate";
+import { logEvent } from "../log";
 import { drawIfLead } from "../lottery/draw";
 import type { Answer } from "../memory";
 import { decidePurchase, outcomeOfGate, type NeededFact, type PurchaseFacts, type PurchaseOutcome } from "../purchase/decide";
@@ -88,7 +89,12 @@ export function order(isolate: Isolate) {
     }
   }
 
-  /** One gate call (one EVALSHA), what the isolate learns from it, and the answer. */
+  /**
+   * One gate call (one EVALSHA), what the isolate learns from it, and the answer. The call is the
+   * edge's span of the order's trace: a child of the buyer's traceparent, or a new trace. It
+   * travels inside the order (outbox, forward, Kafka, the worker's row), so the answers from
+   * memory, which accept nothing, never pay for it.
+   */
   async function callGate(
     c: Context<EdgeEnv>,
     req: OrderRequest,
@@ -99,7 +105,9 @@ export function order(isolate: Isolate) {
   ): Promise<Response> {
     const { productId } = req;
     const redis = c.var.redis;
-    const reply = await passGate(redis, {
+    const span = childSpan(parseTraceparent(c.req.header(TRACEPARENT_HEADER)));
+    const orderId = crypto.randomUUID();
+    const attempt = {
       soldOutFromMemory: memory.takeSoldOutAnswers(productId),
       filters: memory.filtersWanted(productId),
       productId,
@@ -107,9 +115,14 @@ export function order(isolate: Isolate) {
       quantity: req.quantity,
       idempotencyKey: key,
       requestHash: await sha256Hex(facts.request),
-      orderId: crypto.randomUUID(),
+      orderId,
+      traceparent: formatTraceparent(span),
       ...(ticket ? { ticket } : {}),
       ...(challenge ? { challenge } : {}),
+    };
+    const reply = await passGate(redis, attempt).catch((error: unknown) => {
+      logEvent("error", "gate call failed", { traceId: span.traceId, spanId: span.spanId, productId, error: String(error) });
+      throw error;
     });
     if (reply.kind !== "unknown") {
       memory.learn(productId, reply, reply.filters);
@@ -117,7 +130,19 @@ export function order(isolate: Isolate) {
       memory.learnPowRequirement(productId, reply.saleId, reply.powDifficulty ?? 0);
     }
     const outcome = outcomeOfGate(reply, facts);
-    if (outcome.kind === "accepted" && outcome.forward) c.executionCtx.waitUntil(forwardToOrigin(c.var.config, outcome.order, outcome.forward.outboxId));
+    if (outcome.kind === "accepted" && outcome.forward) {
+      const { outboxId } = outcome.forward;
+      logEvent("info", "order accepted", {
+        outcome: "accepted",
+        traceId: span.traceId,
+        spanId: span.spanId,
+        orderId,
+        productId,
+        saleId: outcome.saleId,
+        outboxId,
+      });
+      c.executionCtx.waitUntil(forwardToOrigin(c.var.config, outcome.order, outboxId, span));
+    }
     return respond(c, req, key, outcome);
   }
 

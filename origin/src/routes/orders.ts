@@ -1,8 +1,9 @@
 import { describeIssues, OUTBOX_ID_HEADER, saleKeys, SaleEvent, SignatureHeaders, verifyRequest } from "@fluxgate/common";
+import type { Tracer } from "@fluxgate/common/node";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
-import { saleEventMessage } from "../message";
+import { outgoingEvent, settleEvents } from "../message";
 import type { OriginMetrics, RejectReason } from "../metrics";
 import { isEntryId, type AckBatcher } from "../outbox";
 import type { SaleEventProducer } from "../producer";
@@ -18,6 +19,8 @@ export interface OrdersDeps {
   acks: Pick<AckBatcher, "add">;
   metrics: OriginMetrics;
   logger: Logger;
+  /** An order's span continues the trace its (signed) message names. */
+  tracer: Tracer;
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -80,13 +83,17 @@ export function ordersRoute(deps: OrdersDeps): Hono {
         return reject(c, "invalid_outbox_id", 400, `${OUTBOX_ID_HEADER}: a stream entry id like 1700000000000-0`);
       }
 
+      // The trace is the one inside the signed body: the forward's traceparent header is not signed.
+      const outgoing = outgoingEvent(deps.tracer, event, event.productId, Buffer.from(bytes), outboxId, "forward");
       try {
-        await deps.producer.produce([saleEventMessage(event.productId, Buffer.from(bytes), outboxId, "forward")]);
+        await deps.producer.produce([outgoing.message]);
       } catch (err) {
+        settleEvents([outgoing], logger, err);
         deps.metrics.produceFailures.inc({ source: "forward" });
-        logger.warn({ err, productId: event.productId, outboxId }, "produce failed; the edge retries and the relay covers it");
+        logger.warn({ err, ...outgoing.fields }, "produce failed; the edge retries and the relay covers it");
         return c.json({ error: "Kafka did not acknowledge the event; retry later" }, 503, { "retry-after": "1" });
       }
+      settleEvents([outgoing], logger);
       deps.metrics.produced.inc({ source: "forward" });
 
       if (outboxId !== undefined) deps.acks.add(saleKeys(event.productId).outbox, outboxId);

@@ -27,20 +27,24 @@ export interface EdgeUnderTest {
   issuer: string;
   /** Redis commands the edge sent so far, by name (EVALSHA, HMGET, …). */
   commands: Map<string, number>;
+  /** What the isolates logged (console.log and friends, one line each). */
+  logPath: string;
   stop(): Promise<void>;
 }
 
-export async function startEdge(stack: StackState, isolates = 4): Promise<EdgeUnderTest> {
+/** `originUrl`: where the edge forwards to (the stack's origin unless a test wants its forwards to fail). */
+export async function startEdge(stack: StackState, isolates = 4, opts: { originUrl?: string } = {}): Promise<EdgeUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), "fg-isolates-"));
   const built = await buildEdge(join(dir, "bundle"));
   const commands = new Map<string, number>();
   const counter = await countingUpstash(stack.bridge.url, commands);
   const vars = ensureDevVars();
   const adminToken = "isolates-admin-token";
+  const logPath = join(dir, "workerd.log");
   const edge: RunningIsolates = await startIsolates({
     scriptPath: built.scriptPath,
     isolates,
-    logPath: join(dir, "workerd.log"),
+    logPath,
     bindings: {
       ...wranglerVars(),
       ADMIN_TOKEN: adminToken,
@@ -48,7 +52,7 @@ export async function startEdge(stack: StackState, isolates = 4): Promise<EdgeUn
       ORIGIN_SIGNING_SECRET: vars.get("ORIGIN_SIGNING_SECRET")!,
       UPSTASH_REDIS_REST_URL: counter.url,
       UPSTASH_REDIS_REST_TOKEN: stack.bridge.token,
-      ORIGIN_URL: stack.origin.url,
+      ORIGIN_URL: opts.originUrl ?? stack.origin.url,
       // Buyers are signed in with the stack's dev issuer, as on the stack's own edge.
       ...identityBindings(stack.issuer),
     },
@@ -59,6 +63,7 @@ export async function startEdge(stack: StackState, isolates = 4): Promise<EdgeUn
     adminToken,
     issuer: stack.issuer.url,
     commands,
+    logPath,
     stop: async () => {
       await edge.dispose();
       await new Promise((resolve) => counter.server.close(resolve));

@@ -10,6 +10,8 @@ export interface OrderRow {
   acceptedAt: Date;
   partition: number | null;
   offset: string | null;
+  /** The W3C trace id the order was accepted in (32 hex digits), when its message named one. */
+  traceId: string | null;
 }
 
 /**
@@ -20,8 +22,8 @@ export interface OrderRow {
 export async function insertOrders(db: Queryable, orders: OrderRow[]): Promise<Array<{ orderId: string; saleId: string; quantity: number }>> {
   if (orders.length === 0) return [];
   const { rows } = await db.query<{ order_id: string; sale_id: string; quantity: number }>(
-    `INSERT INTO orders (order_id, sale_id, product_id, user_id, quantity, idempotency_key, accepted_at, kafka_partition, kafka_offset)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::int[], $9::bigint[])
+    `INSERT INTO orders (order_id, sale_id, product_id, user_id, quantity, idempotency_key, accepted_at, kafka_partition, kafka_offset, trace_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::int[], $9::bigint[], $10::text[])
      ON CONFLICT (order_id) DO NOTHING
      RETURNING order_id, sale_id, quantity`,
     [
@@ -34,6 +36,7 @@ export async function insertOrders(db: Queryable, orders: OrderRow[]): Promise<A
       orders.map((o) => o.acceptedAt.toISOString()),
       orders.map((o) => o.partition),
       orders.map((o) => o.offset),
+      orders.map((o) => o.traceId),
     ],
   );
   return rows.map((r) => ({ orderId: r.order_id, saleId: r.sale_id, quantity: r.quantity }));
