@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { snapshot } from "./snapshot";
 import type { GateReply, SaleSnapshot } from "../src/gate/gate";
 import { KEY_FILTER_HASHES, KeyFilter, probeKey, type KeyProbe } from "../src/gate/key-filter";
 import type { Recall } from "../src/memory";
@@ -8,17 +9,7 @@ import { FRESH_VIEW_MS } from "../src/time-windows";
 
 const NOW = 1_000_000;
 
-const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => ({
-  saleId: "s1",
-  remaining: 10,
-  issued: 0,
-  admitted: 0,
-  rate: 1,
-  at: NOW,
-  claimed: 0,
-  endsAt: 0,
-  ...over,
-});
+const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => snapshot({ at: NOW, ...over });
 
 /** What an isolate that knows nothing of the sale recalls. */
 const nothing = (over: Partial<Recall> = {}): Recall => ({

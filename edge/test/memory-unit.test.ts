@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { SaleSnapshot } from "../src/gate/gate";
+import { snapshot } from "./snapshot";
 import { KeyFilter } from "../src/gate/key-filter";
 import { SaleMemory } from "../src/memory";
 import { FRESH_VIEW_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
@@ -11,17 +11,7 @@ function isolate() {
   return { memory, tick: (ms: number) => (now += ms) };
 }
 
-const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => ({
-  saleId: "s1",
-  remaining: 10,
-  issued: 0,
-  admitted: 0,
-  rate: 1,
-  at: 1,
-  claimed: 0,
-  endsAt: 0,
-  ...over,
-});
+const view = snapshot;
 /** A filter that has seen nothing (what the gate sends before any key was added). */
 const empty = () => KeyFilter.parse("64:")!;
 
