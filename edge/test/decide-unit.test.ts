@@ -14,6 +14,7 @@ const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => snapshot({ at: 
 /** What an isolate that knows nothing of the sale recalls. */
 const nothing = (over: Partial<Recall> = {}): Recall => ({
   view: undefined,
+  unknown: false,
   soldOut: undefined,
   ended: undefined,
   answer: undefined,
@@ -50,6 +51,13 @@ describe("decidePurchase", () => {
     // A key the filter may hold (a paid buyer's retry) goes on, to Redis in the end.
     const paid = nothing({ soldOut: filterOf(await probeKey("k")) });
     expect(decidePurchase(await facts(), paid, NOW)).toEqual({ kind: "need", fact: "ticket" });
+  });
+
+  it("says a product Redis just said has no sale is unknown, before looking at anything else", async () => {
+    expect(decidePurchase({ ...(await facts()), keyProbe: undefined }, nothing({ unknown: true }), NOW)).toEqual({
+      kind: "answer",
+      outcome: { kind: "unknown_product" },
+    });
   });
 
   it("replays the isolate's earlier final answer to the same request, and refuses the key with another", async () => {
