@@ -190,8 +190,8 @@ export class SaleMemory {
   }
 
   rememberPublicView(productId: string, view: SaleView | undefined): void {
-    if (!view) return this.rememberUnknown(productId);
-    this.publicViews.set(productId, { view }, this.now() + PUBLIC_VIEW_MS);
+    if (view) this.publicViews.set(productId, { view }, this.now() + PUBLIC_VIEW_MS);
+    else this.rememberUnknown(productId);
   }
 
   /** How many product ids this isolate holds anything for, in each of its maps (for the bound's test). */
