@@ -7,8 +7,8 @@ import { UNAVAILABLE_RETRY_AFTER_S, UpstashUnavailable } from "./upstash-health"
 export const onError: ErrorHandler = (error, c) => {
   if (error instanceof EdgeConfigError) return c.json({ error: "misconfigured", problems: error.problems }, 500);
   if (error instanceof UpstashUnavailable) {
-    // Nothing was decided: the buyer keeps whatever place it has and tries again (the same key is safe).
-    console.error(JSON.stringify({ level: "error", msg: "upstash unavailable", path: new URL(c.req.url).pathname, error: error.message }));
+    // Nothing was decided: the buyer keeps whatever place it has and tries again (the same key is
+    // safe). UpstashHealth has logged the outage (a line a second at most, not one per request).
     return c.json(
       {
         status: "unavailable",

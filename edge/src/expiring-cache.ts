@@ -28,6 +28,10 @@ export class ExpiringCache<V extends object> {
     if (until > this.now()) this.entries.set(key, { value, until });
   }
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }

@@ -1,10 +1,18 @@
+import type { SaleView } from "@fluxgate/common";
+import { ExpiringCache } from "./expiring-cache";
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
 import { lineCovers } from "./queue-view";
-import { FRESH_VIEW_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
+import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, PUBLIC_VIEW_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
 
 /** Final answers kept per sale; the oldest go first. */
 const MAX_ANSWERS = 10_000;
+/**
+ * Product ids a client may make up, remembered per isolate: the names Redis said have no sale, and
+ * the public views read. Bounded (least recently used first), so a million random ids cost at most
+ * this many entries each (a product id is at most 64 characters).
+ */
+export const MAX_NAMED_PRODUCTS = 10_000;
 /**
  * Gate calls resolve out of order. Within a sale Redis only ever takes stock and issues places,
  * so the newer of two replies has less left, or as much left and more places issued, or both
@@ -27,6 +35,8 @@ export interface Answer {
 export interface Recall {
   /** The last view of the sale and when this isolate learned it. */
   view: Readonly<{ snapshot: SaleSnapshot; seenAt: number }> | undefined;
+  /** Redis said, within NEGATIVE_MEMORY_MS, that there is no sale of this product. */
+  unknown: boolean;
   /** Set while "sold out" may be answered from memory to any key this filter has never seen. */
   soldOut: KeyFilter | undefined;
   /** Likewise for a sale that has ended. */
@@ -70,8 +80,13 @@ export class SaleMemory {
   private readonly powRequirements = new Map<string, { saleId: string; difficulty: number }>();
   /** Each sale's drawn line as published (JSON): it never changes once drawn, so one read per isolate and sale. */
   private readonly draws = new Map<string, { saleId: string; json: string }>();
+  private readonly unknown: ExpiringCache<object>;
+  private readonly publicViews: ExpiringCache<{ view: SaleView }>;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.unknown = new ExpiringCache(MAX_NAMED_PRODUCTS, now);
+    this.publicViews = new ExpiringCache(MAX_NAMED_PRODUCTS, now);
+  }
 
   /**
    * What this isolate knows that bears on one purchase attempt, read once per decision (decide.ts
@@ -80,10 +95,12 @@ export class SaleMemory {
    */
   recall(productId: string, key: string): Recall {
     const s = this.sales.get(productId);
+    const unknown = !s && this.unknown.get(productId) !== undefined;
     const soldOut = this.soldOut(productId);
     const answer = this.answerFor(productId, key);
     return {
       view: s && { snapshot: s.snapshot, seenAt: s.seenAt },
+      unknown,
       soldOut,
       ended: !answer && !soldOut ? this.ended(productId) : undefined,
       answer,
@@ -153,6 +170,40 @@ export class SaleMemory {
 
   forget(productId: string): void {
     this.sales.delete(productId);
+    this.unknown.delete(productId);
+    this.publicViews.delete(productId);
+  }
+
+  /**
+   * "No such sale", as Redis just said it: for NEGATIVE_MEMORY_MS this isolate says so itself, so a
+   * flood of made-up product ids costs at most one command per id per isolate per window. A sale
+   * started meanwhile is seen within the window (at once on the isolate that ran /init).
+   */
+  rememberUnknown(productId: string): void {
+    this.unknown.set(productId, {}, this.now() + NEGATIVE_MEMORY_MS);
+  }
+
+  /** The sale as GET /sales/:productId last read it (or null: no sale), if read within PUBLIC_VIEW_MS. */
+  publicView(productId: string): SaleView | null | undefined {
+    if (this.unknown.get(productId)) return null;
+    return this.publicViews.get(productId)?.view;
+  }
+
+  rememberPublicView(productId: string, view: SaleView | undefined): void {
+    if (view) this.publicViews.set(productId, { view }, this.now() + PUBLIC_VIEW_MS);
+    else this.rememberUnknown(productId);
+  }
+
+  /** How many product ids this isolate holds anything for, in each of its maps (for the bound's test). */
+  sizes(): Record<string, number> {
+    return {
+      sales: this.sales.size,
+      unknown: this.unknown.size,
+      publicViews: this.publicViews.size,
+      powRequirements: this.powRequirements.size,
+      draws: this.draws.size,
+      refreshes: this.refreshes.size,
+    };
   }
 
   view(productId: string): Readonly<{ snapshot: SaleSnapshot; seenAt: number }> | undefined {

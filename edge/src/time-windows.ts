@@ -9,6 +9,14 @@
  * keep answering for a sale an operator restarted elsewhere.
  */
 export const SOLD_OUT_MEMORY_MS = 3_000;
+/**
+ * How long an isolate says "no such sale" (a product id Redis has no sale for) without asking
+ * again: a flood of made-up ids costs one command per id per isolate per window, and a sale
+ * started meanwhile is found within it.
+ */
+export const NEGATIVE_MEMORY_MS = 1_000;
+/** How long GET /sales/:productId answers from the view it read (a product page polled by a crowd). */
+export const PUBLIC_VIEW_MS = 1_000;
 /** How fresh the view must be to put a newcomer on standby without asking Redis. */
 export const FRESH_VIEW_MS = 1_000;
 /** How long one request may take to re-check before another may try. */

@@ -1,3 +1,5 @@
+import { logEvent } from "./log";
+
 /**
  * How Upstash looks from this isolate: every command's round trip and every failure to reach it.
  * An outage must be told apart from a Redis error reply (NOSCRIPT, WRONGTYPE…: our bug, a 500): a
@@ -35,6 +37,8 @@ export class UpstashHealth {
   /** Round trips of the last calls (ms), newest last: enough for a p50/p99 of the last moments. */
   private readonly recent: number[] = [];
   lastFailure: { at: number; message: string } | undefined;
+  /** When the last outage line was logged, and the failures since: a flood logs a line a second, not one per request. */
+  private logged = { at: -Infinity, failures: 0 };
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -48,6 +52,9 @@ export class UpstashHealth {
     this.calls++;
     this.failures++;
     this.lastFailure = { at: this.now(), message: error instanceof Error ? error.message : String(error) };
+    if (this.lastFailure.at - this.logged.at < 1_000) return;
+    logEvent("error", "upstash unavailable", { error: this.lastFailure.message, failuresSinceLastLine: this.failures - this.logged.failures });
+    this.logged = { at: this.lastFailure.at, failures: this.failures };
   }
 
   summary() {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { snapshot } from "./snapshot";
 import type { GateReply, SaleSnapshot } from "../src/gate/gate";
 import { KEY_FILTER_HASHES, KeyFilter, probeKey, type KeyProbe } from "../src/gate/key-filter";
 import type { Recall } from "../src/memory";
@@ -8,21 +9,12 @@ import { FRESH_VIEW_MS } from "../src/time-windows";
 
 const NOW = 1_000_000;
 
-const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => ({
-  saleId: "s1",
-  remaining: 10,
-  issued: 0,
-  admitted: 0,
-  rate: 1,
-  at: NOW,
-  claimed: 0,
-  endsAt: 0,
-  ...over,
-});
+const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => snapshot({ at: NOW, ...over });
 
 /** What an isolate that knows nothing of the sale recalls. */
 const nothing = (over: Partial<Recall> = {}): Recall => ({
   view: undefined,
+  unknown: false,
   soldOut: undefined,
   ended: undefined,
   answer: undefined,
@@ -59,6 +51,13 @@ describe("decidePurchase", () => {
     // A key the filter may hold (a paid buyer's retry) goes on, to Redis in the end.
     const paid = nothing({ soldOut: filterOf(await probeKey("k")) });
     expect(decidePurchase(await facts(), paid, NOW)).toEqual({ kind: "need", fact: "ticket" });
+  });
+
+  it("says a product Redis just said has no sale is unknown, before looking at anything else", async () => {
+    expect(decidePurchase({ ...(await facts()), keyProbe: undefined }, nothing({ unknown: true }), NOW)).toEqual({
+      kind: "answer",
+      outcome: { kind: "unknown_product" },
+    });
   });
 
   it("replays the isolate's earlier final answer to the same request, and refuses the key with another", async () => {

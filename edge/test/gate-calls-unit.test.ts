@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { snapshot } from "./snapshot";
 import type { SaleSnapshot } from "../src/gate/gate";
 import { SaleMemory } from "../src/memory";
 import { GateCalls, MAX_NEWCOMER_CALLS, type GateSeat } from "../src/purchase/gate-calls";
@@ -24,17 +25,7 @@ function isolate() {
 }
 type Isolate = ReturnType<typeof isolate>["memory"];
 
-const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => ({
-  saleId: "s1",
-  remaining: 10,
-  issued: 0,
-  admitted: 0,
-  rate: 1,
-  at: 1,
-  claimed: 0,
-  endsAt: 0,
-  ...over,
-});
+const view = snapshot;
 
 describe("GateCalls: newcomers' queue for a gate call (one isolate)", () => {
   const seats = (memory: Isolate, n: number) => Array.from({ length: n }, () => memory.join("p"));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { SaleSnapshot } from "../src/gate/gate";
+import { snapshot } from "./snapshot";
 import { KeyFilter } from "../src/gate/key-filter";
-import { SaleMemory } from "../src/memory";
-import { FRESH_VIEW_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
+import { MAX_NAMED_PRODUCTS, SaleMemory } from "../src/memory";
+import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
 
 /** One isolate's memory on a clock the test moves by hand: no sleeps. */
 function isolate() {
@@ -11,17 +11,7 @@ function isolate() {
   return { memory, tick: (ms: number) => (now += ms) };
 }
 
-const view = (over: Partial<SaleSnapshot> = {}): SaleSnapshot => ({
-  saleId: "s1",
-  remaining: 10,
-  issued: 0,
-  admitted: 0,
-  rate: 1,
-  at: 1,
-  claimed: 0,
-  endsAt: 0,
-  ...over,
-});
+const view = snapshot;
 /** A filter that has seen nothing (what the gate sends before any key was added). */
 const empty = () => KeyFilter.parse("64:")!;
 
@@ -116,5 +106,34 @@ describe("SaleMemory (one isolate)", () => {
     memory.countSoldOutAnswer("p");
     expect(memory.takeSoldOutAnswers("p")).toBe(2);
     expect(memory.takeSoldOutAnswers("p")).toBe(0);
+  });
+});
+
+describe("SaleMemory's bounds: names a client makes up", () => {
+  it("holds at most MAX_NAMED_PRODUCTS made-up product ids however many arrive, and forgets each after its window", () => {
+    let now = 1_000_000;
+    const memory = new SaleMemory(() => now);
+    const random = () => `p-${crypto.randomUUID().slice(0, 30)}`;
+    for (let i = 0; i < 1_000_000; i++) {
+      const id = random();
+      memory.rememberUnknown(id);
+      memory.recall(id, `k-${i}`);
+      if (i % 2 === 0) memory.rememberPublicView(random(), undefined);
+    }
+    const sizes = memory.sizes();
+    // Nothing about a made-up id reaches the per-sale maps: only Redis' replies for real sales do.
+    expect({ sales: sizes.sales, publicViews: sizes.publicViews, powRequirements: sizes.powRequirements, refreshes: sizes.refreshes }).toEqual({
+      sales: 0,
+      publicViews: 0,
+      powRequirements: 0,
+      refreshes: 0,
+    });
+    // 10,000 ids of at most 64 characters: well under a few MB, whatever the flood.
+    expect(sizes.unknown).toBe(MAX_NAMED_PRODUCTS);
+    const last = random();
+    memory.rememberUnknown(last);
+    expect(memory.recall(last, "k").unknown).toBe(true);
+    now += NEGATIVE_MEMORY_MS;
+    expect(memory.recall(last, "k").unknown).toBe(false);
   });
 });

@@ -70,6 +70,7 @@ const answer = (outcome: PurchaseOutcome): PurchaseStep => ({ kind: "answer", ou
  * may have reached, goes to the gate.
  */
 export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number): PurchaseStep {
+  if (memory.unknown) return answer({ kind: "unknown_product" });
   // The hot path of a sold-out (or ended) sale: no ticket or body hash for a key this sale's
   // accepted-keys filter has never seen; a key it may hold goes to Redis (which knows).
   const finished = memory.soldOut ?? memory.ended;

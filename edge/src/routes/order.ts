@@ -124,7 +124,8 @@ export function order(isolate: Isolate) {
       logEvent("error", "gate call failed", { traceId: span.traceId, spanId: span.spanId, productId, error: String(error) });
       throw error;
     });
-    if (reply.kind !== "unknown") {
+    if (reply.kind === "unknown") memory.rememberUnknown(productId);
+    else {
       memory.learn(productId, reply, reply.filters);
       drawIfLead(c.executionCtx, redis, productId, reply);
       memory.learnPowRequirement(productId, reply.saleId, reply.powDifficulty ?? 0);

@@ -9,14 +9,23 @@ import { viewLine } from "../gate/gate";
 import { drawIfLead } from "../lottery/draw";
 import { publishedDraw } from "../lottery/published";
 import type { Isolate } from "../isolate";
+import type { SaleMemory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
 
-/** The sale the path names, as it is in Redis now (one HMGET), or the 400/404 to answer. */
-async function saleOfPath(c: Context<EdgeEnv>): Promise<Response | { productId: { data: string }; redis: Redis; view: SaleView }> {
+/**
+ * The sale the path names, as Redis had it within the last PUBLIC_VIEW_MS (one HMGET per product
+ * per isolate per window, however many ask: a product page polled by a crowd, or made-up ids), or
+ * the 400/404 to answer.
+ */
+async function saleOfPath(c: Context<EdgeEnv>, memory: SaleMemory): Promise<Response | { productId: { data: string }; redis: Redis; view: SaleView }> {
   const productId = ProductId.safeParse(c.req.param("productId"));
   if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
   const redis = c.var.redis;
-  const view = await readSaleView(redis, productId.data);
+  let view = memory.publicView(productId.data);
+  if (view === undefined) {
+    view = (await readSaleView(redis, productId.data)) ?? null;
+    memory.rememberPublicView(productId.data, view ?? undefined);
+  }
   if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
   return { productId, redis, view };
 }
@@ -25,7 +34,7 @@ export function sales({ memory }: Isolate) {
   return (
     new Hono<EdgeEnv>()
       .get("/:productId", async (c) => {
-        const found = await saleOfPath(c);
+        const found = await saleOfPath(c, memory);
         if (found instanceof Response) return found;
         const { productId, view } = found;
         // The sale page teaches this isolate the sale's proof-of-work setting, so the attempts that
@@ -65,7 +74,7 @@ export function sales({ memory }: Isolate) {
        * of their places and how to recompute them (common/src/lottery.ts).
        */
       .get("/:productId/prequeue", async (c) => {
-        const found = await saleOfPath(c);
+        const found = await saleOfPath(c, memory);
         if (found instanceof Response) return found;
         const { productId, redis, view } = found;
         const { prequeue } = view;

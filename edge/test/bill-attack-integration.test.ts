@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { call, countRedisCommands, initSale, order, signedIn, uniqueProduct } from "./helpers";
+
+/** Requests that can never take stock, sent as a flood from one signed-in account: what they cost on the bill. */
+describe("what cannot buy costs no billed command per request", { timeout: 30_000 }, () => {
+  it("an order for a product with no sale: one command per isolate per second, however many arrive", async () => {
+    const productId = uniqueProduct("made-up");
+    const headers = await signedIn("flooder");
+    const { result, commands } = await countRedisCommands(() =>
+      Promise.all(Array.from({ length: 50 }, () => order({ productId }, { as: "flooder", headers }).then((r) => r.status))),
+    );
+    expect(new Set(result)).toEqual(new Set([404]));
+    // The first ones in flight before the first reply each ask; after it, the isolate answers.
+    expect(commands).toBeLessThanOrEqual(8);
+    const again = await countRedisCommands(() => Promise.all(Array.from({ length: 50 }, () => order({ productId }, { as: "flooder" }).then((r) => r.status))));
+    expect(again.commands).toBe(0);
+  });
+
+  it("the public sale view, of a sale or of a made-up product: one read per product per isolate per second", async () => {
+    const productId = uniqueProduct("viewed");
+    await initSale({ productId, quantity: 5 });
+    const first = await call(`/sales/${productId}`);
+    expect(first.status).toBe(200);
+    const views = await countRedisCommands(() => Promise.all(Array.from({ length: 50 }, () => call(`/sales/${productId}`).then((r) => r.status))));
+    expect(views.result.every((s) => s === 200)).toBe(true);
+    expect(views.commands).toBe(0);
+
+    const madeUp = uniqueProduct("no-such");
+    expect((await call(`/sales/${madeUp}`)).status).toBe(404);
+    const misses = await countRedisCommands(() => Promise.all(Array.from({ length: 50 }, () => call(`/sales/${madeUp}`).then((r) => r.status))));
+    expect(misses.result.every((s) => s === 404)).toBe(true);
+    expect(misses.commands).toBe(0);
+    // A sale started here is known at once, whatever this isolate remembered.
+    await initSale({ productId: madeUp, quantity: 1 });
+    expect((await call(`/sales/${madeUp}`)).status).toBe(200);
+  });
+});
