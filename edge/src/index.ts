@@ -15,7 +15,7 @@ export function createEdge(isolate = new Isolate()) {
   const app = new Hono<EdgeEnv>()
     .use(serverTiming)
     .use(isolate.context())
-    .route("/health", health)
+    .route("/health", health(isolate))
     .route("/admin", admin(isolate))
     .route("/init", init(isolate))
     .route("/order", order(isolate))
