@@ -27,7 +27,33 @@ const CONNECTION_STATE_COMMANDS = new Set([
   "watch",
 ]);
 
-const CONNECTION_STATE_CLIENT_SUBCOMMANDS = new Set(["reply", "tracking", "caching"]);
+// Commands Upstash refuses as well: they administer the server (its config, users, persistence,
+// replication, modules) or wipe every key at once. Anyone holding the REST token (every edge
+// isolate) could otherwise reconfigure or empty the database; Upstash does not allow it either, so
+// nothing that works against the bridge can break against Upstash. CLIENT is here as a whole
+// (KILL, PAUSE, LIST of other connections...), so no subcommand needs checking.
+const ADMIN_COMMANDS = new Set([
+  "acl",
+  "bgrewriteaof",
+  "bgsave",
+  "client",
+  "cluster",
+  "config",
+  "debug",
+  "failover",
+  "flushall",
+  "flushdb",
+  "lastsave",
+  "latency",
+  "migrate",
+  "module",
+  "replicaof",
+  "save",
+  "shutdown",
+  "slaveof",
+  "slowlog",
+  "swapdb",
+]);
 
 // Commands that can park the connection until a timeout; on a shared, pipelined connection they
 // would stall every request queued behind them, so they get a connection of their own.
@@ -44,12 +70,8 @@ export function refusalReason(command: CommandArgs): string | undefined {
       ? `ERR '${command[0]}' is not supported by the bridge over REST; send the transaction to POST /multi-exec`
       : `ERR '${command[0]}' is not supported by the bridge: it changes the state of a shared connection`;
   }
-  if (name === "client") {
-    const sub = command[1]?.toLowerCase();
-    if (sub !== undefined && CONNECTION_STATE_CLIENT_SUBCOMMANDS.has(sub)) {
-      return `ERR 'CLIENT ${command[1]}' is not supported by the bridge: it changes the state of a shared connection`;
-    }
-  }
+  // Upstash's wording, so a client sees the same error from either.
+  if (ADMIN_COMMANDS.has(name)) return `ERR Command is not allowed: ${command[0]}`;
   return undefined;
 }
 

@@ -499,13 +499,64 @@ describe("errors", () => {
   });
 
   it("refuses connection-state commands on a single request", async () => {
-    for (const command of [["SUBSCRIBE", "c"], ["SELECT", "1"], ["MULTI"], ["CLIENT", "REPLY", "OFF"]]) {
+    for (const command of [["SUBSCRIBE", "c"], ["SELECT", "1"], ["MULTI"]]) {
       const res = await call("/", command);
       expect(res.status, command.join(" ")).toBe(400);
       expect((res.body as { error: string }).error).toMatch(/not supported/);
     }
     // The shared connections are still healthy afterwards.
     expect((await call("/", ["PING"])).body).toEqual({ result: "PONG" });
+  });
+});
+
+describe("commands Upstash refuses", () => {
+  const ADMIN: string[][] = [
+    ["FLUSHALL"],
+    ["FLUSHDB", "ASYNC"],
+    ["CONFIG", "SET", "maxmemory", "1"],
+    ["CONFIG", "GET", "requirepass"],
+    ["ACL", "LIST"],
+    ["CLIENT", "KILL", "TYPE", "normal"],
+    ["CLIENT", "REPLY", "OFF"],
+    ["DEBUG", "SLEEP", "0"],
+    ["SHUTDOWN", "NOSAVE"],
+    ["MODULE", "LIST"],
+    ["MONITOR"],
+    ["SAVE"],
+    ["bgsave"],
+    ["REPLICAOF", "127.0.0.1", "1"],
+    ["SWAPDB", "0", "1"],
+  ];
+
+  it("are refused on every path, with Upstash's error, and every key is still there", async () => {
+    await raw.set(key("survivor"), "still here");
+    for (const command of ADMIN) {
+      const what = command.join(" ");
+      const single = await call("/", command);
+      expect(single.status, what).toBe(400);
+      expect((single.body as { error: string }).error, what).toMatch(/^ERR .*(not allowed|not supported)/);
+
+      const path = await call(`/${command.map(encodeURIComponent).join("/")}`, undefined, { method: "GET" });
+      expect(path.status, `GET ${what}`).toBe(400);
+
+      const pipeline = await call("/pipeline", [["PING"], command]);
+      expect(pipeline.status, what).toBe(200);
+      expect(pipeline.body, what).toEqual([{ result: "PONG" }, { error: expect.stringMatching(/^ERR /) }]);
+
+      const transaction = await call("/multi-exec", [["SET", key("in-tx"), "1"], command]);
+      expect(transaction.status, what).toBe(400);
+      expect(await raw.exists(key("in-tx")), what).toBe(0);
+    }
+    expect((await call("/", ["FLUSHALL"])).body).toEqual({ error: "ERR Command is not allowed: FLUSHALL" });
+    // Nothing was wiped or reconfigured: the key is there and redis still answers through the bridge.
+    expect(await raw.get(key("survivor"))).toBe("still here");
+    expect((await call("/", ["GET", key("survivor")])).body).toEqual({ result: "still here" });
+    expect(await raw.config("GET", "maxmemory")).not.toEqual(["maxmemory", "1"]);
+  });
+
+  it("are refused through the Upstash client as a thrown error", async () => {
+    await expect(client().flushall()).rejects.toThrow(/not allowed/);
+    await expect(client().flushdb()).rejects.toThrow(/not allowed/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { EdgeEnv } from "./env";
 import { notFound, onError } from "./errors";
+import { securityHeaders } from "./http/security-headers";
 import { serverTiming } from "./http/server-timing";
 import { Isolate } from "./isolate";
 import { admin } from "./routes/admin";
@@ -13,9 +14,10 @@ import { waitingRoom } from "./routes/waiting-room";
 /** The edge as one isolate runs it: its state built once, here, and handed to every route. */
 export function createEdge(isolate = new Isolate()) {
   const app = new Hono<EdgeEnv>()
+    .use(securityHeaders)
     .use(serverTiming)
     .use(isolate.context())
-    .route("/health", health)
+    .route("/health", health(isolate))
     .route("/admin", admin(isolate))
     .route("/init", init(isolate))
     .route("/order", order(isolate))

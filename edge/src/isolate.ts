@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { CheckedSolutions } from "./challenge/checked-solutions";
 import { ConfigReader } from "./config";
+import { DependencyHealth } from "./dependency-health";
 import type { EdgeEnv } from "./env";
 import { JwksCache } from "./identity/jwks";
 import { VerifiedTokens } from "./identity/verified-tokens";
@@ -21,6 +22,8 @@ export class Isolate {
   readonly solutions: CheckedSolutions;
   /** Upstash as this isolate sees it: round trips and failures (the operator's page shows them). */
   readonly upstash: UpstashHealth;
+  /** The last look at Upstash and the origin, shared by the /health requests of a few seconds. */
+  readonly dependencies: DependencyHealth;
   private readonly configs = new ConfigReader();
   private readonly clients: RedisClients;
 
@@ -31,6 +34,7 @@ export class Isolate {
     this.tokens = new VerifiedTokens(now);
     this.solutions = new CheckedSolutions(now);
     this.upstash = new UpstashHealth(now);
+    this.dependencies = new DependencyHealth(now);
     this.clients = new RedisClients(this.upstash);
   }
 

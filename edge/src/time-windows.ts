@@ -46,3 +46,9 @@ export const STATUS_REFRESH_MS = 1_000;
  * caller may take it over: a draw of 100,000 entries takes a few seconds.
  */
 export const DRAW_LEASE_MS = 15_000;
+/**
+ * How far back the operator's per-second figures go: the gate keeps this many seconds in the
+ * sale's stats hash (a ring, gate.lua.ts), so the hash and the admin page's read of it stay this
+ * size however long the sale runs. The bill's totals are running counters, not sums of seconds.
+ */
+export const STATS_WINDOW_SECONDS = 300;

@@ -3,8 +3,8 @@ import { createExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 
-const call = (bindings: Record<string, unknown>, path = "/health") =>
-  worker.fetch(new Request(`http://edge${path}`), bindings as unknown as Env, createExecutionContext());
+const call = (bindings: Record<string, unknown>, path = "/health", headers: Record<string, string> = {}) =>
+  worker.fetch(new Request(`http://edge${path}`, { headers }), bindings as unknown as Env, createExecutionContext());
 
 describe("configuration", () => {
   it.each(["ADMIN_TOKEN", "TICKET_SECRET", "ORIGIN_SIGNING_SECRET", "UPSTASH_REDIS_REST_TOKEN"])(
@@ -32,7 +32,9 @@ describe("configuration", () => {
   });
 
   it("IDENTITY=anonymous needs no issuer", async () => {
-    const res = await call({ ...env, IDENTITY: "anonymous", JWT_ISSUER: "", JWT_AUDIENCE: "", JWT_JWKS_URL: "" });
+    const res = await call({ ...env, IDENTITY: "anonymous", JWT_ISSUER: "", JWT_AUDIENCE: "", JWT_JWKS_URL: "" }, "/health", {
+      authorization: `Bearer ${env.ADMIN_TOKEN}`,
+    });
     expect(await res.json()).toMatchObject({ identity: { mode: "anonymous" } });
   });
 

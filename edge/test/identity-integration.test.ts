@@ -4,7 +4,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it, vi } from "vitest";
 import { createEdge } from "../src/index";
 import { Isolate } from "../src/isolate";
-import { call, countRedisCommands, initSale, mint, order, sale, signedIn, tokenFor, uniqueProduct, withBindings } from "./helpers";
+import { ADMIN, call, countRedisCommands, initSale, mint, order, sale, signedIn, tokenFor, uniqueProduct, withBindings } from "./helpers";
 
 type Refusal = { error: string; problem: string };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -223,10 +223,10 @@ describe("IDENTITY=anonymous (local experiments only)", { timeout: 30_000 }, () 
       expect((await order({ productId, userId: "whoever" }, { as: null })).status).toBe(200);
       const missing = await order({ productId }, { as: null });
       expect(missing.status).toBe(400);
-      const health = await call("/health");
+      const health = await call("/health", { headers: ADMIN });
       expect(await health.json()).toMatchObject({ identity: { mode: "anonymous", warning: expect.stringContaining("anonymous") } });
     });
-    const health = await call("/health");
+    const health = await call("/health", { headers: ADMIN });
     expect(await health.json()).toMatchObject({ identity: { mode: "jwt", issuer: env.JWT_ISSUER } });
   });
 });

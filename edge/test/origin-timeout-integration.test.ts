@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { OUTBOXES_KEY, saleKeys } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
-import { call, initSale, uniqueProduct, withBindings } from "./helpers";
+import { ADMIN, call, initSale, uniqueProduct, withBindings } from "./helpers";
 
 const SILENT_ORIGIN_URL = (env as unknown as { SILENT_ORIGIN_URL: string }).SILENT_ORIGIN_URL;
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false });
@@ -34,7 +34,7 @@ describe("an origin that hangs", { timeout: 30_000 }, () => {
 
   it("/health reports the origin down within its probe time", async () => {
     await withBindings({ ORIGIN_URL: SILENT_ORIGIN_URL }, async () => {
-      const res = await call("/health");
+      const res = await call("/health", { headers: ADMIN });
       expect(res.status).toBe(503);
       expect(await res.json()).toMatchObject({ dependencies: { origin: { ok: false } } });
     });

@@ -203,7 +203,8 @@ async function main(): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const stack = await ensureStack(log);
   const adminToken = readDevVars().ADMIN_TOKEN!;
-  const answer = await fetch(new URL("/health", stack.edgeUrl));
+  // The edge says how it identifies buyers to the admin only.
+  const answer = await fetch(new URL("/health", stack.edgeUrl), { headers: { authorization: `Bearer ${adminToken}` } });
   const health = (await answer.json()) as Record<string, unknown>;
   if ((health.identity as { mode?: string } | undefined)?.mode !== "jwt") log("note: the edge does not verify tokens (IDENTITY=anonymous)");
   // The running edge says how many isolates it has (it may have been started with another EDGE_ISOLATES).

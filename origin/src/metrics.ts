@@ -28,6 +28,11 @@ export function createMetrics() {
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    replayed: new Counter({
+      name: "fluxgate_origin_forward_replays_total",
+      help: "Copies of a forward already handled (replays, or the edge's retries), answered without producing",
+      registers: [registry],
+    }),
     outboxMarkFailures: new Counter({
       name: "fluxgate_origin_outbox_mark_failures_total",
       help: "Produced forwards whose outbox entry could not be marked done (the relay produces them again)",

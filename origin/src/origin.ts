@@ -13,6 +13,7 @@ import { createMetrics } from "./metrics";
 import { createAckBatcher } from "./outbox";
 import { CommandCount } from "./lua/run";
 import { createSaleEventProducer } from "./producer";
+import { RecentForwards } from "./recent-forwards";
 import { createRelay } from "./relay";
 
 export interface Origin {
@@ -94,6 +95,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
       metrics,
       logger,
       tracer,
+      recent: new RecentForwards(),
     },
     pipeline: { signingSecret: config.ORIGIN_SIGNING_SECRET, admin, topic: config.ORDERS_TOPIC, consumerGroup: config.WORKER_CONSUMER_GROUP, metrics },
     probes: {

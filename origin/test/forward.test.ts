@@ -126,6 +126,61 @@ describe("a signed forward", () => {
   });
 });
 
+describe("a copy of a forward already produced", () => {
+  /** A later forward of the same product: once it is in Kafka, any copy produced before it would be too (one partition per key). */
+  async function settled(productId: string, records: number) {
+    const last = order(productId, 99);
+    expect((await forward(url, last, { outboxId: await outboxAdd(productId, last) })).status).toBe(202);
+    await eventually(() => reader.of(productId).some((m) => m.value === last));
+    expect(reader.of(productId).filter((m) => m.value !== last)).toHaveLength(records);
+  }
+
+  it("replayed as captured (same signature), alone or ten at once, gets the first answer and no second record", async () => {
+    const productId = product("replayed");
+    const body = order(productId, 1);
+    const outboxId = await outboxAdd(productId, body);
+    const timestamp = Date.now();
+    const replaysBefore = await metric(url, "fluxgate_origin_forward_replays_total");
+
+    const first = await forward(url, body, { outboxId, timestamp });
+    expect(first.status).toBe(202);
+    const answer = await first.json();
+    const copies = await Promise.all(Array.from({ length: 10 }, () => forward(url, body, { outboxId, timestamp })));
+    for (const copy of copies) {
+      expect(copy.status).toBe(202);
+      expect(copy.headers.get("x-fluxgate-replayed")).toBe("1");
+      expect(await copy.json()).toEqual(answer);
+    }
+    await settled(productId, 1);
+    expect((await metric(url, "fluxgate_origin_forward_replays_total")) - replaysBefore).toBe(10);
+  });
+
+  it("sent again by the edge (signed anew, the same outbox entry) is not produced again; the same entry id of another product is", async () => {
+    const productId = product("retried");
+    const body = order(productId, 1);
+    const outboxId = await outboxAdd(productId, body);
+    expect((await forward(url, body, { outboxId, timestamp: Date.now() - 1_000 })).status).toBe(202);
+    expect((await forward(url, body, { outboxId, timestamp: Date.now() })).headers.get("x-fluxgate-replayed")).toBe("1");
+    // Stream ids are per outbox: another product's entry may carry the same id.
+    const other = product("same-id");
+    const otherBody = order(other, 1);
+    usedProducts.push(other);
+    const res = await forward(url, otherBody, { outboxId });
+    expect(res.status).toBe(202);
+    expect(res.headers.get("x-fluxgate-replayed")).toBeNull();
+    await eventually(() => reader.of(other).length === 1);
+    await settled(productId, 1);
+  });
+
+  it("without an outbox id, replayed with its signature, is produced once", async () => {
+    const productId = product("replayed-no-outbox");
+    const body = order(productId, 1);
+    const timestamp = Date.now();
+    for (let i = 0; i < 3; i++) expect((await forward(url, body, { timestamp })).status).toBe(202);
+    await settled(productId, 1);
+  });
+});
+
 describe("a forward that is refused produces nothing", () => {
   const productId = product("refused");
   const body = order(productId, 1);
@@ -233,7 +288,9 @@ describe("operations", () => {
   });
 
   it("GET /metrics counts what was produced and refused", async () => {
-    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(204);
+    // The copies above (10 + 1 + 2) are counted apart, never as produced.
+    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(211);
+    expect(await metric(url, "fluxgate_origin_forward_replays_total")).toBe(13);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="unauthorized"}')).toBe(7);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="too_large"}')).toBe(2);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="not_json"}')).toBe(1);
@@ -256,6 +313,9 @@ describe("operations", () => {
       expect(res.status).toBe(503);
       expect(await redis.xlen(saleKeys(productId).outbox)).toBe(1);
       expect(await metric(cutUrl, 'fluxgate_origin_produce_failures_total{source="forward"}')).toBe(1);
+      // A failure is not remembered as the answer: the edge's retry tries Kafka again.
+      expect((await forward(cutUrl, body, { outboxId })).status).toBe(503);
+      expect(await metric(cutUrl, 'fluxgate_origin_produce_failures_total{source="forward"}')).toBe(2);
       const health = await fetch(new URL("/health", cutUrl));
       expect(health.status).toBe(503);
       expect(await health.json()).toMatchObject({ status: "degraded", dependencies: { kafka: { ok: false }, redis: { ok: true } } });

@@ -1,6 +1,7 @@
 import type { StackConfig } from "./config";
 import { runningDaemon } from "./daemon";
 import { redisAnswers } from "./redis";
+import { ensureDevVars } from "./secrets";
 import { metricsUrl, serviceNames, serviceUrl } from "./services";
 import { KAFKA_VERSION, kafkaBrokers, kafkaDaemon, runningKafkaDaemons } from "./kafka";
 import { readState, type StackState } from "./state";
@@ -17,9 +18,9 @@ export interface ComponentStatus {
   detail?: string;
 }
 
-async function health(url: string): Promise<{ text: string; answered: boolean }> {
+async function health(url: string, headers: Record<string, string> = {}): Promise<{ text: string; answered: boolean }> {
   try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${url}/health`, { headers, signal: AbortSignal.timeout(3000) });
     const body = (await res.json()) as { status?: string; dependencies?: Record<string, { ok: boolean }> };
     const deps = Object.entries(body.dependencies ?? {}).map(([name, s]) => `${name} ${s.ok ? "up" : "DOWN"}`);
     return { text: `${body.status ?? res.status}${deps.length ? ` (${deps.join(", ")})` : ""}`, answered: true };
@@ -77,7 +78,8 @@ export async function status(config: StackConfig): Promise<ComponentStatus[]> {
   for (const name of serviceNames) {
     const row = daemonRow(name, serviceUrl(config, name));
     if (row.running && name !== "bridge") {
-      const h = await health(row.address);
+      // The edge tells its dependencies only to the admin (anyone else: up or down).
+      const h = await health(row.address, name === "edge" ? { authorization: `Bearer ${ensureDevVars().get("ADMIN_TOKEN")}` } : {});
       Object.assign(row, { detail: h.text, healthy: h.answered });
     }
     if (row.running && name === "origin") row.detail += `; metrics ${await answers(metricsUrl(config, "origin"))}`;

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
+import { ensureDevVars } from "../src/secrets";
 import { originSideVersions } from "../src/versions";
 
 type Health = { service: string; status: string; dependencies: Record<string, { ok: boolean; error?: string }> };
@@ -12,13 +13,21 @@ describe("after up, every service reports its own dependencies up", () => {
     ["worker", stack.worker.url, ["kafka", "postgres"]],
     ["edge", stack.edge.url, ["upstash", "origin"]],
   ] as const)("%s /health", async (service, url, dependencies) => {
-    const res = await fetch(`${url}/health`);
+    // The edge names its dependencies to the admin only.
+    const headers: Record<string, string> = service === "edge" ? { authorization: `Bearer ${ensureDevVars().get("ADMIN_TOKEN")}` } : {};
+    const res = await fetch(`${url}/health`, { headers });
     const body = (await res.json()) as Health;
     expect(body.service).toBe(service);
     expect(Object.keys(body.dependencies).sort()).toEqual([...dependencies].sort());
     for (const name of dependencies) expect(body.dependencies[name], name).toMatchObject({ ok: true });
     expect(res.status).toBe(200);
   });
+});
+
+it("the edge tells anyone else up or down only", async () => {
+  const res = await fetch(`${inject("stack").edge.url}/health`);
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual({ status: "ok" });
 });
 
 describe("the native stack runs what compose runs", () => {

@@ -46,7 +46,8 @@ describe("npm run dev (plain wrangler dev) with the stack up", () => {
   });
 
   it("trusts the dev issuer: a signed-in buyer buys from a sale the admin token started", async () => {
-    const health = (await (await fetch(`${url}/health`)).json()) as { identity: { mode: string; issuer: string } };
+    const admin = { authorization: `Bearer ${ensureDevVars().get("ADMIN_TOKEN")}` };
+    const health = (await (await fetch(`${url}/health`, { headers: admin })).json()) as { identity: { mode: string; issuer: string } };
     expect(health.identity).toMatchObject({ mode: "jwt", issuer: stack.issuer.url });
 
     const productId = `wrangler-dev-${Date.now().toString(36)}`;

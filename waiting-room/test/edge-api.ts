@@ -39,9 +39,10 @@ export function tokenFor(sub: string): Promise<string> {
   return token;
 }
 
-/** Signs the page's browser in, as the shop's login would: the token in the cookie the edge reads (JWT_COOKIE, named on /health). */
+/** Signs the page's browser in, as the shop's login would: the token in the cookie the edge reads (JWT_COOKIE, named on /health to the admin). */
 export async function signIn(page: Page, sub: string): Promise<void> {
-  const health = (await (await fetch(`${edgeUrl}/health`)).json()) as { identity: { cookie: string | null } };
+  const answer = await fetch(`${edgeUrl}/health`, { headers: { authorization: `Bearer ${adminToken}` } });
+  const health = (await answer.json()) as { identity: { cookie: string | null } };
   if (!health.identity.cookie) throw new Error("the edge names no JWT_COOKIE: browsers cannot sign in by cookie");
   await page.context().addCookies([{ name: health.identity.cookie, value: await tokenFor(sub), url: edgeUrl, httpOnly: true, sameSite: "Lax" }]);
 }

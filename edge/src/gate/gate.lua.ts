@@ -1,5 +1,5 @@
 import { idemRecordLua, orderMessageLua } from "@fluxgate/common";
-import { DRAW_LEASE_MS } from "../time-windows";
+import { DRAW_LEASE_MS, STATS_WINDOW_SECONDS } from "../time-windows";
 import { GATE_REPLY_LUA } from "./reply";
 
 /**
@@ -11,8 +11,10 @@ import { GATE_REPLY_LUA } from "./reply";
  * KEYS[4] outbox        STREAM  accepted orders (field "order", with their traceparent), relayed to Kafka by the origin
  * KEYS[5] marks         ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
  * KEYS[6] claims        STRING  byte n = units ticket n asks for; set to 0 once it is used
- * KEYS[7] stats         HASH    "<second>:accepted|throttled|sold_out|limit_reached|calls" -> count,
- *                               "<second>:remaining|waiting|claimed" -> level, for the operator's live page
+ * KEYS[7] stats         HASH    "<second>:accepted|throttled|sold_out|limit_reached|prequeued|calls" -> count,
+ *                               "<second>:remaining|waiting|claimed" -> level, for the operator's live page, the
+ *                               last STATS_WINDOW_SECONDS only ("slot:<second % window>" -> the second using it);
+ *                               "total:calls" -> gate calls since the sale started (the bill)
  * KEYS[8] acceptedKeys  STRING  Bloom filter of the accepted Idempotency-Keys (7 bits a byte: key-filter.ts)
  * KEYS[9] queuedKeys    STRING  Bloom filter of the queued Idempotency-Keys
  * KEYS[10] challenges   ZSET    proof-of-work challenge id -> expiry (ms), once spent
@@ -97,12 +99,27 @@ local function addKey(filter, bytes, member)
 end
 
 local counted = {accepted = 'accepted', queued = 'throttled', sold_out = 'sold_out', limit_reached = 'limit_reached', prequeued = 'prequeued'}
+local secondFields = {'accepted', 'throttled', 'sold_out', 'limit_reached', 'prequeued', 'calls', 'remaining', 'waiting', 'claimed'}
 local function reply(outcome, a, b)
   -- Per-second counters and levels for the operator's live page, in the same call.
-  local sec = string.format('%d', math.floor(now / 1000))
+  local second = math.floor(now / 1000)
+  local sec = string.format('%d', second)
   if counted[outcome] then redis.call('HINCRBY', stats, sec .. ':' .. counted[outcome], 1) end
-  -- Every gate call is one billed command: the edge's share of the bill.
-  redis.call('HINCRBY', stats, sec .. ':calls', 1)
+  -- Every gate call is one billed command: the edge's share of the bill, kept as a running total.
+  redis.call('HINCRBY', stats, 'total:calls', 1)
+  if redis.call('HINCRBY', stats, sec .. ':calls', 1) == 1 then
+    -- The first call of a second takes over its slot in the ring and deletes what the second that
+    -- used it before wrote: the hash keeps the last ${STATS_WINDOW_SECONDS} s at most, for one HGET,
+    -- HDEL and HSET a second (not a call), however long the sale runs.
+    local slot = 'slot:' .. (second % ${STATS_WINDOW_SECONDS})
+    local old = redis.call('HGET', stats, slot)
+    if old and old ~= sec then
+      local fields = {}
+      for i, field in ipairs(secondFields) do fields[i] = old .. ':' .. field end
+      redis.call('HDEL', stats, unpack(fields))
+    end
+    redis.call('HSET', stats, slot, sec)
+  end
   if soldOutFromMemory > 0 then redis.call('HINCRBY', stats, sec .. ':sold_out', soldOutFromMemory) end
   redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted, sec .. ':claimed', claimed)
   -- The accepted keys are final once nothing is left or the sale ended: only then is the filter worth keeping.

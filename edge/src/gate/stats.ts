@@ -1,5 +1,6 @@
 import { BILL_KEY, saleKeys, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS, waitingIn } from "@fluxgate/common";
 import type { Redis } from "@upstash/redis/cloudflare";
+import { STATS_WINDOW_SECONDS } from "../time-windows";
 import { readSaleView } from "./sale-view";
 
 export interface SecondStats {
@@ -53,9 +54,14 @@ export interface SaleBill {
 
 /**
  * The operator's figures: the sale's counters now and, per second, what the gate decided
- * (written by gate.lua in the same call as each decision). Two reads, admin path only.
+ * (written by gate.lua in the same call as each decision). Admin path only; the stats hash it
+ * reads whole holds the last STATS_WINDOW_SECONDS (gate.lua keeps it so), not the whole sale.
  */
-export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, productId: string, windowSeconds = 300): Promise<SaleStats | undefined> {
+export async function readStats(
+  redis: Pick<Redis, "hmget" | "hgetall">,
+  productId: string,
+  windowSeconds = STATS_WINDOW_SECONDS,
+): Promise<SaleStats | undefined> {
   const k = saleKeys(productId);
   // Replies are raw (see redis.ts): HMGET and HGETALL answer flat arrays.
   const sale = await readSaleView(redis, productId);
@@ -65,9 +71,13 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
   const flat = ((await redis.hgetall(k.stats)) ?? []) as unknown as string[];
   const billed = ((await redis.hgetall(BILL_KEY)) ?? []) as unknown as string[];
   const bySecond = new Map<number, SecondStats>();
+  let totalCalls: number | undefined;
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const [sec, field] = flat[i]!.split(":") as [string, string];
+    if (sec === "total" && field === "calls") totalCalls = Number(flat[i + 1]);
     const t = Number(sec);
+    // The ring's slot fields ("slot:<n>") and the totals are not seconds.
+    if (!/^\d+$/.test(sec)) continue;
     const row = bySecond.get(t) ?? emptySecond(t);
     const value = Number(flat[i + 1]);
     if (field === "calls") row.calls = value;
@@ -87,7 +97,7 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
   const last = Math.max(seconds.at(-1) ?? 0, Math.floor(Date.now() / 1000));
   const series: SecondStats[] = [];
   let level = { remaining: quantity, queued: 0, claimed: 0 };
-  for (let t = Math.max(seconds[0] ?? last, last - windowSeconds + 1); t <= last; t++) {
+  for (let t = Math.max(seconds[0] ?? last, last - Math.min(windowSeconds, STATS_WINDOW_SECONDS) + 1); t <= last; t++) {
     const row = bySecond.get(t) ?? emptySecond(t);
     level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued, claimed: row.claimed ?? level.claimed };
     series.push({ ...row, ...level });
@@ -103,7 +113,7 @@ export async function readStats(redis: Pick<Redis, "hmget" | "hgetall">, product
     queued: waitingIn(sale),
     claimed: remaining > 0 ? claimed : 0,
     series,
-    bill: saleBill(bySecond, billed, createdAt, sold),
+    bill: saleBill(bySecond, totalCalls, billed, createdAt, sold),
     startsAt: new Date(sale.startsAt || createdAt).toISOString(),
     ...(sale.prequeue
       ? {
@@ -131,14 +141,16 @@ const emptySecond = (t: number): SecondStats => ({
   claimed: null,
 });
 
-function saleBill(bySecond: Map<number, SecondStats>, billed: string[], createdAt: number, sold: number): SaleBill {
+/** `totalCalls`: the gate's running total; a sale started before it was kept has only its seconds. */
+function saleBill(bySecond: Map<number, SecondStats>, totalCalls: number | undefined, billed: string[], createdAt: number, sold: number): SaleBill {
   const commands = { edge: 0, forward: 0, relay: 0, total: 0 };
   const lastMinute = { edge: 0, forward: 0, relay: 0, total: 0 };
   const previousMinute = Math.floor(Date.now() / 60_000) - 1;
   for (const row of bySecond.values()) {
-    commands.edge += row.calls;
+    if (totalCalls === undefined) commands.edge += row.calls;
     if (Math.floor(row.t / 60) === previousMinute) lastMinute.edge += row.calls;
   }
+  if (totalCalls !== undefined) commands.edge = totalCalls;
   const fromMinute = Math.floor(createdAt / 60_000);
   for (let i = 0; i + 1 < billed.length; i += 2) {
     const [minute, component] = billed[i]!.split(":") as [string, string];

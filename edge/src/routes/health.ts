@@ -1,18 +1,36 @@
 import { healthStatusCode, probeAll } from "@fluxgate/common";
 import { Hono } from "hono";
+import { timingSafeEqual } from "hono/utils/buffer";
 import type { EdgeEnv } from "../env";
 import { fetchOrigin } from "../forward";
 import { identityMode } from "../identity";
+import type { Isolate } from "../isolate";
 
-export const health = new Hono<EdgeEnv>().get("/", async (c) => {
-  const config = c.var.config;
-  const report = await probeAll("edge", {
-    upstash: () => c.var.redis.ping(),
-    origin: async () => {
-      const res = await fetchOrigin(config, "/health");
-      await res.body?.cancel();
-      if (!res.ok) throw new Error(`origin answered ${res.status}`);
-    },
+/**
+ * GET /health: anyone learns up or down (`{"status":"ok"|"degraded"}`, 200 or 503), which is what
+ * a load balancer needs; the details (each dependency, its error text, the issuer and its JWKS URL)
+ * only with the admin token, since they tell an attacker where to aim. Either way the dependencies
+ * are checked at most once per isolate per HEALTH_CACHE_MS (dependency-health.ts).
+ */
+export const health = (isolate: Isolate) =>
+  new Hono<EdgeEnv>().get("/", async (c) => {
+    const config = c.var.config;
+    const report = await isolate.dependencies.check(config, () =>
+      probeAll("edge", {
+        upstash: () => c.var.redis.ping(),
+        origin: async () => {
+          const res = await fetchOrigin(config, "/health");
+          await res.body?.cancel();
+          if (!res.ok) throw new Error(`origin answered ${res.status}`);
+        },
+      }),
+    );
+    const status = healthStatusCode(report);
+    if (!(await isAdmin(c.req.header("authorization"), config.ADMIN_TOKEN))) return c.json({ status: report.status }, status);
+    return c.json({ ...report, identity: identityMode(config) }, status);
   });
-  return c.json({ ...report, identity: identityMode(config) }, healthStatusCode(report));
-});
+
+async function isAdmin(authorization: string | undefined, adminToken: string): Promise<boolean> {
+  const token = authorization?.match(/^Bearer (.+)$/)?.[1];
+  return token !== undefined && (await timingSafeEqual(token, adminToken));
+}

@@ -7,6 +7,7 @@ import { outgoingEvent, settleEvents } from "../message";
 import type { OriginMetrics, RejectReason } from "../metrics";
 import { isEntryId, type AckBatcher } from "../outbox";
 import type { SaleEventProducer } from "../producer";
+import type { ForwardAnswer, RecentForwards } from "../recent-forwards";
 
 /** The outbox entry a forward carries (edge/src/forward.ts sends it). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -21,7 +22,12 @@ export interface OrdersDeps {
   logger: Logger;
   /** An order's span continues the trace its (signed) message names. */
   tracer: Tracer;
+  /** The forwards answered in the replay window: a copy is not produced again. */
+  recent: RecentForwards;
 }
+
+/** Set on the answer to a copy of a forward already handled (nothing was produced for it). */
+export const REPLAYED_HEADER = "x-fluxgate-replayed";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const lenientUtf8 = new TextDecoder("utf-8");
@@ -39,13 +45,35 @@ function decodeUtf8(bytes: Uint8Array): string | undefined {
  * signature and timestamp (401), JSON and schema (400); then produced with the exact bytes
  * received and answered 202 once Kafka acknowledged it (503 when it did not: the edge retries,
  * the relay covers it). Finally the outbox entry's confirmation is queued: it goes to Redis with
- * the others of the next batch (one command for many), and the relay leaves the entry alone.
+ * the others of the next batch (one command for many), and the relay leaves the entry alone. A
+ * copy of a forward produced within the replay window is answered as the first, and not produced.
  */
 export function ordersRoute(deps: OrdersDeps): Hono {
   const logger = deps.logger.child({ component: "forward" });
   const reject = (c: Context, reason: RejectReason, status: 400 | 401 | 413, error: string) => {
     deps.metrics.rejected.inc({ reason });
     return c.json({ error }, status);
+  };
+
+  /** Produces the event (the exact bytes received) and queues its outbox entry's confirmation. */
+  const produce = async (event: SaleEvent, bytes: Uint8Array, outboxId: string | undefined): Promise<ForwardAnswer> => {
+    // The trace is the one inside the signed body: the forward's traceparent header is not signed.
+    const outgoing = outgoingEvent(deps.tracer, event, event.productId, Buffer.from(bytes), outboxId, "forward");
+    try {
+      await deps.producer.produce([outgoing.message]);
+    } catch (err) {
+      settleEvents([outgoing], logger, err);
+      deps.metrics.produceFailures.inc({ source: "forward" });
+      logger.warn({ err, ...outgoing.fields }, "produce failed; the edge retries and the relay covers it");
+      return { status: 503, body: { error: "Kafka did not acknowledge the event; retry later" } };
+    }
+    settleEvents([outgoing], logger);
+    deps.metrics.produced.inc({ source: "forward" });
+
+    if (outboxId !== undefined) deps.acks.add(saleKeys(event.productId).outbox, outboxId);
+
+    const id = event.type === "order" ? { orderId: event.orderId } : { saleId: event.saleId };
+    return { status: 202, body: { status: "produced", type: event.type, productId: event.productId, ...id, topic: deps.topic, outboxId } };
   };
 
   return new Hono().post(
@@ -83,23 +111,19 @@ export function ordersRoute(deps: OrdersDeps): Hono {
         return reject(c, "invalid_outbox_id", 400, `${OUTBOX_ID_HEADER}: a stream entry id like 1700000000000-0`);
       }
 
-      // The trace is the one inside the signed body: the forward's traceparent header is not signed.
-      const outgoing = outgoingEvent(deps.tracer, event, event.productId, Buffer.from(bytes), outboxId, "forward");
-      try {
-        await deps.producer.produce([outgoing.message]);
-      } catch (err) {
-        settleEvents([outgoing], logger, err);
-        deps.metrics.produceFailures.inc({ source: "forward" });
-        logger.warn({ err, ...outgoing.fields }, "produce failed; the edge retries and the relay covers it");
-        return c.json({ error: "Kafka did not acknowledge the event; retry later" }, 503, { "retry-after": "1" });
-      }
-      settleEvents([outgoing], logger);
-      deps.metrics.produced.inc({ source: "forward" });
-
-      if (outboxId !== undefined) deps.acks.add(saleKeys(event.productId).outbox, outboxId);
-
-      const id = event.type === "order" ? { orderId: event.orderId } : { saleId: event.saleId };
-      return c.json({ status: "produced", type: event.type, productId: event.productId, ...id, topic: deps.topic, outboxId }, 202);
+      // A copy of a forward already handled (a replay, or the edge retrying after a lost answer)
+      // gets the first answer, without a second record in Kafka: recent-forwards.ts.
+      const key = outboxId !== undefined ? `outbox ${event.productId} ${outboxId}` : `signature ${signature}`;
+      const earlier = deps.recent.seen(key);
+      const first = earlier === undefined;
+      const answer = earlier ?? produce(event, bytes, outboxId);
+      if (first) deps.recent.remember(key, answer);
+      else deps.metrics.replayed.inc();
+      const { status, body: reply } = await answer;
+      return c.json(reply, status, {
+        ...(status === 503 ? { "retry-after": "1" } : {}),
+        ...(first ? {} : { [REPLAYED_HEADER]: "1" }),
+      });
     },
   );
 }
