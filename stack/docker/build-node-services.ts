@@ -36,8 +36,11 @@ if (!outdir) {
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
-// The npm packages the services use stay packages (installed below, from the lockfile); only our own code is bundled.
-const external = [...new Set(workspaces.flatMap((w) => Object.keys(manifest(w).dependencies ?? {})))].filter((name) => !name.startsWith("@fluxgate/"));
+// The npm packages the services use stay packages (installed below, from the lockfile); only our own
+// code is bundled, and the OpenTelemetry SDK, which npm nests under common/node_modules (a second
+// @opentelemetry/api sits at the top for other packages): a bundle in <service>/dist would not find it there.
+const bundled = (name: string) => name.startsWith("@fluxgate/") || name.startsWith("@opentelemetry/");
+const external = [...new Set(workspaces.flatMap((w) => Object.keys(manifest(w).dependencies ?? {})))].filter((name) => !bundled(name));
 for (const service of services) {
   await build({
     entryPoints: [join(repoRoot, service, "src", "main.ts")],
@@ -47,6 +50,8 @@ for (const service of services) {
     format: "esm",
     target: "node24",
     external,
+    // The bundled CommonJS packages (the OpenTelemetry SDK) require Node's built-ins: give the ES module a require.
+    banner: { js: 'import { createRequire as __fluxgateRequire } from "node:module"; const require = __fluxgateRequire(import.meta.url);' },
     sourcemap: true,
     logLevel: "warning",
   });
