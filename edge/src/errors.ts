@@ -1,6 +1,7 @@
 import type { ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { EdgeConfigError } from "./config";
+import { logEvent } from "./log";
 import { UNAVAILABLE_RETRY_AFTER_S, UpstashUnavailable } from "./upstash-health";
 
 /** Every error leaves the edge as JSON with a reason a client can act on. */
@@ -20,7 +21,10 @@ export const onError: ErrorHandler = (error, c) => {
     );
   }
   if (error instanceof HTTPException) return error.res ? error.getResponse() : c.json({ error: error.message }, error.status);
-  console.error("unhandled edge error", error);
+  logEvent("error", "unhandled edge error", {
+    path: new URL(c.req.url).pathname,
+    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  });
   return c.json({ error: "internal error" }, 500);
 };
 

@@ -8,6 +8,7 @@ import type { EdgeConfig } from "../config";
 import type { EdgeEnv } from "../env";
 import { MAX_BODY_BYTES } from "../http/json-body";
 import type { Isolate } from "../isolate";
+import { logEvent } from "../log";
 import { type JwksCache, JwksUnavailable } from "./jwks";
 import { problemBody, problemOf } from "./problems";
 
@@ -59,8 +60,10 @@ export function identity(isolate: Isolate): MiddlewareHandler<EdgeEnv> {
     const config = c.var.config;
     if (config.IDENTITY === "anonymous") {
       if (!warned)
-        console.warn(
+        logEvent(
+          "warn",
           "IDENTITY=anonymous: buyers are whatever userId a request names; per-user limits and tickets bind to nothing. For local experiments only.",
+          {},
         );
       warned = true;
       return next();
@@ -87,7 +90,7 @@ export function identity(isolate: Isolate): MiddlewareHandler<EdgeEnv> {
       // Hono's JWK middleware wraps what our key lookup throws as the cause of its 401.
       const cause = error instanceof Error ? error.cause : undefined;
       if (cause instanceof JwksUnavailable) {
-        console.error(cause.message);
+        logEvent("error", "issuer keys unreachable", { error: cause.message });
         return c.json({ error: "cannot verify sign-ins right now: the issuer's keys are unreachable", problem: "issuer_unavailable" }, 503);
       }
       const problem = problemOf(error);

@@ -1,6 +1,7 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import { drawPlaces, entriesDigest, saleKeys } from "@fluxgate/common";
 import { scripts } from "../gate/scripts";
+import { logEvent } from "../log";
 
 /** Entries per HSCAN page and per written chunk: a chunk is a few ms of Redis time, so gate calls never wait long behind one. */
 const SCAN_COUNT = 5000;
@@ -51,8 +52,8 @@ export function drawIfLead(
   const saleId = reply.saleId;
   ctx.waitUntil(
     drawLine(redis, productId, saleId).then(
-      (result) => result !== "drawn" && console.warn(`draw of ${productId} (${saleId}) ended ${result}; the next lease retries it`),
-      (error: unknown) => console.error(`draw of ${productId} (${saleId}) failed; the next lease retries it`, error),
+      (result) => result !== "drawn" && logEvent("warn", "draw ended early; the next lease retries it", { productId, saleId, result }),
+      (error: unknown) => logEvent("error", "draw failed; the next lease retries it", { productId, saleId, error: String(error) }),
     ),
   );
 }
