@@ -52,8 +52,9 @@ export async function runWrk(
       child.once("error", reject);
       child.once("exit", (code) => resolve(code));
     });
-    // CPU over the steady part only: connection set-up and the last in-flight requests stay out.
-    const steadyMs = Math.max(500, o.seconds * 1000 - 800);
+    // CPU over the steady part only: connection set-up and the last in-flight requests stay out,
+    // and the window closes before wrk exits (a process gone by the second sample is not counted).
+    const steadyMs = Math.max(100, o.seconds * 1000 - 800);
     await sleep(500);
     const a = sampleCpu();
     await sleep(steadyMs);
