@@ -1,5 +1,20 @@
 /**
- * The gate's record of an Idempotency-Key (`saleKeys(productId).idem`, one hash field per key):
+ * An Idempotency-Key belongs to the buyer who sent it: the same key from two buyers is two
+ * records, and neither learns anything of the other's. "<userId>\n<key>" (neither may hold a
+ * line break: both are visible ASCII) names a key wherever the gate or an isolate keeps it: the
+ * idempotency hash's field, the key filters' member, an isolate's remembered answers.
+ */
+export const buyerKey = (userId: string, key: string) => `${userId}\n${key}`;
+/** buyerKey, from Lua expressions. */
+export const buyerKeyLua = (userId: string, key: string) => `${userId} .. '\\n' .. ${key}`;
+/** The buyer and the key of a record's field (buyerKey). */
+export function splitBuyerKey(field: string): { userId: string; key: string } | undefined {
+  const at = field.indexOf("\n");
+  return at < 0 ? undefined : { userId: field.slice(0, at), key: field.slice(at + 1) };
+}
+
+/**
+ * The gate's record of an Idempotency-Key (`saleKeys(productId).idem`, one hash field per buyerKey):
  * "<requestHash>|<status>|<payload>". Final outcomes keep their payload (the order's JSON for
  * "accepted"), a queued key its ticket number, a pre-queued key its pre-queue entry. Written by gate.lua (through idemRecordLua),
  * read there and by the audit.

@@ -15,7 +15,7 @@ export {
   UPSTASH_PAYG_USD_PER_100K_COMMANDS,
   type BillComponent,
 } from "./billing";
-export { IdemStatus, idemRecordLua, parseIdemRecord, type IdemRecord } from "./idem-record";
+export { buyerKey, buyerKeyLua, IdemStatus, idemRecordLua, parseIdemRecord, splitBuyerKey, type IdemRecord } from "./idem-record";
 export { LuaScript, type ScriptEvaluator } from "./lua-script";
 export { orderMessageLua, saleStartedLua } from "./message-lua";
 export { parseSaleView, SALE_VIEW_FIELDS, waitingIn, type SaleView } from "./sale-hash";

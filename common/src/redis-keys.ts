@@ -8,6 +8,11 @@ export function saleKeys(productId: string) {
     sale: `${p}:sale`,
     idem: `${p}:idem`,
     buyers: `${p}:buyers`,
+    /**
+     * HASH per buyer: "p:<userId>" -> their place in line (the one ticket a buyer holds, whatever
+     * the number of keys), "k:<userId>" -> the Idempotency-Keys of their accepted orders, one a line.
+     */
+    ledger: `${p}:ledger`,
     outbox: `${p}:outbox`,
     marks: `${p}:marks`,
     /** One byte per ticket: the units an admitted ticket holds a claim on, 0 once used. */

@@ -1,4 +1,5 @@
-import type { SaleView } from "@fluxgate/common";
+import { buyerKey, type SaleView } from "@fluxgate/common";
+import { LRUCache } from "lru-cache";
 import { ExpiringCache } from "./expiring-cache";
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
@@ -7,6 +8,8 @@ import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, PUBLIC_VIEW_MS, RECHECK_MS, SOLD_OUT
 
 /** Final answers kept per sale; the oldest go first. */
 const MAX_ANSWERS = 10_000;
+/** Buyers past the limit kept per sale, least recently used first (a buyer is a signed-in account). */
+export const MAX_BUYERS_AT_LIMIT = 10_000;
 /**
  * Product ids a client may make up, remembered per isolate: the names Redis said have no sale, and
  * the public views read. Bounded (least recently used first), so a million random ids cost at most
@@ -41,12 +44,26 @@ export interface Recall {
   soldOut: KeyFilter | undefined;
   /** Likewise for a sale that has ended. */
   ended: KeyFilter | undefined;
-  /** The final answer this isolate gave to the same key in this sale. */
+  /** The final answer this isolate gave to the same key of the same buyer in this sale. */
   answer: Answer | undefined;
+  /**
+   * The buyer has bought the limit (the gate said so), and this key is none of their accepted
+   * orders' (a retry of one of those goes to Redis, which replays the order).
+   */
+  limitReached: BuyerAtLimit | undefined;
   /** Set while the line covers the stock: a key (or pre-queue buyer) the filter never saw waits on standby. */
   standby: { snapshot: SaleSnapshot; queuedKeys: KeyFilter } | undefined;
   /** The sale's proof-of-work difficulty as last learned (0 = off or unknown). */
   powDifficulty: number;
+}
+
+/** What the gate said of a buyer who bought the limit. */
+export interface BuyerAtLimit {
+  saleId: string;
+  /** The gate's limit_reached payload ({ bought, limit }). */
+  payload: string;
+  /** The Idempotency-Keys of the buyer's accepted orders. */
+  acceptedKeys: ReadonlySet<string>;
 }
 
 interface SaleState {
@@ -60,8 +77,10 @@ interface SaleState {
   queuedKeys: { filter: KeyFilter; at: number; issued: number } | undefined;
   /** When a gate call went to fetch the queued-keys filter (-Infinity once it came back). */
   queuedKeysAskedAt: number;
-  /** Final answers this isolate gave in this sale, by Idempotency-Key. */
+  /** Final answers this isolate gave in this sale, by buyerKey. */
   answers: Map<string, Answer>;
+  /** Buyers who bought the limit, by userId: any new key of theirs is answered here. */
+  atLimit: LRUCache<string, BuyerAtLimit>;
   /** Sold-out answers given from memory and not yet counted in Redis (the next gate call carries them). */
   soldOutAnswers: number;
   soldOutBody: string | undefined;
@@ -93,17 +112,19 @@ export class SaleMemory {
    * takes it as plain data). Reading it claims the re-check of a stale sold-out or ended view, as
    * soldOut()/ended() do: one request in a window goes to Redis, the rest answer from memory.
    */
-  recall(productId: string, key: string): Recall {
+  recall(productId: string, userId: string, key: string): Recall {
     const s = this.sales.get(productId);
     const unknown = !s && this.unknown.get(productId) !== undefined;
     const soldOut = this.soldOut(productId);
-    const answer = this.answerFor(productId, key);
+    const answer = this.answerFor(productId, buyerKey(userId, key));
+    const atLimit = s && !answer && this.current(s, this.now()) ? s.atLimit.get(userId) : undefined;
     return {
       view: s && { snapshot: s.snapshot, seenAt: s.seenAt },
       unknown,
       soldOut,
       ended: !answer && !soldOut ? this.ended(productId) : undefined,
       answer,
+      limitReached: atLimit && !atLimit.acceptedKeys.has(key) ? atLimit : undefined,
       standby: this.standby(productId),
       powDifficulty: this.powRequirements.get(productId)?.difficulty ?? 0,
     };
@@ -123,6 +144,7 @@ export class SaleMemory {
         queuedKeys: undefined,
         queuedKeysAskedAt: -Infinity,
         answers: new Map(),
+        atLimit: new LRUCache({ max: MAX_BUYERS_AT_LIMIT }),
         soldOutAnswers: 0,
         soldOutBody: undefined,
       };
@@ -203,6 +225,7 @@ export class SaleMemory {
       powRequirements: this.powRequirements.size,
       draws: this.draws.size,
       refreshes: this.refreshes.size,
+      buyersAtLimit: [...this.sales.values()].reduce((n, s) => n + s.atLimit.size, 0),
     };
   }
 
@@ -284,7 +307,13 @@ export class SaleMemory {
     return { snapshot: s.snapshot, queuedKeys: s.queuedKeys.filter };
   }
 
-  /** A final answer given in `saleId`, replayed to a retry of the key while the view is current. */
+  /** A buyer who bought the limit in `saleId`: their new keys are answered from memory while the view is current. */
+  rememberLimit(productId: string, userId: string, atLimit: BuyerAtLimit): void {
+    const s = this.sales.get(productId);
+    if (s && s.snapshot.saleId === atLimit.saleId) s.atLimit.set(userId, atLimit);
+  }
+
+  /** A final answer given in `saleId` to a buyerKey, replayed to a retry of it while the view is current. */
   rememberAnswer(productId: string, saleId: string, key: string, answer: Answer): void {
     const s = this.sales.get(productId);
     if (!s || s.snapshot.saleId !== saleId) return;

@@ -18,6 +18,7 @@ const nothing = (over: Partial<Recall> = {}): Recall => ({
   soldOut: undefined,
   ended: undefined,
   answer: undefined,
+  limitReached: undefined,
   standby: undefined,
   powDifficulty: 0,
   ...over,
@@ -82,7 +83,6 @@ describe("decidePurchase", () => {
     expect(decidePurchase(await facts({ ticket: ticket({ number: 4 }) }), fresh, NOW + 2_000)).toEqual({
       kind: "call_gate",
       newcomer: false,
-      ticket: { saleId: "s1", number: 4 },
     });
     // A stale view, or a view of another sale: the gate.
     const stale = decidePurchase(await facts({ ticket: ticket({ number: 9 }) }), fresh, NOW + 1_500 + FRESH_VIEW_MS + 1);
@@ -91,12 +91,17 @@ describe("decidePurchase", () => {
   });
 
   it("asks a newcomer for proof of work where the sale wants it, and hands a checked solution to the gate", async () => {
-    const pow = nothing({ powDifficulty: 10 });
+    const pow = nothing({ powDifficulty: 10, view: { snapshot: view({ remaining: 3 }), seenAt: NOW } });
     expect(decidePurchase(await facts({ ticket: null }), pow, NOW)).toEqual({ kind: "need", fact: "proof" });
     expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" } }), pow, NOW)).toEqual({
       kind: "answer",
       outcome: { kind: "challenge", problem: "required" },
     });
+    // Without a fresh view that says units are left, the gate answers: it says "sold out" before asking for work.
+    const unsure = [nothing({ powDifficulty: 10 }), nothing({ powDifficulty: 10, view: { snapshot: view({ remaining: 0 }), seenAt: NOW } })];
+    unsure.push(nothing({ powDifficulty: 10, view: { snapshot: view({ remaining: 3 }), seenAt: NOW - FRESH_VIEW_MS - 1 } }));
+    for (const memory of unsure)
+      expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" } }), memory, NOW)).toEqual({ kind: "call_gate", newcomer: true });
     expect(decidePurchase(await facts({ ticket: null, proof: { kind: "problem", problem: "forged" } }), nothing(), NOW)).toEqual({
       kind: "answer",
       outcome: { kind: "challenge", problem: "forged" },
@@ -117,21 +122,31 @@ describe("decidePurchase", () => {
     expect(decidePurchase(await facts({ ticket: held }), memory, NOW)).toEqual({ kind: "call_gate", newcomer: true });
   });
 
-  it("puts a newcomer on standby while the line covers the stock, unless the queued-keys filter may hold its key (or, with a pre-queue, its buyer)", async () => {
+  it("puts a newcomer on standby while the line covers the stock, unless the queued-keys filter may hold its key or its buyer", async () => {
     const covered = view({ remaining: 2, issued: 3, admitted: 1, rate: 1, at: NOW });
-    const facts0 = await facts({ ticket: null, proof: { kind: "none" } });
+    const facts0 = { ...(await facts({ ticket: null, proof: { kind: "none" } })), buyerProbe: await probeKey("u:carol") };
     const standby = decidePurchase(facts0, nothing({ standby: { snapshot: covered, queuedKeys: filterOf() } }), NOW);
     expect(standby).toMatchObject({ kind: "answer", outcome: { kind: "queued", standby: true, ahead: 3, ticket: { number: 0, admittedAtIssue: 3 } } });
     const queuedKey = nothing({ standby: { snapshot: covered, queuedKeys: filterOf(await probeKey("k")) } });
     expect(decidePurchase(facts0, queuedKey, NOW)).toEqual({ kind: "call_gate", newcomer: true });
 
-    const withPrequeue = { ...covered, prequeueOpensAt: 1 };
-    const entered = nothing({ standby: { snapshot: withPrequeue, queuedKeys: filterOf(await probeKey("u:alice")) } });
-    expect(decidePurchase(facts0, entered, NOW)).toEqual({ kind: "need", fact: "buyerProbe" });
+    // Alice has a place (or a pre-queue entry): any key of hers goes to the gate, which gives it back.
+    const entered = nothing({ standby: { snapshot: covered, queuedKeys: filterOf(await probeKey("u:alice")) } });
+    expect(decidePurchase({ ...facts0, buyerProbe: undefined }, entered, NOW)).toEqual({ kind: "need", fact: "buyerProbe" });
     expect(decidePurchase({ ...facts0, buyerProbe: await probeKey("u:alice") }, entered, NOW)).toEqual({ kind: "call_gate", newcomer: true });
     expect(decidePurchase({ ...facts0, userId: "bob", buyerProbe: await probeKey("u:bob") }, entered, NOW)).toMatchObject({
       kind: "answer",
       outcome: { kind: "queued", standby: true },
+    });
+  });
+});
+
+describe("decidePurchase: a buyer at the limit", () => {
+  it("answers any new key of a buyer the gate said bought the limit from memory, before any ticket or proof check", async () => {
+    const atLimit = nothing({ powDifficulty: 10, limitReached: { saleId: "s1", payload: '{"bought":1,"limit":1}', acceptedKeys: new Set(["paid"]) } });
+    expect(decidePurchase(await facts(), atLimit, NOW)).toEqual({
+      kind: "answer",
+      outcome: { kind: "limit_reached", saleId: "s1", payload: '{"bought":1,"limit":1}', fromMemory: true },
     });
   });
 });

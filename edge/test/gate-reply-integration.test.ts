@@ -3,6 +3,7 @@ import { saleKeys } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import { gateLua } from "../src/gate/gate.lua";
+import { gateKeys } from "../src/gate/gate";
 import { initSaleKeys } from "../src/gate/init-sale.lua";
 import { decodeGateReply, GATE_OUTCOMES } from "../src/gate/reply";
 import { scripts } from "../src/gate/scripts";
@@ -20,11 +21,7 @@ async function sale(over: { quantity?: number; startsAt?: number; powDifficulty?
 
 function gate(productId: string, key: string, userId: string, hash = "h") {
   const k = saleKeys(productId);
-  return scripts.gate.run<unknown>(
-    redis,
-    [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges, k.prequeue, k.places, k.lottery],
-    [key, hash, userId, 1, 0, "", crypto.randomUUID(), productId, 0, 3, ""],
-  );
+  return scripts.gate.run<unknown>(redis, gateKeys(k), [key, hash, userId, 1, crypto.randomUUID(), productId, 0, 3, ""]);
 }
 
 describe("the gate's reply (reply.ts) against gate.lua's reply()", () => {

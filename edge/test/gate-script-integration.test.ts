@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { IdemStatus, OrderMessage, parseIdemRecord, saleKeys, SaleStarted, SaleTerms } from "@fluxgate/common";
+import { buyerKey, IdemStatus, OrderMessage, parseIdemRecord, saleKeys, SaleStarted, SaleTerms } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import { passGate, type Attempt } from "../src/gate/gate";
@@ -15,14 +15,13 @@ async function start(productId: string, rate: number, burst: number) {
   await scripts.initSale.run(redis, initSaleKeys(k), ["sale-1", 1000, rate, burst, 1000, 0, 60_000, productId, 20, 0, 0]);
 }
 
-const attempt = (productId: string, userId: string, ticket?: number): Attempt => ({
+const attempt = (productId: string, userId: string): Attempt => ({
   productId,
   userId,
   quantity: 1,
   idempotencyKey: crypto.randomUUID(),
   requestHash: "h",
   orderId: crypto.randomUUID(),
-  ...(ticket ? { ticket: { saleId: "sale-1", number: ticket } } : {}),
 });
 
 describe("token bucket and watermark (gate.lua)", () => {
@@ -31,15 +30,15 @@ describe("token bucket and watermark (gate.lua)", () => {
     await start(productId, 4, 3);
     const first = await Promise.all([1, 2, 3, 4, 5].map((i) => passGate(redis, attempt(productId, `u${i}`))));
     expect(first.map((o) => o.kind).sort()).toEqual(["accepted", "accepted", "accepted", "queued", "queued"]);
-    const tickets = first.flatMap((o) => (o.kind === "queued" ? [o.ticket] : [])).sort();
-    expect(tickets).toEqual([1, 2]);
+    const holders = new Map(first.flatMap((o, i) => (o.kind === "queued" ? [[o.ticket, `u${i + 1}`] as const] : [])));
+    expect([...holders.keys()].sort()).toEqual([1, 2]);
 
     // 4 tokens/s: after ~300 ms one token has come back (two would take 500 ms), so the
-    // watermark passes ticket 1 only.
+    // watermark passes ticket 1 only. A place is its buyer's: their next attempt uses it.
     await scheduler.wait(300);
-    const one = await passGate(redis, attempt(productId, "t1", 1));
+    const one = await passGate(redis, attempt(productId, holders.get(1)!));
     expect(one.kind).toBe("accepted");
-    const two = await passGate(redis, attempt(productId, "t2", 2));
+    const two = await passGate(redis, attempt(productId, holders.get(2)!));
     expect(two.kind).toBe("queued");
     expect(two.kind === "queued" && two.admitted).toBe(1);
   });
@@ -109,7 +108,7 @@ describe("what the scripts write is the shared messages, to the letter", () => {
     const outboxed = entries.filter(([, fields]) => fields[0] === "order").map(([, fields]) => StrictOrder.parse(JSON.parse(fields[1]!)));
     expect(outboxed.map((o) => o.traceparent)).toEqual([traceparent]);
 
-    const record = parseIdemRecord(String(await redis.hget(k.idem, buying.idempotencyKey)));
+    const record = parseIdemRecord(String(await redis.hget(k.idem, buyerKey(buying.userId, buying.idempotencyKey))));
     expect(record).toEqual({ requestHash: buying.requestHash, status: IdemStatus.accepted, payload: outcome.kind === "accepted" ? outcome.order : "" });
 
     // An attempt without a trace context writes an order without the field (not an empty one).

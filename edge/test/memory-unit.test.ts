@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { snapshot } from "./snapshot";
 import { KeyFilter } from "../src/gate/key-filter";
-import { MAX_NAMED_PRODUCTS, SaleMemory } from "../src/memory";
+import { MAX_BUYERS_AT_LIMIT, MAX_NAMED_PRODUCTS, SaleMemory } from "../src/memory";
 import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
 
 /** One isolate's memory on a clock the test moves by hand: no sleeps. */
@@ -117,7 +117,7 @@ describe("SaleMemory's bounds: names a client makes up", () => {
     for (let i = 0; i < 1_000_000; i++) {
       const id = random();
       memory.rememberUnknown(id);
-      memory.recall(id, `k-${i}`);
+      memory.recall(id, "buyer", `k-${i}`);
       if (i % 2 === 0) memory.rememberPublicView(random(), undefined);
     }
     const sizes = memory.sizes();
@@ -132,8 +132,35 @@ describe("SaleMemory's bounds: names a client makes up", () => {
     expect(sizes.unknown).toBe(MAX_NAMED_PRODUCTS);
     const last = random();
     memory.rememberUnknown(last);
-    expect(memory.recall(last, "k").unknown).toBe(true);
+    expect(memory.recall(last, "buyer", "k").unknown).toBe(true);
     now += NEGATIVE_MEMORY_MS;
-    expect(memory.recall(last, "k").unknown).toBe(false);
+    expect(memory.recall(last, "buyer", "k").unknown).toBe(false);
+  });
+});
+
+describe("SaleMemory: buyers past the limit", () => {
+  const atLimit = (keys: string[] = []) => ({ saleId: "s1", payload: '{"bought":1,"limit":1}', acceptedKeys: new Set(keys) });
+
+  it("answers a buyer's new keys from memory, never one of their accepted orders' keys, and only the buyer's", () => {
+    const { memory, tick } = isolate();
+    memory.learn("p", view({ saleId: "s1" }));
+    memory.rememberLimit("p", "alice", atLimit(["paid-key"]));
+    expect(memory.recall("p", "alice", "new-key").limitReached?.saleId).toBe("s1");
+    // Her accepted order's key goes to Redis, which replays the order (on any isolate).
+    expect(memory.recall("p", "alice", "paid-key").limitReached).toBeUndefined();
+    expect(memory.recall("p", "bob", "new-key").limitReached).toBeUndefined();
+    // Like every answer from memory, only while the view is current: then one request re-checks.
+    tick(SOLD_OUT_MEMORY_MS);
+    expect(memory.recall("p", "alice", "new-key").limitReached).toBeUndefined();
+    // A new run of the sale forgets it.
+    memory.learn("p", view({ saleId: "s2", at: 2_000_000 }));
+    expect(memory.recall("p", "alice", "new-key").limitReached).toBeUndefined();
+  });
+
+  it("keeps at most MAX_BUYERS_AT_LIMIT buyers per sale, however many accounts reach the limit", () => {
+    const { memory } = isolate();
+    memory.learn("p", view({ saleId: "s1" }));
+    for (let i = 0; i < 1_000_000; i++) memory.rememberLimit("p", `user-${crypto.randomUUID()}`, atLimit());
+    expect(memory.sizes().buyersAtLimit).toBe(MAX_BUYERS_AT_LIMIT);
   });
 });

@@ -1,4 +1,4 @@
-import { IdemStatus, OrderMessage, Outbox, parseIdemRecord, parseSaleView, SALE_VIEW_FIELDS, saleKeys, SaleEvent, Topics } from "@fluxgate/common";
+import { buyerKey, IdemStatus, OrderMessage, Outbox, parseIdemRecord, parseSaleView, SALE_VIEW_FIELDS, saleKeys, SaleEvent, Topics } from "@fluxgate/common";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
@@ -141,8 +141,8 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
 
     // One pg client runs one query at a time: PostgreSQL's part goes in sequence, beside the others.
     const postgres = (async () => {
-      const rows = await db.query<{ order_id: string; quantity: number; idempotency_key: string }>(
-        "select order_id, quantity, idempotency_key from orders where sale_id = $1",
+      const rows = await db.query<{ order_id: string; quantity: number; user_id: string; idempotency_key: string }>(
+        "select order_id, quantity, user_id, idempotency_key from orders where sale_id = $1",
         [saleId],
       );
       const saleRow = await db.query<{ initial_stock: number; stock: number }>("select initial_stock, stock from sales where sale_id = $1", [saleId]);
@@ -158,8 +158,9 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
     const units = rows.rows.reduce((sum, r) => sum + Number(r.quantity), 0);
     const lost = [...accepted.keys()].filter((id) => !persisted.has(id)).length;
     const unexplained = rows.rows.filter((r) => !accepted.has(r.order_id)).length;
+    // A key is its buyer's: two buyers' same key are two orders, one buyer's key twice a duplicate.
     const keys = new Map<string, number>();
-    for (const r of rows.rows) keys.set(r.idempotency_key, (keys.get(r.idempotency_key) ?? 0) + 1);
+    for (const r of rows.rows) keys.set(buyerKey(r.user_id, r.idempotency_key), (keys.get(buyerKey(r.user_id, r.idempotency_key)) ?? 0) + 1);
     const repeatedKeys = [...keys.values()].filter((n) => n > 1).reduce((sum, n) => sum + n - 1, 0);
     const sale = saleRow.rows[0];
 

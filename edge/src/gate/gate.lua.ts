@@ -1,4 +1,4 @@
-import { idemRecordLua, orderMessageLua } from "@fluxgate/common";
+import { buyerKeyLua, idemRecordLua, orderMessageLua } from "@fluxgate/common";
 import { DRAW_LEASE_MS, STATS_WINDOW_SECONDS } from "../time-windows";
 import { GATE_REPLY_LUA } from "./reply";
 
@@ -6,7 +6,7 @@ import { GATE_REPLY_LUA } from "./reply";
  * The gate: everything a purchase attempt decides, in one atomic script (one EVALSHA).
  *
  * KEYS[1] sale          HASH    the running sale: settings, stock, token bucket, ticket counters, units claimed
- * KEYS[2] idem          HASH    Idempotency-Key -> "<requestHash>|<status>|<payload>" (final outcomes, and the ticket of a queued key)
+ * KEYS[2] idem          HASH    buyerKey (userId, Idempotency-Key) -> "<requestHash>|<status>|<payload>" (final outcomes, and the ticket of a queued key)
  * KEYS[3] buyers        HASH    userId -> units bought in this sale
  * KEYS[4] outbox        STREAM  accepted orders (field "order", with their traceparent), relayed to Kafka by the origin
  * KEYS[5] marks         ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
@@ -15,24 +15,26 @@ import { GATE_REPLY_LUA } from "./reply";
  *                               "<second>:remaining|waiting|claimed" -> level, for the operator's live page, the
  *                               last STATS_WINDOW_SECONDS only ("slot:<second % window>" -> the second using it);
  *                               "total:calls" -> gate calls since the sale started (the bill)
- * KEYS[8] acceptedKeys  STRING  Bloom filter of the accepted Idempotency-Keys (7 bits a byte: key-filter.ts)
- * KEYS[9] queuedKeys    STRING  Bloom filter of the queued Idempotency-Keys
+ * KEYS[8] acceptedKeys  STRING  Bloom filter of the accepted keys (buyerKey; 7 bits a byte: key-filter.ts)
+ * KEYS[9] queuedKeys    STRING  Bloom filter of the queued keys (buyerKey) and of the buyers with a place ("u:<userId>")
  * KEYS[10] challenges   ZSET    proof-of-work challenge id -> expiry (ms), once spent
  * KEYS[11] prequeue     HASH    pre-queue entry -> units asked (one entry per buyer, before the start)
  * KEYS[12] places       HASH    pre-queue entry -> place in line (the draw writes it at the start)
  * KEYS[13] lottery      HASH    the lottery's secrets: salt (of the entries), seed
+ * KEYS[14] ledger       HASH    per buyer: "p:<userId>" -> their one place in line, "k:<userId>" -> their accepted keys
  * ARGV[1] idempotencyKey  "" to only look: expire claims, move the watermark, answer "view"
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
  * ARGV[3] userId
  * ARGV[4] quantity
- * ARGV[5] ticket          queue ticket number presented, 0 when none
- * ARGV[6] ticketSaleId    the sale the ticket was issued for, "" when none
- * ARGV[7] orderId         the order's id if this attempt is accepted
- * ARGV[8] productId
- * ARGV[9] soldOutFromMemory  sold-out answers the isolate gave from memory since its last call (batched counter)
- * ARGV[10] filters        1: the accepted-keys filter once the sale is sold out, 2: the queued-keys filter, 3: both
- * ARGV[11] challenge      "saleId|difficulty|id|expiresAt" of a solved challenge the edge checked, "" when none
- * ARGV[12] traceparent    W3C traceparent of the edge's span (validated there), stored in the order; "" when none
+ * ARGV[5] orderId         the order's id if this attempt is accepted
+ * ARGV[6] productId
+ * ARGV[7] soldOutFromMemory  sold-out answers the isolate gave from memory since its last call (batched counter)
+ * ARGV[8] filters         1: the accepted-keys filter once the sale is sold out, 2: the queued-keys filter, 3: both
+ * ARGV[9] challenge       "saleId|difficulty|id|expiresAt" of a solved challenge the edge checked, "" when none
+ * ARGV[10] traceparent    W3C traceparent of the edge's span (validated there), stored in the order; "" when none
+ *
+ * No ticket travels: the buyer's place is the ledger's (a ticket the edge signed only spares it a
+ * call while the line is certainly not there yet).
  *
  * Returns the fields of reply.ts (GATE_REPLY_LUA: outcome, saleId, remaining, issued, admitted, rate,
  * now, a, b, claimed, the two key filters, endsAt (0 = open-ended), powDifficulty (0 = off: every
@@ -41,10 +43,18 @@ import { GATE_REPLY_LUA } from "./reply";
  *   accepted   a = order JSON, b = outbox entry id
  *   replay     a = status, b = payload (the first outcome of this Idempotency-Key)
  *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late
- *   sold_out | limit_reached | insufficient   a = payload
+ *   sold_out | insufficient   a = payload
+ *   limit_reached  a = payload, b = the buyer's accepted keys, one a line (a retry of one of them still gets its order)
  *   not_started a = startsAt (ms);  view (no key);  ended;  conflict;  unknown (no sale: nothing else is returned)
  *   challenge  a = difficulty, b = "required" | "stale" | "replayed"
  *   prequeued  a = entry, b = entries so far (before the start);  drawing  a = entry (started, the line not drawn yet)
+ *
+ * One buyer, one share of the line: a buyer holds at most one place (ledger "p:<userId>"), for at
+ * most perUserLimit - bought units, whatever the number of keys, isolates or retries. Any key of a
+ * buyer with a live place (issued, unspent, unexpired) gets that place, and buys with it the units
+ * it was issued for. A new place, or a purchase without one, is granted only for a fresh proof of
+ * work where the sale asks for one; a place that expired is taken again only at the back, so at
+ * most once per ticket TTL (it expired at least a TTL after it was issued).
  *
  * Claims: a ticket the watermark passed holds its units until it buys or its TTL runs out. The
  * watermark only passes tickets whose units are not claimed yet (claimed <= remaining, always),
@@ -60,13 +70,16 @@ import { GATE_REPLY_LUA } from "./reply";
 export const gateLua = `
 local sale, idem, buyers, outbox, marks, claims, stats, acceptedKeys, queuedKeys =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local ledger = KEYS[14]
 local key, requestHash, userId = ARGV[1], ARGV[2], ARGV[3]
-local quantity, ticket, ticketSaleId = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local orderId, productId, soldOutFromMemory = ARGV[7], ARGV[8], tonumber(ARGV[9]) or 0
-local filters = tonumber(ARGV[10]) or 0
-local challenges, challenge = KEYS[10], ARGV[11] or ''
+-- The key as this buyer's: another buyer's same key is another record.
+local mine = ${buyerKeyLua("userId", "key")}
+local quantity = tonumber(ARGV[4])
+local orderId, productId, soldOutFromMemory = ARGV[5], ARGV[6], tonumber(ARGV[7]) or 0
+local filters = tonumber(ARGV[8]) or 0
+local challenges, challenge = KEYS[10], ARGV[9] or ''
 local prequeue, places, lottery = KEYS[11], KEYS[12], KEYS[13]
-local traceparent = ARGV[12] or ''
+local traceparent = ARGV[10] or ''
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
   'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes',
@@ -130,9 +143,9 @@ local function reply(outcome, a, b)
   return ${GATE_REPLY_LUA}
 end
 
--- A key seen before answers what it answered then. A key that was queued keeps its ticket, so a
--- double click, or a retry that lost the ticket, gets the same place instead of a second one.
-local seen = redis.call('HGET', idem, key)
+-- A key seen before answers what it answered then. A queued key's place is its buyer's (below),
+-- so a double click, or a retry that lost the ticket, gets the same place instead of a second one.
+local seen = key ~= '' and redis.call('HGET', idem, mine)
 local prequeuedKey = false
 if seen then
   -- The record's layout: common/src/idem-record.ts.
@@ -141,7 +154,7 @@ if seen then
   if string.sub(seen, 1, bar1 - 1) ~= requestHash then return reply('conflict') end
   local status, payload = string.sub(seen, bar1 + 1, bar2 - 1), string.sub(seen, bar2 + 1)
   if status == 'queued' then
-    ticket, ticketSaleId = tonumber(payload), saleId
+    -- Its place is the buyer's (ledger), looked up below like any key's.
   elseif status == 'prequeued' then
     prequeuedKey = true
   else
@@ -172,34 +185,34 @@ if prequeueOpensAt > 0 and now >= startsAt then
   else
     draw = 'drawing'
   end
-  if entry and not (ticket > 0 and ticketSaleId == saleId) then
-    if drawn then
-      local place = redis.call('HGET', places, entry)
-      if place then ticket, ticketSaleId = tonumber(place), saleId end
-    elseif redis.call('HEXISTS', prequeue, entry) == 1 then
-      return reply('drawing', entry)
-    end
-  end
+  if entry and not drawn and redis.call('HEXISTS', prequeue, entry) == 1 then return reply('drawing', entry) end
 end
 
--- Proof of work, when the sale asks for it: a fresh attempt (not a look, nor one holding its place in line)
--- brings a challenge of this sale, solved at its difficulty, never spent before. The edge checked
--- the signature, expiry and work; here it becomes single-use, in the same call.
-if powDifficulty > 0 and key ~= '' and not (ticket > 0 and ticketSaleId == saleId) and not prequeuedKey then
+-- Proof of work, when the sale asks for it, for what a fresh attempt would be granted (a place in
+-- the pre-queue or the line, or units without one): a challenge of this sale, solved at its
+-- difficulty, never spent before. The edge checked the signature, expiry and work; here it
+-- becomes single-use, in the same call. Nil when the attempt may go on.
+local function proofRefused()
+  if powDifficulty == 0 then return nil end
   local cSale, cBits, cId, cExpires = string.match(challenge, '^([^|]*)|(%d+)|([^|]+)|(%d+)$')
-  if not cId then return reply('challenge', powDifficulty, 'required') end
-  if cSale ~= saleId or tonumber(cBits) < powDifficulty then return reply('challenge', powDifficulty, 'stale') end
+  if not cId then return 'required' end
+  if cSale ~= saleId or tonumber(cBits) < powDifficulty then return 'stale' end
   redis.call('ZREMRANGEBYSCORE', challenges, '-inf', now)
-  if redis.call('ZADD', challenges, 'NX', cExpires, cId) == 0 then return reply('challenge', powDifficulty, 'replayed') end
+  if redis.call('ZADD', challenges, 'NX', cExpires, cId) == 0 then return 'replayed' end
+  return nil
 end
 
 if now < startsAt then
   if prequeueOpensAt == 0 or now < prequeueOpensAt or key == '' then return reply('not_started', startsAt) end
+  if not prequeuedKey and redis.call('HEXISTS', prequeue, entry) == 0 then
+    local refused = proofRefused()
+    if refused then return reply('challenge', powDifficulty, refused) end
+  end
   -- The pre-queue is open: a place in the draw, one per buyer (a repeat keeps the same entry),
   -- never for more than the buyer may buy.
   if quantity > perUserLimit then
     local payload = cjson.encode({bought = 0, limit = perUserLimit})
-    redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'limit_reached'", "payload")})
+    redis.call('HSET', idem, mine, ${idemRecordLua("requestHash", "'limit_reached'", "payload")})
     return reply('limit_reached', payload)
   end
   if redis.call('HSETNX', prequeue, entry, quantity) == 1 then
@@ -207,7 +220,7 @@ if now < startsAt then
     -- Marked as queued, so no isolate ever puts a pre-queued buyer on standby from memory.
     addKey(queuedKeys, queuedBytes, 'u:' .. userId)
   end
-  redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'prequeued'", "entry")})
+  redis.call('HSET', idem, mine, ${idemRecordLua("requestHash", "'prequeued'", "entry")})
   return reply('prequeued', entry, redis.call('HLEN', prequeue))
 end
 if remaining <= 0 then return reply('sold_out') end
@@ -264,68 +277,93 @@ if key == '' then
   save()
   return reply('view')
 end
+-- The buyer's place: the ledger's, or (a sale with a pre-queue) the one the draw gave their entry.
+local placeField = 'p:' .. userId
+local place = tonumber(redis.call('HGET', ledger, placeField) or '0')
+if place == 0 and entry and drawn then place = tonumber(redis.call('HGET', places, entry) or '0') end
+local placeUnits = 0
+if place > 0 and place <= issued then placeUnits = string.byte(redis.call('GETRANGE', claims, place, place)) or 0 end
+-- Live: issued, unspent and unexpired. Such a place is the buyer's whole share of the line.
+local live = placeUnits > 0 and place > expired
+
+local bought = tonumber(redis.call('HGET', buyers, userId) or '0')
+local keysField = 'k:' .. userId
+local function limitReached(boughtNow)
+  local payload = cjson.encode({bought = boughtNow, limit = perUserLimit})
+  redis.call('HSET', idem, mine, ${idemRecordLua("requestHash", "'limit_reached'", "payload")})
+  save()
+  return reply('limit_reached', payload, redis.call('HGET', ledger, keysField) or '')
+end
+local function remember(status, payload)
+  if not seen then redis.call('HSET', idem, mine, ${idemRecordLua("requestHash", "status", "payload")}) end
+end
+
 local function enqueue(note)
   issued = issued + 1
-  redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'queued'", "issued")})
+  redis.call('HSET', idem, mine, ${idemRecordLua("requestHash", "'queued'", "issued")})
+  redis.call('HSET', ledger, placeField, issued)
   redis.call('SETRANGE', claims, issued, string.char(quantity))
-  addKey(queuedKeys, queuedBytes, key)
+  addKey(queuedKeys, queuedBytes, mine)
+  -- The buyer too: an isolate never puts someone with a place on standby from memory.
+  addKey(queuedKeys, queuedBytes, 'u:' .. userId)
   save()
   return reply('queued', issued, note)
 end
 
--- The ticket presented (or kept by this key): its claim, if the watermark passed it and it is unused.
-local claim = 0
-local valid = ticket > 0 and ticketSaleId == saleId and ticket <= issued
-if valid then
-  claim = string.byte(redis.call('GETRANGE', claims, ticket, ticket)) or 0
-  valid = claim > 0
-end
-local function release()
-  if valid and ticket <= admitted and ticket > expired then
-    claimed = claimed - claim
-    redis.call('SETRANGE', claims, ticket, '\\0')
+local byPlace = false
+if live then
+  -- Whatever key or ticket this attempt brought: the buyer's one place, and the units it was issued for.
+  quantity = placeUnits
+  if bought + quantity > perUserLimit then
+    -- Cannot happen while places are issued within the limit; if it did, the place goes back to the line.
+    if place <= admitted then claimed = claimed - placeUnits end
+    redis.call('SETRANGE', claims, place, '\\0')
+    return limitReached(bought)
   end
-end
-
--- The per-user limit first: asking for more than one may buy never spends a token or a ticket.
-local bought = tonumber(redis.call('HGET', buyers, userId) or '0')
-if bought + quantity > perUserLimit then
-  -- A ticket is of no more use to someone who bought the limit: its claim goes back to the line.
-  if bought >= perUserLimit then release() end
-  redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'limit_reached'", "cjson.encode({bought = bought, limit = perUserLimit})")})
-  save()
-  return reply('limit_reached', cjson.encode({bought = bought, limit = perUserLimit}))
-end
-
-local admittedByTicket = false
-if valid then
-  if ticket > admitted then
+  remember('queued', place)
+  if place > admitted then
+    if not seen then addKey(queuedKeys, queuedBytes, mine) end
     save()
-    return reply('queued', ticket)
+    return reply('queued', place)
   end
-  -- Admitted, but only for ticketTtlMs after the watermark passed it: an abandoned ticket
-  -- must not keep its claim forever.
-  if ticket <= expired then return enqueue('expired') end
-  admittedByTicket = true
-elseif issued > admitted then
-  -- Others are waiting: a fresh arrival queues behind them, whatever the bucket holds.
-  return enqueue()
-elseif tokens >= 1 and remaining - claimed >= quantity then
-  -- Nobody waits, and enough units are free of claims.
-  tokens = tokens - 1
+  byPlace = true
 else
-  return enqueue()
+  if bought + quantity > perUserLimit then return limitReached(bought) end
+  -- Nothing already paid for: a new place, or units without one, costs a fresh proof of work.
+  local refused = proofRefused()
+  if refused then
+    save()
+    return reply('challenge', powDifficulty, refused)
+  end
+  -- A place that expired unused: the buyer may line up again, at the back.
+  local note = nil
+  if placeUnits > 0 then note = 'expired' end
+  if issued > admitted then
+    -- Others are waiting: a fresh arrival queues behind them, whatever the bucket holds.
+    return enqueue(note)
+  elseif tokens >= 1 and remaining - claimed >= quantity then
+    -- Nobody waits, and enough units are free of claims.
+    tokens = tokens - 1
+  else
+    return enqueue(note)
+  end
 end
 
-local free = remaining - claimed + (admittedByTicket and claim or 0)
+local free = remaining - claimed + (byPlace and placeUnits or 0)
 if quantity > free then
   save()
   return reply('insufficient', cjson.encode({remaining = free}))
 end
 
 remaining = redis.call('HINCRBY', sale, 'remaining', -quantity)
-if admittedByTicket then release() end
+if byPlace then
+  -- The place is spent: its claim becomes the units just taken.
+  claimed = claimed - placeUnits
+  redis.call('SETRANGE', claims, place, '\\0')
+end
 redis.call('HINCRBY', buyers, userId, quantity)
+local accepted = redis.call('HGET', ledger, keysField)
+redis.call('HSET', ledger, keysField, accepted and (accepted .. '\\n' .. key) or key)
 local order = ${orderMessageLua({
   orderId: "orderId",
   saleId: "saleId",
@@ -338,8 +376,8 @@ local order = ${orderMessageLua({
   traceparent: "traceparent",
 })}
 local entry = redis.call('XADD', outbox, '*', 'order', order)
-redis.call('HSET', idem, key, ${idemRecordLua("requestHash", "'accepted'", "order")})
-addKey(acceptedKeys, acceptedBytes, key)
+redis.call('HSET', idem, mine, ${idemRecordLua("requestHash", "'accepted'", "order")})
+addKey(acceptedKeys, acceptedBytes, mine)
 save()
 return reply('accepted', order, entry)
 `;

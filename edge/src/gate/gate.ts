@@ -1,5 +1,5 @@
 import type { Redis } from "@upstash/redis/cloudflare";
-import { saleKeys } from "@fluxgate/common";
+import { saleKeys, type SaleKeys } from "@fluxgate/common";
 import { KeyFilter } from "./key-filter";
 import { decodeGateReply, type GateReplyFields } from "./reply";
 import { scripts } from "./scripts";
@@ -11,8 +11,6 @@ export interface Attempt {
   idempotencyKey: string;
   /** Hex SHA-256 of what the request asks for: the same key with another body is refused. */
   requestHash: string;
-  /** A verified queue ticket, if the request carried one. */
-  ticket?: { saleId: string; number: number };
   orderId: string;
   /** Sold-out answers this isolate gave from memory since its last gate call: counted in Redis now. */
   soldOutFromMemory?: number;
@@ -70,7 +68,8 @@ type GateDecision =
   | ({ kind: "accepted"; order: string; outboxId: string } & SaleSnapshot)
   /** A final outcome decided earlier for the same Idempotency-Key (accepted or limit_reached). */
   | ({ kind: "replay"; status: string; payload: string } & SaleSnapshot)
-  | ({ kind: "limit_reached"; payload: string } & SaleSnapshot)
+  /** `acceptedKeys`: the buyer's accepted Idempotency-Keys, one a line. */
+  | ({ kind: "limit_reached"; payload: string; acceptedKeys: string } & SaleSnapshot)
   | ({ kind: "insufficient"; payload: string } & SaleSnapshot)
   /** In the pre-queue (before the start): the buyer's entry, and how many entries there are so far. */
   | ({ kind: "prequeued"; entry: string; entries: number } & SaleSnapshot)
@@ -79,29 +78,40 @@ type GateDecision =
   /** The sale asks for proof of work and this attempt brought none valid for it (or a spent one). */
   | ({ kind: "challenge"; difficulty: number; reason: "required" | "stale" | "replayed" } & SaleSnapshot);
 
+/** The KEYS of gate.lua, in the script's order. */
+export const gateKeys = (k: SaleKeys) => [
+  k.sale,
+  k.idem,
+  k.buyers,
+  k.outbox,
+  k.marks,
+  k.claims,
+  k.stats,
+  k.acceptedKeys,
+  k.queuedKeys,
+  k.challenges,
+  k.prequeue,
+  k.places,
+  k.lottery,
+  k.ledger,
+];
+
 /** One purchase attempt through the gate script: exactly one Redis command. */
 export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: Attempt): Promise<GateReply> {
-  const k = saleKeys(attempt.productId);
   const filters = (attempt.filters?.accepted ? 1 : 0) + (attempt.filters?.queued ? 2 : 0);
   const reply = decodeGateReply(
-    await scripts.gate.run<unknown>(
-      redis,
-      [k.sale, k.idem, k.buyers, k.outbox, k.marks, k.claims, k.stats, k.acceptedKeys, k.queuedKeys, k.challenges, k.prequeue, k.places, k.lottery],
-      [
-        attempt.idempotencyKey,
-        attempt.requestHash,
-        attempt.userId,
-        attempt.quantity,
-        attempt.ticket?.number ?? 0,
-        attempt.ticket?.saleId ?? "",
-        attempt.orderId,
-        attempt.productId,
-        attempt.soldOutFromMemory ?? 0,
-        filters,
-        attempt.challenge ?? "",
-        attempt.traceparent ?? "",
-      ],
-    ),
+    await scripts.gate.run<unknown>(redis, gateKeys(saleKeys(attempt.productId)), [
+      attempt.idempotencyKey,
+      attempt.requestHash,
+      attempt.userId,
+      attempt.quantity,
+      attempt.orderId,
+      attempt.productId,
+      attempt.soldOutFromMemory ?? 0,
+      filters,
+      attempt.challenge ?? "",
+      attempt.traceparent ?? "",
+    ]),
   );
   if (reply.kind === "unknown") return { kind: "unknown" };
   const snapshot: SaleSnapshot = {
@@ -144,6 +154,7 @@ function decide(kind: GateReplyFields["kind"], snapshot: SaleSnapshot, a: string
     case "replay":
       return { kind, status: a, payload: b, ...snapshot };
     case "limit_reached":
+      return { kind, payload: a, acceptedKeys: b, ...snapshot };
     case "insufficient":
       return { kind, payload: a, ...snapshot };
   }

@@ -18,9 +18,9 @@ export interface PurchaseFacts {
   quantity: number;
   /** The request an Idempotency-Key is bound to (requestTextOf): a retry with another gets 422. */
   request: string;
-  /** The Idempotency-Key's hash words, for the isolate's key filters. */
+  /** The buyer's Idempotency-Key's hash words (buyerKey), for the isolate's key filters. */
   keyProbe?: KeyProbe;
-  /** The buyer's ("u:<userId>"), for a sale with a pre-queue: an entered buyer keeps its place. */
+  /** The buyer's ("u:<userId>"): a buyer with a place (or a pre-queue entry) keeps it, whatever the key. */
   buyerProbe?: KeyProbe;
   /** The queue ticket presented: null when none, "invalid" when a header carried one not this buyer's. */
   ticket?: Ticket | "invalid" | null;
@@ -48,7 +48,8 @@ export type PurchaseOutcome =
   | { kind: "queued"; ticket: Ticket; ahead: number; expired?: boolean; standby?: boolean }
   | { kind: "prequeued"; ticket: Ticket; entries?: number; drawing: boolean; at: number }
   | { kind: "insufficient"; payload: string }
-  | { kind: "limit_reached"; saleId: string; payload: string }
+  /** The buyer bought the limit, or asks for more than it leaves; `acceptedKeys` when the gate said (a newline list). */
+  | { kind: "limit_reached"; saleId: string; payload: string; acceptedKeys?: string; fromMemory?: boolean }
   | { kind: "accepted"; saleId: string; order: string; forward?: { outboxId: string } };
 
 export type PurchaseStep =
@@ -58,7 +59,7 @@ export type PurchaseStep =
    * Only Redis can answer: one gate call. A newcomer (no numbered ticket) first takes a seat in
    * the isolate's queue for gate calls (purchase/gate-calls.ts); a ticket holder goes at once.
    */
-  | { kind: "call_gate"; newcomer: boolean; ticket?: { saleId: string; number: number }; challenge?: string };
+  | { kind: "call_gate"; newcomer: boolean; challenge?: string };
 
 const need = (fact: NeededFact): PurchaseStep => ({ kind: "need", fact });
 const answer = (outcome: PurchaseOutcome): PurchaseStep => ({ kind: "answer", outcome });
@@ -79,33 +80,42 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
     if (!finished.mayContain(facts.keyProbe)) return answer(memory.soldOut ? { kind: "sold_out", fromMemory: true } : { kind: "ended", fromMemory: true });
   }
   if (memory.answer) return answer(memory.answer.request === facts.request ? { kind: "replay", answer: memory.answer } : { kind: "conflict" });
+  // A buyer who bought the limit gets nothing more, whatever the key: no Redis command for it.
+  if (memory.limitReached) return answer({ kind: "limit_reached", saleId: memory.limitReached.saleId, payload: memory.limitReached.payload, fromMemory: true });
 
   if (facts.ticket === undefined) return need("ticket");
   if (facts.ticket === "invalid") return answer({ kind: "invalid_ticket" });
   const ticket = facts.ticket ?? undefined;
   if (ticket?.number) {
     const waiting = stillQueued(memory.view, ticket, now);
-    return waiting ? answer(waiting) : { kind: "call_gate", newcomer: false, ticket: { saleId: ticket.saleId, number: ticket.number } };
+    return waiting ? answer(waiting) : { kind: "call_gate", newcomer: false };
   }
 
   // A pre-queue entry is a place too (the gate knows it by the buyer): neither proof of work nor standby.
   if (ticket?.prequeue) return { kind: "call_gate", newcomer: true };
   if (!facts.proof) return need("proof");
   if (facts.proof.kind === "problem") return answer({ kind: "challenge", problem: facts.proof.problem });
-  if (facts.proof.kind === "none" && memory.powDifficulty > 0) return answer({ kind: "challenge", problem: "required" });
+  // Asked from memory only while a fresh view says units are left: otherwise the gate answers,
+  // and it says "sold out" (or "ended") before it asks for any work.
+  if (facts.proof.kind === "none" && memory.powDifficulty > 0 && stillSelling(memory.view, now)) return answer({ kind: "challenge", problem: "required" });
   const challenge = facts.proof.kind === "solved" ? facts.proof.argument : undefined;
 
   // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
-  // In a sale with a pre-queue the filter also holds each entered buyer ("u:<userId>").
+  // The filter also holds each buyer with a place or a pre-queue entry ("u:<userId>"): any key of
+  // theirs goes to the gate, which gives back that place.
   const standby = memory.standby;
   if (standby) {
     if (!facts.keyProbe) return need("keyProbe");
-    const preQueue = (standby.snapshot.prequeueOpensAt ?? 0) > 0;
-    if (preQueue && !facts.buyerProbe) return need("buyerProbe");
-    const known = standby.queuedKeys.mayContain(facts.keyProbe) || (preQueue && standby.queuedKeys.mayContain(facts.buyerProbe!));
+    if (!facts.buyerProbe) return need("buyerProbe");
+    const known = standby.queuedKeys.mayContain(facts.keyProbe) || standby.queuedKeys.mayContain(facts.buyerProbe);
     if (!known) return answer(standbyPlace(facts, standby.snapshot, now));
   }
   return { kind: "call_gate", newcomer: true, ...(challenge ? { challenge } : {}) };
+}
+
+function stillSelling(view: Recall["view"], now: number): boolean {
+  if (!view || now - view.seenAt > FRESH_VIEW_MS || view.snapshot.remaining <= 0) return false;
+  return !(view.snapshot.endsAt > 0 && now >= view.snapshot.endsAt);
 }
 
 /**
@@ -115,6 +125,8 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
  */
 function stillQueued(view: Recall["view"], ticket: Ticket, now: number): PurchaseOutcome | undefined {
   if (!view || view.snapshot.saleId !== ticket.saleId || view.snapshot.remaining <= 0 || now - view.seenAt > FRESH_VIEW_MS) return undefined;
+  // A view from before the ticket was issued knows nothing of it (it may be spent already).
+  if (ticket.number > view.snapshot.issued) return undefined;
   const reached = projectedAdmitted({ ...view.snapshot, claimed: 0, remaining: Number.MAX_SAFE_INTEGER }, now);
   if (ticket.number <= reached) return undefined;
   const admitted = projectedAdmitted(view.snapshot, now);
@@ -176,7 +188,7 @@ export function outcomeOfGate(reply: GateReply, facts: Pick<PurchaseFacts, "prod
     case "insufficient":
       return { kind: "insufficient", payload: reply.payload };
     case "limit_reached":
-      return { kind: "limit_reached", saleId: reply.saleId, payload: reply.payload };
+      return { kind: "limit_reached", saleId: reply.saleId, payload: reply.payload, acceptedKeys: reply.acceptedKeys };
     case "queued":
       return {
         kind: "queued",

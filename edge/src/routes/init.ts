@@ -83,6 +83,20 @@ export const init = ({ memory }: Isolate) =>
       // The origin's relay finds every sale's outbox through the registry, woken by the event.
       await announceOutbox(redis, req.productId, "opened");
       memory.forget(req.productId);
+      // What the script just wrote is this isolate's first view: the sale's first attempts are
+      // answered from it (a challenge, with no command) as after any gate call.
+      memory.learn(req.productId, {
+        saleId,
+        remaining: req.quantity,
+        issued: 0,
+        admitted: 0,
+        rate: req.ratePerSecond,
+        at: Number(createdAt),
+        claimed: 0,
+        endsAt,
+        startsAt,
+        prequeueOpensAt,
+      });
       memory.learnPowRequirement(req.productId, saleId, req.powDifficulty);
       return c.json({
         productId: req.productId,

@@ -1,4 +1,4 @@
-import { childSpan, formatTraceparent, IdempotencyKey, parseTraceparent, ProductId, TRACEPARENT_HEADER, UserId } from "@fluxgate/common";
+import { buyerKey, childSpan, formatTraceparent, IdempotencyKey, parseTraceparent, ProductId, TRACEPARENT_HEADER, UserId } from "@fluxgate/common";
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
@@ -44,7 +44,7 @@ export function order(isolate: Isolate) {
   /** The facts a decision asked for, looked up only then (most requests never need a ticket or proof check). */
   async function gather(c: Context<EdgeEnv>, facts: PurchaseFacts, fact: NeededFact, key: string): Promise<void> {
     const secret = c.var.config.TICKET_SECRET;
-    if (fact === "keyProbe") facts.keyProbe = await probeKey(key);
+    if (fact === "keyProbe") facts.keyProbe = await probeKey(buyerKey(facts.userId, key));
     else if (fact === "buyerProbe") facts.buyerProbe = await probeKey(`u:${facts.userId}`);
     else if (fact === "ticket") facts.ticket = await presentedTicket(c, secret, facts);
     else facts.proof = await proofOf(c, secret, facts.userId, facts.productId, isolate.solutions);
@@ -58,7 +58,7 @@ export function order(isolate: Isolate) {
     let release: (() => void) | undefined;
     try {
       for (;;) {
-        const step = decidePurchase(facts, memory.recall(productId, key), isolate.now());
+        const step = decidePurchase(facts, memory.recall(productId, req.userId, key), isolate.now());
         if (step.kind === "need") {
           await gather(c, facts, step.fact, key);
           continue;
@@ -81,7 +81,7 @@ export function order(isolate: Isolate) {
           release = turn.release;
           seat = undefined;
         }
-        return await callGate(c, req, key, facts, step.ticket, step.challenge);
+        return await callGate(c, req, key, facts, step.challenge);
       }
     } finally {
       release?.();
@@ -95,14 +95,7 @@ export function order(isolate: Isolate) {
    * travels inside the order (outbox, forward, Kafka, the worker's row), so the answers from
    * memory, which accept nothing, never pay for it.
    */
-  async function callGate(
-    c: Context<EdgeEnv>,
-    req: OrderRequest,
-    key: string,
-    facts: PurchaseFacts,
-    ticket: { saleId: string; number: number } | undefined,
-    challenge: string | undefined,
-  ): Promise<Response> {
+  async function callGate(c: Context<EdgeEnv>, req: OrderRequest, key: string, facts: PurchaseFacts, challenge: string | undefined): Promise<Response> {
     const { productId } = req;
     const redis = c.var.redis;
     const span = childSpan(parseTraceparent(c.req.header(TRACEPARENT_HEADER)));
@@ -117,7 +110,6 @@ export function order(isolate: Isolate) {
       requestHash: await sha256Hex(facts.request),
       orderId,
       traceparent: formatTraceparent(span),
-      ...(ticket ? { ticket } : {}),
       ...(challenge ? { challenge } : {}),
     };
     const reply = await passGate(redis, attempt).catch((error: unknown) => {
@@ -151,7 +143,7 @@ export function order(isolate: Isolate) {
   async function respond(c: Context<EdgeEnv>, req: OrderRequest, key: string, outcome: PurchaseOutcome): Promise<Response> {
     const { productId } = req;
     const final = (saleId: string | undefined, status: 200 | 409, body: object) => {
-      if (saleId) memory.rememberAnswer(productId, saleId, key, { request: requestTextOf(req), status, body });
+      if (saleId) memory.rememberAnswer(productId, saleId, buyerKey(req.userId, key), { request: requestTextOf(req), status, body });
       return c.json(body, status);
     };
     switch (outcome.kind) {
@@ -175,8 +167,17 @@ export function order(isolate: Isolate) {
       }
       case "insufficient":
         return c.json({ status: "insufficient_stock", productId, ...(JSON.parse(outcome.payload) as object) }, 409);
-      case "limit_reached":
-        return final(outcome.saleId, 409, { status: "limit_reached", productId, limit: (JSON.parse(outcome.payload) as { limit: number }).limit });
+      case "limit_reached": {
+        const { bought, limit } = JSON.parse(outcome.payload) as { bought: number; limit: number };
+        const body = { status: "limit_reached", productId, limit };
+        if (outcome.fromMemory) return c.json(body, 409);
+        if (outcome.acceptedKeys !== undefined && bought >= limit) {
+          // Nothing more for this buyer in this sale: their next keys are answered here, at no command.
+          const acceptedKeys = new Set(outcome.acceptedKeys.split("\n").filter(Boolean));
+          memory.rememberLimit(productId, req.userId, { saleId: outcome.saleId, payload: outcome.payload, acceptedKeys });
+        }
+        return final(outcome.saleId, 409, body);
+      }
       case "accepted":
         return final(outcome.saleId, 200, acceptedBody(outcome.order));
       case "queued": {

@@ -277,18 +277,20 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     expect((await order(edge, { productId, userId: "slow" }, { ticket: queued.body.ticket! })).status).toBe(200);
   });
 
-  it("refuses more than the per-user limit before admission: the ticket stays good", async () => {
+  it("refuses more than the per-user limit before admission, and a place buys the units it was issued for", async () => {
     const productId = uniqueProduct("over-limit");
     await initSale(edge, { productId, quantity: 10, ratePerSecond: 2, burst: 1, perUserLimit: 1 });
     expect((await order(edge, { productId, userId: "first" })).status).toBe(200);
+    const tooMany = await order(edge, { productId, userId: "eager", quantity: 2 });
+    expect(tooMany.status).toBe(409);
+    expect(tooMany.body).toMatchObject({ status: "limit_reached", limit: 1 });
     const key = crypto.randomUUID();
     const queued = await order(edge, { productId, userId: "eager" }, { key });
     expect(queued.status).toBe(302);
+    expect(ticketNumber(queued.body.ticket!)).toBe(1);
     await sleep(700);
-    const tooMany = await order(edge, { productId, userId: "eager", quantity: 2 }, { ticket: queued.body.ticket! });
-    expect(tooMany.status).toBe(409);
-    expect(tooMany.body).toMatchObject({ status: "limit_reached", limit: 1 });
-    expect((await order(edge, { productId, userId: "eager" }, { key, ticket: queued.body.ticket! })).status).toBe(200);
+    const bought = await order(edge, { productId, userId: "eager" }, { key, ticket: queued.body.ticket! });
+    expect(bought).toMatchObject({ status: 200, body: { quantity: 1 } });
   });
 
   it("ignores a ticket cookie issued to another user (shared browser); a ticket header of another user stays 403", async () => {

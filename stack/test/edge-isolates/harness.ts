@@ -143,7 +143,7 @@ export async function bearer(edge: EdgeUnderTest, userId: string): Promise<{ aut
 export async function order(
   edge: EdgeUnderTest,
   body: Record<string, unknown>,
-  opts: { key?: string; ticket?: string; cookie?: string } = {},
+  opts: { key?: string; ticket?: string; cookie?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply<OrderReply>> {
   const userId = String(body.userId);
   await signIn(edge, [userId]);
@@ -155,6 +155,7 @@ export async function order(
       "idempotency-key": opts.key ?? crypto.randomUUID(),
       ...(opts.ticket ? { "x-queue-ticket": opts.ticket } : {}),
       ...(opts.cookie ? { cookie: opts.cookie } : {}),
+      ...opts.headers,
     },
     body: JSON.stringify(body),
   });
