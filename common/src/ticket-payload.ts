@@ -19,6 +19,11 @@ export interface TicketFields {
   /** Redis' clock (ms) when the ticket was issued: the base of the ETA projection. */
   issuedAt: number;
   /**
+   * The units the place buys: what the buyer asked for when it first ordered. The ticket holder's
+   * purchase is for these (a body naming others is refused), so no link or page can change them.
+   */
+  quantity: number;
+  /**
    * A pre-queue ticket (number 0): the buyer's entry in the sale's lottery and when the sale
    * starts. Its holder learns the place by ordering again after the start; the entry lets anyone
    * holding the ticket check that place against the published draw.
@@ -29,18 +34,31 @@ export interface TicketFields {
 const encoder = new TextEncoder();
 
 export function encodeTicketPayload(t: TicketFields): string {
-  const fields: (string | number)[] = [t.productId, t.saleId, t.number, t.admittedAtIssue, t.rate, t.issuedAt];
+  const fields: (string | number)[] = [t.productId, t.saleId, t.number, t.admittedAtIssue, t.rate, t.issuedAt, t.quantity];
   if (t.prequeue) fields.push(t.prequeue.entry, t.prequeue.startsAt);
   return encodeBase64Url(encoder.encode(JSON.stringify(fields)).buffer as ArrayBuffer).replace(/=+$/, "");
 }
 
-/** The fields of a ticket (the whole token or its payload), unverified; undefined when it is not one. */
+/**
+ * The fields of a ticket (the whole token or its payload), unverified; undefined when it is not
+ * one. A ticket without its units (issued before they were kept in it) is not one: a sale lasts
+ * minutes, and its holder orders again.
+ */
 export function readTicketPayload(token: string): TicketFields | undefined {
   try {
     const fields = JSON.parse(new TextDecoder().decode(decodeBase64Url(token.split(".")[0] ?? ""))) as unknown[];
-    const [productId, saleId, number, admittedAtIssue, rate, issuedAt, entry, startsAt] = fields;
+    const [productId, saleId, number, admittedAtIssue, rate, issuedAt, quantity, entry, startsAt] = fields;
     if (typeof productId !== "string" || typeof saleId !== "string" || typeof number !== "number") return undefined;
-    const ticket: TicketFields = { productId, saleId, number, admittedAtIssue: Number(admittedAtIssue), rate: Number(rate), issuedAt: Number(issuedAt) };
+    if (!Number.isSafeInteger(quantity) || (quantity as number) < 1) return undefined;
+    const ticket: TicketFields = {
+      productId,
+      saleId,
+      number,
+      admittedAtIssue: Number(admittedAtIssue),
+      rate: Number(rate),
+      issuedAt: Number(issuedAt),
+      quantity: quantity as number,
+    };
     if (typeof entry === "string" && typeof startsAt === "number") ticket.prequeue = { entry, startsAt };
     return ticket;
   } catch {

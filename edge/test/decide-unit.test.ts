@@ -3,7 +3,7 @@ import { snapshot } from "./snapshot";
 import type { GateReply, SaleSnapshot } from "../src/gate/gate";
 import { KEY_FILTER_HASHES, KeyFilter, probeKey, type KeyProbe } from "../src/gate/key-filter";
 import type { Recall } from "../src/memory";
-import { decidePurchase, outcomeOfGate, type PurchaseFacts } from "../src/purchase/decide";
+import { decidePurchase, outcomeOfGate, requestOf, type PurchaseFacts } from "../src/purchase/decide";
 import type { Ticket } from "../src/tickets";
 import { FRESH_VIEW_MS } from "../src/time-windows";
 
@@ -38,9 +38,18 @@ function filterOf(...probes: KeyProbe[]): KeyFilter {
 
 const request = "p\nalice\n1";
 async function facts(over: Partial<PurchaseFacts> = {}): Promise<PurchaseFacts> {
-  return { productId: "p", userId: "alice", quantity: 1, request, keyProbe: await probeKey("k"), ...over };
+  return { productId: "p", userId: "alice", asked: 1, keyProbe: await probeKey("k"), ...over };
 }
-const ticket = (over: Partial<Ticket> = {}): Ticket => ({ productId: "p", saleId: "s1", number: 5, admittedAtIssue: 0, rate: 1, issuedAt: NOW, ...over });
+const ticket = (over: Partial<Ticket> = {}): Ticket => ({
+  productId: "p",
+  saleId: "s1",
+  number: 5,
+  admittedAtIssue: 0,
+  rate: 1,
+  issuedAt: NOW,
+  quantity: 1,
+  ...over,
+});
 
 describe("decidePurchase", () => {
   it("answers sold out (or ended) from memory only for a key the accepted-keys filter has never seen, and asks for the key's probe first", async () => {
@@ -64,7 +73,41 @@ describe("decidePurchase", () => {
   it("replays the isolate's earlier final answer to the same request, and refuses the key with another", async () => {
     const answer = { request, status: 200, body: { orderId: "o1" } };
     expect(decidePurchase(await facts(), nothing({ answer }), NOW)).toEqual({ kind: "answer", outcome: { kind: "replay", answer } });
-    expect(decidePurchase(await facts({ request: "p\nalice\n2" }), nothing({ answer }), NOW)).toEqual({ kind: "answer", outcome: { kind: "conflict" } });
+    expect(decidePurchase(await facts({ asked: 2 }), nothing({ answer }), NOW)).toEqual({ kind: "answer", outcome: { kind: "conflict" } });
+  });
+
+  it("binds a key that names no units to its ticket's, so the replay check waits for the ticket", async () => {
+    const threeUnits = { request: "p\nalice\n3", status: 200, body: { orderId: "o3" } };
+    const unnamed = await facts({ asked: undefined });
+    expect(decidePurchase(unnamed, nothing({ answer: threeUnits }), NOW)).toEqual({ kind: "need", fact: "ticket" });
+    expect(decidePurchase({ ...unnamed, ticket: ticket({ quantity: 3 }) }, nothing({ answer: threeUnits }), NOW)).toEqual({
+      kind: "answer",
+      outcome: { kind: "replay", answer: threeUnits },
+    });
+    // No ticket (or one that is not this buyer's): the default of one unit, another request than three.
+    expect(decidePurchase({ ...unnamed, ticket: null }, nothing({ answer: threeUnits }), NOW)).toEqual({ kind: "answer", outcome: { kind: "conflict" } });
+    expect(requestOf({ ...unnamed, ticket: "invalid" })).toBe(request);
+  });
+
+  it("refuses a body that names other units than its ticket's place, before any gate call or proof of work", async () => {
+    const held = ticket({ quantity: 3 });
+    expect(decidePurchase(await facts({ asked: 1, ticket: held }), nothing({ powDifficulty: 10 }), NOW)).toEqual({
+      kind: "answer",
+      outcome: { kind: "quantity_differs", quantity: 3 },
+    });
+    expect(decidePurchase(await facts({ asked: 3, ticket: held }), nothing(), NOW)).toMatchObject({ kind: "call_gate", newcomer: false });
+    expect(decidePurchase(await facts({ asked: undefined, ticket: held }), nothing(), NOW)).toMatchObject({ kind: "call_gate", newcomer: false });
+  });
+
+  it("gives the places it hands out from memory the units the attempt asks for", async () => {
+    const fresh = nothing({ view: { snapshot: view({ issued: 20, admitted: 2, rate: 1, at: NOW }), seenAt: NOW } });
+    expect(decidePurchase(await facts({ asked: undefined, ticket: ticket({ number: 9, quantity: 3 }) }), fresh, NOW)).toMatchObject({
+      outcome: { kind: "queued", ticket: { number: 9, quantity: 3 } },
+    });
+    const covered = nothing({ standby: { snapshot: view({ remaining: 2, issued: 3, admitted: 1, rate: 1, at: NOW }), queuedKeys: filterOf() } });
+    expect(decidePurchase(await facts({ asked: 2, ticket: null, proof: { kind: "none" } }), covered, NOW)).toMatchObject({
+      outcome: { kind: "queued", standby: true, ticket: { number: 0, quantity: 2 } },
+    });
   });
 
   it("refuses a ticket header that is not this buyer's before anything else is checked", async () => {
@@ -155,27 +198,27 @@ describe("outcomeOfGate", () => {
   const snapshot = view({ remaining: 4, issued: 9, admitted: 3, rate: 2, at: NOW });
   it("turns a numbered place into a ticket of the sale with the people ahead", () => {
     const reply: GateReply = { kind: "queued", ticket: 9, expired: true, ...snapshot };
-    expect(outcomeOfGate(reply, { productId: "p" })).toEqual({
+    expect(outcomeOfGate(reply, { productId: "p", quantity: 2 })).toEqual({
       kind: "queued",
-      ticket: { productId: "p", saleId: "s1", number: 9, admittedAtIssue: 3, rate: 2, issuedAt: NOW },
+      ticket: { productId: "p", saleId: "s1", number: 9, admittedAtIssue: 3, rate: 2, issuedAt: NOW, quantity: 2 },
       ahead: 6,
       expired: true,
     });
   });
 
   it("forwards a new acceptance only; a replayed one is answered the same without a second forward", () => {
-    expect(outcomeOfGate({ kind: "accepted", order: "{}", outboxId: "1-0", ...snapshot }, { productId: "p" })).toEqual({
+    expect(outcomeOfGate({ kind: "accepted", order: "{}", outboxId: "1-0", ...snapshot }, { productId: "p", quantity: 2 })).toEqual({
       kind: "accepted",
       saleId: "s1",
       order: "{}",
       forward: { outboxId: "1-0" },
     });
-    expect(outcomeOfGate({ kind: "replay", status: "accepted", payload: "{}", ...snapshot }, { productId: "p" })).toEqual({
+    expect(outcomeOfGate({ kind: "replay", status: "accepted", payload: "{}", ...snapshot }, { productId: "p", quantity: 2 })).toEqual({
       kind: "accepted",
       saleId: "s1",
       order: "{}",
     });
-    expect(outcomeOfGate({ kind: "replay", status: "limit_reached", payload: '{"limit":1}', ...snapshot }, { productId: "p" })).toEqual({
+    expect(outcomeOfGate({ kind: "replay", status: "limit_reached", payload: '{"limit":1}', ...snapshot }, { productId: "p", quantity: 2 })).toEqual({
       kind: "limit_reached",
       saleId: "s1",
       payload: '{"limit":1}',
@@ -184,10 +227,10 @@ describe("outcomeOfGate", () => {
 
   it("keeps the pre-queue's entry and start on the ticket", () => {
     const reply: GateReply = { kind: "drawing", entry: "abc", ...snapshot, startsAt: NOW - 5 };
-    expect(outcomeOfGate(reply, { productId: "p" })).toMatchObject({
+    expect(outcomeOfGate(reply, { productId: "p", quantity: 2 })).toMatchObject({
       kind: "prequeued",
       drawing: true,
-      ticket: { number: 0, prequeue: { entry: "abc", startsAt: NOW - 5 } },
+      ticket: { number: 0, quantity: 2, prequeue: { entry: "abc", startsAt: NOW - 5 } },
     });
   });
 });

@@ -3,7 +3,7 @@ import { ADMIN, call, uniqueProduct } from "./helpers";
 
 describe("what another site may do with the edge's answers", () => {
   it.each([
-    ["the waiting room's page", "/waiting-room?productId=p&userId=u&quantity=1&key=k", {}],
+    ["the waiting room's page", "/waiting-room?productId=p", {}],
     ["the operator's page", "/admin", {}],
     ["the operator's figures", `/admin/sales/${uniqueProduct()}`, ADMIN],
     ["a refused order", "/order", {}],

@@ -1,6 +1,6 @@
 // k6 run -e BASE_URL=https://flux-gate.<you>.workers.dev -e ADMIN_TOKEN=... load/k6/crowd.js
 // Buyers who behave like browsers: a 302 sends them to the waiting room, whose page polls its
-// status and sends the order again when their turn comes; a 409 ends their visit.
+// status; when their turn comes they press Buy (the order again, with the ticket); a 409 ends their visit.
 import http from "k6/http";
 import { check, sleep } from "k6";
 import { Counter } from "k6/metrics";

@@ -7,7 +7,7 @@
  *                   Idempotency-Key and retries with the same key: on 302 after the ETA (0.25-2 s)
  *                   with its ticket, on a 5xx or a network error after 200 ms. Stop on 200 / 409.
  *  2. browser-like  CROWD_BUYERS (10,000) buyers that behave as the waiting-room page does
- *                   (bench/sale.ts: order → 302 → page → status polls → order again).
+ *                   (bench/sale.ts: order → 302 → page → status polls → Buy at the turn).
  *
  * The edge is the deployable bundle (wrangler deploy --dry-run) as EDGE_ISOLATES isolates (4) in
  * one workerd behind the round-robin router, wired to the running local stack. Its Upstash URL
@@ -120,7 +120,7 @@ export function crowdsSection(b: CrowdsBench): string {
 
 Two crowds, one after the other, from the bench's clients to ${b.edge} and back; every buyer signed in with the stack's
 dev issuer. The API clients retry with the same Idempotency-Key (after the ETA on a 302, after 200 ms on a 5xx or a network
-error); the browser-like buyers do what the waiting-room page does (order, then status polls, then order again). ${
+error); the browser-like buyers do what a shopper on the waiting-room page does (order, then status polls, then Buy at once when the turn comes). ${
     b.counted
       ? "Edge Redis commands are counted at the edge's Upstash URL (a counting pass-through in front of the bridge), an EVALSHA once, as Upstash bills it."
       : "The edge's Redis commands were not counted (it was already running, with its own Upstash URL)."

@@ -64,6 +64,24 @@ export async function apiOrder(productId: string, userId: string, ticket?: strin
   return { code: res.status, outcome: body.status, ticket: body.ticket };
 }
 
+/**
+ * What the sale's own record in Redis says (not the edge's cached public view): units left, and
+ * units each named buyer bought.
+ */
+export async function stockInRedis(productId: string, buyers: string[]): Promise<{ remaining: number; bought: Record<string, number> }> {
+  const { Redis } = await import("ioredis");
+  const { saleKeys } = await import("@fluxgate/common");
+  const redis = new Redis(state.redis.url);
+  try {
+    const keys = saleKeys(productId);
+    const remaining = Number(await redis.hget(keys.sale, "remaining"));
+    const counts = buyers.length ? await redis.hmget(keys.buyers, ...buyers) : [];
+    return { remaining, bought: Object.fromEntries(buyers.map((b, i) => [b, Number(counts[i] ?? 0)])) };
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Removes test sales from redis and from the relay's registry (see edge/test/cleanup.ts). */
 export async function forgetSales(productIds: Iterable<string>): Promise<void> {
   const { Redis } = await import("ioredis");

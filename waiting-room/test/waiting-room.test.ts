@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launch, screenshot } from "./browser";
-import { adminToken, apiOrder, createdProducts, edgeUrl, forgetSales, initSale, signIn, tokenFor, uniqueProduct } from "./edge-api";
+import { adminToken, apiOrder, createdProducts, edgeUrl, forgetSales, initSale, signIn, stockInRedis, tokenFor, uniqueProduct } from "./edge-api";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -14,28 +14,56 @@ afterAll(async () => {
 });
 
 /**
- * A shopper's click on "Buy": the storefront's fetch follows the edge's 302, and the browser
- * lands where it was sent, holding the ticket cookie the redirect set.
+ * A shopper's click on "Buy" in the storefront: its fetch follows the edge's 302 and comes back
+ * with the ticket cookie the redirect set. Returns where the edge sent it: the waiting room,
+ * named by the product alone.
  */
-async function buyInBrowser(page: Page, productId: string, userId: string): Promise<string> {
+async function queueInBrowser(page: Page, productId: string, userId: string, quantity = 1): Promise<string> {
   await page.goto(`${edgeUrl}/health`);
   const landing = await page.evaluate(
-    async ({ productId, userId }) => {
+    async ({ productId, userId, quantity }) => {
       const res = await fetch("/order", {
         method: "POST",
         headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() },
-        body: JSON.stringify({ productId, userId }),
+        body: JSON.stringify({ productId, userId, quantity }),
       });
       return res.redirected ? res.url : `status ${res.status}`;
     },
-    { productId, userId },
+    { productId, userId, quantity },
   );
-  expect(landing).toContain("/waiting-room?");
+  expect(landing).toBe(`${edgeUrl}/waiting-room?productId=${productId}`);
+  return landing;
+}
+
+/** The storefront's click, then the browser lands where it was sent. */
+async function buyInBrowser(page: Page, productId: string, userId: string): Promise<string> {
+  const landing = await queueInBrowser(page, productId, userId);
   await page.goto(landing);
   return landing;
 }
 
 const positionOf = async (page: Page) => Number((await page.locator("#position").textContent()) ?? "NaN");
+const buyButton = (page: Page) => page.locator("#buy-button");
+
+/** Presses Buy whenever the page offers it (a click may find the place not reached yet), until the title says `until`. */
+async function buyWhenOffered(page: Page, until: RegExp, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!until.test((await page.locator("#title").textContent()) ?? "")) {
+    if (Date.now() > deadline) throw new Error(`no "${until}" within ${timeoutMs} ms: "${await page.locator("#message").textContent()}"`);
+    const button = buyButton(page);
+    if ((await button.isVisible()) && (await button.isEnabled())) await button.click({ timeout: 1000 }).catch(() => undefined);
+    await page.waitForTimeout(200);
+  }
+}
+
+/** Every POST /order the page sends from now on. */
+function ordersSentBy(page: Page): string[] {
+  const sent: string[] = [];
+  page.on("request", (request) => {
+    if (request.method() === "POST" && new URL(request.url()).pathname === "/order") sent.push(request.headers()["idempotency-key"] ?? "");
+  });
+  return sent;
+}
 
 describe("the waiting room in a browser", () => {
   it("shows a place that goes down, admits the user and ends on Order accepted", async () => {
@@ -54,11 +82,13 @@ describe("the waiting room in a browser", () => {
     expect(positions[0]).toBeGreaterThan(0);
     await expect(page.locator('[aria-live="polite"]').first().textContent()).resolves.toMatch(/You are number \d+ in line/);
 
-    while (!(await page.locator("#title").textContent())?.includes("Order accepted")) {
+    // The line moves by itself; the order leaves only when the shopper presses Buy.
+    while (!(await buyButton(page).isVisible())) {
       await page.waitForTimeout(300);
       if (await page.locator("#queue").isVisible()) positions.push(await positionOf(page));
       expect(positions.length).toBeLessThan(100);
     }
+    await buyWhenOffered(page, /Order accepted/);
     await screenshot(page, "2-accepted");
     expect(Math.min(...positions)).toBeLessThan(positions[0]!);
     expect(positions).toEqual([...positions].sort((a, b) => b - a));
@@ -142,8 +172,9 @@ describe("the waiting room in a browser", () => {
     for (let run = 1; ; run++) {
       const productId = uniqueProduct("wr-pow");
       await initSale({ productId, quantity: 5, powDifficulty: 18 });
-      // The storefront sends the shopper here; the page asks for a place, gets the challenge and works on it.
+      // The storefront sends the shopper here; Buy asks for a place, gets the challenge and works on it.
       await page.goto(`${edgeUrl}/waiting-room?productId=${productId}`);
+      await buyButton(page).click({ timeout: 10_000 });
       await page.locator("#proof").waitFor({ state: "visible", timeout: 10_000 });
       let shot = false;
       for (;;) {
@@ -163,13 +194,14 @@ describe("the waiting room in a browser", () => {
     await page.close();
   });
 
-  it("counts down in the pre-queue, shows the entry, then takes the drawn place and buys at the start", async () => {
+  it("counts down in the pre-queue, shows the entry, then offers Buy at the start and buys with the drawn place", async () => {
     const productId = uniqueProduct("wr-prequeue");
     const page = await browser.newPage({ viewport: { width: 390, height: 780 } });
     await signIn(page, "early-bird");
     const startsAt = Date.now() + 5000;
     await initSale({ productId, quantity: 5, prequeueOpensAt: new Date().toISOString(), startsAt: new Date(startsAt).toISOString() });
     await page.goto(`${edgeUrl}/waiting-room?productId=${productId}`);
+    await buyButton(page).click({ timeout: 5000 });
     await page.locator("#title", { hasText: "You are in the draw" }).waitFor({ timeout: 5000 });
     const entry = await page.locator("#entry").textContent();
     expect(entry).toMatch(/^[0-9a-f]{40}$/);
@@ -183,11 +215,62 @@ describe("the waiting room in a browser", () => {
     await page.waitForTimeout(1200);
     expect(await countdown()).toBeLessThan(first);
     await screenshot(page, "8-prequeue");
-    // At the start the page orders again by itself: the draw gives the only entry place 1, and it buys.
-    await page.locator("#title", { hasText: "Order accepted" }).waitFor({ timeout: 15_000 });
+    // At the start the page offers Buy (it orders nothing by itself): the draw gives the only entry place 1, and it buys.
+    await page.locator("#title", { hasText: "The sale has started" }).waitFor({ timeout: 15_000 });
     expect(Date.now()).toBeGreaterThanOrEqual(startsAt);
+    await buyWhenOffered(page, /Order accepted/);
     expect(await page.locator("#prequeue").isVisible()).toBe(false);
     await page.close();
+  });
+
+  it("orders nothing from a link, not even when the turn has come: only Buy orders, the ticket's units, once", async () => {
+    const productId = uniqueProduct("wr-link");
+    await Promise.all(["first", "victim"].map(tokenFor));
+    const context = await browser.newContext({ viewport: { width: 390, height: 780 } });
+    const page = await context.newPage();
+    await signIn(page, "victim");
+    await initSale({ productId, quantity: 10, perUserLimit: 5, ratePerSecond: 1, burst: 1 });
+    expect((await apiOrder(productId, "first")).code).toBe(200);
+    // The victim asked for 2 in the storefront and holds a place; someone sends them a link that names 3 and a key.
+    await queueInBrowser(page, productId, "victim", 2);
+    const sent = ordersSentBy(page);
+    await page.goto(`${edgeUrl}/waiting-room?productId=${productId}&quantity=3&key=evil&userId=first`);
+    await buyButton(page).waitFor({ state: "visible", timeout: 10_000 });
+    await expect(buyButton(page).textContent()).resolves.toBe("Buy 2");
+    await screenshot(page, "10-buy-now");
+    // Well past the admission (one a second, the victim next in line): the page has sent nothing, nothing was bought.
+    await page.waitForTimeout(3000);
+    expect(sent).toEqual([]);
+    expect(await stockInRedis(productId, ["victim"])).toEqual({ remaining: 9, bought: { victim: 0 } });
+    await expect(page.locator("#title").textContent()).resolves.toBe("It is your turn");
+
+    // Buy: the answer is lost on the way back (the order went through), so the shopper presses Buy again.
+    let firstAnswer: { orderId?: string; quantity?: number } = {};
+    await page.route("**/order", async (route) => {
+      firstAnswer = (await (await route.fetch()).json()) as typeof firstAnswer;
+      await route.abort("connectionreset");
+    });
+    await buyButton(page).click();
+    await page.locator("#message", { hasText: "Press Buy again" }).waitFor({ timeout: 10_000 });
+    await page.unroute("**/order");
+    expect(firstAnswer).toMatchObject({ quantity: 2 });
+    await buyButton(page).click();
+    await page.locator("#title", { hasText: "Order accepted" }).waitFor({ timeout: 10_000 });
+    // The same key both times: the second press got the first order back, not a second one.
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toBe(sent[0]);
+    expect(sent[0]).not.toBe("evil");
+    await expect(page.locator("#order code").textContent()).resolves.toBe(firstAnswer.orderId);
+    expect(await stockInRedis(productId, ["victim"])).toEqual({ remaining: 7, bought: { victim: 2 } });
+
+    // A reload shows the order again and sends nothing.
+    await page.reload();
+    await page.locator("#title", { hasText: "Order accepted" }).waitFor({ timeout: 10_000 });
+    await expect(page.locator("#order code").textContent()).resolves.toBe(firstAnswer.orderId);
+    await page.waitForTimeout(1500);
+    expect(sent).toHaveLength(2);
+    expect(await stockInRedis(productId, ["victim"])).toEqual({ remaining: 7, bought: { victim: 2 } });
+    await context.close();
   });
 
   it("asks a visitor who is not signed in to sign in", async () => {

@@ -15,9 +15,8 @@ import { FRESH_VIEW_MS } from "../time-windows";
 export interface PurchaseFacts {
   productId: string;
   userId: string;
-  quantity: number;
-  /** The request an Idempotency-Key is bound to (requestTextOf): a retry with another gets 422. */
-  request: string;
+  /** The units the body asked for; undefined when it left them to the ticket (unitsOf). */
+  asked?: number;
   /** The buyer's Idempotency-Key's hash words (buyerKey), for the isolate's key filters. */
   keyProbe?: KeyProbe;
   /** The buyer's ("u:<userId>"): a buyer with a place (or a pre-queue entry) keeps it, whatever the key. */
@@ -26,6 +25,30 @@ export interface PurchaseFacts {
   ticket?: Ticket | "invalid" | null;
   /** The proof of work sent with the attempt, checked in this isolate. */
   proof?: Proof;
+}
+
+/** The units an attempt buys when neither the body nor a ticket names them. */
+export const DEFAULT_QUANTITY = 1;
+
+/**
+ * The units an attempt buys: the body's, else the presented ticket's (the place's own, fixed when
+ * the buyer first ordered), else DEFAULT_QUANTITY. Undefined while the ticket has not been looked
+ * at and the body named none.
+ */
+export function unitsOf(facts: Pick<PurchaseFacts, "asked" | "ticket">): number | undefined {
+  if (facts.asked !== undefined) return facts.asked;
+  if (facts.ticket === undefined) return undefined;
+  return facts.ticket && facts.ticket !== "invalid" ? facts.ticket.quantity : DEFAULT_QUANTITY;
+}
+
+/**
+ * What an Idempotency-Key is bound to: product, buyer and units (unitsOf), so a retry that buys
+ * the same gets the first answer and one that would buy otherwise gets 422. Undefined until the
+ * units are known.
+ */
+export function requestOf(facts: Pick<PurchaseFacts, "productId" | "userId" | "asked" | "ticket">): string | undefined {
+  const units = unitsOf(facts);
+  return units === undefined ? undefined : `${facts.productId}\n${facts.userId}\n${units}`;
 }
 
 export type Proof = { kind: "none" } | { kind: "solved"; argument: string } | { kind: "problem"; problem: ChallengeProblem };
@@ -41,6 +64,8 @@ export type PurchaseOutcome =
   /** The key was used with another request. */
   | { kind: "conflict" }
   | { kind: "invalid_ticket" }
+  /** The body names other units than the ticket's place buys (`quantity`). */
+  | { kind: "quantity_differs"; quantity: number }
   | { kind: "challenge"; problem: ChallengeProblem }
   | { kind: "unknown_product" }
   | { kind: "not_started"; startsAt: number; prequeueOpensAt: number }
@@ -79,13 +104,19 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
     if (!facts.keyProbe) return need("keyProbe");
     if (!finished.mayContain(facts.keyProbe)) return answer(memory.soldOut ? { kind: "sold_out", fromMemory: true } : { kind: "ended", fromMemory: true });
   }
-  if (memory.answer) return answer(memory.answer.request === facts.request ? { kind: "replay", answer: memory.answer } : { kind: "conflict" });
+  if (memory.answer) {
+    // A body that names no units leaves them to its ticket: which request this is depends on it.
+    const request = requestOf(facts);
+    if (request === undefined) return need("ticket");
+    return answer(memory.answer.request === request ? { kind: "replay", answer: memory.answer } : { kind: "conflict" });
+  }
   // A buyer who bought the limit gets nothing more, whatever the key: no Redis command for it.
   if (memory.limitReached) return answer({ kind: "limit_reached", saleId: memory.limitReached.saleId, payload: memory.limitReached.payload, fromMemory: true });
 
   if (facts.ticket === undefined) return need("ticket");
   if (facts.ticket === "invalid") return answer({ kind: "invalid_ticket" });
   const ticket = facts.ticket ?? undefined;
+  if (ticket && facts.asked !== undefined && facts.asked !== ticket.quantity) return answer({ kind: "quantity_differs", quantity: ticket.quantity });
   if (ticket?.number) {
     const waiting = stillQueued(memory.view, ticket, now);
     return waiting ? answer(waiting) : { kind: "call_gate", newcomer: false };
@@ -132,7 +163,7 @@ function stillQueued(view: Recall["view"], ticket: Ticket, now: number): Purchas
   const admitted = projectedAdmitted(view.snapshot, now);
   return {
     kind: "queued",
-    ticket: placeTicket(ticket.productId, view.snapshot, ticket.number, admitted, view.snapshot.at),
+    ticket: placeTicket(ticket, view.snapshot, ticket.number, admitted, view.snapshot.at),
     ahead: Math.max(0, ticket.number - admitted),
   };
 }
@@ -141,18 +172,30 @@ function stillQueued(view: Recall["view"], ticket: Ticket, now: number): Purchas
 function standbyPlace(facts: PurchaseFacts, snapshot: SaleSnapshot, now: number): PurchaseOutcome {
   return {
     kind: "queued",
-    ticket: { productId: facts.productId, saleId: snapshot.saleId, number: 0, admittedAtIssue: snapshot.issued, rate: snapshot.rate, issuedAt: now },
+    ticket: { ...placeFor(facts), saleId: snapshot.saleId, number: 0, admittedAtIssue: snapshot.issued, rate: snapshot.rate, issuedAt: now },
     ahead: snapshot.issued - projectedAdmitted(snapshot, now) + 1,
     standby: true,
   };
 }
 
-function placeTicket(productId: string, snapshot: SaleSnapshot, number: number, admitted: number, issuedAt: number): Ticket {
-  return { productId, saleId: snapshot.saleId, number, admittedAtIssue: admitted, rate: snapshot.rate, issuedAt };
+/** Whose place a new ticket is and the units it buys: those this attempt asks for (known once its ticket is). */
+type PlaceOf = Pick<Ticket, "productId" | "quantity">;
+
+function placeFor(facts: PurchaseFacts): PlaceOf {
+  const quantity = unitsOf(facts);
+  if (quantity === undefined) throw new Error("a place was given before the ticket said its units");
+  return { productId: facts.productId, quantity };
 }
 
-/** What the gate's reply means for the buyer (the isolate learns from it separately, routes/order.ts). */
-export function outcomeOfGate(reply: GateReply, facts: Pick<PurchaseFacts, "productId">): PurchaseOutcome {
+function placeTicket(place: PlaceOf, snapshot: SaleSnapshot, number: number, admitted: number, issuedAt: number): Ticket {
+  return { productId: place.productId, quantity: place.quantity, saleId: snapshot.saleId, number, admittedAtIssue: admitted, rate: snapshot.rate, issuedAt };
+}
+
+/**
+ * What the gate's reply means for the buyer (the isolate learns from it separately, routes/order.ts).
+ * `place`: the product and the units the attempt bought or asked a place for (the ticket's, if it had one).
+ */
+export function outcomeOfGate(reply: GateReply, place: PlaceOf): PurchaseOutcome {
   switch (reply.kind) {
     case "unknown":
       return { kind: "unknown_product" };
@@ -165,7 +208,7 @@ export function outcomeOfGate(reply: GateReply, facts: Pick<PurchaseFacts, "prod
       return {
         kind: "prequeued",
         ticket: {
-          productId: facts.productId,
+          ...place,
           saleId: reply.saleId,
           number: 0,
           admittedAtIssue: 0,
@@ -192,7 +235,7 @@ export function outcomeOfGate(reply: GateReply, facts: Pick<PurchaseFacts, "prod
     case "queued":
       return {
         kind: "queued",
-        ticket: placeTicket(facts.productId, reply, reply.ticket, reply.admitted, reply.at),
+        ticket: placeTicket(place, reply, reply.ticket, reply.admitted, reply.at),
         ahead: Math.max(0, reply.ticket - reply.admitted),
         expired: reply.expired,
       };

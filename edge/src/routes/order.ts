@@ -13,7 +13,7 @@ import type { Isolate } from "../isolate";
 import { logEvent } from "../log";
 import { drawIfLead } from "../lottery/draw";
 import type { Answer } from "../memory";
-import { decidePurchase, outcomeOfGate, type NeededFact, type PurchaseFacts, type PurchaseOutcome } from "../purchase/decide";
+import { decidePurchase, outcomeOfGate, requestOf, unitsOf, type NeededFact, type PurchaseFacts, type PurchaseOutcome } from "../purchase/decide";
 import type { GateSeat } from "../purchase/gate-calls";
 import { unitsUncovered } from "../queue-view";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
@@ -22,12 +22,11 @@ export const OrderRequest = z.strictObject({
   productId: ProductId,
   /** Optional with a verified token (then it must be the token's sub); required when IDENTITY=anonymous. */
   userId: UserId.optional(),
-  quantity: z.number().int().min(1).max(100).default(1),
+  /** Optional: a ticket holder buys its place's units (a different number is refused), anyone else 1 (purchase/decide.ts unitsOf). */
+  quantity: z.number().int().min(1).max(100).optional(),
 });
 type OrderRequest = z.output<typeof OrderRequest> & { userId: string };
 
-/** What an Idempotency-Key is bound to: a retry must send the same product, buyer and quantity. */
-const requestTextOf = (req: OrderRequest) => `${req.productId}\n${req.userId}\n${req.quantity}`;
 /** The gate stores a fixed-size hash of it; an isolate compares the short text itself (no hashing on a replay). */
 const sha256Hex = async (text: string) =>
   [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -53,7 +52,7 @@ export function order(isolate: Isolate) {
   /** Decided from memory when it can be; else one gate call (a newcomer first waits for a seat's turn). */
   async function purchase(c: Context<EdgeEnv>, req: OrderRequest, key: string): Promise<Response> {
     const { productId } = req;
-    const facts: PurchaseFacts = { productId, userId: req.userId, quantity: req.quantity, request: requestTextOf(req) };
+    const facts: PurchaseFacts = { productId, userId: req.userId, ...(req.quantity === undefined ? {} : { asked: req.quantity }) };
     let seat: GateSeat | undefined;
     let release: (() => void) | undefined;
     try {
@@ -68,7 +67,7 @@ export function order(isolate: Isolate) {
             memory.countSoldOutAnswer(productId);
             return c.body(memory.soldOutBody(productId), 409, JSON_HEADERS);
           }
-          return respond(c, req, key, step.outcome);
+          return respond(c, req, facts, key, step.outcome);
         }
         if (step.newcomer) {
           seat ??= gateCalls.join(productId);
@@ -98,6 +97,10 @@ export function order(isolate: Isolate) {
   async function callGate(c: Context<EdgeEnv>, req: OrderRequest, key: string, facts: PurchaseFacts, challenge: string | undefined): Promise<Response> {
     const { productId } = req;
     const redis = c.var.redis;
+    // The decision looked at the ticket before any gate call: the units are the body's or the ticket's.
+    const quantity = unitsOf(facts);
+    const request = requestOf(facts);
+    if (quantity === undefined || request === undefined) throw new Error("a gate call before the ticket said the units");
     const span = childSpan(parseTraceparent(c.req.header(TRACEPARENT_HEADER)));
     const orderId = crypto.randomUUID();
     const attempt = {
@@ -105,9 +108,9 @@ export function order(isolate: Isolate) {
       filters: memory.filtersWanted(productId),
       productId,
       userId: req.userId,
-      quantity: req.quantity,
+      quantity,
       idempotencyKey: key,
-      requestHash: await sha256Hex(facts.request),
+      requestHash: await sha256Hex(request),
       orderId,
       traceparent: formatTraceparent(span),
       ...(challenge ? { challenge } : {}),
@@ -122,7 +125,7 @@ export function order(isolate: Isolate) {
       drawIfLead(c.executionCtx, redis, productId, reply);
       memory.learnPowRequirement(productId, reply.saleId, reply.powDifficulty ?? 0);
     }
-    const outcome = outcomeOfGate(reply, facts);
+    const outcome = outcomeOfGate(reply, { productId, quantity });
     if (outcome.kind === "accepted" && outcome.forward) {
       const { outboxId } = outcome.forward;
       logEvent("info", "order accepted", {
@@ -136,14 +139,16 @@ export function order(isolate: Isolate) {
       });
       c.executionCtx.waitUntil(forwardToOrigin(c.var.config, outcome.order, outboxId, span));
     }
-    return respond(c, req, key, outcome);
+    return respond(c, req, facts, key, outcome);
   }
 
   /** The HTTP answer to an outcome; a final one is remembered for this sale, so a retry here costs no Redis command. */
-  async function respond(c: Context<EdgeEnv>, req: OrderRequest, key: string, outcome: PurchaseOutcome): Promise<Response> {
+  async function respond(c: Context<EdgeEnv>, req: OrderRequest, facts: PurchaseFacts, key: string, outcome: PurchaseOutcome): Promise<Response> {
     const { productId } = req;
     const final = (saleId: string | undefined, status: 200 | 409, body: object) => {
-      if (saleId) memory.rememberAnswer(productId, saleId, buyerKey(req.userId, key), { request: requestTextOf(req), status, body });
+      // (Only the gate names the sale, and it is called once the units are known.)
+      const request = requestOf(facts);
+      if (saleId && request !== undefined) memory.rememberAnswer(productId, saleId, buyerKey(req.userId, key), { request, status, body });
       return c.json(body, status);
     };
     switch (outcome.kind) {
@@ -157,6 +162,15 @@ export function order(isolate: Isolate) {
         return c.json({ error: "Idempotency-Key was already used with a different body" }, 422);
       case "invalid_ticket":
         return c.json({ status: "invalid_ticket", error: "queue ticket is not valid for this user and product" }, 403);
+      case "quantity_differs":
+        return c.json(
+          {
+            status: "invalid_request",
+            error: `quantity differs from your place in line (${outcome.quantity}): send ${outcome.quantity}, or no quantity`,
+            quantity: outcome.quantity,
+          },
+          422,
+        );
       case "unknown_product":
         return c.json({ error: "unknown product", productId }, 404);
       case "challenge":
@@ -181,7 +195,7 @@ export function order(isolate: Isolate) {
       case "accepted":
         return final(outcome.saleId, 200, acceptedBody(outcome.order));
       case "queued": {
-        const token = await giveTicket(c, req, key, outcome.ticket);
+        const token = await giveTicket(c, req, outcome.ticket);
         const extra = outcome.standby ? { standby: true } : { expired: outcome.expired ?? false };
         return c.json(
           { status: "queued", productId, position: outcome.ahead, etaSeconds: etaSeconds(outcome.ahead, outcome.ticket.rate), ...extra, ticket: token },
@@ -189,7 +203,7 @@ export function order(isolate: Isolate) {
         );
       }
       case "prequeued":
-        return prequeued(c, req, key, outcome);
+        return prequeued(c, req, outcome);
     }
   }
 
@@ -221,16 +235,15 @@ function acceptedBody(order: string) {
 }
 
 /**
- * Where a queued browser goes: the page learns from the query who it waits for and what to send
- * again (with the same key, so the whole flow stays idempotent) when the turn comes.
+ * Where a queued browser goes: the product, and nothing else. Who waits comes from the sign-in,
+ * the place and its units from the ticket cookie; the page makes its own Idempotency-Key when the
+ * buyer clicks. A link is something anyone can send a signed-in browser: nothing in it may buy,
+ * choose what is bought, or reveal a key or a buyer.
  */
-function waitingRoomUrl(req: OrderRequest, key: string): string {
-  const query = new URLSearchParams({ productId: req.productId, userId: req.userId, quantity: String(req.quantity), key });
-  return `/waiting-room?${query}`;
-}
+const waitingRoomUrl = (productId: string) => `/waiting-room?${new URLSearchParams({ productId })}`;
 
 /** Hands the buyer a signed ticket (cookie and header) and points it at the waiting room. */
-async function giveTicket(c: Context<EdgeEnv>, req: OrderRequest, key: string, ticket: Ticket): Promise<string> {
+async function giveTicket(c: Context<EdgeEnv>, req: OrderRequest, ticket: Ticket): Promise<string> {
   const token = await signTicket(c.var.config.TICKET_SECRET, ticket, req.userId);
   setCookie(c, ticketCookie(req.productId), token, {
     path: "/",
@@ -240,7 +253,7 @@ async function giveTicket(c: Context<EdgeEnv>, req: OrderRequest, key: string, t
     maxAge: 3600,
   });
   c.header(TICKET_HEADER, token);
-  c.header("location", waitingRoomUrl(req, key));
+  c.header("location", waitingRoomUrl(req.productId));
   return token;
 }
 
@@ -249,10 +262,10 @@ async function giveTicket(c: Context<EdgeEnv>, req: OrderRequest, key: string, t
  * and a ticket that says so. At the start it orders again and gets its place; while the draw
  * runs (a second or so) the same answer comes back with `drawing: true`.
  */
-async function prequeued(c: Context<EdgeEnv>, req: OrderRequest, key: string, outcome: Extract<PurchaseOutcome, { kind: "prequeued" }>) {
+async function prequeued(c: Context<EdgeEnv>, req: OrderRequest, outcome: Extract<PurchaseOutcome, { kind: "prequeued" }>) {
   const { ticket } = outcome;
   const startsAt = ticket.prequeue?.startsAt ?? 0;
-  const token = await giveTicket(c, req, key, ticket);
+  const token = await giveTicket(c, req, ticket);
   if (outcome.drawing) c.header("retry-after", "1");
   return c.json(
     {

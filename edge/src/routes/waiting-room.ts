@@ -11,7 +11,14 @@ import type { Isolate } from "../isolate";
 import type { SaleMemory } from "../memory";
 import { STATUS_REFRESH_MS } from "../time-windows";
 import { lineCovers, projectedAdmitted } from "../queue-view";
-import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket } from "../tickets";
+import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
+
+/**
+ * What the page shows on its Buy button and keys its Idempotency-Key by: the units the place buys
+ * and which place it is (the sale and the ticket's number; neither is secret, both are in the
+ * ticket's readable payload).
+ */
+const placeOf = (ticket: Ticket) => ({ quantity: ticket.quantity, place: `${ticket.saleId}/${ticket.number}` });
 
 /**
  * At most one refresh per sale per isolate at a time, and only when the view is stale: thousands
@@ -39,11 +46,12 @@ export const waitingRoom = (isolate: Isolate) => {
   const { memory } = isolate;
   return (
     new Hono<EdgeEnv>()
-      // One static page: everything user-specific comes from its query and its status polls, so it caches well.
+      // One static page: everything user-specific comes from its status polls (the query names only the product), so it caches well.
       .get("/", (c) => c.html(page, 200, { "cache-control": "public, max-age=60" }))
       /**
        * Where a waiting user stands, from the signed ticket and this isolate's memory of the sale.
-       * "your_turn" tells the page to send the order again with the ticket; the gate has the final word.
+       * "your_turn" tells the page to offer the buyer the Buy button (the order goes with the ticket on
+       * a click, never by itself); the gate has the final word.
        */
       .get("/status", identity(isolate), async (c) => {
         const productId = ProductId.safeParse(c.req.query("productId"));
@@ -65,8 +73,8 @@ export const waitingRoom = (isolate: Isolate) => {
         if (ticket.prequeue) {
           // The refresh (at most one a second per isolate) is how a restarted sale is noticed before its start.
           if (known && known.snapshot.saleId !== ticket.saleId)
-            return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
-          // Entered in the draw: a countdown until the start, then the page orders again to learn its place.
+            return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again", ...placeOf(ticket) });
+          // Entered in the draw: a countdown until the start, then the buyer orders (a click) to buy or learn its place.
           const startsAt = new Date(ticket.prequeue.startsAt).toISOString();
           if (now < ticket.prequeue.startsAt)
             return c.json({
@@ -75,12 +83,13 @@ export const waitingRoom = (isolate: Isolate) => {
               startsAt,
               secondsToStart: Math.ceil((ticket.prequeue.startsAt - now) / 1000),
               entry: ticket.prequeue.entry,
+              ...placeOf(ticket),
             });
-          return c.json({ state: "started", productId: productId.data, startsAt, entry: ticket.prequeue.entry });
+          return c.json({ state: "started", productId: productId.data, startsAt, entry: ticket.prequeue.entry, ...placeOf(ticket) });
         }
         if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
         if (known && known.snapshot.saleId !== ticket.saleId)
-          return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again" });
+          return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again", ...placeOf(ticket) });
 
         const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};
         const view = known?.snapshot ?? {
@@ -95,7 +104,8 @@ export const waitingRoom = (isolate: Isolate) => {
         if (ticket.number === 0) {
           // Standby: invited to order again as soon as the line (waiting, or holding a claim) no longer covers what is left.
           const waiting = Math.max(0, view.issued - admitted);
-          if (!lineCovers(view)) return c.json({ state: "your_turn", productId: productId.data, position: 0, etaSeconds: 0, standby: true, ...remaining });
+          if (!lineCovers(view))
+            return c.json({ state: "your_turn", productId: productId.data, position: 0, etaSeconds: 0, standby: true, ...remaining, ...placeOf(ticket) });
           return c.json({
             state: "waiting",
             productId: productId.data,
@@ -103,6 +113,7 @@ export const waitingRoom = (isolate: Isolate) => {
             etaSeconds: etaSeconds(waiting + 1, view.rate),
             standby: true,
             ...remaining,
+            ...placeOf(ticket),
           });
         }
         const ahead = Math.max(0, ticket.number - admitted);
@@ -112,6 +123,7 @@ export const waitingRoom = (isolate: Isolate) => {
           position: ahead,
           etaSeconds: etaSeconds(ahead, view.rate),
           ...remaining,
+          ...placeOf(ticket),
         });
       })
   );

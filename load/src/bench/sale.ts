@@ -5,14 +5,15 @@ import { percentile } from "../report/stats";
 import { edgeMsOf } from "./server-timing";
 
 /**
- * A whole oversubscribed sale, buyer by buyer, each behaving as the waiting-room page does
- * (waiting-room/index.html): POST /order; on 302 follow the redirect to the page (GET
- * /waiting-room), poll GET /waiting-room/status right away and then every ~1 s (+0-250 ms
- * jitter) with the ticket cookie and the userId; on your_turn (or no_ticket / expired) POST
- * /order again with the same Idempotency-Key and the ticket; stop on 200 (bought) or 409
- * (sold out / limit reached); a 302 keeps it polling. Before a pre-queue's start a 202 "prequeued"
- * takes it to the page, which counts down and orders again in the 1.5 s after the start (status
- * "started"); a 202 with `drawing` (the places are being drawn) is asked again a second later.
+ * A whole oversubscribed sale, buyer by buyer, each behaving as a shopper on the waiting-room
+ * page does (waiting-room/index.html): POST /order; on 302 follow the redirect to the page (GET
+ * /waiting-room?productId=…, which names nothing else), poll GET /waiting-room/status right away
+ * and then every ~1 s (+0-250 ms jitter) with the ticket cookie; on your_turn (or no_ticket /
+ * expired) press Buy at once: POST /order again with the ticket (an API client, it keeps its one
+ * Idempotency-Key and body); stop on 200 (bought) or 409 (sold out / limit reached); a 302 keeps
+ * it polling. Before a pre-queue's start a 202 "prequeued" takes it to the page, which counts
+ * down and offers Buy in the 1.5 s after the start (status "started"); a 202 with `drawing` (the
+ * places are being drawn) is asked again a second later.
  *
  * Plain undici: one Pool of `connections` keep-alive sockets bounds the concurrency (requests
  * beyond it wait in the pool's queue, as a browser's would in its connection limit).
@@ -151,8 +152,9 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     const userId = `${o.runId}-u${i}`;
     const key = `${o.runId}-k${i}`;
     const orderBody = JSON.stringify({ productId: o.productId, userId, quantity: 1 });
-    const statusPath = `/waiting-room/status?productId=${encodeURIComponent(o.productId)}&userId=${encodeURIComponent(userId)}`;
-    const auth = o.auth?.(userId) ?? {};
+    const auth = o.auth?.(userId);
+    // Signed in, the token says who polls; only an anonymous edge (local experiments) needs the userId named.
+    const statusPath = `/waiting-room/status?${new URLSearchParams({ productId: o.productId, ...(auth ? {} : { userId }) })}`;
     let solution: string | undefined;
     let cookie: string | undefined;
     let attempts = 0;
@@ -173,7 +175,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
       if (delay > 0) await sleep(delay);
       if (performance.now() > deadline) return done("unfinished");
       if (next === "order") {
-        const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": key, ...auth };
+        const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": key, ...(auth ?? {}) };
         if (cookie) headers.cookie = cookie;
         if (solution) headers[CHALLENGE_SOLUTION_HEADER] = solution;
         const r = await send(attempts++ === 0 ? "order" : "order (retry)", "POST", "/order", headers, orderBody);
@@ -221,7 +223,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
         }
         return done("error", `${r.status} ${JSON.stringify(r.body)}`);
       }
-      const s = await send("status", "GET", statusPath, cookie ? { cookie, ...auth } : auth);
+      const s = await send("status", "GET", statusPath, cookie ? { cookie, ...(auth ?? {}) } : (auth ?? {}));
       const state = s.body.state;
       if (state === "sold_out") return done("sold_out");
       if (state === "waiting") {

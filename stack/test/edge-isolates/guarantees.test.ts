@@ -289,6 +289,10 @@ describe("the edge's guarantees across 4 isolates (round-robin, no stickiness)",
     expect(queued.status).toBe(302);
     expect(ticketNumber(queued.body.ticket!)).toBe(1);
     await sleep(700);
+    // The place buys the one unit it was given for; asking it for two is refused before the gate, whatever isolate answers.
+    const forTwo = await order(edge, { productId, userId: "eager", quantity: 2 }, { ticket: queued.body.ticket! });
+    expect(forTwo.status).toBe(422);
+    expect(forTwo.body).toMatchObject({ status: "invalid_request", quantity: 1 });
     const bought = await order(edge, { productId, userId: "eager" }, { key, ticket: queued.body.ticket! });
     expect(bought).toMatchObject({ status: 200, body: { quantity: 1 } });
   });
