@@ -27,6 +27,7 @@ export {
   LOTTERY_ENTRY_LENGTH,
   LOTTERY_HOW,
   lotteryCommitment,
+  sha256Hex,
   newLotterySeed,
   placeOf,
   verifyLottery,

@@ -29,6 +29,10 @@ export function saleKeys(productId: string) {
     places: `${p}:places`,
     /** STRING the entries in the order of their places, 40 characters each (what GET /sales/:productId/prequeue publishes). */
     draw: `${p}:draw`,
+    /** HASH an operator control's Idempotency-Key -> its answer (steer-sale.lua): a control applies once. */
+    controls: `${p}:controls`,
+    /** LIST the sale's latest operator controls, newest first (the operator's page). */
+    events: `${p}:events`,
     /** HASH the lottery's secrets: `seed` (revealed once the line is drawn) and `salt` (of the entries, never revealed). */
     lottery: `${p}:lottery`,
   };

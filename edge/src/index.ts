@@ -9,6 +9,7 @@ import { health } from "./routes/health";
 import { init } from "./routes/init";
 import { order } from "./routes/order";
 import { sales } from "./routes/sales";
+import { steer } from "./routes/steer";
 import { waitingRoom } from "./routes/waiting-room";
 
 /** The edge as one isolate runs it: its state built once, here, and handed to every route. */
@@ -22,6 +23,7 @@ export function createEdge(isolate = new Isolate()) {
     .route("/init", init(isolate))
     .route("/order", order(isolate))
     .route("/sales", sales(isolate))
+    .route("/sales", steer(isolate))
     .route("/waiting-room", waitingRoom(isolate));
   app.onError(onError);
   app.notFound(notFound);

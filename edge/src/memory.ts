@@ -4,7 +4,7 @@ import { ExpiringCache } from "./expiring-cache";
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
 import { lineCovers } from "./queue-view";
-import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, PUBLIC_VIEW_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
+import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, PAUSED_RECHECK_MS, PUBLIC_VIEW_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
 
 /** Final answers kept per sale; the oldest go first. */
 const MAX_ANSWERS = 10_000;
@@ -22,6 +22,8 @@ export const MAX_NAMED_PRODUCTS = 10_000;
  * the same and a later clock: an older reply must not reopen places a newer one saw taken.
  */
 function newerOrSame(a: SaleSnapshot, b: SaleSnapshot): boolean {
+  // An operator's control (a restock, a resume) moves the sale the other way: its version says which is newer.
+  if ((a.version ?? 0) !== (b.version ?? 0)) return (a.version ?? 0) > (b.version ?? 0);
   if (a.remaining !== b.remaining) return a.remaining < b.remaining;
   if (a.issued !== b.issued) return a.issued > b.issued;
   return a.at >= b.at;
@@ -44,6 +46,8 @@ export interface Recall {
   soldOut: KeyFilter | undefined;
   /** Likewise for a sale that has ended. */
   ended: KeyFilter | undefined;
+  /** Likewise while the operator has paused the sale ("paused" to any key the filter never saw). */
+  paused: KeyFilter | undefined;
   /** The final answer this isolate gave to the same key of the same buyer in this sale. */
   answer: Answer | undefined;
   /**
@@ -71,6 +75,8 @@ interface SaleState {
   seenAt: number;
   /** When one request went to re-check a stale view (the others keep answering from memory meanwhile). */
   recheckingSince: number | undefined;
+  /** The request that took the re-check (recall's claimant): it goes on to Redis however often it recalls. */
+  recheckingBy: object | undefined;
   /** Every key this sale accepted may be in it (the gate sends it once the stock is gone). */
   acceptedKeys: KeyFilter | undefined;
   /** Every key queued before `at` may be in it: the first `issued` tickets' keys. */
@@ -112,17 +118,18 @@ export class SaleMemory {
    * takes it as plain data). Reading it claims the re-check of a stale sold-out or ended view, as
    * soldOut()/ended() do: one request in a window goes to Redis, the rest answer from memory.
    */
-  recall(productId: string, userId: string, key: string): Recall {
+  recall(productId: string, userId: string, key: string, claimant?: object): Recall {
     const s = this.sales.get(productId);
     const unknown = !s && this.unknown.get(productId) !== undefined;
-    const soldOut = this.soldOut(productId);
+    const soldOut = this.soldOut(productId, claimant);
     const answer = this.answerFor(productId, buyerKey(userId, key));
     const atLimit = s && !answer && this.current(s, this.now()) ? s.atLimit.get(userId) : undefined;
     return {
       view: s && { snapshot: s.snapshot, seenAt: s.seenAt },
       unknown,
       soldOut,
-      ended: !answer && !soldOut ? this.ended(productId) : undefined,
+      ended: !answer && !soldOut ? this.ended(productId, claimant) : undefined,
+      paused: !answer && !soldOut ? this.paused(productId, claimant) : undefined,
       answer,
       limitReached: atLimit && !atLimit.acceptedKeys.has(key) ? atLimit : undefined,
       standby: this.standby(productId),
@@ -140,6 +147,7 @@ export class SaleMemory {
         snapshot,
         seenAt: t,
         recheckingSince: undefined,
+        recheckingBy: undefined,
         acceptedKeys: undefined,
         queuedKeys: undefined,
         queuedKeysAskedAt: -Infinity,
@@ -150,6 +158,7 @@ export class SaleMemory {
       };
       this.sales.set(productId, s);
     } else if (newerOrSame(snapshot, s.snapshot)) {
+      if ((snapshot.version ?? 0) > (s.snapshot.version ?? 0)) this.steered(s);
       s.snapshot = snapshot;
     } else if (snapshot.endsAt > 0 && (s.snapshot.endsAt === 0 || snapshot.endsAt < s.snapshot.endsAt)) {
       // An end set meanwhile (the operator's close) is news even in an older view.
@@ -157,6 +166,7 @@ export class SaleMemory {
     }
     s.seenAt = t;
     s.recheckingSince = undefined;
+    s.recheckingBy = undefined;
     if (filters?.acceptedKeys) s.acceptedKeys = filters.acceptedKeys;
     if (filters?.queuedKeys) {
       s.queuedKeys = { filter: filters.queuedKeys, at: t, issued: snapshot.issued };
@@ -239,26 +249,42 @@ export class SaleMemory {
    * for it) while the others keep answering from memory for at most RECHECK_MS more: the expiry
    * costs one command per window, not one per request in flight.
    */
-  soldOut(productId: string): KeyFilter | undefined {
+  soldOut(productId: string, claimant?: object): KeyFilter | undefined {
     const s = this.sales.get(productId);
     if (!s || s.snapshot.remaining > 0 || !s.acceptedKeys) return undefined;
-    const t = this.now();
-    if (this.current(s, t)) return s.acceptedKeys;
-    s.recheckingSince = t;
-    return undefined;
+    return this.fromMemory(s, SOLD_OUT_MEMORY_MS, RECHECK_MS, claimant) ? s.acceptedKeys : undefined;
   }
 
   /**
    * Like soldOut(), for a sale whose end time has passed (endsAt, or the operator's close): the
    * accepted-keys filter while "ended" may be answered from memory to any key it has never seen.
    */
-  ended(productId: string): KeyFilter | undefined {
+  ended(productId: string, claimant?: object): KeyFilter | undefined {
     const s = this.sales.get(productId);
+    if (!s || s.snapshot.endsAt <= 0 || this.now() < s.snapshot.endsAt || !s.acceptedKeys) return undefined;
+    return this.fromMemory(s, SOLD_OUT_MEMORY_MS, RECHECK_MS, claimant) ? s.acceptedKeys : undefined;
+  }
+
+  /** Like ended(), while the last view says the operator paused the sale. */
+  paused(productId: string, claimant?: object): KeyFilter | undefined {
+    const s = this.sales.get(productId);
+    if (!s?.snapshot.paused || !s.acceptedKeys) return undefined;
+    return this.fromMemory(s, PAUSED_RECHECK_MS, PAUSED_RECHECK_MS, claimant) ? s.acceptedKeys : undefined;
+  }
+
+  /**
+   * Whether a stale view may still answer: within `freshMs` of learning it, or while another
+   * request re-checks (for `recheckMs`). Otherwise this request takes the re-check (false) — and
+   * keeps it: a claimant that recalls again on its way to Redis is not answered from memory by
+   * its own claim.
+   */
+  private fromMemory(s: SaleState, freshMs: number, recheckMs: number, claimant: object | undefined): boolean {
     const t = this.now();
-    if (!s || s.snapshot.endsAt <= 0 || t < s.snapshot.endsAt || !s.acceptedKeys) return undefined;
-    if (this.current(s, t)) return s.acceptedKeys;
+    if (t - s.seenAt < freshMs) return true;
+    if (s.recheckingSince !== undefined && t - s.recheckingSince < recheckMs) return claimant === undefined || s.recheckingBy !== claimant;
     s.recheckingSince = t;
-    return undefined;
+    s.recheckingBy = claimant;
+    return false;
   }
 
   /** Whether the last view says the sale has ended (its end time passed, by this isolate's clock). */
@@ -359,6 +385,19 @@ export class SaleMemory {
     if (since !== undefined && t - since < RECHECK_MS) return false;
     this.refreshes.set(productId, t);
     return true;
+  }
+
+  /**
+   * An operator changed the sale: what the older settings implied is void. An accepted-keys filter
+   * fetched while paused misses what sells after the resume; "sold out" and "ended" given to keys
+   * may not hold after a restock or a later end. (Accepted orders and the limit stay final.)
+   */
+  private steered(s: SaleState): void {
+    s.acceptedKeys = undefined;
+    for (const [key, answer] of s.answers) {
+      const status = (answer.body as { status?: string }).status;
+      if (status === "sold_out" || status === "ended") s.answers.delete(key);
+    }
   }
 
   private current(s: SaleState, t: number): boolean {

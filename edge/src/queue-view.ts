@@ -1,6 +1,6 @@
 import type { SaleSnapshot } from "./gate/gate";
 
-type View = Pick<SaleSnapshot, "admitted" | "issued" | "rate" | "at" | "remaining" | "claimed">;
+type View = Pick<SaleSnapshot, "admitted" | "issued" | "rate" | "at" | "remaining" | "claimed" | "paused">;
 
 /**
  * While people wait, the watermark moves at the sale's rate (gate.lua), whether or not anyone
@@ -8,6 +8,8 @@ type View = Pick<SaleSnapshot, "admitted" | "issued" | "rate" | "at" | "remainin
  * the units free of claims (the gate stops there too).
  */
 export function projectedAdmitted(snapshot: View, now: number): number {
+  // Paused: the line stands where it stood until the operator resumes.
+  if (snapshot.paused) return Math.min(snapshot.issued, snapshot.admitted);
   const byRate = snapshot.admitted + Math.floor((snapshot.rate * Math.max(0, now - snapshot.at)) / 1000);
   const byStock = snapshot.admitted + Math.max(0, snapshot.remaining - snapshot.claimed);
   return Math.min(snapshot.issued, byRate, byStock);

@@ -6,9 +6,18 @@
 /**
  * The re-check window: how long an isolate answers from what it learned in Redis (sold-out, an
  * earlier answer) before one request asks again. It is also the bound on how long an isolate may
- * keep answering for a sale an operator restarted elsewhere.
+ * keep answering for a sale an operator restarted or steered elsewhere (a restock of a sold-out
+ * sale, a resume): every isolate learns an operator's control within it.
  */
-export const SOLD_OUT_MEMORY_MS = 3_000;
+export const SOLD_OUT_MEMORY_MS = 1_000;
+/**
+ * How long an isolate answers "paused" (or "keep waiting" to a ticket) from a view that says the
+ * sale is paused before one request asks again: a resume is noticed this soon, at no more than
+ * a few commands a second per isolate while the sale stays paused.
+ */
+export const PAUSED_RECHECK_MS = 250;
+/** What a paused sale's answers tell a client to wait (Retry-After) before it asks again. */
+export const PAUSED_RETRY_AFTER_S = 5;
 /**
  * How long an isolate says "no such sale" (a product id Redis has no sale for) without asking
  * again: a flood of made-up ids costs one command per id per isolate per window, and a sale

@@ -17,6 +17,7 @@ const nothing = (over: Partial<Recall> = {}): Recall => ({
   unknown: false,
   soldOut: undefined,
   ended: undefined,
+  paused: undefined,
   answer: undefined,
   limitReached: undefined,
   standby: undefined,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { snapshot } from "./snapshot";
 import { KeyFilter } from "../src/gate/key-filter";
 import { MAX_BUYERS_AT_LIMIT, MAX_NAMED_PRODUCTS, SaleMemory } from "../src/memory";
-import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
+import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, PAUSED_RECHECK_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
 
 /** One isolate's memory on a clock the test moves by hand: no sleeps. */
 function isolate() {
@@ -106,6 +106,29 @@ describe("SaleMemory (one isolate)", () => {
     memory.countSoldOutAnswer("p");
     expect(memory.takeSoldOutAnswers("p")).toBe(2);
     expect(memory.takeSoldOutAnswers("p")).toBe(0);
+  });
+});
+
+describe("SaleMemory: the request that takes a re-check", () => {
+  it("keeps it however often that request recalls on its way to Redis, while the others answer from memory", () => {
+    const { memory, tick } = isolate();
+    memory.learn("p", view({ remaining: 0 }), { acceptedKeys: empty(), queuedKeys: undefined });
+    tick(SOLD_OUT_MEMORY_MS);
+    const mine = {};
+    expect(memory.recall("p", "u", "k", mine).soldOut).toBeUndefined();
+    // The decision asks for a fact (a ticket, a probe) and recalls: still this request's re-check.
+    expect(memory.recall("p", "u", "k", mine).soldOut).toBeUndefined();
+    expect(memory.recall("p", "v", "k2", {}).soldOut).toBeDefined();
+  });
+
+  it("re-checks a paused view every PAUSED_RECHECK_MS, so a resume is noticed that soon", () => {
+    const { memory, tick } = isolate();
+    memory.learn("p", view({ paused: true, version: 1 }), { acceptedKeys: empty(), queuedKeys: undefined });
+    expect(memory.recall("p", "u", "k", {}).paused).toBeDefined();
+    tick(PAUSED_RECHECK_MS);
+    expect(memory.recall("p", "u", "k", {}).paused).toBeUndefined();
+    memory.learn("p", view({ paused: false, version: 2 }));
+    expect(memory.recall("p", "u", "k", {}).paused).toBeUndefined();
   });
 });
 

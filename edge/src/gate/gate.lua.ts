@@ -83,7 +83,8 @@ local traceparent = ARGV[10] or ''
 
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
   'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes',
-  'quantity', 'createdAt', 'endsAt', 'powDifficulty', 'prequeueOpensAt', 'prequeued', 'drawn', 'drawLeaseUntil')
+  'quantity', 'createdAt', 'endsAt', 'powDifficulty', 'prequeueOpensAt', 'prequeued', 'drawn', 'drawLeaseUntil',
+  'pausedAt', 'pausedMs', 'settingsVersion', 'added')
 local saleId = f[1]
 if not saleId then return {'unknown'} end
 local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
@@ -95,9 +96,13 @@ local endsAt = tonumber(f[18]) or 0
 local powDifficulty = tonumber(f[19]) or 0
 local prequeueOpensAt, prequeued, drawn, drawLeaseUntil = tonumber(f[20]) or 0, tonumber(f[21]), f[22] == '1', tonumber(f[23]) or 0
 local draw = ''
+local pausedAt, pausedMs, settingsVersion = tonumber(f[24]) or 0, tonumber(f[25]) or 0, tonumber(f[26]) or 0
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- The sale's own clock: Redis' time less every pause, so neither the bucket nor a claim's TTL runs
+-- while the sale is paused (steer-sale.lua keeps it continuous across a pause).
+local clock = now - pausedMs
 
 -- Bloom filter: 14 bit positions (KEY_FILTER_HASHES) from the key's SHA-1 (double hashing), only the
 -- low 7 bits of each byte, so the filter travels as ASCII text (edge/src/gate/key-filter.ts reads it).
@@ -137,7 +142,7 @@ local function reply(outcome, a, b)
   redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted, sec .. ':claimed', claimed)
   -- The accepted keys are final once nothing is left or the sale ended: only then is the filter worth keeping.
   local accepted = ''
-  if filters % 2 == 1 and (remaining <= 0 or (endsAt > 0 and now >= endsAt)) then accepted = acceptedBytes .. ':' .. (redis.call('GET', acceptedKeys) or '') end
+  if filters % 2 == 1 and (remaining <= 0 or (endsAt > 0 and now >= endsAt) or pausedAt > 0) then accepted = acceptedBytes .. ':' .. (redis.call('GET', acceptedKeys) or '') end
   local queued = ''
   if filters >= 2 then queued = queuedBytes .. ':' .. (redis.call('GET', queuedKeys) or '') end
   return ${GATE_REPLY_LUA}
@@ -164,6 +169,9 @@ end
 
 -- Ended (past endsAt, or closed by the operator): final, like sold out; the edge remembers it.
 if endsAt > 0 and now >= endsAt then return reply('ended') end
+-- Paused by the operator: nothing moves (no place given, no unit sold, no claim expires), and a
+-- look at the line sees it as it stood. Every place and claim is kept for the resume.
+if pausedAt > 0 then return reply(key == '' and 'view' or 'paused') end
 
 -- The buyer's pre-queue entry: the same for every key of theirs, unknown to anyone without the salt.
 local entry
@@ -234,7 +242,7 @@ end
 
 -- Claims whose TTL ran out go back to the line now: tickets up to the newest watermark older
 -- than the TTL expired.
-local old = redis.call('ZREVRANGEBYSCORE', marks, now - ticketTtlMs, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local old = redis.call('ZREVRANGEBYSCORE', marks, clock - ticketTtlMs, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
 if old[1] then
   local upTo = tonumber(old[1])
   if upTo > expired then
@@ -248,7 +256,7 @@ end
 -- tickets up to it may buy, in the order they were issued, and each one passed claims its units.
 -- While people wait the watermark moves at the full rate, however long nobody called, but never
 -- past a ticket whose units are all claimed by those ahead of it.
-local available = tokens + math.max(0, now - refilledAt) * rate / 1000
+local available = tokens + math.max(0, clock - refilledAt) * rate / 1000
 local backlog = issued - admitted
 -- Until the draw is written the first N tickets have no owners (nor claims) yet: the line waits.
 if backlog > 0 and available >= 1 and (prequeueOpensAt == 0 or drawn) then
@@ -263,13 +271,13 @@ if backlog > 0 and available >= 1 and (prequeueOpensAt == 0 or drawn) then
   if step > 0 then
     admitted = admitted + step
     available = available - step
-    redis.call('ZADD', marks, now, admitted)
+    redis.call('ZADD', marks, clock, admitted)
   end
 end
 tokens = math.min(burst, available)
 
 local function save()
-  redis.call('HSET', sale, 'tokens', tostring(tokens), 'refilledAt', now, 'issued', issued, 'admitted', admitted,
+  redis.call('HSET', sale, 'tokens', tostring(tokens), 'refilledAt', clock, 'issued', issued, 'admitted', admitted,
     'claimed', claimed, 'expired', expired)
 end
 -- No key: a waiting room's look at the line, which moves it (expired claims back, the watermark on).

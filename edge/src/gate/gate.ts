@@ -38,6 +38,10 @@ export interface SaleSnapshot {
   /** When the sale starts (ms; 0 = at once) and when its pre-queue opens (0 = it has none). */
   startsAt?: number;
   prequeueOpensAt?: number;
+  /** The operator paused the sale: nothing moves until it resumes. */
+  paused?: boolean;
+  /** The sale's settings version (each operator control raises it); 0 before any. */
+  version?: number;
 }
 
 /** Filters the gate sent back with its answer (see KeyFilter). */
@@ -76,7 +80,9 @@ type GateDecision =
   /** Started, and the buyer is in the pre-queue, but the draw has not given places yet. */
   | ({ kind: "drawing"; entry: string } & SaleSnapshot)
   /** The sale asks for proof of work and this attempt brought none valid for it (or a spent one). */
-  | ({ kind: "challenge"; difficulty: number; reason: "required" | "stale" | "replayed" } & SaleSnapshot);
+  | ({ kind: "challenge"; difficulty: number; reason: "required" | "stale" | "replayed" } & SaleSnapshot)
+  /** The operator paused the sale: places and claims are kept for the resume. */
+  | ({ kind: "paused" } & SaleSnapshot);
 
 /** The KEYS of gate.lua, in the script's order. */
 export const gateKeys = (k: SaleKeys) => [
@@ -125,6 +131,8 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     endsAt: reply.endsAt,
     startsAt: reply.startsAt,
     prequeueOpensAt: reply.prequeueOpensAt,
+    paused: reply.paused === 1,
+    version: reply.version,
   };
   const decision: GateReply = { ...decide(reply.kind, snapshot, reply.a, reply.b), powDifficulty: reply.powDifficulty };
   if (reply.draw) decision.draw = reply.draw;
@@ -140,6 +148,7 @@ function decide(kind: GateReplyFields["kind"], snapshot: SaleSnapshot, a: string
     case "sold_out":
     case "ended":
     case "view":
+    case "paused":
       return { kind, ...snapshot };
     case "not_started":
       return { kind, startsAt: Number(a), ...snapshot };

@@ -16,6 +16,8 @@ export const initSaleKeys = (k: SaleKeys) => [
   k.draw,
   k.lottery,
   k.ledger,
+  k.controls,
+  k.events,
 ];
 
 /**
@@ -38,6 +40,8 @@ export const initSaleKeys = (k: SaleKeys) => [
  * KEYS[12] draw         STRING
  * KEYS[13] lottery      HASH
  * KEYS[14] ledger       HASH
+ * KEYS[15] controls     HASH
+ * KEYS[16] events       LIST
  * ARGV[1] saleId
  * ARGV[2] quantity
  * ARGV[3] ratePerSecond  may be fractional (one admission every few seconds)
@@ -58,7 +62,7 @@ export const initSaleKeys = (k: SaleKeys) => [
  */
 export const initSaleLua = `
 -- UNLINK: the old run's keys may be large (a pre-queue of 100,000); redis frees them in the background.
-redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14])
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Accepted keys are at most the stock; queued keys run a few times that. 7 usable bits a byte, at most 1 MiB.

@@ -17,6 +17,7 @@ export const GATE_OUTCOMES = [
   "prequeued",
   "drawing",
   "challenge",
+  "paused",
 ] as const;
 const text = z.union([z.string(), z.number()]).transform(String);
 
@@ -47,6 +48,10 @@ const FIELDS = {
   prequeueOpensAt: ["prequeueOpensAt", count],
   draw: ["draw", z.enum(["", "drawing", "lead", "drawn"])],
   startsAt: ["startsAt", count],
+  /** 1 while the operator has paused the sale. */
+  paused: ["pausedAt > 0 and 1 or 0", count],
+  /** The sale's settings version: every operator control raises it (an isolate drops what an older one implied). */
+  version: ["settingsVersion", count],
 } as const;
 
 type Fields = typeof FIELDS;

@@ -35,6 +35,21 @@ export interface SaleStats {
   startsAt: string;
   /** The sale's pre-queue, when it has one: entries so far and whether the draw gave their places. */
   prequeue?: { opensAt: string; entries: number; drawn: boolean; commitment: string };
+  /** What the operator steered: the sale's state and settings now, and its latest controls (newest first). */
+  control: SaleControl;
+}
+
+export interface SaleControl {
+  status: "running" | "paused";
+  /** The settings version: 0 until the first control, then one more per control that changed something. */
+  version: number;
+  /** Units operators added to the stock so far. */
+  added: number;
+  burst: number;
+  endsAt: string | null;
+  ticketTtlSeconds: number;
+  /** The sale_steered events, as PostgreSQL's sale_events keeps them (common: SaleSteered). */
+  events: unknown[];
 }
 
 /**
@@ -58,7 +73,7 @@ export interface SaleBill {
  * reads whole holds the last STATS_WINDOW_SECONDS (gate.lua keeps it so), not the whole sale.
  */
 export async function readStats(
-  redis: Pick<Redis, "hmget" | "hgetall">,
+  redis: Pick<Redis, "hmget" | "hgetall" | "lrange">,
   productId: string,
   windowSeconds = STATS_WINDOW_SECONDS,
 ): Promise<SaleStats | undefined> {
@@ -70,6 +85,7 @@ export async function readStats(
   const remaining = Math.max(0, sale.remaining);
   const flat = ((await redis.hgetall(k.stats)) ?? []) as unknown as string[];
   const billed = ((await redis.hgetall(BILL_KEY)) ?? []) as unknown as string[];
+  const control = await readControl(redis, productId);
   const bySecond = new Map<number, SecondStats>();
   let totalCalls: number | undefined;
   for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -102,7 +118,7 @@ export async function readStats(
     level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued, claimed: row.claimed ?? level.claimed };
     series.push({ ...row, ...level });
   }
-  const sold = quantity - remaining;
+  const sold = quantity + control.added - remaining;
   return {
     productId,
     saleId,
@@ -125,6 +141,30 @@ export async function readStats(
           },
         }
       : {}),
+    control,
+  };
+}
+
+async function readControl(redis: Pick<Redis, "hmget" | "lrange">, productId: string): Promise<SaleControl> {
+  const k = saleKeys(productId);
+  const [pausedAt, version, added, burst, ticketTtlMs, endsAt] = ((await redis.hmget(
+    k.sale,
+    "pausedAt",
+    "settingsVersion",
+    "added",
+    "burst",
+    "ticketTtlMs",
+    "endsAt",
+  )) ?? []) as unknown as (string | null)[];
+  const events = ((await redis.lrange(k.events, 0, 19)) ?? []) as string[];
+  return {
+    status: Number(pausedAt ?? 0) > 0 ? "paused" : "running",
+    version: Number(version ?? 0),
+    added: Number(added ?? 0),
+    burst: Number(burst ?? 0),
+    endsAt: Number(endsAt ?? 0) > 0 ? new Date(Number(endsAt)).toISOString() : null,
+    ticketTtlSeconds: Number(ticketTtlMs ?? 0) / 1000,
+    events: events.map((e) => JSON.parse(e) as unknown),
   };
 }
 

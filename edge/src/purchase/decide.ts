@@ -4,7 +4,7 @@ import type { KeyProbe } from "../gate/key-filter";
 import type { Answer, Recall } from "../memory";
 import { projectedAdmitted } from "../queue-view";
 import type { Ticket } from "../tickets";
-import { FRESH_VIEW_MS } from "../time-windows";
+import { FRESH_VIEW_MS, PAUSED_RECHECK_MS } from "../time-windows";
 
 /**
  * What a purchase attempt is known to ask, gathered by the route as the decision needs it: a fact
@@ -59,6 +59,8 @@ export type NeededFact = "keyProbe" | "buyerProbe" | "ticket" | "proof";
 export type PurchaseOutcome =
   | { kind: "sold_out"; fromMemory: boolean; saleId?: string }
   | { kind: "ended"; fromMemory: boolean; saleId?: string }
+  /** The operator paused the sale: try again later, the place (if any) is kept. */
+  | { kind: "paused" }
   /** A final answer this isolate gave to the same key in this sale. */
   | { kind: "replay"; answer: Answer }
   /** The key was used with another request. */
@@ -104,6 +106,11 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
     if (!facts.keyProbe) return need("keyProbe");
     if (!finished.mayContain(facts.keyProbe)) return answer(memory.soldOut ? { kind: "sold_out", fromMemory: true } : { kind: "ended", fromMemory: true });
   }
+  // Paused by the operator: the same from memory, and a key that may have bought goes to Redis for its 200.
+  if (memory.paused && !memory.answer) {
+    if (!facts.keyProbe) return need("keyProbe");
+    if (!memory.paused.mayContain(facts.keyProbe)) return answer({ kind: "paused" });
+  }
   if (memory.answer) {
     // A body that names no units leaves them to its ticket: which request this is depends on it.
     const request = requestOf(facts);
@@ -145,7 +152,7 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
 }
 
 function stillSelling(view: Recall["view"], now: number): boolean {
-  if (!view || now - view.seenAt > FRESH_VIEW_MS || view.snapshot.remaining <= 0) return false;
+  if (!view || now - view.seenAt > FRESH_VIEW_MS || view.snapshot.remaining <= 0 || view.snapshot.paused) return false;
   return !(view.snapshot.endsAt > 0 && now >= view.snapshot.endsAt);
 }
 
@@ -158,6 +165,8 @@ function stillQueued(view: Recall["view"], ticket: Ticket, now: number): Purchas
   if (!view || view.snapshot.saleId !== ticket.saleId || view.snapshot.remaining <= 0 || now - view.seenAt > FRESH_VIEW_MS) return undefined;
   // A view from before the ticket was issued knows nothing of it (it may be spent already).
   if (ticket.number > view.snapshot.issued) return undefined;
+  // A paused view stands still: past PAUSED_RECHECK_MS the gate is asked (it may have resumed).
+  if (view.snapshot.paused && now - view.seenAt > PAUSED_RECHECK_MS) return undefined;
   const reached = projectedAdmitted({ ...view.snapshot, claimed: 0, remaining: Number.MAX_SAFE_INTEGER }, now);
   if (ticket.number <= reached) return undefined;
   const admitted = projectedAdmitted(view.snapshot, now);
@@ -226,6 +235,8 @@ export function outcomeOfGate(reply: GateReply, place: PlaceOf): PurchaseOutcome
       return { kind: "ended", fromMemory: false, saleId: reply.saleId };
     case "view":
       throw new Error("the gate answered a look to a purchase");
+    case "paused":
+      return { kind: "paused" };
     case "challenge":
       return { kind: "challenge", problem: reply.reason };
     case "insufficient":

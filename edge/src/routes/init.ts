@@ -10,19 +10,18 @@ import { jsonBody } from "../http/json-body";
 import { KEY_FILTER_BITS_PER_KEY } from "../gate/key-filter";
 import type { Isolate } from "../isolate";
 import { announceOutbox } from "../outbox-registry";
+import { SaleSettings } from "../sale-settings";
 
 const InitRequest = z
   .strictObject({
     productId: ProductId,
     quantity: z.number().int().min(0).max(1_000_000_000),
-    ratePerSecond: z.number().positive().max(1_000_000).default(10_000),
-    burst: z.number().int().min(1).max(1_000_000).optional(),
+    ratePerSecond: SaleSettings.ratePerSecond.default(10_000),
+    burst: SaleSettings.burst.optional(),
     perUserLimit: z.number().int().min(1).max(1000).default(1),
     startsAt: z.iso.datetime({ offset: true }).optional(),
-    /** When the sale ends even with stock left (the operator can also close it: POST /sales/:productId/close). */
-    endsAt: z.iso.datetime({ offset: true }).optional(),
-    /** How long an admitted ticket may wait before buying; then its slot goes to the next in line. */
-    ticketTtlSeconds: z.number().int().min(1).max(3600).default(60),
+    endsAt: SaleSettings.endsAt.optional(),
+    ticketTtlSeconds: SaleSettings.ticketTtlSeconds.default(60),
     /** Proof-of-work bits each fresh attempt must bring (2^bits hashes on average), 0 = off. */
     powDifficulty: z.number().int().min(0).max(32).default(0),
     /** When early arrivals start entering the pre-queue, whose places a verifiable draw gives at startsAt. */
@@ -96,6 +95,8 @@ export const init = ({ memory }: Isolate) =>
         endsAt,
         startsAt,
         prequeueOpensAt,
+        paused: false,
+        version: 0,
       });
       memory.learnPowRequirement(req.productId, saleId, req.powDifficulty);
       return c.json({

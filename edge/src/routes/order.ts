@@ -16,6 +16,7 @@ import type { Answer } from "../memory";
 import { decidePurchase, outcomeOfGate, requestOf, unitsOf, type NeededFact, type PurchaseFacts, type PurchaseOutcome } from "../purchase/decide";
 import type { GateSeat } from "../purchase/gate-calls";
 import { unitsUncovered } from "../queue-view";
+import { PAUSED_RETRY_AFTER_S } from "../time-windows";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
 
 export const OrderRequest = z.strictObject({
@@ -53,11 +54,13 @@ export function order(isolate: Isolate) {
   async function purchase(c: Context<EdgeEnv>, req: OrderRequest, key: string): Promise<Response> {
     const { productId } = req;
     const facts: PurchaseFacts = { productId, userId: req.userId, ...(req.quantity === undefined ? {} : { asked: req.quantity }) };
+    // This request, as the one that may take a stale view's re-check (memory.recall): it then goes on to Redis.
+    const claimant = {};
     let seat: GateSeat | undefined;
     let release: (() => void) | undefined;
     try {
       for (;;) {
-        const step = decidePurchase(facts, memory.recall(productId, req.userId, key), isolate.now());
+        const step = decidePurchase(facts, memory.recall(productId, req.userId, key, claimant), isolate.now());
         if (step.kind === "need") {
           await gather(c, facts, step.fact, key);
           continue;
@@ -156,6 +159,9 @@ export function order(isolate: Isolate) {
         return final(outcome.saleId, 409, { status: "sold_out", productId });
       case "ended":
         return final(outcome.saleId, 409, { status: "ended", productId });
+      case "paused":
+        // Not final: nothing is remembered, and the buyer's place (if any) waits for the resume.
+        return c.json({ status: "paused", productId, retryAfterSeconds: PAUSED_RETRY_AFTER_S }, 503, { "retry-after": String(PAUSED_RETRY_AFTER_S) });
       case "replay":
         return replay(c, outcome.answer);
       case "conflict":

@@ -88,6 +88,9 @@ export const waitingRoom = (isolate: Isolate) => {
           return c.json({ state: "started", productId: productId.data, startsAt, entry: ticket.prequeue.entry, ...placeOf(ticket) });
         }
         if (memory.saysSoldOut(productId.data)) return c.json({ state: "sold_out", productId: productId.data });
+        if (known?.snapshot.paused && known.snapshot.saleId === ticket.saleId)
+          // Paused by the operator: the place stands still and is kept; no ETA until the resume.
+          return c.json({ state: "paused", productId: productId.data, position: Math.max(0, ticket.number - known.snapshot.admitted), ...placeOf(ticket) });
         if (known && known.snapshot.saleId !== ticket.saleId)
           return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again", ...placeOf(ticket) });
 
