@@ -106,7 +106,9 @@ describe("decidePurchase", () => {
       outcome: { kind: "queued", ticket: { number: 9, quantity: 3 } },
     });
     const covered = nothing({ standby: { snapshot: view({ remaining: 2, issued: 3, admitted: 1, rate: 1, at: NOW }), queuedKeys: filterOf() } });
-    expect(decidePurchase(await facts({ asked: 2, ticket: null, proof: { kind: "none" } }), covered, NOW)).toMatchObject({
+    expect(
+      decidePurchase({ ...(await facts({ asked: 2, ticket: null, proof: { kind: "none" } })), buyerProbe: await probeKey("u:alice") }, covered, NOW),
+    ).toMatchObject({
       outcome: { kind: "queued", standby: true, ticket: { number: 0, quantity: 2 } },
     });
   });
