@@ -81,14 +81,14 @@ export function order(productId: string, n: number, extra: Partial<OrderMessage>
     quantity: 1,
     idempotencyKey: `key-${n}`,
     acceptedAt: Date.now(),
-    sale: { quantity: 10, perUserLimit: 1, startedAt: Date.now() },
+    sale: { quantity: 10, perUserLimit: 1, startedAt: Date.now(), added: 0 },
     ...extra,
   };
   return JSON.stringify(message);
 }
 
 export function sale(productId: string, quantity = 10): string {
-  const message: SaleStarted = { v: 1, type: "sale", saleId: `${productId}-sale`, productId, quantity, perUserLimit: 1, startedAt: Date.now() };
+  const message: SaleStarted = { v: 1, type: "sale", saleId: `${productId}-sale`, productId, quantity, perUserLimit: 1, startedAt: Date.now(), added: 0 };
   return JSON.stringify(message);
 }
 
