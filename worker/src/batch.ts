@@ -104,7 +104,8 @@ export async function processBatch(pool: pg.Pool, input: BatchInput): Promise<Ba
     const controlsRecorded = await insertSaleEvents(db, [...controls.values()]);
 
     const rows = [...orders.values()].map((o) => o.row);
-    let known = await selectSales(db, [...new Set(rows.map((r) => r.saleId))]);
+    // `found` holds every order's sale, as read: read again only what this transaction changed.
+    let known = missing.length === 0 && raised.length === 0 ? found : await selectSales(db, [...new Set(rows.map((r) => r.saleId))]);
     const inserted = await insertOrders(db, rows);
     duplicates += rows.length - inserted.length;
 
