@@ -51,6 +51,24 @@ CREATE TABLE public.orders (
 );
 
 --
+-- Name: sale_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.sale_events (
+    sale_id text NOT NULL,
+    version integer NOT NULL,
+    action text NOT NULL,
+    by_label text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    changes jsonb NOT NULL,
+    kafka_partition integer,
+    kafka_offset bigint,
+    persisted_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT sale_events_action_check CHECK ((action = ANY (ARRAY['pause'::text, 'resume'::text, 'update'::text]))),
+    CONSTRAINT sale_events_version_check CHECK ((version >= 1))
+);
+
+--
 -- Name: sales; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -64,9 +82,11 @@ CREATE TABLE public.sales (
     version integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    added_stock integer DEFAULT 0 NOT NULL,
+    CONSTRAINT sales_added_stock_not_negative CHECK ((added_stock >= 0)),
     CONSTRAINT sales_initial_stock_check CHECK ((initial_stock >= 0)),
     CONSTRAINT sales_per_user_limit_check CHECK ((per_user_limit >= 1)),
-    CONSTRAINT sales_stock_at_most_initial CHECK ((stock <= initial_stock)),
+    CONSTRAINT sales_stock_at_most_initial_and_added CHECK ((stock <= (initial_stock + added_stock))),
     CONSTRAINT sales_stock_not_negative CHECK ((stock >= 0))
 );
 
@@ -83,6 +103,13 @@ ALTER TABLE ONLY public.migrations
 
 ALTER TABLE ONLY public.orders
     ADD CONSTRAINT orders_pkey PRIMARY KEY (order_id);
+
+--
+-- Name: sale_events sale_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.sale_events
+    ADD CONSTRAINT sale_events_pkey PRIMARY KEY (sale_id, version);
 
 --
 -- Name: sales sales_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -115,6 +142,13 @@ CREATE INDEX sales_product_id_idx ON public.sales USING btree (product_id);
 
 ALTER TABLE ONLY public.orders
     ADD CONSTRAINT orders_sale_id_fkey FOREIGN KEY (sale_id) REFERENCES public.sales(sale_id);
+
+--
+-- Name: sale_events sale_events_sale_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.sale_events
+    ADD CONSTRAINT sale_events_sale_id_fkey FOREIGN KEY (sale_id) REFERENCES public.sales(sale_id);
 
 --
 -- PostgreSQL database dump complete

@@ -1,6 +1,17 @@
 export { describeIssues } from "./issues";
 export { healthStatusCode, probeAll, type DependencyState, type HealthReport, type Probe } from "./health";
-export { IdempotencyKey, OrderMessage, ProductId, SaleEvent, SaleStarted, SaleTerms, UserId } from "./order";
+export {
+  IdempotencyKey,
+  OperatorLabel,
+  OrderMessage,
+  ProductId,
+  SaleChanges,
+  SaleEvent,
+  SaleStarted,
+  SaleSteered,
+  SaleTerms,
+  UserId,
+} from "./order";
 export { CHALLENGE_SOLUTION_HEADER, leadingZeroBits, POW_HOW, powInput, solves } from "./pow";
 export { forgetSales, Outbox, outboxEventsKey, OUTBOXES_KEY, saleKeys, type KeyRemover, type SaleKeys } from "./redis-keys";
 export { hmacKey, OUTBOX_ID_HEADER, SignatureHeaders, signedHeaders, signRequest, verifyRequest, type SignedRequest } from "./signature";
@@ -17,7 +28,7 @@ export {
 } from "./billing";
 export { buyerKey, buyerKeyLua, IdemStatus, idemRecordLua, parseIdemRecord, splitBuyerKey, type IdemRecord } from "./idem-record";
 export { LuaScript, type ScriptEvaluator } from "./lua-script";
-export { orderMessageLua, saleStartedLua } from "./message-lua";
+export { orderMessageLua, saleStartedLua, saleSteeredLua } from "./message-lua";
 export { parseSaleView, SALE_VIEW_FIELDS, waitingIn, type SaleView } from "./sale-hash";
 export {
   drawPlaces,

@@ -1,4 +1,4 @@
-import type { OrderMessage, SaleStarted, SaleTerms } from "./order";
+import type { OrderMessage, SaleStarted, SaleSteered, SaleTerms } from "./order";
 
 /**
  * The messages as the gate's Lua scripts write them into the outbox. Redis has no JSON encoder
@@ -8,8 +8,11 @@ import type { OrderMessage, SaleStarted, SaleTerms } from "./order";
  * the scripts emit with the strict schemas.
  */
 type Lua = string;
-/** `optional`: a text field left out (key and all) when the Lua value is "". Never the first field. */
-type Json = { text: Lua } | { optional: Lua } | { int: Lua } | { fixed: string | number } | { object: Fields };
+/**
+ * `optional`: a text field left out (key and all) when the Lua value is "". Never the first field.
+ * `json`: a Lua string that already is JSON text (the script's own cjson.encode of a table), as is.
+ */
+type Json = { text: Lua } | { optional: Lua } | { int: Lua } | { json: Lua } | { fixed: string | number } | { object: Fields };
 type Fields = [string, Json][];
 
 const text = (expr: Lua): Json => ({ text: expr });
@@ -36,7 +39,8 @@ function luaJson(fields: Fields): Lua {
       parts.push(luaJson(value.object));
     } else {
       flush();
-      parts.push("text" in value ? `cjson.encode(${value.text})` : `string.format('%d', ${value.int})`);
+      if ("json" in value) parts.push(`(${value.json})`);
+      else parts.push("text" in value ? `cjson.encode(${value.text})` : `string.format('%d', ${value.int})`);
     }
   });
   literal += "}";
@@ -46,14 +50,18 @@ function luaJson(fields: Fields): Lua {
 
 type LuaOf<T> = { [K in keyof T]: Lua };
 
-const termsJson = (t: LuaOf<SaleTerms>): Fields => [
+/** A sale's terms; `added` left out means none added (a sale start, a script that does not track it). */
+type TermsLua = LuaOf<Omit<SaleTerms, "added">> & { added?: Lua };
+
+const termsJson = (t: TermsLua): Fields => [
   ["quantity", int(t.quantity)],
   ["perUserLimit", int(t.perUserLimit)],
   ["startedAt", int(t.startedAt)],
+  ["added", t.added === undefined ? { fixed: 0 } : int(t.added)],
 ];
 
-/** An OrderMessage, in Lua. */
-export function orderMessageLua(o: LuaOf<Required<Omit<OrderMessage, "v" | "type" | "sale">>> & { sale: LuaOf<SaleTerms> }): Lua {
+/** An OrderMessage, in Lua. `sale.added`: the units added to the sale so far (the sale hash's `added`). */
+export function orderMessageLua(o: LuaOf<Required<Omit<OrderMessage, "v" | "type" | "sale">>> & { sale: TermsLua }): Lua {
   return luaJson([
     ["v", { fixed: 1 }],
     ["type", { fixed: "order" }],
@@ -71,7 +79,28 @@ export function orderMessageLua(o: LuaOf<Required<Omit<OrderMessage, "v" | "type
   ]);
 }
 
-/** A SaleStarted event, in Lua. */
-export function saleStartedLua(s: LuaOf<Omit<SaleStarted, "v" | "type">>): Lua {
+/** A SaleStarted event, in Lua (a start adds nothing: `added` is 0). */
+export function saleStartedLua(s: LuaOf<Omit<SaleStarted, "v" | "type" | "added">>): Lua {
   return luaJson([["v", { fixed: 1 }], ["type", { fixed: "sale" }], ["saleId", text(s.saleId)], ["productId", text(s.productId)], ...termsJson(s)]);
+}
+
+/**
+ * A SaleSteered event, in Lua. `changes` is a Lua string that already is the JSON object of what
+ * changed (`cjson.encode` of a table holding only those settings; an empty table encodes as `{}`).
+ * cjson prints numbers with 14 significant digits: exact for every integer below 10^14 (an `endsAt`
+ * in ms up to the year 5138). `sale.added` is the level after this control.
+ */
+export function saleSteeredLua(s: LuaOf<Omit<SaleSteered, "v" | "type" | "changes" | "sale">> & { changes: Lua; sale: LuaOf<SaleTerms> }): Lua {
+  return luaJson([
+    ["v", { fixed: 1 }],
+    ["type", { fixed: "sale_steered" }],
+    ["saleId", text(s.saleId)],
+    ["productId", text(s.productId)],
+    ["version", int(s.version)],
+    ["action", text(s.action)],
+    ["by", text(s.by)],
+    ["at", int(s.at)],
+    ["changes", { json: s.changes }],
+    ["sale", { object: termsJson(s.sale) }],
+  ]);
 }

@@ -31,6 +31,13 @@ export const SaleTerms = z.object({
   perUserLimit: z.number().int().min(1),
   /** Milliseconds since the epoch, from Redis' clock when /init ran. */
   startedAt: z.number().int().nonnegative(),
+  /**
+   * Units operators added to the sale so far (PATCH addStock), as known when the message was made:
+   * a level, not a delta, so the worker applies it once whatever the order of delivery, and an
+   * order for an added unit that overtakes its SaleSteered still finds the stock. Messages from
+   * before restocking existed read as 0.
+   */
+  added: z.number().int().min(0).default(0),
 });
 export type SaleTerms = z.infer<typeof SaleTerms>;
 
@@ -80,6 +87,53 @@ export const SaleStarted = z.object({
 });
 export type SaleStarted = z.infer<typeof SaleStarted>;
 
+/** The operator's label on a control (the admin token's name, or one they gave): 1-64 visible ASCII characters. */
+export const OperatorLabel = z
+  .string()
+  .min(1, "by must not be empty")
+  .max(64, "by: at most 64 characters")
+  .regex(/^[\x21-\x7e]+$/, "by: visible ASCII characters only");
+
+/** What an `update` control changed; pause and resume change nothing here (their action says it all). */
+export const SaleChanges = z.object({
+  ratePerSecond: z.number().positive().optional(),
+  burst: z.number().int().min(1).optional(),
+  /** Milliseconds since the epoch; 0 = no end (the sale ends when sold out or closed). */
+  endsAt: z.number().int().min(0).optional(),
+  ticketTtlSeconds: z.number().int().min(1).max(3600).optional(),
+  /** Units added by this control; the sale's `added` level after it is in `sale.added`. */
+  addStock: z.number().int().min(1).optional(),
+});
+export type SaleChanges = z.infer<typeof SaleChanges>;
+
+/**
+ * An operator steered a live sale (pause, resume, or an update of its pace, end, ticket TTL or
+ * stock) at the edge. It travels like the other events (outbox field `sale`, origin, Kafka keyed by
+ * productId); the worker keeps one row per version in `sale_events` (the audit trail) and raises
+ * the sale's stock to `sale.added`.
+ */
+export const SaleSteered = z
+  .object({
+    v: z.literal(1),
+    type: z.literal("sale_steered"),
+    saleId: z.string().min(1).max(64),
+    productId: ProductId,
+    /** The sale's settings version after this control: one per control, so a redelivery is recognised. */
+    version: z.number().int().min(1),
+    action: z.enum(["pause", "resume", "update"]),
+    by: OperatorLabel,
+    /** Milliseconds since the epoch, from Redis' clock when the control applied. */
+    at: z.number().int().nonnegative(),
+    changes: SaleChanges,
+    /** The sale's terms, `added` being the level after this control. */
+    sale: SaleTerms,
+  })
+  .refine((e) => (e.action === "update") === Object.values(e.changes).some((v) => v !== undefined), {
+    message: "changes: an update changes at least one setting; pause and resume change none",
+    path: ["changes"],
+  });
+export type SaleSteered = z.infer<typeof SaleSteered>;
+
 /** Everything on the `orders` topic and in the outbox. */
-export const SaleEvent = z.discriminatedUnion("type", [OrderMessage, SaleStarted]);
+export const SaleEvent = z.discriminatedUnion("type", [OrderMessage, SaleStarted, SaleSteered]);
 export type SaleEvent = z.infer<typeof SaleEvent>;

@@ -50,7 +50,7 @@ export const OUTBOXES_KEY = "fg:outboxes";
 export const outboxEventsKey = (registryKey: string = OUTBOXES_KEY) => `${registryKey}:events`;
 
 /**
- * An outbox entry has one field: `order` (an OrderMessage) or `sale` (a SaleStarted), the JSON
+ * An outbox entry has one field: `order` (an OrderMessage) or `sale` (a SaleStarted or a SaleSteered), the JSON
  * exactly as produced to Kafka. The origin's relay reads them with this consumer group.
  */
 export const Outbox = {

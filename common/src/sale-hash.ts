@@ -6,6 +6,7 @@
 export const SALE_VIEW_FIELDS = [
   "saleId",
   "quantity",
+  "added",
   "remaining",
   "issued",
   "admitted",
@@ -24,8 +25,10 @@ export const SALE_VIEW_FIELDS = [
 
 export interface SaleView {
   saleId: string;
-  /** The sale's whole stock. */
+  /** The sale's stock at its start. */
   quantity: number;
+  /** Units operators added since (PATCH addStock): quantity + added = sold + remaining. */
+  added: number;
   /** Units not sold yet: below 0 only if something oversold (the audit looks). */
   remaining: number;
   /** Queue tickets issued, and the watermark: tickets up to it may buy. */
@@ -61,12 +64,12 @@ export function parseSaleView(values: readonly (string | null | undefined)[]): S
   const [saleId, ...rest] = values;
   if (!saleId) return undefined;
   const commitment = rest.pop();
-  const [quantity, remaining, issued, admitted, rate, refilledAt, claimed, createdAt, endsAt, powDifficulty, startsAt, opensAt, entries, drawn] = rest.map(
-    (v) => Number(v ?? 0),
-  );
+  const [quantity, added, remaining, issued, admitted, rate, refilledAt, claimed, createdAt, endsAt, powDifficulty, startsAt, opensAt, entries, drawn] =
+    rest.map((v) => Number(v ?? 0));
   const view: SaleView = {
     saleId,
     quantity: quantity!,
+    added: added!,
     remaining: remaining!,
     issued: issued!,
     admitted: admitted!,

@@ -60,7 +60,7 @@ describe("the gate under a crowd", { timeout: 120_000 }, () => {
     const orders = await acceptedOrders(productId);
     expect(orders.map((o) => o.orderId).sort()).toEqual([...acceptedIds].sort());
     expect(new Set(orders.map((o) => JSON.stringify(o.sale)))).toEqual(
-      new Set([JSON.stringify({ quantity: 100, perUserLimit: 1, startedAt: orders[0]!.sale.startedAt })]),
+      new Set([JSON.stringify({ quantity: 100, perUserLimit: 1, startedAt: orders[0]!.sale.startedAt, added: 0 })]),
     );
   });
 

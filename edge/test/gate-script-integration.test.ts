@@ -86,6 +86,7 @@ describe("what the scripts write is the shared messages, to the letter", () => {
       quantity: 7,
       perUserLimit: 2,
       startedAt: Number(createdAt),
+      added: 0,
     });
 
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -102,7 +103,7 @@ describe("what the scripts write is the shared messages, to the letter", () => {
       idempotencyKey: buying.idempotencyKey,
       traceparent,
     });
-    expect(order.sale).toEqual({ quantity: 7, perUserLimit: 2, startedAt: Number(createdAt) });
+    expect(order.sale).toEqual({ quantity: 7, perUserLimit: 2, startedAt: Number(createdAt), added: 0 });
     // The relay's path has only the outbox: the trace must be in the entry it reads.
     const entries = (await redis.xrange(k.outbox, "-", "+")) as unknown as [string, string[]][];
     const outboxed = entries.filter(([, fields]) => fields[0] === "order").map(([, fields]) => StrictOrder.parse(JSON.parse(fields[1]!)));

@@ -12,6 +12,7 @@ export function makeSales(run: string, products: number, stock: number): SaleSta
     quantity: stock,
     perUserLimit: 5,
     startedAt: Date.now(),
+    added: 0,
   }));
 }
 
@@ -27,7 +28,7 @@ export function makeOrder(sale: SaleStarted, acceptedAt = Date.now()): OrderMess
     quantity: 1,
     idempotencyKey: `k-${id}`,
     acceptedAt,
-    sale: { quantity: sale.quantity, perUserLimit: sale.perUserLimit, startedAt: sale.startedAt },
+    sale: { quantity: sale.quantity, perUserLimit: sale.perUserLimit, startedAt: sale.startedAt, added: sale.added },
   };
 }
 

@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Origin } from "../src/origin";
 import { MessageHeaders } from "../src/message";
-import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, sale, startOrigin, topicSize, uniqueTag } from "./helpers";
+import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, sale, startOrigin, steered, topicSize, uniqueTag } from "./helpers";
 
 const tag = uniqueTag();
 const topic = `test.origin.forward.${tag}`;
@@ -92,6 +92,19 @@ describe("a signed forward", () => {
     const res = await forward(url, body, { outboxId });
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ status: "produced", type: "sale", saleId: `${productId}-sale` });
+    await eventually(async () => (await redis.xlen(saleKeys(productId).outbox)) === 0, 2_000);
+    await eventually(() => reader.of(productId).length === 1);
+    expect(reader.of(productId)[0]).toMatchObject({ key: productId, value: body });
+  });
+
+  it("carries an operator's control the same way", async () => {
+    const productId = product("control");
+    const body = steered(productId, 2);
+    const outboxId = await outboxAdd(productId, body, Outbox.saleField);
+
+    const res = await forward(url, body, { outboxId });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ status: "produced", type: "sale_steered", saleId: `${productId}-sale`, version: 2, outboxId });
     await eventually(async () => (await redis.xlen(saleKeys(productId).outbox)) === 0, 2_000);
     await eventually(() => reader.of(productId).length === 1);
     expect(reader.of(productId)[0]).toMatchObject({ key: productId, value: body });
@@ -236,6 +249,24 @@ describe("a forward that is refused produces nothing", () => {
     expect(await topicSize(admin, topic)).toBe(before);
   });
 
+  it.each([
+    ["an update that changes nothing", { changes: {} }, "changes: an update changes at least one setting"],
+    ["a pause that changes a setting", { action: "pause" }, "changes: an update changes at least one setting"],
+    ["no operator's label", { by: "" }, "by must not be empty"],
+    ["a settings version of 0", { version: 0 }, "version"],
+    ["no sale terms", { sale: undefined }, "sale"],
+  ])("400 for an operator's control with %s, saying why; its outbox entry stays", async (_, patch, why) => {
+    const before = await topicSize(admin, topic);
+    const body = steered(productId, 1, patch);
+    const outboxId = await outboxAdd(productId, body, Outbox.saleField);
+    const res = await forward(url, body, { outboxId });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    expect((await res.json()) as { error: string }).toEqual({ error: expect.stringContaining(why) });
+    expect(await topicSize(admin, topic)).toBe(before);
+    expect(await redis.xrange(saleKeys(productId).outbox, outboxId, outboxId)).toHaveLength(1);
+  });
+
   it("400 for a body that is not JSON", async () => {
     const before = await topicSize(admin, topic);
     const res = await forward(url, "orderId=1&productId=x");
@@ -289,12 +320,12 @@ describe("operations", () => {
 
   it("GET /metrics counts what was produced and refused", async () => {
     // The copies above (10 + 1 + 2) are counted apart, never as produced.
-    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(211);
+    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(212);
     expect(await metric(url, "fluxgate_origin_forward_replays_total")).toBe(13);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="unauthorized"}')).toBe(7);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="too_large"}')).toBe(2);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="not_json"}')).toBe(1);
-    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="invalid_event"}')).toBe(2);
+    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="invalid_event"}')).toBe(2 + 5);
     expect(await metric(url, 'fluxgate_origin_produce_failures_total{source="forward"}')).toBe(0);
   });
 

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { OUTBOX_ID_HEADER, signedHeaders, type OrderMessage, type SaleStarted } from "@fluxgate/common";
+import { OUTBOX_ID_HEADER, signedHeaders, type OrderMessage, type SaleStarted, type SaleSteered } from "@fluxgate/common";
 import { kafkaBrokersFromEnv } from "@fluxgate/common/node";
 import { Kafka, logLevel, type Admin, type Consumer, type IHeaders } from "kafkajs";
 import { Redis } from "ioredis";
@@ -81,15 +81,32 @@ export function order(productId: string, n: number, extra: Partial<OrderMessage>
     quantity: 1,
     idempotencyKey: `key-${n}`,
     acceptedAt: Date.now(),
-    sale: { quantity: 10, perUserLimit: 1, startedAt: Date.now() },
+    sale: { quantity: 10, perUserLimit: 1, startedAt: Date.now(), added: 0 },
     ...extra,
   };
   return JSON.stringify(message);
 }
 
 export function sale(productId: string, quantity = 10): string {
-  const message: SaleStarted = { v: 1, type: "sale", saleId: `${productId}-sale`, productId, quantity, perUserLimit: 1, startedAt: Date.now() };
+  const message: SaleStarted = { v: 1, type: "sale", saleId: `${productId}-sale`, productId, quantity, perUserLimit: 1, startedAt: Date.now(), added: 0 };
   return JSON.stringify(message);
+}
+
+/** An operator's control of the product's sale (version `version`), as the edge writes it; `extra` may break it. */
+export function steered(productId: string, version: number, extra: Partial<Record<keyof SaleSteered, unknown>> = {}): string {
+  const message: SaleSteered = {
+    v: 1,
+    type: "sale_steered",
+    saleId: `${productId}-sale`,
+    productId,
+    version,
+    action: "update",
+    by: "ops-oncall",
+    at: Date.now(),
+    changes: { ratePerSecond: 50, addStock: 20 },
+    sale: { quantity: 10, perUserLimit: 1, startedAt: Date.now(), added: 20 },
+  };
+  return JSON.stringify({ ...message, ...extra });
 }
 
 export interface ForwardOptions {

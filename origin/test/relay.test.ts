@@ -9,7 +9,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MessageHeaders } from "../src/message";
 import type { Origin } from "../src/origin";
-import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, sale, startOrigin, uniqueTag } from "./helpers";
+import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, sale, startOrigin, steered, uniqueTag } from "./helpers";
 
 const tag = uniqueTag();
 const topic = `test.origin.relay.${tag}`;
@@ -133,6 +133,23 @@ describe("the outbox relay", () => {
     expect(recorded!.spanId).not.toBe("b7ad6b7169203331");
     expect(first!.headers[MessageHeaders.source]).toBe("relay");
     expect(second!.headers[MessageHeaders.traceparent]).toBeUndefined();
+  });
+
+  it("delivers an operator's control no forward confirmed, in stream order with the orders around it", async () => {
+    await start();
+    const c = product("control");
+    const stream = await outboxOf(c);
+    const [before, control, after] = [order(c, 1), steered(c, 2), order(c, 2)];
+    await redis.xadd(stream, "*", Outbox.orderField, before);
+    await redis.xadd(stream, "*", Outbox.saleField, control);
+    await redis.xadd(stream, "*", Outbox.orderField, after);
+
+    await eventually(() => reader.of(c).length === 3);
+    expect(reader.of(c).map((m) => m.value)).toEqual([before, control, after]);
+    expect(reader.of(c)[1]).toMatchObject({ key: c, headers: { [MessageHeaders.source]: "relay" } });
+    await eventually(async () => (await redis.xlen(stream)) === 0);
+    // The next test counts what its own origin relays: no other may take its entries.
+    for (const origin of origins.splice(0)) await origin.stop();
   });
 
   it("keeps relaying the good streams when one registered key is broken", async () => {

@@ -14,17 +14,21 @@ export interface AuditTargets {
 export interface AuditReport {
   productId: string;
   saleId: string | null;
-  redis: { initial: number; remaining: number; sold: number; acceptedOrders: number };
+  /** initial + added = sold + remaining: `added` is what operators added since the start (PATCH addStock). */
+  redis: { initial: number; added: number; remaining: number; sold: number; acceptedOrders: number };
   outbox: { pending: number };
   kafka: { messages: number; distinctOrders: number };
-  postgres: { orders: number; units: number; initialStock: number | null; stock: number | null };
-  /** Units persisted or taken at the edge beyond the initial stock. */
+  postgres: { orders: number; units: number; initialStock: number | null; addedStock: number | null; stock: number | null };
+  /** Units persisted or taken at the edge beyond the initial and added stock. */
   oversold: number;
   /** Orders accepted at the edge that PostgreSQL does not have. */
   lost: number;
   /** Rows in PostgreSQL that no accepted order explains, plus Idempotency-Keys persisted more than once. */
   duplicates: number;
-  /** PostgreSQL's stock equals initial − units sold at the edge. */
+  /**
+   * PostgreSQL learned every unit added at the edge (added_stock = Redis' added), and its stock
+   * equals initial + added − units sold at the edge.
+   */
   stockConsistent: boolean;
   /**
    * The real path's latency, edge → origin → Kafka → worker, from the timestamps PostgreSQL keeps:
@@ -135,8 +139,9 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
     if (targets.databaseSchema) await db.query(`set search_path to "${targets.databaseSchema.replaceAll('"', '""')}"`);
     const atEdge = parseSaleView(await redis.hmget(saleKeys(productId).sale, ...SALE_VIEW_FIELDS));
     if (!atEdge) throw new Error(`no sale for product ${productId} in redis`);
-    const { saleId, quantity: initial, remaining } = atEdge;
-    const sold = initial - remaining;
+    const { saleId, quantity: initial, added, remaining } = atEdge;
+    const stockAtEdge = initial + added;
+    const sold = stockAtEdge - remaining;
     const accepted = await acceptedAtEdge(redis, productId);
 
     // One pg client runs one query at a time: PostgreSQL's part goes in sequence, beside the others.
@@ -145,7 +150,10 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
         "select order_id, quantity, user_id, idempotency_key from orders where sale_id = $1",
         [saleId],
       );
-      const saleRow = await db.query<{ initial_stock: number; stock: number }>("select initial_stock, stock from sales where sale_id = $1", [saleId]);
+      const saleRow = await db.query<{ initial_stock: number; added_stock: number; stock: number }>(
+        "select initial_stock, added_stock, stock from sales where sale_id = $1",
+        [saleId],
+      );
       return { rows, saleRow, latencyMs: await realPathLatency(db, saleId) };
     })();
     const [pending, kafka, { rows, saleRow, latencyMs }] = await Promise.all([
@@ -167,14 +175,20 @@ export async function audit(targets: AuditTargets, productId: string): Promise<A
     return {
       productId,
       saleId,
-      redis: { initial, remaining, sold, acceptedOrders: accepted.size },
+      redis: { initial, added, remaining, sold, acceptedOrders: accepted.size },
       outbox: { pending },
       kafka,
-      postgres: { orders: rows.rowCount ?? 0, units, initialStock: sale ? Number(sale.initial_stock) : null, stock: sale ? Number(sale.stock) : null },
-      oversold: Math.max(0, units - initial, sold - initial, -remaining),
+      postgres: {
+        orders: rows.rowCount ?? 0,
+        units,
+        initialStock: sale ? Number(sale.initial_stock) : null,
+        addedStock: sale ? Number(sale.added_stock) : null,
+        stock: sale ? Number(sale.stock) : null,
+      },
+      oversold: Math.max(0, units - stockAtEdge, sold - stockAtEdge, -remaining),
       lost,
       duplicates: unexplained + repeatedKeys,
-      stockConsistent: sale !== undefined && Number(sale.stock) === initial - sold,
+      stockConsistent: sale !== undefined && Number(sale.added_stock) === added && Number(sale.stock) === stockAtEdge - sold,
       latencyMs,
     };
   } finally {

@@ -149,6 +149,6 @@ export async function drained(state: StackState, productId: string, timeoutMs = 
 export function expectClean(report: AuditReport, quantity: number): void {
   expect({ oversold: report.oversold, lost: report.lost, duplicates: report.duplicates }).toEqual({ oversold: 0, lost: 0, duplicates: 0 });
   expect(report.redis.sold).toBe(quantity);
-  expect(report.postgres.stock).toBe(report.redis.initial - report.redis.sold);
+  expect(report.postgres.stock).toBe(report.redis.initial + report.redis.added - report.redis.sold);
   expect(report.stockConsistent).toBe(true);
 }

@@ -3,7 +3,9 @@ import { inTransaction } from "./db";
 import { parseMessage, type DlqReason } from "./parse";
 import { deleteOrders } from "./sql/deleteOrders";
 import { insertOrders, type OrderRow } from "./sql/insertOrders";
+import { insertSaleEvents, type SaleControlRow } from "./sql/insertSaleEvents";
 import { insertSales, type SaleRow } from "./sql/insertSales";
+import { raiseAddedStock } from "./sql/raiseAddedStock";
 import { selectSales, type SaleStock } from "./sql/selectSales";
 import { takeStock, type StockTake } from "./sql/takeStock";
 
@@ -22,6 +24,10 @@ export interface DeadLetter {
 export interface BatchResult {
   /** Sales this batch created. */
   salesCreated: number;
+  /** Operators' controls this batch recorded in sale_events (not those already there). */
+  controlsRecorded: number;
+  /** Sales whose added stock this batch raised. */
+  stockRaised: number;
   /** Orders this batch inserted and kept (their stock taken), with the trace each was accepted in. */
   persisted: Array<{ orderId: string; productId: string; acceptedAt: Date; traceId: string | null }>;
   /** Orders already persisted, by an earlier delivery or earlier in this batch. */
@@ -46,43 +52,60 @@ interface Inserted {
 }
 
 /**
- * One batch, one transaction: create the sales of its sale events, and of its orders whose sale is
- * not known yet from the terms they carry (an order never waits for its sale), insert every order in one
- * statement, then take from each sale's stock what was actually inserted (optimistic, retried on a
- * version conflict). Nothing here produces or commits offsets: the caller does, after COMMIT.
+ * One batch, one transaction: create the sales of its sale events, and of its orders and controls
+ * whose sale is not known yet from the terms they carry (nothing ever waits for its sale), raise each
+ * sale's added stock to the highest level its messages carried, record the controls, insert every
+ * order in one statement, then take from each sale's stock what was actually inserted (optimistic,
+ * retried on a version conflict). Nothing here produces or commits offsets: the caller does, after COMMIT.
  */
 export async function processBatch(pool: pg.Pool, input: BatchInput): Promise<BatchResult> {
-  /** Sales from their own events, and from the terms orders carry (used only for a sale not known yet). */
+  /** Sales from their own events, and from the terms orders and controls carry (used only for a sale not known yet). */
   const sales = new Map<string, SaleRow>();
-  const fromOrders = new Map<string, SaleRow>();
+  const carried = new Map<string, SaleRow>();
+  /** The highest `added` each sale's messages carried. */
+  const added = new Map<string, number>();
   const orders = new Map<string, { row: OrderRow; index: number }>();
+  const controls = new Map<string, SaleControlRow>();
   const dead: DeadLetter[] = [];
   let duplicates = 0;
   input.messages.forEach((message, index) => {
     const parsed = parseMessage(message.value, input.partition, message.offset);
-    if (parsed.kind === "invalid") dead.push({ index, reason: parsed.reason, detail: parsed.detail });
-    else if (parsed.kind === "sale") sales.set(parsed.sale.saleId, parsed.sale);
-    else {
-      if (!fromOrders.has(parsed.sale.saleId)) fromOrders.set(parsed.sale.saleId, parsed.sale);
+    if (parsed.kind === "invalid") {
+      dead.push({ index, reason: parsed.reason, detail: parsed.detail });
+      return;
+    }
+    const { saleId } = parsed.sale;
+    added.set(saleId, Math.max(added.get(saleId) ?? 0, parsed.sale.added));
+    if (parsed.kind === "sale") sales.set(saleId, parsed.sale);
+    else if (!carried.has(saleId)) carried.set(saleId, parsed.sale);
+    if (parsed.kind === "control") controls.set(`${saleId} ${parsed.control.version}`, parsed.control);
+    else if (parsed.kind === "order") {
       if (orders.has(parsed.order.orderId)) duplicates++;
       else orders.set(parsed.order.orderId, { row: parsed.order, index });
     }
   });
-  if (sales.size === 0 && orders.size === 0) return { salesCreated: 0, persisted: [], duplicates, dead, stockConflicts: 0 };
+  if (sales.size === 0 && carried.size === 0)
+    return { salesCreated: 0, controlsRecorded: 0, stockRaised: 0, persisted: [], duplicates, dead, stockConflicts: 0 };
 
   return inTransaction(pool, async (db) => {
     const created = await insertSales(db, [...sales.values()]);
+    // An order or a control ahead of its sale event (the event still in the outbox, or behind in
+    // the partition) creates the sale from the terms it carries; the event, when it comes, changes nothing.
+    const others = [...carried.keys()];
+    const found = await selectSales(db, others);
+    const missing = others.filter((id) => !found.has(id)).map((id) => carried.get(id)!);
+    if (missing.length > 0) created.push(...(await insertSales(db, missing)));
+
+    // Before the stock is taken: an order for an added unit may come before the control that added it.
+    const raised = await raiseAddedStock(
+      db,
+      [...added].filter(([, level]) => level > 0).map(([saleId, level]) => ({ saleId, added: level })),
+    );
+    const controlsRecorded = await insertSaleEvents(db, [...controls.values()]);
 
     const rows = [...orders.values()].map((o) => o.row);
-    const saleIds = [...new Set(rows.map((r) => r.saleId))];
-    let known = await selectSales(db, saleIds);
-    // An order ahead of its sale event (the event still in the outbox, or behind in the partition)
-    // creates the sale from the terms it carries; the event, when it comes, changes nothing.
-    const missing = saleIds.filter((id) => !known.has(id)).map((id) => fromOrders.get(id)!);
-    if (missing.length > 0) {
-      created.push(...(await insertSales(db, missing)));
-      known = await selectSales(db, saleIds);
-    }
+    // `found` holds every order's sale, as read: read again only what this transaction changed.
+    let known = missing.length === 0 && raised.length === 0 ? found : await selectSales(db, [...new Set(rows.map((r) => r.saleId))]);
     const inserted = await insertOrders(db, rows);
     duplicates += rows.length - inserted.length;
 
@@ -131,7 +154,7 @@ export async function processBatch(pool: pg.Pool, input: BatchInput): Promise<Ba
         const { productId, acceptedAt, traceId } = orders.get(r.orderId)!.row;
         return { orderId: r.orderId, productId, acceptedAt, traceId };
       });
-    return { salesCreated: created.length, persisted, duplicates, dead, stockConflicts };
+    return { salesCreated: created.length, controlsRecorded, stockRaised: raised.length, persisted, duplicates, dead, stockConflicts };
   });
 }
 

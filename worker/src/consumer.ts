@@ -33,6 +33,8 @@ export const isPoison = (error: unknown) => typeof error === "object" && error !
 
 const rejected = (error: unknown, index: number): BatchResult => ({
   salesCreated: 0,
+  controlsRecorded: 0,
+  stockRaised: 0,
   persisted: [],
   duplicates: 0,
   dead: [{ index, reason: "rejected", detail: error instanceof Error ? error.message : String(error) }],
@@ -90,6 +92,8 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
       const right = await persist(partition, messages.slice(half), first + half);
       return {
         salesCreated: left.salesCreated + right.salesCreated,
+        controlsRecorded: left.controlsRecorded + right.controlsRecorded,
+        stockRaised: left.stockRaised + right.stockRaised,
         persisted: [...left.persisted, ...right.persisted],
         duplicates: left.duplicates + right.duplicates,
         dead: [...left.dead, ...right.dead],
@@ -145,6 +149,8 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
     metrics.rate.add(result.persisted.length);
     metrics.duplicates.inc(result.duplicates);
     metrics.sales.inc(result.salesCreated);
+    metrics.controls.inc(result.controlsRecorded);
+    metrics.stockRaised.inc(result.stockRaised);
     metrics.stockConflicts.inc(result.stockConflicts);
     for (const d of result.dead) metrics.dlq.inc({ reason: d.reason });
     for (const o of result.persisted) metrics.latency.observe(Math.max(0, committedAt - o.acceptedAt.getTime()) / 1000);
@@ -153,6 +159,7 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
         { partition: batch.partition, dead: result.dead.map((d) => ({ offset: batch.messages[d.index]!.offset, reason: d.reason })) },
         "sent to the dead-letter topic",
       );
+    if (result.controlsRecorded > 0) logger.info({ partition: batch.partition, controls: result.controlsRecorded }, "sale controls recorded");
     logger.debug(
       { partition: batch.partition, messages: batch.messages.length, persisted: result.persisted.length, duplicates: result.duplicates },
       "batch committed",

@@ -37,6 +37,16 @@ export function createMetrics() {
       registers: [registry],
     }),
     sales: new Counter({ name: "fluxgate_worker_sales_created_total", help: "Sales created from SaleStarted events", registers: [registry] }),
+    controls: new Counter({
+      name: "fluxgate_worker_sale_controls_total",
+      help: "Operators' controls (SaleSteered events) recorded in sale_events",
+      registers: [registry],
+    }),
+    stockRaised: new Counter({
+      name: "fluxgate_worker_stock_raised_total",
+      help: "Times a sale's stock was raised to the added level an event or order carried",
+      registers: [registry],
+    }),
     dlq: new Counter<"reason">({
       name: "fluxgate_worker_dlq_total",
       help: "Messages sent to the dead-letter topic, by reason",

@@ -42,16 +42,19 @@ describe("migrations", () => {
     const { rows } = await db.query("SELECT id, name FROM migrations ORDER BY id");
     expect(rows).toEqual(all.map((name, i) => ({ id: i + 1, name })));
     const tables = await db.query("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", [schema]);
-    expect(tables.rows.map((r) => r.table_name)).toEqual(["migrations", "orders", "sales"]);
+    expect(tables.rows.map((r) => r.table_name)).toEqual(["migrations", "orders", "sale_events", "sales"]);
   });
 
-  it("refuse a stock below zero, whoever writes it", async () => {
+  it("refuse a stock below zero or above the initial and added stock, whoever writes it", async () => {
     await db.query("INSERT INTO sales (sale_id, product_id, initial_stock, stock, per_user_limit, started_at) VALUES ('s1', 'p1', 3, 3, 1, now())");
     await expect(db.query("UPDATE sales SET stock = stock - 4 WHERE sale_id = 's1'")).rejects.toMatchObject({ code: "23514" });
     await expect(takeStock(db, [{ saleId: "s1", quantity: 4, version: 0 }])).rejects.toMatchObject({ code: "23514" });
     await expect(
       db.query("INSERT INTO sales (sale_id, product_id, initial_stock, stock, per_user_limit, started_at) VALUES ('s2', 'p1', 3, -1, 1, now())"),
     ).rejects.toMatchObject({ code: "23514" });
+    await expect(db.query("UPDATE sales SET stock = 4 WHERE sale_id = 's1'")).rejects.toMatchObject({ code: "23514" });
+    await expect(db.query("UPDATE sales SET stock = 5, added_stock = 1 WHERE sale_id = 's1'")).rejects.toMatchObject({ code: "23514" });
+    await expect(db.query("UPDATE sales SET added_stock = -1 WHERE sale_id = 's1'")).rejects.toMatchObject({ code: "23514" });
 
     // The optimistic update: a stale version changes nothing, the current one takes.
     expect(await takeStock(db, [{ saleId: "s1", quantity: 2, version: 7 }])).toEqual(new Set());

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import type { OrderMessage, SaleStarted } from "@fluxgate/common";
+import type { OrderMessage, SaleStarted, SaleSteered } from "@fluxgate/common";
 import { kafkaBrokersFromEnv, LOCAL_DATABASE_URL } from "@fluxgate/common/node";
 import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type Producer } from "kafkajs";
 import pg from "pg";
@@ -103,6 +103,7 @@ export function sale(overrides: Partial<SaleStarted> = {}): SaleStarted {
     quantity: 1000,
     perUserLimit: 5,
     startedAt: Date.now(),
+    added: 0,
     ...overrides,
   };
 }
@@ -120,13 +121,30 @@ export function order(of: Pick<SaleStarted, "saleId" | "productId"> & Partial<Sa
     quantity: 1,
     idempotencyKey: `idem-${id}`,
     acceptedAt: Date.now(),
-    sale: { quantity: of.quantity ?? 1000, perUserLimit: of.perUserLimit ?? 5, startedAt: of.startedAt ?? Date.now() },
+    sale: { quantity: of.quantity ?? 1000, perUserLimit: of.perUserLimit ?? 5, startedAt: of.startedAt ?? Date.now(), added: of.added ?? 0 },
     ...overrides,
   };
 }
 
+/** An operator's control of `of` as the edge writes it; `sale.added` is the level after it (`of.added` plus any addStock). */
+export function steered(of: SaleStarted, version: number, action: SaleSteered["action"], changes: SaleSteered["changes"] = {}, by = "ops-oncall"): SaleSteered {
+  const { quantity, perUserLimit, startedAt } = of;
+  return {
+    v: 1,
+    type: "sale_steered",
+    saleId: of.saleId,
+    productId: of.productId,
+    version,
+    action,
+    by,
+    at: Date.now(),
+    changes,
+    sale: { quantity, perUserLimit, startedAt, added: of.added + (changes.addStock ?? 0) },
+  };
+}
+
 /** A message as the origin produces it (keyed by product), or raw bytes for the broken ones. */
-export type Outgoing = SaleStarted | OrderMessage | { key: string; raw: string | null; headers?: IHeaders };
+export type Outgoing = SaleStarted | OrderMessage | SaleSteered | { key: string; raw: string | null; headers?: IHeaders };
 
 export async function produce(sandbox: Sandbox, events: Outgoing[], chunk = 2000) {
   for (let i = 0; i < events.length; i += chunk) {

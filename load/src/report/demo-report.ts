@@ -85,7 +85,7 @@ export function outcomeTable(run: DemoRun): [string[], (string | number)[][]] {
         a.oversold,
         a.lost,
         a.duplicates,
-        `${a.postgres.stock} (= ${a.redis.initial} − ${a.redis.sold})${a.stockConsistent ? "" : " MISMATCH"}`,
+        `${a.postgres.stock} (= ${a.redis.initial}${a.redis.added ? ` + ${a.redis.added} added` : ""} − ${a.redis.sold})${a.stockConsistent ? "" : " MISMATCH"}`,
       ],
     ],
   ];

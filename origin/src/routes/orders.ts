@@ -72,7 +72,12 @@ export function ordersRoute(deps: OrdersDeps): Hono {
 
     if (outboxId !== undefined) deps.acks.add(saleKeys(event.productId).outbox, outboxId);
 
-    const id = event.type === "order" ? { orderId: event.orderId } : { saleId: event.saleId };
+    const id =
+      event.type === "order"
+        ? { orderId: event.orderId }
+        : event.type === "sale_steered"
+          ? { saleId: event.saleId, version: event.version }
+          : { saleId: event.saleId };
     return { status: 202, body: { status: "produced", type: event.type, productId: event.productId, ...id, topic: deps.topic, outboxId } };
   };
 
