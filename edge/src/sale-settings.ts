@@ -1,3 +1,4 @@
+import { OperatorLabel } from "@fluxgate/common";
 import { z } from "zod";
 
 /**
@@ -13,8 +14,5 @@ export const SaleSettings = {
   ticketTtlSeconds: z.number().int().min(1).max(3600),
 };
 
-/** Who sent an operator's control, as the audit trail names them (`X-Operator`; "admin" when absent). */
-export const OperatorLabel = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,64}$/, "X-Operator: 1-64 visible ASCII characters")
-  .default("admin");
+/** Who sent an operator's control, as the audit trail (sale_events) names them: `X-Operator`, "admin" when absent. */
+export const OperatorHeader = OperatorLabel.default("admin");

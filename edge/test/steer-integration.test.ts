@@ -4,7 +4,7 @@
  * first, and every control applies once per Idempotency-Key and lands in the outbox as an event.
  */
 import { env } from "cloudflare:workers";
-import { saleKeys } from "@fluxgate/common";
+import { SaleEvent, saleKeys } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, initSale, order, signedIn, uniqueProduct } from "./helpers";
@@ -44,7 +44,10 @@ const admin = async (productId: string) =>
 /** The sale_steered events in the sale's outbox, as the relay would ship them. */
 async function outboxEvents(productId: string) {
   const entries = (await redis.xrange(saleKeys(productId).outbox, "-", "+")) as unknown as [string, string[]][];
-  return entries.map(([, fields]) => JSON.parse(fields[1]!) as { type: string; action?: string }).filter((e) => e.type === "sale_steered");
+  return entries.flatMap(([, fields]) => {
+    const event = SaleEvent.parse(JSON.parse(fields[1]!));
+    return event.type === "sale_steered" ? [event] : [];
+  });
 }
 
 describe("steering a live sale", () => {

@@ -171,7 +171,10 @@ end
 if endsAt > 0 and now >= endsAt then return reply('ended') end
 -- Paused by the operator: nothing moves (no place given, no unit sold, no claim expires), and a
 -- look at the line sees it as it stood. Every place and claim is kept for the resume.
-if pausedAt > 0 then return reply(key == '' and 'view' or 'paused') end
+if pausedAt > 0 then
+  if key == '' then return reply('view') end
+  return reply('paused')
+end
 
 -- The buyer's pre-queue entry: the same for every key of theirs, unknown to anyone without the salt.
 local entry
@@ -380,7 +383,7 @@ local order = ${orderMessageLua({
   quantity: "quantity",
   idempotencyKey: "key",
   acceptedAt: "now",
-  sale: { quantity: "f[16]", perUserLimit: "f[5]", startedAt: "f[17]" },
+  sale: { quantity: "f[16]", perUserLimit: "f[5]", startedAt: "f[17]", added: "(tonumber(f[27]) or 0)" },
   traceparent: "traceparent",
 })}
 local entry = redis.call('XADD', outbox, '*', 'order', order)

@@ -85,7 +85,7 @@ export async function readStats(
   const remaining = Math.max(0, sale.remaining);
   const flat = ((await redis.hgetall(k.stats)) ?? []) as unknown as string[];
   const billed = ((await redis.hgetall(BILL_KEY)) ?? []) as unknown as string[];
-  const control = await readControl(redis, productId);
+  const control = await readControl(redis, productId, sale.added);
   const bySecond = new Map<number, SecondStats>();
   let totalCalls: number | undefined;
   for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -118,7 +118,7 @@ export async function readStats(
     level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued, claimed: row.claimed ?? level.claimed };
     series.push({ ...row, ...level });
   }
-  const sold = quantity + control.added - remaining;
+  const sold = quantity + sale.added - remaining;
   return {
     productId,
     saleId,
@@ -145,22 +145,15 @@ export async function readStats(
   };
 }
 
-async function readControl(redis: Pick<Redis, "hmget" | "lrange">, productId: string): Promise<SaleControl> {
+async function readControl(redis: Pick<Redis, "hmget" | "lrange">, productId: string, added: number): Promise<SaleControl> {
   const k = saleKeys(productId);
-  const [pausedAt, version, added, burst, ticketTtlMs, endsAt] = ((await redis.hmget(
-    k.sale,
-    "pausedAt",
-    "settingsVersion",
-    "added",
-    "burst",
-    "ticketTtlMs",
-    "endsAt",
-  )) ?? []) as unknown as (string | null)[];
+  const [pausedAt, version, burst, ticketTtlMs, endsAt] = ((await redis.hmget(k.sale, "pausedAt", "settingsVersion", "burst", "ticketTtlMs", "endsAt")) ??
+    []) as unknown as (string | null)[];
   const events = ((await redis.lrange(k.events, 0, 19)) ?? []) as string[];
   return {
     status: Number(pausedAt ?? 0) > 0 ? "paused" : "running",
     version: Number(version ?? 0),
-    added: Number(added ?? 0),
+    added,
     burst: Number(burst ?? 0),
     endsAt: Number(endsAt ?? 0) > 0 ? new Date(Number(endsAt)).toISOString() : null,
     ticketTtlSeconds: Number(ticketTtlMs ?? 0) / 1000,

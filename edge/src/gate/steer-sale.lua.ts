@@ -1,4 +1,4 @@
-import type { SaleKeys } from "@fluxgate/common";
+import { saleSteeredLua, type SaleKeys } from "@fluxgate/common";
 
 /** The operator's page shows the sale's last controls; PostgreSQL's sale_events keeps them all. */
 export const STEER_EVENTS_KEPT = 50;
@@ -93,9 +93,16 @@ if changed or next(applied) ~= nil then
   redis.call('HSET', sale, 'rate', tostring(rate), 'burst', burst, 'tokens', tostring(tokens), 'refilledAt', refilledAt,
     'pausedAt', pausedAt, 'pausedMs', pausedMs, 'settingsVersion', version, 'added', added, 'remaining', remaining,
     'endsAt', endsAt, 'ticketTtlMs', ticketTtlMs)
-  event = cjson.encode({v = 1, type = 'sale_steered', saleId = saleId, productId = ARGV[6], version = version,
-    action = action, by = by, at = now, changes = applied,
-    sale = {quantity = tonumber(f[13]), perUserLimit = tonumber(f[14]), startedAt = tonumber(f[15]), added = added}})
+  event = ${saleSteeredLua({
+    saleId: "saleId",
+    productId: "ARGV[6]",
+    version: "version",
+    action: "action",
+    by: "by",
+    at: "now",
+    changes: "cjson.encode(applied)",
+    sale: { quantity: "f[13]", perUserLimit: "f[14]", startedAt: "f[15]", added: "added" },
+  })}
   entry = redis.call('XADD', outbox, '*', 'sale', event)
   redis.call('LPUSH', events, event)
   redis.call('LTRIM', events, 0, ${STEER_EVENTS_KEPT - 1})

@@ -9,7 +9,7 @@ import { adminOnly } from "../http/admin-auth";
 import { jsonBody } from "../http/json-body";
 import type { Isolate } from "../isolate";
 import { logEvent } from "../log";
-import { OperatorLabel, SaleSettings } from "../sale-settings";
+import { OperatorHeader, SaleSettings } from "../sale-settings";
 
 const SaleChanges = z
   .strictObject({
@@ -52,7 +52,7 @@ export function steer({ memory }: Isolate) {
     if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
     const key = IdempotencyKey.safeParse(c.req.header("idempotency-key"));
     if (!key.success) return c.json({ error: "Idempotency-Key header required: 1-128 visible characters (a control applies once per key)" }, 400);
-    const by = OperatorLabel.safeParse(c.req.header("x-operator") ?? undefined);
+    const by = OperatorHeader.safeParse(c.req.header("x-operator") ?? undefined);
     if (!by.success) return c.json({ error: by.error.issues[0]?.message ?? "bad X-Operator" }, 400);
     const body = JSON.stringify(changes);
     const requestHash = sha256Hex(`${action}\n${productId.data}\n${body}`);

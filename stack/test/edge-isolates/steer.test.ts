@@ -106,7 +106,8 @@ describe("an operator steering a sale on 4 isolates", () => {
     const burst = 2;
     await initSale(edge, { productId, quantity: 200, ratePerSecond: 4, burst });
     const deadline = Date.now() + 9_000;
-    const crowd = Promise.all(buyers.map((userId) => follow(productId, userId, deadline, 200)));
+    const pollMs = 100;
+    const crowd = Promise.all(buyers.map((userId) => follow(productId, userId, deadline, pollMs)));
     await sleep(3_000);
     const faster = Math.floor(Date.now() / 1000);
     expect((await steer(productId, "", { ratePerSecond: 15 })).status).toBe(200);
@@ -117,7 +118,10 @@ describe("an operator steering a sale on 4 isolates", () => {
 
     const perSecond = (await series(productId)).filter((s) => s.accepted > 0);
     const rateAt = (t: number) => (t < faster ? 4 : t === faster ? 15 : t < slower ? 15 : t === slower ? 15 : 2);
-    for (const s of perSecond) expect(s.accepted, `second ${s.t}`).toBeLessThanOrEqual(rateAt(s.t) + burst);
+    // Admissions never pass the rate plus the burst; a buyer admitted late in a second buys at its
+    // next poll (two at most, one of them answered "keep waiting" from an isolate's projection), in the next second.
+    const spill = (t: number) => Math.ceil((rateAt(t) * 2 * pollMs) / 1000);
+    for (const s of perSecond) expect(s.accepted, `second ${s.t}`).toBeLessThanOrEqual(rateAt(s.t) + burst + spill(s.t));
     const mean = (from: number, to: number) => perSecond.filter((s) => s.t > from && s.t < to).reduce((n, s) => n + s.accepted, 0) / Math.max(1, to - from - 1);
     const [before, during, after] = [mean(faster - 3, faster), mean(faster, slower), mean(slower, Math.floor(deadline / 1000))];
     expect(during).toBeGreaterThan(before * 2);
