@@ -2,7 +2,7 @@ export { describeIssues } from "./issues";
 export { healthStatusCode, probeAll, type DependencyState, type HealthReport, type Probe } from "./health";
 export { IdempotencyKey, OrderMessage, ProductId, SaleEvent, SaleStarted, SaleTerms, UserId } from "./order";
 export { CHALLENGE_SOLUTION_HEADER, leadingZeroBits, POW_HOW, powInput, solves } from "./pow";
-export { forgetSales, Outbox, outboxEventsKey, OUTBOXES_KEY, saleKeys, type KeyRemover, type SaleKeys } from "./redis-keys";
+export { CATALOG_KEYS, forgetSales, Outbox, outboxEventsKey, OUTBOXES_KEY, saleKeys, type KeyRemover, type SaleKeys } from "./redis-keys";
 export { hmacKey, OUTBOX_ID_HEADER, SignatureHeaders, signedHeaders, signRequest, verifyRequest, type SignedRequest } from "./signature";
 export { ConsumerGroups, Topics } from "./topics";
 export {

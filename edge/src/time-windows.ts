@@ -15,6 +15,14 @@ export const SOLD_OUT_MEMORY_MS = 3_000;
  * started meanwhile is found within it.
  */
 export const NEGATIVE_MEMORY_MS = 1_000;
+/**
+ * The flood window of product ids an isolate knows nothing of (product-catalog.ts): once a lookup
+ * of such an id finds no sale, for this long such ids are answered from the isolate's copy of the
+ * catalog, read again at most once per window. A flood of made-up ids so costs one command per
+ * isolate per window, whatever its rate; during it, a sale started on another isolate is missed for
+ * at most about this long. With no flood every such id is looked up, so nobody gets a false 404.
+ */
+export const UNKNOWN_PRODUCT_WINDOW_MS = 1_000;
 /** How long GET /sales/:productId answers from the view it read (a product page polled by a crowd). */
 export const PUBLIC_VIEW_MS = 1_000;
 /** How fresh the view must be to put a newcomer on standby without asking Redis. */

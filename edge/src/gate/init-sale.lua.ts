@@ -1,4 +1,4 @@
-import { saleStartedLua, type SaleKeys } from "@fluxgate/common";
+import { CATALOG_KEYS, saleStartedLua, type SaleKeys } from "@fluxgate/common";
 
 /** The KEYS of init-sale, in the script's order. */
 export const initSaleKeys = (k: SaleKeys) => [
@@ -15,13 +15,16 @@ export const initSaleKeys = (k: SaleKeys) => [
   k.places,
   k.draw,
   k.lottery,
+  CATALOG_KEYS.products,
+  CATALOG_KEYS.version,
 ];
 
 /**
  * Starts (or restarts) a sale: a fresh saleId, full stock, a full bucket, an empty queue, no
  * claims, empty key filters, and a "sale" event in the outbox so the worker creates the sale's
  * stock row before any of its orders. The outbox itself is kept: entries of an earlier run may
- * still be on their way to Kafka.
+ * still be on their way to Kafka. The product joins the catalog in the same call (no command of
+ * its own); the catalog's keys are outside the sale's slot, as the relay's registry is.
  *
  * KEYS[1] sale          HASH
  * KEYS[2] idem          HASH
@@ -36,6 +39,8 @@ export const initSaleKeys = (k: SaleKeys) => [
  * KEYS[11] places       HASH
  * KEYS[12] draw         STRING
  * KEYS[13] lottery      HASH
+ * KEYS[14] catalog      SET     every product with a sale (common/redis-keys.ts CATALOG_KEYS)
+ * KEYS[15] catalogVersion STRING  changes when a product joins the catalog
  * ARGV[1] saleId
  * ARGV[2] quantity
  * ARGV[3] ratePerSecond  may be fractional (one admission every few seconds)
@@ -73,5 +78,7 @@ if prequeueOpensAt > 0 then
 end
 local event = ${saleStartedLua({ saleId: "ARGV[1]", productId: "ARGV[8]", quantity: "ARGV[2]", perUserLimit: "ARGV[5]", startedAt: "now" })}
 local entry = redis.call('XADD', KEYS[6], '*', 'sale', event)
+-- A new product changes the catalog's version (to this run's saleId, unique), so isolates fetch it again.
+if redis.call('SADD', KEYS[14], ARGV[8]) == 1 then redis.call('SET', KEYS[15], ARGV[1]) end
 return {now, event, entry}
 `;

@@ -1,4 +1,5 @@
 import { LuaScript } from "@fluxgate/common";
+import { catalogLua } from "./catalog.lua";
 import { closeSaleLua } from "./close-sale.lua";
 import { drawCommitLua, drawWriteLua } from "./draw.lua";
 import { gateLua } from "./gate.lua";
@@ -9,6 +10,7 @@ export const scripts = {
   gate: new LuaScript("gate", gateLua),
   initSale: new LuaScript("init-sale", initSaleLua),
   closeSale: new LuaScript("close-sale", closeSaleLua),
+  catalog: new LuaScript("catalog", catalogLua),
   drawWrite: new LuaScript("draw-write", drawWriteLua),
   drawCommit: new LuaScript("draw-commit", drawCommitLua),
 };

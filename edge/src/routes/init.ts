@@ -42,7 +42,7 @@ const InitRequest = z
   })
   .transform((r) => ({ ...r, burst: r.burst ?? Math.max(1, Math.floor(r.ratePerSecond)) }));
 
-export const init = ({ memory }: Isolate) =>
+export const init = ({ memory, catalog }: Isolate) =>
   new Hono<EdgeEnv>()
     .post("/", adminOnly, async (c) => {
       const req = await jsonBody(c, InitRequest);
@@ -83,6 +83,7 @@ export const init = ({ memory }: Isolate) =>
       // The origin's relay finds every sale's outbox through the registry, woken by the event.
       await announceOutbox(redis, req.productId, "opened");
       memory.forget(req.productId);
+      catalog.learn(req.productId);
       memory.learnPowRequirement(req.productId, saleId, req.powDifficulty);
       return c.json({
         productId: req.productId,

@@ -9,32 +9,41 @@ import { viewLine } from "../gate/gate";
 import { drawIfLead } from "../lottery/draw";
 import { publishedDraw } from "../lottery/published";
 import type { Isolate } from "../isolate";
-import type { SaleMemory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
 
 /**
  * The sale the path names, as Redis had it within the last PUBLIC_VIEW_MS (one HMGET per product
- * per isolate per window, however many ask: a product page polled by a crowd, or made-up ids), or
- * the 400/404 to answer.
+ * per isolate per window, however many ask: a product page polled by a crowd), or the 400/404 to
+ * answer. A product the catalog has never heard of is answered 404 from it (made-up ids).
  */
-async function saleOfPath(c: Context<EdgeEnv>, memory: SaleMemory): Promise<Response | { productId: { data: string }; redis: Redis; view: SaleView }> {
+async function saleOfPath(
+  c: Context<EdgeEnv>,
+  { memory, catalog }: Isolate,
+): Promise<Response | { productId: { data: string }; redis: Redis; view: SaleView }> {
   const productId = ProductId.safeParse(c.req.param("productId"));
   if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
   const redis = c.var.redis;
   let view = memory.publicView(productId.data);
+  if (view === undefined && !(await catalog.mayHaveSale(redis, productId.data))) view = null;
   if (view === undefined) {
-    view = (await readSaleView(redis, productId.data)) ?? null;
+    view =
+      (await catalog.lookUp(
+        productId.data,
+        () => readSaleView(redis, productId.data),
+        (v) => v !== undefined,
+      )) ?? null;
     memory.rememberPublicView(productId.data, view ?? undefined);
   }
   if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
   return { productId, redis, view };
 }
 
-export function sales({ memory }: Isolate) {
+export function sales(isolate: Isolate) {
+  const { memory } = isolate;
   return (
     new Hono<EdgeEnv>()
       .get("/:productId", async (c) => {
-        const found = await saleOfPath(c, memory);
+        const found = await saleOfPath(c, isolate);
         if (found instanceof Response) return found;
         const { productId, view } = found;
         // The sale page teaches this isolate the sale's proof-of-work setting, so the attempts that
@@ -74,7 +83,7 @@ export function sales({ memory }: Isolate) {
        * of their places and how to recompute them (common/src/lottery.ts).
        */
       .get("/:productId/prequeue", async (c) => {
-        const found = await saleOfPath(c, memory);
+        const found = await saleOfPath(c, isolate);
         if (found instanceof Response) return found;
         const { productId, redis, view } = found;
         const { prequeue } = view;
