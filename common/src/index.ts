@@ -1,5 +1,5 @@
 export { describeIssues } from "./issues";
-export { healthStatusCode, probeAll, type DependencyState, type HealthReport, type Probe } from "./health";
+export { DependencyHealth, HEALTH_CACHE_MS, healthStatusCode, probeAll, type DependencyState, type HealthReport, type Probe } from "./health";
 export { IdempotencyKey, OrderMessage, ProductId, SaleEvent, SaleStarted, SaleTerms, UserId } from "./order";
 export { CHALLENGE_SOLUTION_HEADER, leadingZeroBits, POW_HOW, powInput, solves } from "./pow";
 export { CATALOG_KEYS, forgetSales, Outbox, outboxEventsKey, OUTBOXES_KEY, saleKeys, type KeyRemover, type SaleKeys } from "./redis-keys";

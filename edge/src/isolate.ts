@@ -1,7 +1,7 @@
+import { DependencyHealth } from "@fluxgate/common";
 import type { MiddlewareHandler } from "hono";
 import { CheckedSolutions } from "./challenge/checked-solutions";
 import { ConfigReader } from "./config";
-import { DependencyHealth } from "./dependency-health";
 import type { EdgeEnv } from "./env";
 import { JwksCache } from "./identity/jwks";
 import { VerifiedTokens } from "./identity/verified-tokens";

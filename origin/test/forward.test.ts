@@ -8,7 +8,21 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Origin } from "../src/origin";
 import { MessageHeaders } from "../src/message";
-import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, sale, startOrigin, topicSize, uniqueTag } from "./helpers";
+import {
+  collectTopic,
+  createTopic,
+  eventually,
+  forward,
+  kafka,
+  metric,
+  newRedis,
+  order,
+  sale,
+  signedHealth,
+  startOrigin,
+  topicSize,
+  uniqueTag,
+} from "./helpers";
 
 const tag = uniqueTag();
 const topic = `test.origin.forward.${tag}`;
@@ -271,10 +285,15 @@ describe("a forward that is refused produces nothing", () => {
 });
 
 describe("operations", () => {
-  it("GET /health reports kafka and redis", async () => {
-    const res = await fetch(new URL("/health", url));
+  it("GET /health reports kafka and redis to a signed request, up or down to anyone else", async () => {
+    const res = await signedHealth(url);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ service: "origin", status: "ok", dependencies: { kafka: { ok: true }, redis: { ok: true } } });
+    const strangers = [fetch(new URL("/health", url)), signedHealth(url, "not-the-origin-signing-secret")];
+    for (const answer of await Promise.all(strangers)) {
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({ status: "ok" });
+    }
   });
 
   it("serves /metrics on its own port only: the public port answers 404", async () => {
@@ -316,7 +335,7 @@ describe("operations", () => {
       // A failure is not remembered as the answer: the edge's retry tries Kafka again.
       expect((await forward(cutUrl, body, { outboxId })).status).toBe(503);
       expect(await metric(cutUrl, 'fluxgate_origin_produce_failures_total{source="forward"}')).toBe(2);
-      const health = await fetch(new URL("/health", cutUrl));
+      const health = await signedHealth(cutUrl);
       expect(health.status).toBe(503);
       expect(await health.json()).toMatchObject({ status: "degraded", dependencies: { kafka: { ok: false }, redis: { ok: true } } });
     } finally {
