@@ -8,7 +8,13 @@ export { ConsumerGroups, Topics } from "./topics";
 export {
   BILL_COMPONENTS,
   BILL_KEY,
+  BILL_WINDOW_MINUTES,
   billField,
+  billTotalField,
+  ORIGIN_COMPONENTS,
+  readBookedBill,
+  type BookedBill,
+  type OriginComponent,
   componentOfClient,
   RedisClients,
   upstashCostUsd,
