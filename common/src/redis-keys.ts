@@ -64,10 +64,11 @@ export const Outbox = {
   endedField: "ended",
 } as const;
 
-/** The two commands forgetting a sale takes; ioredis and @upstash/redis both fit. */
+/** The commands forgetting a sale takes; ioredis and @upstash/redis both fit. */
 export interface KeyRemover {
   srem(key: string, ...members: string[]): Promise<unknown>;
   unlink(...keys: string[]): Promise<unknown>;
+  set(key: string, value: string): Promise<unknown>;
 }
 
 /**
@@ -80,9 +81,10 @@ export async function forgetSales(redis: KeyRemover, productIds: Iterable<string
   const keys = ids.map(saleKeys);
   if (keys.length === 0) return;
   await redis.srem(OUTBOXES_KEY, ...keys.map((k) => k.outbox));
-  // Dropping the version tells every isolate's copy that the catalog changed (a new sale sets a fresh one).
+  // A version never used before tells every isolate's copy that the catalog changed (dropping the
+  // key would not: an isolate that read the catalog while it had no version would take it for the same).
   await redis.srem(CATALOG_KEYS.products, ...ids);
-  await redis.unlink(CATALOG_KEYS.version);
+  await redis.set(CATALOG_KEYS.version, `forgotten-${crypto.randomUUID()}`);
   // UNLINK: a sale of 100,000 entries is megabytes; redis frees it in the background instead of stalling every client.
   await redis.unlink(...keys.flatMap((k) => Object.values(k)));
 }

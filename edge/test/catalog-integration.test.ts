@@ -1,6 +1,9 @@
 import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { CATALOG_KEYS, forgetSales } from "@fluxgate/common";
+import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
+import { scripts } from "../src/gate/scripts";
 import { createEdge } from "../src/index";
 import { Isolate } from "../src/isolate";
 import { signTicket, TICKET_HEADER } from "../src/tickets";
@@ -91,5 +94,27 @@ describe("a flood of made-up product ids", { timeout: 120_000 }, () => {
       // Its own lookup (the view's HMGET, the order's gate call): nothing more for being new here.
       expect(commands, name).toBe(1);
     }
+  });
+
+  it("the catalog's version changes whenever a product joins or leaves, never back to one an isolate may hold", async () => {
+    const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
+    const read = async (known = "") =>
+      scripts.catalog.run<[string, number?, string[]?]>(redis, [CATALOG_KEYS.products, CATALOG_KEYS.version], [known, 1_000_000]);
+    const [a, b] = [uniqueProduct("joins"), uniqueProduct("leaves")];
+    const seen = new Set<string>();
+    const step = async (change: () => Promise<unknown>, member: string, present: boolean) => {
+      const [before] = await read();
+      seen.add(before);
+      await change();
+      const [version, , members] = await read(before);
+      // A copy of `before` is told it changed, and gets the members now.
+      expect(seen.has(version)).toBe(false);
+      expect(members?.includes(member)).toBe(present);
+    };
+    await step(() => initSale({ productId: a, quantity: 1 }), a, true);
+    await step(() => initSale({ productId: b, quantity: 1 }), b, true);
+    await step(() => forgetSales(redis, [b]), b, false);
+    // Two forgets in a row: the second is a change too.
+    await step(() => forgetSales(redis, [a]), a, false);
   });
 });

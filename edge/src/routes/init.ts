@@ -56,10 +56,10 @@ export const init = ({ memory, catalog }: Isolate) =>
       const prequeueOpensAt = req.prequeueOpensAt ? Math.max(1, Date.parse(req.prequeueOpensAt)) : 0;
       const seed = newLotterySeed();
       const commitment = prequeueOpensAt ? lotteryCommitment(seed) : "";
-      // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL. And register
-      // the sale's outbox for the relay before the sale goes live: if this request is cut while it
-      // waits for the origin, what the forwards miss is still relayed.
-      await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
+      // Load the gate (and the catalog's read) now so every purchase is a single EVALSHA, never
+      // EVALSHA + EVAL. And register the sale's outbox for the relay before the sale goes live: if
+      // this request is cut while it waits for the origin, what the forwards miss is still relayed.
+      await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.scriptLoad(scripts.catalog.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
       const [createdAt, event, outboxId] = await scripts.initSale.run<[number, string, string]>(redis, initSaleKeys(k), [
         saleId,
         req.quantity,
