@@ -2,7 +2,7 @@ import { CATALOG_KEYS, type ScriptEvaluator } from "@fluxgate/common";
 import { LRUCache } from "lru-cache";
 import { scripts } from "./gate/scripts";
 import { logEvent } from "./log";
-import { UNKNOWN_PRODUCT_WINDOW_MS } from "./time-windows";
+import { CATALOG_COPY_MS, UNKNOWN_PRODUCT_FLOOD_MS } from "./time-windows";
 import { UPSTASH_TIMEOUT_MS } from "./upstash-health";
 
 /**
@@ -35,12 +35,13 @@ interface Copy {
  * With no flood, a product it does not know is looked up by the route itself, as before: one such
  * lookup at a time (another product's waits for it, a crowd for the same product goes along), so
  * nobody gets a false 404 and a sale's first buyers cost nothing extra. A lookup that finds no
- * sale starts a flood window (UNKNOWN_PRODUCT_WINDOW_MS): until a window passes with no such
- * miss, ids it does not know are answered from the copy, refreshed at most once per window (one
- * call, a version check when nothing changed). So a flood of made-up ids costs one lookup and one
- * refresh when it starts, then one refresh per isolate per window, whatever its rate. The
- * trade-off: during a flood, a sale started on another isolate after the copy was read is answered
- * 404 here until the next refresh (at most one window); the isolate that started it knows it at once.
+ * sale starts a flood: until UNKNOWN_PRODUCT_FLOOD_MS pass with no such miss, ids it does not know
+ * are answered from the copy, read again when it is CATALOG_COPY_MS old (one call, a version check
+ * when nothing changed). So a flood of made-up ids costs one lookup and one read when it starts,
+ * then at most one read per isolate per second, whatever its rate. The trade-off: during a flood
+ * (and for UNKNOWN_PRODUCT_FLOOD_MS after it), a sale started on another isolate after the copy was
+ * read is answered 404 here until the next read (at most CATALOG_COPY_MS); the isolate that
+ * started it knows it at once.
  *
  * The clock and the wait are passed in, so a test can hold time still and count the calls.
  */
@@ -68,7 +69,7 @@ export class ProductCatalog {
     for (let waited = 0; ; waited += WAIT_STEP_MS) {
       if (this.knows(productId)) return true;
       const t = this.now();
-      if (t - this.missedAt < UNKNOWN_PRODUCT_WINDOW_MS) break;
+      if (t - this.missedAt < UNKNOWN_PRODUCT_FLOOD_MS) break;
       const lookup = this.lookup && t - this.lookup.since < UPSTASH_TIMEOUT_MS ? this.lookup : undefined;
       if (!lookup) {
         this.lookup = { productId, since: t };
@@ -112,11 +113,11 @@ export class ProductCatalog {
     return this.copy?.ids?.has(productId) === true || this.found.has(productId);
   }
 
-  /** During a flood: the copy answers, read again if it is a window old (or another request's refresh landed first). */
+  /** During a flood: the copy answers, read again if it is CATALOG_COPY_MS old (or another request's read lands first). */
   private async fromCopy(redis: ScriptEvaluator, productId: string): Promise<boolean> {
     const t = this.now();
     if (this.copy && !this.copy.ids && t - this.copy.readAt < TOO_LARGE_RECHECK_MS) return true;
-    if (!this.refreshing(t) && (!this.copy || t - this.copy.readAt >= UNKNOWN_PRODUCT_WINDOW_MS)) await this.refresh(redis);
+    if (!this.refreshing(t) && (!this.copy || t - this.copy.readAt >= CATALOG_COPY_MS)) await this.refresh(redis);
     else for (let waited = 0; this.refreshing(this.now()) && waited < UPSTASH_TIMEOUT_MS; waited += WAIT_STEP_MS) await this.wait(WAIT_STEP_MS);
     // No copy (the read failed) or one too large to keep: the route looks the id up itself.
     const ids = this.copy?.ids;

@@ -7,7 +7,7 @@ import { scripts } from "../src/gate/scripts";
 import { createEdge } from "../src/index";
 import { Isolate } from "../src/isolate";
 import { signTicket, TICKET_HEADER } from "../src/tickets";
-import { UNKNOWN_PRODUCT_WINDOW_MS } from "../src/time-windows";
+import { CATALOG_COPY_MS, UNKNOWN_PRODUCT_FLOOD_MS } from "../src/time-windows";
 import { countRedisCommands, initSale, signedIn, uniqueProduct } from "./helpers";
 
 /** One isolate of the edge with a clock the test holds, called the way the runtime calls it. */
@@ -71,9 +71,9 @@ describe("a flood of made-up product ids", { timeout: 120_000 }, () => {
     const productId = uniqueProduct("launched");
     await initSale({ productId, quantity: 5 });
     expect(await route.view(productId)).toBe(404);
-    clock.t += UNKNOWN_PRODUCT_WINDOW_MS / 2;
+    clock.t += CATALOG_COPY_MS / 2;
     expect(await route.order(`made-up-${crypto.randomUUID()}`)).toBe(404);
-    clock.t += UNKNOWN_PRODUCT_WINDOW_MS / 2;
+    clock.t += CATALOG_COPY_MS / 2;
     const found = await countRedisCommands(async () => [await route.view(productId), await route.view(productId)]);
     expect(found.result).toEqual([200, 200]);
     // The catalog's read, then the sale's view (read once for the window).
@@ -83,9 +83,9 @@ describe("a flood of made-up product ids", { timeout: 120_000 }, () => {
   it("with no flood, a sale started on another isolate is found at once by each route", async () => {
     const { clock, fetch } = isolateWithClock();
     const route = await routes(fetch);
-    // One made-up id a while ago: no flood now.
+    // One made-up id a while ago (longer than a flood lasts): no flood now.
     expect(await route.view(uniqueProduct("nothing"))).toBe(404);
-    clock.t += UNKNOWN_PRODUCT_WINDOW_MS;
+    clock.t += UNKNOWN_PRODUCT_FLOOD_MS;
     for (const [name, ask] of Object.entries({ view: route.view, order: route.order })) {
       const productId = uniqueProduct(`later-${name}`);
       await initSale({ productId, quantity: 5 });

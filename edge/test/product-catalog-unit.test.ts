@@ -2,7 +2,7 @@ import type { ScriptEvaluator } from "@fluxgate/common";
 import { describe, expect, it } from "vitest";
 import { scripts } from "../src/gate/scripts";
 import { MAX_CATALOG_PRODUCTS, ProductCatalog } from "../src/product-catalog";
-import { UNKNOWN_PRODUCT_WINDOW_MS } from "../src/time-windows";
+import { CATALOG_COPY_MS, UNKNOWN_PRODUCT_FLOOD_MS } from "../src/time-windows";
 
 /**
  * Redis as the catalog and a route see it: the catalog's set and version (what catalog.lua.ts
@@ -79,7 +79,7 @@ describe("ProductCatalog: what an isolate spends on product ids it knows nothing
     // 10,000 ids over 5 windows, 200 every tenth of a window.
     for (let step = 0; step < 50; step++) {
       for (let i = 0; i < 200; i++) expect(await ask(catalog, redis, randomId())).toBe(false);
-      t.tick(UNKNOWN_PRODUCT_WINDOW_MS / 10);
+      t.tick(CATALOG_COPY_MS / 10);
     }
     expect(redis.state).toMatchObject({ lookups: 1, refreshes: 5 });
     // A sale it read is never refused, flood or not.
@@ -127,14 +127,14 @@ describe("ProductCatalog: what an isolate spends on product ids it knows nothing
     expect(redis.state).toMatchObject({ lookups: 21, refreshes: 0 });
   });
 
-  it("during a flood a sale started on another isolate is missed until the next refresh (one window), then found", async () => {
+  it("during a flood a sale started on another isolate is missed until the copy is read again (CATALOG_COPY_MS), then found", async () => {
     const t = clock();
     const redis = fakeRedis();
     const catalog = new ProductCatalog(t.now);
     expect(await ask(catalog, redis, randomId())).toBe(false);
     expect(await ask(catalog, redis, randomId())).toBe(false);
     redis.startSale("launched");
-    t.tick(UNKNOWN_PRODUCT_WINDOW_MS - 1);
+    t.tick(CATALOG_COPY_MS - 1);
     expect(await ask(catalog, redis, "launched")).toBe(false);
     t.tick(1);
     expect(await ask(catalog, redis, "launched")).toBe(true);
@@ -153,15 +153,21 @@ describe("ProductCatalog: what an isolate spends on product ids it knows nothing
     expect(redis.commands()).toBe(spent);
   });
 
-  it("once a window passes with no miss, ids are looked up again: a slow trickle of made-up ids costs one lookup each, no refresh", async () => {
+  it("a flood arriving in clumps starts once; once it has been quiet long enough, ids are looked up again", async () => {
     const t = clock();
     const redis = fakeRedis();
     const catalog = new ProductCatalog(t.now);
-    for (let i = 0; i < 5; i++) {
-      expect(await ask(catalog, redis, randomId())).toBe(false);
-      t.tick(UNKNOWN_PRODUCT_WINDOW_MS);
+    // Clumps of 100 made-up ids every 3 s: one read of the copy per clump, one lookup in all.
+    for (let clump = 0; clump < 5; clump++) {
+      for (let i = 0; i < 100; i++) expect(await ask(catalog, redis, randomId())).toBe(false);
+      t.tick(3 * CATALOG_COPY_MS);
     }
-    expect(redis.state).toMatchObject({ lookups: 5, refreshes: 0 });
+    expect(redis.state).toMatchObject({ lookups: 1, refreshes: 5 });
+    // Quiet for a flood's length: the next unknown id is looked up itself, as with no flood.
+    t.tick(UNKNOWN_PRODUCT_FLOOD_MS);
+    redis.startSale("after");
+    expect(await ask(catalog, redis, "after")).toBe(true);
+    expect(redis.state).toMatchObject({ lookups: 2, refreshes: 5 });
   });
 
   it("a lookup cut off (its request gone) holds the others back no longer than a Redis call may take", async () => {
@@ -191,9 +197,9 @@ describe("ProductCatalog: what an isolate spends on product ids it knows nothing
     const redis = fakeRedis();
     for (let i = 0; i < 100; i++) redis.startSale(`p${i}`);
     const catalog = new ProductCatalog(t.now);
-    // A million made-up ids over ten windows.
+    // A million made-up ids over ten seconds.
     for (let i = 0; i < 1_000_000; i++) {
-      if (i > 0 && i % 10_000 === 0) t.tick(UNKNOWN_PRODUCT_WINDOW_MS / 10);
+      if (i > 0 && i % 10_000 === 0) t.tick(CATALOG_COPY_MS / 10);
       await ask(catalog, redis, `made-up-${i}`);
     }
     expect(catalog.sizes()).toEqual({ copy: 100, found: 0 });
