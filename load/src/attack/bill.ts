@@ -1,8 +1,7 @@
 import { BillMeter, type Bill } from "../bench/bill";
-import type { MonitorCapture } from "../bench/monitor";
 import { ATTACK_TARGET_PER_REQUEST } from "./fixtures";
 import { flood, type FloodOptions, type FloodResult } from "./flood";
-import { CATALOG_READS, ownsCatalogRead, type AttackRoute } from "./routes";
+import type { AttackRoute } from "./routes";
 
 export interface RouteBill extends FloodResult {
   /** Billed commands the whole system sent while this route was flooded (MONITOR, by connection name). */
@@ -32,13 +31,4 @@ export async function billRoutes(
     bills.push({ ...result, commands: bill.total, perRequest, byCommand: bill.byCommand, pass: perRequest <= ATTACK_TARGET_PER_REQUEST });
   }
   return bills;
-}
-
-/**
- * The commands of a capture spent on each route, told apart by what they name (AttackRoute.owns),
- * for routes flooded beside other traffic; the catalog's reads apart (they serve every made-up id).
- */
-export async function attributeCommands(capture: MonitorCapture, routes: AttackRoute[]): Promise<Record<string, number>> {
-  const counts = await capture.tally((c) => (ownsCatalogRead(c) ? CATALOG_READS : routes.find((r) => r.owns(c))?.key));
-  return Object.fromEntries([...routes.map((r) => [r.key, counts[r.key] ?? 0]), [CATALOG_READS, counts[CATALOG_READS] ?? 0]]);
 }
