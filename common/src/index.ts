@@ -1,5 +1,5 @@
 export { describeIssues } from "./issues";
-export { healthStatusCode, probeAll, type DependencyState, type HealthReport, type Probe } from "./health";
+export { DependencyHealth, HEALTH_CACHE_MS, healthStatusCode, probeAll, type DependencyState, type HealthReport, type Probe } from "./health";
 export {
   IdempotencyKey,
   OperatorLabel,
@@ -13,13 +13,19 @@ export {
   UserId,
 } from "./order";
 export { CHALLENGE_SOLUTION_HEADER, leadingZeroBits, POW_HOW, powInput, solves } from "./pow";
-export { forgetSales, Outbox, outboxEventsKey, OUTBOXES_KEY, saleKeys, type KeyRemover, type SaleKeys } from "./redis-keys";
+export { CATALOG_KEYS, forgetSales, Outbox, outboxEventsKey, OUTBOXES_KEY, saleKeys, type KeyRemover, type SaleKeys } from "./redis-keys";
 export { hmacKey, OUTBOX_ID_HEADER, SignatureHeaders, signedHeaders, signRequest, verifyRequest, type SignedRequest } from "./signature";
 export { ConsumerGroups, Topics } from "./topics";
 export {
   BILL_COMPONENTS,
   BILL_KEY,
+  BILL_WINDOW_MINUTES,
   billField,
+  billTotalField,
+  ORIGIN_COMPONENTS,
+  readBookedBill,
+  type BookedBill,
+  type OriginComponent,
   componentOfClient,
   RedisClients,
   upstashCostUsd,

@@ -39,6 +39,17 @@ export function saleKeys(productId: string) {
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;
 
+/**
+ * The catalog of every product that has a sale: a SET of product ids, and a version that changes
+ * whenever a product joins or leaves it. The sale's init script writes both in its one call;
+ * an isolate keeps a copy (edge/src/product-catalog.ts) so a flood of made-up product ids is
+ * answered from memory. Their own hash tag: the copy's refresh touches one slot.
+ */
+export const CATALOG_KEYS = {
+  products: "fg:{catalog}:products",
+  version: "fg:{catalog}:version",
+} as const;
+
 /** The set of every sale's outbox stream, for the origin's relay. */
 export const OUTBOXES_KEY = "fg:outboxes";
 
@@ -62,21 +73,27 @@ export const Outbox = {
   endedField: "ended",
 } as const;
 
-/** The two commands forgetting a sale takes; ioredis and @upstash/redis both fit. */
+/** The commands forgetting a sale takes; ioredis and @upstash/redis both fit. */
 export interface KeyRemover {
   srem(key: string, ...members: string[]): Promise<unknown>;
   unlink(...keys: string[]): Promise<unknown>;
+  set(key: string, value: string): Promise<unknown>;
 }
 
 /**
  * Removes every key of these products' sales and takes their outboxes out of the relay's
- * registry: what tests, benches and profiles do after a sale of their own, so the stack's origin
- * never ships their orders into the shared `orders` topic.
+ * registry and the products out of the catalog: what tests, benches and profiles do after a sale
+ * of their own, so the stack's origin never ships their orders into the shared `orders` topic.
  */
 export async function forgetSales(redis: KeyRemover, productIds: Iterable<string>): Promise<void> {
-  const keys = [...productIds].map(saleKeys);
+  const ids = [...productIds];
+  const keys = ids.map(saleKeys);
   if (keys.length === 0) return;
   await redis.srem(OUTBOXES_KEY, ...keys.map((k) => k.outbox));
+  // A version never used before tells every isolate's copy that the catalog changed (dropping the
+  // key would not: an isolate that read the catalog while it had no version would take it for the same).
+  await redis.srem(CATALOG_KEYS.products, ...ids);
+  await redis.set(CATALOG_KEYS.version, `forgotten-${crypto.randomUUID()}`);
   // UNLINK: a sale of 100,000 entries is megabytes; redis frees it in the background instead of stalling every client.
   await redis.unlink(...keys.flatMap((k) => Object.values(k)));
 }

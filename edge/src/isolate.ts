@@ -1,11 +1,12 @@
+import { DependencyHealth } from "@fluxgate/common";
 import type { MiddlewareHandler } from "hono";
 import { CheckedSolutions } from "./challenge/checked-solutions";
 import { ConfigReader } from "./config";
-import { DependencyHealth } from "./dependency-health";
 import type { EdgeEnv } from "./env";
 import { JwksCache } from "./identity/jwks";
 import { VerifiedTokens } from "./identity/verified-tokens";
 import { SaleMemory } from "./memory";
+import { ProductCatalog } from "./product-catalog";
 import { GateCalls } from "./purchase/gate-calls";
 import { RedisClients } from "./redis";
 import { UpstashHealth } from "./upstash-health";
@@ -16,6 +17,8 @@ import { UpstashHealth } from "./upstash-health";
  */
 export class Isolate {
   readonly memory: SaleMemory;
+  /** Which products have a sale, as this isolate last read it: what a made-up product id is answered from. */
+  readonly catalog: ProductCatalog;
   readonly gateCalls: GateCalls;
   readonly jwks: JwksCache;
   readonly tokens: VerifiedTokens;
@@ -29,6 +32,7 @@ export class Isolate {
 
   constructor(readonly now: () => number = Date.now) {
     this.memory = new SaleMemory(now);
+    this.catalog = new ProductCatalog(now);
     this.gateCalls = new GateCalls(now);
     this.jwks = new JwksCache(now);
     this.tokens = new VerifiedTokens(now);

@@ -106,11 +106,14 @@ export class SaleMemory {
   /** Each sale's drawn line as published (JSON): it never changes once drawn, so one read per isolate and sale. */
   private readonly draws = new Map<string, { saleId: string; json: string }>();
   private readonly unknown: ExpiringCache<object>;
-  private readonly publicViews: ExpiringCache<{ view: SaleView }>;
+  private readonly publicViews: ExpiringCache<{ view: SaleView; readAt: number }>;
+  /** Products whose public view a request of this isolate is reading now. */
+  private readonly publicReads: ExpiringCache<object>;
 
   constructor(private readonly now: () => number = Date.now) {
     this.unknown = new ExpiringCache(MAX_NAMED_PRODUCTS, now);
     this.publicViews = new ExpiringCache(MAX_NAMED_PRODUCTS, now);
+    this.publicReads = new ExpiringCache(MAX_NAMED_PRODUCTS, now);
   }
 
   /**
@@ -204,6 +207,7 @@ export class SaleMemory {
     this.sales.delete(productId);
     this.unknown.delete(productId);
     this.publicViews.delete(productId);
+    this.publicReads.delete(productId);
   }
 
   /**
@@ -218,11 +222,29 @@ export class SaleMemory {
   /** The sale as GET /sales/:productId last read it (or null: no sale), if read within PUBLIC_VIEW_MS. */
   publicView(productId: string): SaleView | null | undefined {
     if (this.unknown.get(productId)) return null;
+    const kept = this.publicViews.get(productId);
+    return kept && this.now() - kept.readAt < PUBLIC_VIEW_MS ? kept.view : undefined;
+  }
+
+  /** The last public view read, older than PUBLIC_VIEW_MS by up to RECHECK_MS: what others answer while one request reads it again. */
+  lastPublicView(productId: string): SaleView | undefined {
     return this.publicViews.get(productId)?.view;
   }
 
+  /**
+   * Whether this request should read the public view: yes when no request of this isolate started
+   * to within RECHECK_MS. The others answer the last view meanwhile (or wait for the first read):
+   * a crowd polling a product page costs one HMGET per isolate per window, not one per request in flight.
+   */
+  startPublicRead(productId: string): boolean {
+    if (this.publicReads.get(productId)) return false;
+    this.publicReads.set(productId, {}, this.now() + RECHECK_MS);
+    return true;
+  }
+
   rememberPublicView(productId: string, view: SaleView | undefined): void {
-    if (view) this.publicViews.set(productId, { view }, this.now() + PUBLIC_VIEW_MS);
+    this.publicReads.delete(productId);
+    if (view) this.publicViews.set(productId, { view, readAt: this.now() }, this.now() + PUBLIC_VIEW_MS + RECHECK_MS);
     else this.rememberUnknown(productId);
   }
 
@@ -232,6 +254,7 @@ export class SaleMemory {
       sales: this.sales.size,
       unknown: this.unknown.size,
       publicViews: this.publicViews.size,
+      publicReads: this.publicReads.size,
       powRequirements: this.powRequirements.size,
       draws: this.draws.size,
       refreshes: this.refreshes.size,

@@ -24,6 +24,16 @@ export const PAUSED_RETRY_AFTER_S = 5;
  * started meanwhile is found within it.
  */
 export const NEGATIVE_MEMORY_MS = 1_000;
+/**
+ * Product ids an isolate knows nothing of (product-catalog.ts): once a lookup of one finds no sale,
+ * such ids are answered from the isolate's copy of the catalog until this long has passed with no
+ * such miss (a flood, even one arriving in clumps, starts once), and the copy is read again when
+ * it is older than CATALOG_COPY_MS. So a flood of made-up ids costs about one command per isolate
+ * per second, whatever its rate; with no flood every such id is looked up, so nobody gets a false 404.
+ */
+export const UNKNOWN_PRODUCT_FLOOD_MS = 10_000;
+/** How old the isolate's copy of the catalog may be while it answers a flood: a sale started meanwhile is missed at most this long. */
+export const CATALOG_COPY_MS = 1_000;
 /** How long GET /sales/:productId answers from the view it read (a product page polled by a crowd). */
 export const PUBLIC_VIEW_MS = 1_000;
 /** How fresh the view must be to put a newcomer on standby without asking Redis. */

@@ -1,4 +1,9 @@
+import { env } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { createEdge } from "../src/index";
+import { Isolate } from "../src/isolate";
+import { PUBLIC_VIEW_MS } from "../src/time-windows";
 import { call, countRedisCommands, initSale, order, signedIn, uniqueProduct } from "./helpers";
 
 /** Requests that can never take stock, sent as a flood from one signed-in account: what they cost on the bill. */
@@ -33,5 +38,28 @@ describe("what cannot buy costs no billed command per request", { timeout: 30_00
     // A sale started here is known at once, whatever this isolate remembered.
     await initSale({ productId: madeUp, quantity: 1 });
     expect((await call(`/sales/${madeUp}`)).status).toBe(200);
+  });
+
+  it("a crowd opening a product page at once: one read per isolate per window, not one per request in flight", async () => {
+    const productId = uniqueProduct("crowded-page");
+    await initSale({ productId, quantity: 5 });
+    const clock = { t: Date.now() };
+    const app = createEdge(new Isolate(() => clock.t));
+    const view = async () => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(new Request(`http://edge/sales/${productId}`), env, ctx);
+      await waitOnExecutionContext(ctx);
+      return res.status;
+    };
+    const crowd = () => Promise.all(Array.from({ length: 100 }, view));
+    // This isolate has never read the sale: the first request reads it, the others wait for that read.
+    const first = await countRedisCommands(crowd);
+    expect(first.result.every((s) => s === 200)).toBe(true);
+    expect(first.commands).toBe(1);
+    // The view is a window old: one request reads it again, the others answer the last one meanwhile.
+    clock.t += PUBLIC_VIEW_MS;
+    const again = await countRedisCommands(crowd);
+    expect(again.result.every((s) => s === 200)).toBe(true);
+    expect(again.commands).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
+import { HEALTH_CACHE_MS } from "@fluxgate/common";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { HEALTH_CACHE_MS } from "../src/dependency-health";
 import { createEdge } from "../src/index";
 import { Isolate } from "../src/isolate";
 import { ADMIN } from "./helpers";

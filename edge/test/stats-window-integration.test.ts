@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
-import { saleKeys } from "@fluxgate/common";
+import { BILL_KEY, billTotalField, saleKeys } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
+import { originAtStartField } from "../src/gate/init-sale.lua";
 import { STATS_WINDOW_SECONDS } from "../src/time-windows";
 import { ADMIN, call, initSale, order, uniqueProduct } from "./helpers";
 
@@ -52,5 +53,23 @@ describe("the operator's stats of a long sale", { timeout: 30_000 }, () => {
     expect(stats.series.reduce((n, s) => n + s.accepted, 0)).toBe(calls);
     expect(stats.series.length).toBeLessThanOrEqual(W);
     expect(stats.series[0]!.t).toBeGreaterThan(Math.floor(Date.now() / 1000) - W);
+  });
+
+  it("count the origin's share of the bill from its running totals at the start, not from the minutes the bill still keeps", async () => {
+    const productId = uniqueProduct("bill-share");
+    await initSale({ productId, quantity: 5 });
+    const key = saleKeys(productId).stats;
+    // The init script noted the origin's totals as they were then (none yet reads as 0).
+    const forwardNow = Number((await redis.hget<string | number>(BILL_KEY, billTotalField("forward"))) ?? 0);
+    const noted = Number(await redis.hget<string | number>(key, originAtStartField("forward")));
+    expect(noted).toBeLessThanOrEqual(forwardNow);
+    // As if the sale had run for hours while the origin booked 5,000 forward commands: more than the bill's minutes hold.
+    await redis.hset(key, { [originAtStartField("forward")]: forwardNow - 5_000 });
+    const res = await call(`/admin/sales/${productId}`, { headers: ADMIN });
+    const { bill } = await res.json<{ bill: { commands: { edge: number; forward: number; relay: number; total: number } } }>();
+    expect(bill.commands.forward).toBeGreaterThanOrEqual(5_000);
+    // The stack's origin keeps booking meanwhile: a few commands a second at most.
+    expect(bill.commands.forward).toBeLessThan(5_100);
+    expect(bill.commands.total).toBe(bill.commands.edge + bill.commands.forward + bill.commands.relay);
   });
 });

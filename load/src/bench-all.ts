@@ -19,12 +19,22 @@ import { fluxgateHome, repoRoot } from "./bench/env";
 import { codeVersion } from "./bench/git";
 import { realpathSection, type RealpathJson } from "./bench/realpath-section";
 import { spliceSections } from "./bench/splice";
+import { attackSection, type AttackBench } from "./bench-attack";
 import { challengeSection, type ChallengeBench } from "./bench-challenge";
 import { crowdsSection, type CrowdsBench } from "./bench-crowds";
 import { lotterySection, type LotteryBench } from "./bench-lottery";
 import { fmtNumber as n, markdownRow as row } from "./bench/table";
 
-const allBenches = ["bench:edge", "bench:crowds", "bench:pipeline", "bench:realpath", "bench:bill", "bench:challenge", "bench:lottery"] as const;
+const allBenches = [
+  "bench:edge",
+  "bench:crowds",
+  "bench:pipeline",
+  "bench:realpath",
+  "bench:bill",
+  "bench:challenge",
+  "bench:lottery",
+  "bench:attack",
+] as const;
 type Bench = (typeof allBenches)[number];
 const asked = process.argv.slice(2).map((a) => (a.startsWith("bench:") ? a : `bench:${a}`));
 const unknown = asked.filter((a) => !(allBenches as readonly string[]).includes(a));
@@ -116,9 +126,10 @@ const sections: { bench: Bench; heading: string; render: () => string }[] = [
   { bench: "bench:bill", heading: "## The Upstash bill", render: billSection },
   { bench: "bench:challenge", heading: "## Bot friction", render: () => challengeSection(read<ChallengeBench>("challenge.json")) },
   { bench: "bench:lottery", heading: "## The pre-queue's start", render: () => lotterySection(read<LotteryBench>("lottery.json")) },
+  { bench: "bench:attack", heading: "## Attackers", render: () => attackSection(read<AttackBench>("attack.json")) },
 ];
 
-const reproduce = `Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:crowds\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`, \`npm run bench:bill\`, \`npm run bench:challenge\`, \`npm run bench:lottery\`; \`npm run bench -- edge realpath\` re-measures only those sections); raw results in
+const reproduce = `Reproduce: \`git checkout ${before.commit.slice(0, 12)} && npm run up && npm run bench\` (or \`npm run bench:edge\`, \`npm run bench:crowds\`, \`npm run bench:pipeline\`, \`npm run bench:realpath\`, \`npm run bench:bill\`, \`npm run bench:challenge\`, \`npm run bench:lottery\`, \`npm run bench:attack\`; \`npm run bench -- edge realpath\` re-measures only those sections); raw results in
 \`.fluxgate/bench/*.json\`.
 `;
 

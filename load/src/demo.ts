@@ -1,10 +1,13 @@
 /**
  * npm run demo: a whole flash sale in one command, on the local stack. A crowd of signed-in
  * people that behaves like browsers (and solves the sale's proof-of-work challenge) buys through
- * the edge, beside a bot fleet that tries without valid tokens or without solving; mid-sale the
- * worker is killed (kill -9) and brought back; then the pipeline drains, the audit checks every
- * layer, and a report with charts is written. Exits 0 only when nothing was oversold, lost or
- * duplicated, and bots bought nothing and cost Redis nothing.
+ * the edge, beside a bot fleet that tries without valid tokens or without solving, a scalper (one
+ * signed-in account with 50 keys following the queue like a browser) and a bill-attack fleet
+ * (floods of requests that can never buy: load/src/attack); mid-sale the worker is killed (kill -9)
+ * and brought back; then the pipeline drains, the audit checks every layer, and a report with
+ * charts is written. Exits 0 only when nothing was oversold, lost or duplicated, bots bought
+ * nothing and cost Redis nothing, the scalper held no more than its limit, and every attack cost
+ * at most its target per request.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
@@ -21,8 +24,20 @@ import { BillMeter } from "./bench/bill";
 import { BOT_PREFIX, runBotFleet } from "./bench/bots";
 import { mintToken, mintTokens, solveInNode } from "./bench/identity";
 import { MonitorCapture, monitorAvailable } from "./bench/monitor";
-import { BILL_HEADER, billRows, botRows, cpuNote, latencyTable, outcomeTable, renderDemoReport, type DemoRun } from "./report/demo-report";
+import {
+  adversariesVerdict,
+  adversaryRows,
+  BILL_HEADER,
+  billRows,
+  botRows,
+  cpuNote,
+  latencyTable,
+  outcomeTable,
+  renderDemoReport,
+  type DemoRun,
+} from "./report/demo-report";
 import { cpuBetween, sampleCpu } from "./bench/cpu";
+import { ATTACK_TARGET_PER_REQUEST, attackRoutes, billBursts, cleanUpAttack, prepareAttack, runAttackFleet, runTabs, type AttackTarget } from "./attack";
 import { redisServerPid } from "./bench/redis-pid";
 import { table } from "./bench/table";
 
@@ -48,6 +63,14 @@ const settings = {
   botRequests: intEnv("DEMO_BOT_REQUESTS", scenario.stock * 20),
   /** Accounts the bots hold real tokens for (they skip the challenge, or fake it). */
   botAccounts: 100,
+  /** The scalper's Idempotency-Keys: one signed-in account, one tab each, all following the queue. */
+  scalperKeys: intEnv("DEMO_SCALPER_KEYS", 50),
+  /**
+   * Requests per bill-attack route, each route flooded in turn during the crowd, as fast as the
+   * shared cores let it (DEMO_ATTACK_REQUESTS). The edge spends about a command per isolate per second
+   * on a flood whatever its rate: beside the crowd the floods are slow, so they are judged by that too.
+   */
+  attackRequests: intEnv("DEMO_ATTACK_REQUESTS", 500),
   /**
    * DEMO_PREQUEUE=1: the sale opens a pre-queue as the crowd starts arriving and starts once
    * DEMO_PREQUEUE_SHARE (0.6) of the arrival window has passed: those earlier get their places by
@@ -76,6 +99,12 @@ async function main(): Promise<number> {
   const botSubs = Array.from({ length: settings.botAccounts }, (_, i) => `${BOT_PREFIX}${runId}-acct${i}`);
   const botTokens = [...(await mintTokens(state.issuer.url, botSubs)).values()];
   const expiredTokens = await Promise.all(botSubs.slice(0, 10).map((sub) => mintToken(state.issuer.url, sub, { ttlSeconds: -60 })));
+  // The scalper is a customer account like any other (its commands are not the bots'); the attackers set up their ground.
+  const scalperSub = `scalper-${runId}`;
+  const scalperToken = await mintToken(state.issuer.url, scalperSub);
+  const attackTarget: AttackTarget = { edge, adminToken, issuer: state.issuer.url, redisUrl: state.redis.url, runId: `d${runId}` };
+  const fixtures = await prepareAttack(attackTarget);
+  const routes = attackRoutes(fixtures);
 
   const meter = monitorAvailable() ? await BillMeter.start(state.redis.url, billDir, "sale") : undefined;
   // The crowd starts arriving a moment after /init (the sale page's visits below); a pre-queue opens now and
@@ -127,12 +156,16 @@ async function main(): Promise<number> {
   // command on the first attempt it gets, whoever sends it.
   for (let i = 0; i < isolates; i++) await (await fetch(new URL(`/sales/${productId}`, edge))).arrayBuffer();
 
+  // The scalper comes once a line has formed (100 people waiting: the first to arrive would simply buy): its keys then take places in it.
+  let lineFormed!: () => void;
+  const lineForms = new Promise<void>((resolve) => (lineFormed = resolve));
   const sampler = setInterval(() => {
     void fetch(new URL(`/sales/${productId}`, edge))
       .then((r) => r.json() as Promise<{ remaining: number; queued: number; sold: number }>)
       .then((s) => {
         samples.push({ t: since(), remaining: s.remaining, queued: s.queued });
         sold = s.sold;
+        if (s.queued >= 100) lineFormed();
         if (!chaos && sold >= settings.stock * settings.killAtSoldShare) chaos = killAndRestartWorker(config, events, since, settings.downForMs);
       })
       .catch(() => undefined);
@@ -157,6 +190,19 @@ async function main(): Promise<number> {
     audience: state.issuer.audience,
     runId,
   });
+  const scalper = lineForms.then(() =>
+    runTabs({
+      base: edge,
+      productId,
+      token: scalperToken,
+      keys: Array.from({ length: settings.scalperKeys }, (_, i) => `${scalperSub}-k${i}`),
+      pollMs: scenario.pollSeconds * 1000,
+      deadlineMs: 300_000,
+      connections: 16,
+      solve: solveInNode,
+    }),
+  );
+  const attack = runAttackFleet(edge, routes, { requests: settings.attackRequests, connections: 16, startDelayMs: 1_000 });
   const result = await runSale({
     base: edge,
     auth: (userId) => ({ authorization: `Bearer ${people.get(userId)}` }),
@@ -172,6 +218,10 @@ async function main(): Promise<number> {
     onProgress: (finished, requests) => bar.update(finished, { requests, sold, event: events.at(-1)?.label ?? "" }),
   });
   const fleet = await bots;
+  // The sale is over: a tab still waiting (on standby when it sold out, say) stops here.
+  lineFormed();
+  (await scalper).stop();
+  const [scalperTabs, bursts] = await Promise.all([(await scalper).done, attack]);
   const cpu = cpuBetween(cpu0, sampleCpu(), await redisServerPid(state.redis.url));
   clearInterval(sampler);
   bar.stop();
@@ -189,8 +239,12 @@ async function main(): Promise<number> {
   // Attribution: the gate's EVALSHA carries the buyer's sub and key, both BOT_PREFIXed for bots.
   const botCommands = monitor ? (await monitor.count([productId], `"${BOT_PREFIX}`)).total : undefined;
   const saleCommands = monitor ? (await monitor.count([productId])).total : undefined;
+  const scalperCommands = monitor ? (await monitor.count([productId], `"${scalperSub}"`)).total : undefined;
+  const attackBill = monitor ? await billBursts(monitor, routes, bursts, isolates) : undefined;
   monitor?.discard();
   const botUnits = await unitsBoughtBy(state.redis.url, productId, BOT_PREFIX);
+  const scalperUnits = await unitsBoughtBy(state.redis.url, productId, scalperSub);
+  await cleanUpAttack(attackTarget, fixtures);
 
   console.log("\nWaiting for the pipeline to drain (Kafka → PostgreSQL) …");
   const report = await drained(state, productId);
@@ -218,6 +272,12 @@ async function main(): Promise<number> {
     audit: report,
     bill,
     bots: botReport,
+    adversaries: {
+      scalper: { ...scalperTabs, sub: scalperSub, unitsBought: scalperUnits, limit: scenario.perUserLimit, redisCommands: scalperCommands },
+      attack: attackBill?.bursts ?? bursts.map((b) => ({ ...b, commands: Number.NaN, perRequest: Number.NaN, perIsolateSecond: Number.NaN, pass: false })),
+      catalogReadsOutside: attackBill?.catalogReadsOutside,
+      measured: attackBill !== undefined,
+    },
     cpu,
     ...(lottery ? { lottery } : {}),
   };
@@ -226,14 +286,25 @@ async function main(): Promise<number> {
   console.log(`\nReport: ${path}`);
   const clean = auditClean(report);
   const botsHeldOff = botUnits === 0 && fleet.bought === 0 && (botCommands ?? 0) === 0;
+  const { scalperHeld, attacksCheap } = adversariesVerdict(run);
   if (killed) console.log(`\nFAILED: ${killed}.`);
   else console.log(clean ? "\nOK: nothing oversold, lost or duplicated; PostgreSQL's stock = initial − sold." : "\nFAILED: see the audit above.");
   console.log(botsHeldOff ? "OK: bots bought nothing and cost Redis nothing." : "FAILED: bots got through, or cost Redis commands (see the bot fleet table).");
+  console.log(
+    scalperHeld
+      ? `OK: the scalper held no more than its limit (${run.adversaries.scalper.limit}).`
+      : `FAILED: the scalper held more than its limit of ${run.adversaries.scalper.limit} (see the adversaries table).`,
+  );
+  console.log(
+    attacksCheap
+      ? `OK: every bill attack cost at most ${ATTACK_TARGET_PER_REQUEST} billed commands per request (or, slowed by the machine, a command per isolate per second).`
+      : `FAILED: a bill attack cost more than ${ATTACK_TARGET_PER_REQUEST} billed commands per request and a command per isolate per second, or was not measured (see the adversaries table).`,
+  );
   if (lottery)
     console.log(
       lottery.ok ? "OK: the pre-queue's draw verified from public data, and every place given is the draw's." : "FAILED: the pre-queue's draw did not verify.",
     );
-  return clean && !killed && botsHeldOff && (lottery?.ok ?? true) ? 0 : 1;
+  return clean && !killed && botsHeldOff && scalperHeld && attacksCheap && (lottery?.ok ?? true) ? 0 : 1;
 }
 
 /**
@@ -320,6 +391,8 @@ function printSummary(run: DemoRun): void {
   }
   console.log("\nBot fleet");
   console.log(table(botRows(run.bots)));
+  console.log("\nAdversaries: what each got, and what each cost");
+  console.log(table(adversaryRows(run)));
   if (run.bots.errors > 0) console.log(`  bot requests without an answer: ${run.bots.errors} (e.g. ${run.bots.errorSamples.join("; ")})`);
 }
 

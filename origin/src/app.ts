@@ -1,5 +1,5 @@
-import type { Probe } from "@fluxgate/common";
-import { healthRoute, metricsRoute } from "@fluxgate/common/node";
+import { SignatureHeaders, verifyRequest, type Probe } from "@fluxgate/common";
+import { healthRoute, metricsRoute, type DetailsAccess } from "@fluxgate/common/node";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -22,13 +22,25 @@ const withErrors = (app: Hono, logger: Logger) => {
   return app;
 };
 
+export const HEALTH_PATH = "/health";
+
+/**
+ * The origin's details (Kafka's and Redis' state, their error texts) go to a request signed like
+ * a forward (GET /health, ORIGIN_SIGNING_SECRET: what the edge and the operator's tools hold);
+ * anyone else, a load balancer included, learns up or down.
+ */
+const signedAccess =
+  (secret: string): DetailsAccess =>
+  (c) =>
+    verifyRequest(secret, c.req.header(SignatureHeaders.timestamp), c.req.header(SignatureHeaders.signature), { method: "GET", path: HEALTH_PATH, body: "" });
+
 /** The public app: what the edge calls. */
 export const createApp = (deps: AppDeps): Hono =>
   withErrors(
     new Hono()
       .route("/orders", ordersRoute(deps.orders))
       .route(PIPELINE_PATH, pipelineRoute(deps.pipeline))
-      .route("/health", healthRoute("origin", deps.probes)),
+      .route(HEALTH_PATH, healthRoute("origin", deps.probes, signedAccess(deps.orders.signingSecret))),
     deps.logger,
   );
 

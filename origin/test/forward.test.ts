@@ -2,13 +2,28 @@
  * POST /orders through a real origin (in-process, port 0) into the real Kafka: what the edge's
  * forward gets back, what lands in the topic, what happens to the outbox entry.
  */
-import { BILL_KEY, Outbox, parseTraceparent, saleKeys } from "@fluxgate/common";
+import { BILL_KEY, Outbox, parseTraceparent, readBookedBill, saleKeys } from "@fluxgate/common";
 import type { Admin } from "kafkajs";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Origin } from "../src/origin";
 import { MessageHeaders } from "../src/message";
-import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, sale, startOrigin, steered, topicSize, uniqueTag } from "./helpers";
+import {
+  collectTopic,
+  createTopic,
+  eventually,
+  forward,
+  kafka,
+  metric,
+  newRedis,
+  order,
+  sale,
+  signedHealth,
+  steered,
+  startOrigin,
+  topicSize,
+  uniqueTag,
+} from "./helpers";
 
 const tag = uniqueTag();
 const topic = `test.origin.forward.${tag}`;
@@ -120,10 +135,10 @@ describe("a signed forward", () => {
 
   it("keeps a crowd's orders apart: 200 concurrent forwards, each produced once, confirmed in a few batched commands", async () => {
     const productId = product("crowd");
-    const booked = async () =>
-      Object.entries(await redis.hgetall(BILL_KEY))
-        .filter(([field]) => field.endsWith(":forward") || field.endsWith(":relay"))
-        .reduce((n, [, v]) => n + Number(v), 0);
+    const booked = async () => {
+      const { totals } = readBookedBill(await redis.hgetall(BILL_KEY));
+      return (totals.forward ?? 0) + (totals.relay ?? 0);
+    };
     const bookedBefore = await booked();
     const bodies = Array.from({ length: 200 }, (_, i) => order(productId, i));
     const ids = await Promise.all(bodies.map((b) => outboxAdd(productId, b)));
@@ -302,10 +317,15 @@ describe("a forward that is refused produces nothing", () => {
 });
 
 describe("operations", () => {
-  it("GET /health reports kafka and redis", async () => {
-    const res = await fetch(new URL("/health", url));
+  it("GET /health reports kafka and redis to a signed request, up or down to anyone else", async () => {
+    const res = await signedHealth(url);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ service: "origin", status: "ok", dependencies: { kafka: { ok: true }, redis: { ok: true } } });
+    const strangers = [fetch(new URL("/health", url)), signedHealth(url, "not-the-origin-signing-secret")];
+    for (const answer of await Promise.all(strangers)) {
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({ status: "ok" });
+    }
   });
 
   it("serves /metrics on its own port only: the public port answers 404", async () => {
@@ -347,7 +367,7 @@ describe("operations", () => {
       // A failure is not remembered as the answer: the edge's retry tries Kafka again.
       expect((await forward(cutUrl, body, { outboxId })).status).toBe(503);
       expect(await metric(cutUrl, 'fluxgate_origin_produce_failures_total{source="forward"}')).toBe(2);
-      const health = await fetch(new URL("/health", cutUrl));
+      const health = await signedHealth(cutUrl);
       expect(health.status).toBe(503);
       expect(await health.json()).toMatchObject({ status: "degraded", dependencies: { kafka: { ok: false }, redis: { ok: true } } });
     } finally {

@@ -124,6 +124,11 @@ export interface ForwardOptions {
 }
 
 /** POST /orders the way edge/src/forward.ts does it. */
+/** GET /health as the operator's tools send it: signed like a forward, so the details come back. */
+export async function signedHealth(url: string, secret = SECRET): Promise<Response> {
+  return fetch(new URL("/health", url), { headers: await signedHeaders(secret, { method: "GET", path: "/health", body: "" }) });
+}
+
 export async function forward(url: string, body: string, o: ForwardOptions = {}): Promise<Response> {
   const timestamp = o.timestamp ?? Date.now();
   const headers: Record<string, string> = { "content-type": "application/json", ...o.headers };

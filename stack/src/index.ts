@@ -1,7 +1,7 @@
 /** What tools outside the stack (the demo, the benches) use to drive it. */
 export { audit, auditClean, realPathLatency, type AuditReport, type AuditTargets, type RealPathLatency } from "./audit";
 export { stackConfig, type StackConfig } from "./config";
-export { runningDaemon, sleep } from "./daemon";
+export { processesInGroup, runningDaemon, sleep } from "./daemon";
 export { repoRoot, stackHome, wranglerCli } from "./home";
 export { down } from "./down";
 export { ensureDevVars } from "./secrets";

@@ -60,7 +60,11 @@ function specFor(config: StackConfig, name: ServiceName, env: ServiceEnv) {
     case "issuer":
       return { command: process.execPath, args: ["--import", "tsx", join("stack", "src", "issuer", "main.ts")], env: base };
     case "worker":
-      return { ...nodeEntry("worker"), env: { ...base, WORKER_PORT: String(config.ports.worker), DATABASE_URL: env.databaseUrl } };
+      // The operator's one admin token also reads the worker's /health details.
+      return {
+        ...nodeEntry("worker"),
+        env: { ...base, WORKER_PORT: String(config.ports.worker), DATABASE_URL: env.databaseUrl, WORKER_HEALTH_TOKEN: secret("ADMIN_TOKEN") },
+      };
     case "edge":
       // Many isolates of the deployable bundle behind a round-robin (stack/src/edge/main.ts), wired
       // to this stack's addresses; the local edge trusts the stack's dev issuer (a deployment points

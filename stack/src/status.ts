@@ -1,3 +1,4 @@
+import { signedHeaders } from "@fluxgate/common";
 import type { StackConfig } from "./config";
 import { runningDaemon } from "./daemon";
 import { redisAnswers } from "./redis";
@@ -27,6 +28,17 @@ async function health(url: string, headers: Record<string, string> = {}): Promis
   } catch (error) {
     return { text: `no answer: ${(error as Error).message}`, answered: false };
   }
+}
+
+/**
+ * What lets `status` read each service's /health details (anyone else gets up or down): the admin
+ * token for the edge and the worker, a request signed like the edge's forwards for the origin.
+ */
+export async function detailsHeaders(name: string): Promise<Record<string, string>> {
+  const vars = ensureDevVars();
+  if (name === "origin") return signedHeaders(vars.get("ORIGIN_SIGNING_SECRET")!, { method: "GET", path: "/health", body: "" });
+  if (name === "edge" || name === "worker") return { authorization: `Bearer ${vars.get("ADMIN_TOKEN")}` };
+  return {};
 }
 
 async function answers(url: string): Promise<string> {
@@ -78,8 +90,7 @@ export async function status(config: StackConfig): Promise<ComponentStatus[]> {
   for (const name of serviceNames) {
     const row = daemonRow(name, serviceUrl(config, name));
     if (row.running && name !== "bridge") {
-      // The edge tells its dependencies only to the admin (anyone else: up or down).
-      const h = await health(row.address, name === "edge" ? { authorization: `Bearer ${ensureDevVars().get("ADMIN_TOKEN")}` } : {});
+      const h = await health(row.address, await detailsHeaders(name));
       Object.assign(row, { detail: h.text, healthy: h.answered });
     }
     if (row.running && name === "origin") row.detail += `; metrics ${await answers(metricsUrl(config, "origin"))}`;

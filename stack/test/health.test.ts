@@ -1,6 +1,6 @@
 import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
-import { ensureDevVars } from "../src/secrets";
+import { detailsHeaders } from "../src/status";
 import { originSideVersions } from "../src/versions";
 
 type Health = { service: string; status: string; dependencies: Record<string, { ok: boolean; error?: string }> };
@@ -13,9 +13,8 @@ describe("after up, every service reports its own dependencies up", () => {
     ["worker", stack.worker.url, ["kafka", "postgres"]],
     ["edge", stack.edge.url, ["upstash", "origin"]],
   ] as const)("%s /health", async (service, url, dependencies) => {
-    // The edge names its dependencies to the admin only.
-    const headers: Record<string, string> = service === "edge" ? { authorization: `Bearer ${ensureDevVars().get("ADMIN_TOKEN")}` } : {};
-    const res = await fetch(`${url}/health`, { headers });
+    // Each names its dependencies only to the operator: the admin token, or a signed request for the origin.
+    const res = await fetch(`${url}/health`, { headers: await detailsHeaders(service) });
     const body = (await res.json()) as Health;
     expect(body.service).toBe(service);
     expect(Object.keys(body.dependencies).sort()).toEqual([...dependencies].sort());
@@ -24,8 +23,8 @@ describe("after up, every service reports its own dependencies up", () => {
   });
 });
 
-it("the edge tells anyone else up or down only", async () => {
-  const res = await fetch(`${inject("stack").edge.url}/health`);
+it.each(["edge", "origin", "worker"] as const)("the %s tells anyone else up or down only", async (service) => {
+  const res = await fetch(`${inject("stack")[service].url}/health`, { headers: { authorization: "Bearer not-the-admin-token" } });
   expect(res.status).toBe(200);
   expect(await res.json()).toEqual({ status: "ok" });
 });

@@ -6,6 +6,16 @@ const WorkerEnv = z.object({
   WORKER_HOST: z.string().default("127.0.0.1"),
   /** Only /health and /metrics listen here; the work itself comes from Kafka. */
   WORKER_PORT: port(3001),
+  /**
+   * The worker has no signed calls of its own: /health's details (Kafka's and PostgreSQL's state,
+   * their error texts) go to `Authorization: Bearer <WORKER_HEALTH_TOKEN>` only. Unset (or empty):
+   * nobody gets them; anyone gets up or down.
+   */
+  WORKER_HEALTH_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || v.length >= 16, "WORKER_HEALTH_TOKEN: at least 16 characters"),
   KAFKA_BROKERS: brokerList(),
   DATABASE_URL: z.string().default(LOCAL_DATABASE_URL),
   /** Tables live in this schema (created by the migrations); unset = the connection's default search_path. */

@@ -43,6 +43,7 @@ export function createWorker(config: WorkerConfig, logger: Logger, hooks: Worker
 
   const app = createApp({
     registry: metrics.registry,
+    healthToken: config.WORKER_HEALTH_TOKEN,
     probes: {
       kafka: async () => {
         if (stopped) throw new Error("worker stopped");

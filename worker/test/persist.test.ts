@@ -10,8 +10,9 @@ import { createSandbox, metric, order, produce, sale, testLogger, waitDrained, t
 
 let sandbox: Sandbox;
 const workers: Worker[] = [];
+const HEALTH_TOKEN = "worker-health-token-for-tests";
 const start = async () => {
-  const worker = createWorker(sandbox.config(), testLogger());
+  const worker = createWorker(sandbox.config({ WORKER_HEALTH_TOKEN: HEALTH_TOKEN }), testLogger());
   workers.push(worker);
   await worker.start();
   return worker;
@@ -90,14 +91,20 @@ describe("a sale and 200 orders, 20 of them delivered twice", () => {
     expect(Number(rows[0].kafka_offset)).toBeGreaterThan(0);
   });
 
-  it("answers /health and /metrics", async () => {
-    const health = await first.app.request("/health");
+  it("answers /health (details with its token only) and /metrics", async () => {
+    const health = await first.app.request("/health", { headers: { authorization: `Bearer ${HEALTH_TOKEN}` } });
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({
       service: "worker",
       status: "ok",
       dependencies: { kafka: { ok: true }, postgres: { ok: true } },
     });
+    // Anyone else, a wrong token included, learns up or down only.
+    for (const headers of [{}, { authorization: "Bearer not-the-token-at-all" }, { authorization: HEALTH_TOKEN }]) {
+      const res = await first.app.request("/health", { headers });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: "ok" });
+    }
 
     const res = await first.app.request("/metrics");
     expect(res.status).toBe(200);

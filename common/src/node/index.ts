@@ -2,7 +2,7 @@ export { backoffMs } from "./backoff";
 export { brokerList, ConfigError, int, kafkaBrokersFromEnv, LOCAL_DATABASE_URL, LOCAL_KAFKA_BROKERS, milliseconds, parseEnv, port } from "./config";
 export { consumerLag, createKafka } from "./kafka";
 export { createLogger, type Logger } from "./logger";
-export { createRegistry, healthRoute, metricsRoute, opsRoutes } from "./ops";
+export { bearerAccess, createRegistry, healthRoute, metricsRoute, opsRoutes, type DetailsAccess } from "./ops";
 export { runService, type NodeService } from "./service";
 export { handleShutdown, type ShutdownStep } from "./shutdown";
 export {

@@ -1,4 +1,4 @@
-import { saleStartedLua, type SaleKeys } from "@fluxgate/common";
+import { BILL_KEY, billTotalField, CATALOG_KEYS, saleStartedLua, type SaleKeys } from "@fluxgate/common";
 
 /** The KEYS of init-sale, in the script's order. */
 export const initSaleKeys = (k: SaleKeys) => [
@@ -18,13 +18,21 @@ export const initSaleKeys = (k: SaleKeys) => [
   k.ledger,
   k.controls,
   k.events,
+  CATALOG_KEYS.products,
+  CATALOG_KEYS.version,
+  BILL_KEY,
 ];
+
+/** The stats fields where a sale keeps the origin's running totals at its start (stats.ts reads its share off them). */
+export const originAtStartField = (component: "forward" | "relay") => `originAtStart:${component}`;
 
 /**
  * Starts (or restarts) a sale: a fresh saleId, full stock, a full bucket, an empty queue, no
  * claims, empty key filters, and a "sale" event in the outbox so the worker creates the sale's
  * stock row before any of its orders. The outbox itself is kept: entries of an earlier run may
- * still be on their way to Kafka.
+ * still be on their way to Kafka. The product joins the catalog in the same call (no command of
+ * its own), and the origin's running totals are noted in its stats, for its share of the bill; those
+ * keys are outside the sale's slot, as the relay's registry is.
  *
  * KEYS[1] sale          HASH
  * KEYS[2] idem          HASH
@@ -42,6 +50,9 @@ export const initSaleKeys = (k: SaleKeys) => [
  * KEYS[14] ledger       HASH
  * KEYS[15] controls     HASH
  * KEYS[16] events       LIST
+ * KEYS[17] catalog      SET     every product with a sale (common/redis-keys.ts CATALOG_KEYS)
+ * KEYS[18] catalogVersion STRING  changes when a product joins the catalog
+ * KEYS[19] bill         HASH    the origin's booked commands (common/billing.ts): their totals now
  * ARGV[1] saleId
  * ARGV[2] quantity
  * ARGV[3] ratePerSecond  may be fractional (one admission every few seconds)
@@ -79,5 +90,10 @@ if prequeueOpensAt > 0 then
 end
 local event = ${saleStartedLua({ saleId: "ARGV[1]", productId: "ARGV[8]", quantity: "ARGV[2]", perUserLimit: "ARGV[5]", startedAt: "now" })}
 local entry = redis.call('XADD', KEYS[6], '*', 'sale', event)
+-- The origin's running totals now: this sale's share of them is what they grow by from here (stats.ts).
+local origin = redis.call('HMGET', KEYS[19], '${billTotalField("forward")}', '${billTotalField("relay")}')
+redis.call('HSET', KEYS[7], '${originAtStartField("forward")}', origin[1] or 0, '${originAtStartField("relay")}', origin[2] or 0)
+-- A new product changes the catalog's version (to this run's saleId, unique), so isolates fetch it again.
+if redis.call('SADD', KEYS[17], ARGV[8]) == 1 then redis.call('SET', KEYS[18], ARGV[1]) end
 return {now, event, entry}
 `;

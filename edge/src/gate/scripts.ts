@@ -1,4 +1,5 @@
 import { LuaScript } from "@fluxgate/common";
+import { catalogLua } from "./catalog.lua";
 import { closeSaleLua } from "./close-sale.lua";
 import { drawCommitLua, drawWriteLua } from "./draw.lua";
 import { gateLua } from "./gate.lua";
@@ -11,6 +12,7 @@ export const scripts = {
   initSale: new LuaScript("init-sale", initSaleLua),
   closeSale: new LuaScript("close-sale", closeSaleLua),
   steerSale: new LuaScript("steer-sale", steerSaleLua),
+  catalog: new LuaScript("catalog", catalogLua),
   drawWrite: new LuaScript("draw-write", drawWriteLua),
   drawCommit: new LuaScript("draw-commit", drawCommitLua),
 };

@@ -1,6 +1,17 @@
-import { BILL_KEY, saleKeys, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS, waitingIn } from "@fluxgate/common";
+import {
+  BILL_KEY,
+  ORIGIN_COMPONENTS,
+  readBookedBill,
+  saleKeys,
+  upstashCostUsd,
+  UPSTASH_PAYG_USD_PER_100K_COMMANDS,
+  waitingIn,
+  type BookedBill,
+  type OriginComponent,
+} from "@fluxgate/common";
 import type { Redis } from "@upstash/redis/cloudflare";
 import { STATS_WINDOW_SECONDS } from "../time-windows";
+import { originAtStartField } from "./init-sale.lua";
 import { readSaleView } from "./sale-view";
 
 export interface SecondStats {
@@ -88,9 +99,11 @@ export async function readStats(
   const control = await readControl(redis, productId, sale.added);
   const bySecond = new Map<number, SecondStats>();
   let totalCalls: number | undefined;
+  const originAtStart: Partial<Record<OriginComponent, number>> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const [sec, field] = flat[i]!.split(":") as [string, string];
     if (sec === "total" && field === "calls") totalCalls = Number(flat[i + 1]);
+    for (const c of ORIGIN_COMPONENTS) if (flat[i] === originAtStartField(c)) originAtStart[c] = Number(flat[i + 1]);
     const t = Number(sec);
     // The ring's slot fields ("slot:<n>") and the totals are not seconds.
     if (!/^\d+$/.test(sec)) continue;
@@ -129,7 +142,7 @@ export async function readStats(
     queued: waitingIn(sale),
     claimed: remaining > 0 ? claimed : 0,
     series,
-    bill: saleBill(bySecond, totalCalls, billed, createdAt, sold),
+    bill: saleBill(bySecond, totalCalls, readBookedBill(billed), originAtStart, createdAt, sold),
     startsAt: new Date(sale.startsAt || createdAt).toISOString(),
     ...(sale.prequeue
       ? {
@@ -174,8 +187,20 @@ const emptySecond = (t: number): SecondStats => ({
   claimed: null,
 });
 
-/** `totalCalls`: the gate's running total; a sale started before it was kept has only its seconds. */
-function saleBill(bySecond: Map<number, SecondStats>, totalCalls: number | undefined, billed: string[], createdAt: number, sold: number): SaleBill {
+/**
+ * `totalCalls`: the gate's running total; a sale started before it was kept has only its seconds.
+ * The origin's share: what its running totals grew by since the sale's start (`originAtStart`,
+ * noted by the init script); a sale started before the totals were kept sums the minutes the
+ * bill still holds (its last BILL_WINDOW_MINUTES).
+ */
+function saleBill(
+  bySecond: Map<number, SecondStats>,
+  totalCalls: number | undefined,
+  booked: BookedBill,
+  originAtStart: Partial<Record<OriginComponent, number>>,
+  createdAt: number,
+  sold: number,
+): SaleBill {
   const commands = { edge: 0, forward: 0, relay: 0, total: 0 };
   const lastMinute = { edge: 0, forward: 0, relay: 0, total: 0 };
   const previousMinute = Math.floor(Date.now() / 60_000) - 1;
@@ -185,11 +210,12 @@ function saleBill(bySecond: Map<number, SecondStats>, totalCalls: number | undef
   }
   if (totalCalls !== undefined) commands.edge = totalCalls;
   const fromMinute = Math.floor(createdAt / 60_000);
-  for (let i = 0; i + 1 < billed.length; i += 2) {
-    const [minute, component] = billed[i]!.split(":") as [string, string];
-    if (component !== "forward" && component !== "relay") continue;
-    if (Number(minute) >= fromMinute) commands[component] += Number(billed[i + 1]);
-    if (Number(minute) === previousMinute) lastMinute[component] += Number(billed[i + 1]);
+  for (const component of ORIGIN_COMPONENTS) {
+    const total = booked.totals[component];
+    const atStart = originAtStart[component];
+    if (total !== undefined && atStart !== undefined) commands[component] = total - atStart;
+    else for (const [minute, row] of booked.minutes) if (minute >= fromMinute) commands[component] += row[component];
+    lastMinute[component] = booked.minutes.get(previousMinute)?.[component] ?? 0;
   }
   commands.total = commands.edge + commands.forward + commands.relay;
   lastMinute.total = lastMinute.edge + lastMinute.forward + lastMinute.relay;

@@ -10,7 +10,7 @@ import type { Isolate } from "../isolate";
  * GET /health: anyone learns up or down (`{"status":"ok"|"degraded"}`, 200 or 503), which is what
  * a load balancer needs; the details (each dependency, its error text, the issuer and its JWKS URL)
  * only with the admin token, since they tell an attacker where to aim. Either way the dependencies
- * are checked at most once per isolate per HEALTH_CACHE_MS (dependency-health.ts).
+ * are checked at most once per isolate per HEALTH_CACHE_MS (common/src/health.ts).
  */
 export const health = (isolate: Isolate) =>
   new Hono<EdgeEnv>().get("/", async (c) => {

@@ -41,7 +41,7 @@ const InitRequest = z
   })
   .transform((r) => ({ ...r, burst: r.burst ?? Math.max(1, Math.floor(r.ratePerSecond)) }));
 
-export const init = ({ memory }: Isolate) =>
+export const init = ({ memory, catalog }: Isolate) =>
   new Hono<EdgeEnv>()
     .post("/", adminOnly, async (c) => {
       const req = await jsonBody(c, InitRequest);
@@ -55,10 +55,10 @@ export const init = ({ memory }: Isolate) =>
       const prequeueOpensAt = req.prequeueOpensAt ? Math.max(1, Date.parse(req.prequeueOpensAt)) : 0;
       const seed = newLotterySeed();
       const commitment = prequeueOpensAt ? lotteryCommitment(seed) : "";
-      // Load the gate now so every purchase is a single EVALSHA, never EVALSHA + EVAL. And register
-      // the sale's outbox for the relay before the sale goes live: if this request is cut while it
-      // waits for the origin, what the forwards miss is still relayed.
-      await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
+      // Load the gate (and the catalog's read) now so every purchase is a single EVALSHA, never
+      // EVALSHA + EVAL. And register the sale's outbox for the relay before the sale goes live: if
+      // this request is cut while it waits for the origin, what the forwards miss is still relayed.
+      await Promise.all([redis.scriptLoad(scripts.gate.lua), redis.scriptLoad(scripts.catalog.lua), redis.sadd(OUTBOXES_KEY, k.outbox)]);
       const [createdAt, event, outboxId] = await scripts.initSale.run<[number, string, string]>(redis, initSaleKeys(k), [
         saleId,
         req.quantity,
@@ -98,6 +98,7 @@ export const init = ({ memory }: Isolate) =>
         paused: false,
         version: 0,
       });
+      catalog.learn(req.productId);
       memory.learnPowRequirement(req.productId, saleId, req.powDifficulty);
       return c.json({
         productId: req.productId,

@@ -104,6 +104,8 @@ export function order(isolate: Isolate) {
     const quantity = unitsOf(facts);
     const request = requestOf(facts);
     if (quantity === undefined || request === undefined) throw new Error("a gate call before the ticket said the units");
+    // A product this isolate has no view of and the catalog has never heard of: made up (no command).
+    if (!memory.view(productId) && !(await isolate.catalog.mayHaveSale(redis, productId))) return respond(c, req, facts, key, { kind: "unknown_product" });
     const span = childSpan(parseTraceparent(c.req.header(TRACEPARENT_HEADER)));
     const orderId = crypto.randomUUID();
     const attempt = {
@@ -118,10 +120,16 @@ export function order(isolate: Isolate) {
       traceparent: formatTraceparent(span),
       ...(challenge ? { challenge } : {}),
     };
-    const reply = await passGate(redis, attempt).catch((error: unknown) => {
-      logEvent("error", "gate call failed", { traceId: span.traceId, spanId: span.spanId, productId, error: String(error) });
-      throw error;
-    });
+    const reply = await isolate.catalog
+      .lookUp(
+        productId,
+        () => passGate(redis, attempt),
+        (r) => r.kind !== "unknown",
+      )
+      .catch((error: unknown) => {
+        logEvent("error", "gate call failed", { traceId: span.traceId, spanId: span.spanId, productId, error: String(error) });
+        throw error;
+      });
     if (reply.kind === "unknown") memory.rememberUnknown(productId);
     else {
       memory.learn(productId, reply, reply.filters);

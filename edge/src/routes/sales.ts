@@ -9,32 +9,54 @@ import { viewLine } from "../gate/gate";
 import { drawIfLead } from "../lottery/draw";
 import { publishedDraw } from "../lottery/published";
 import type { Isolate } from "../isolate";
-import type { SaleMemory } from "../memory";
 import { announceOutbox } from "../outbox-registry";
+import { UPSTASH_TIMEOUT_MS } from "../upstash-health";
+
+/** How often a request waiting for another's first read of a public view looks whether it landed. */
+const READ_WAIT_STEP_MS = 5;
 
 /**
- * The sale the path names, as Redis had it within the last PUBLIC_VIEW_MS (one HMGET per product
- * per isolate per window, however many ask: a product page polled by a crowd, or made-up ids), or
- * the 400/404 to answer.
+ * The sale the path names, as Redis had it within the last PUBLIC_VIEW_MS, or the 400/404 to
+ * answer. One request per product per isolate reads it (one HMGET per window, however many ask:
+ * a product page polled by a crowd); the others answer the last view meanwhile, or wait for the
+ * first. A product the catalog has never heard of is answered 404 from it (made-up ids).
  */
-async function saleOfPath(c: Context<EdgeEnv>, memory: SaleMemory): Promise<Response | { productId: { data: string }; redis: Redis; view: SaleView }> {
+async function saleOfPath(
+  c: Context<EdgeEnv>,
+  { memory, catalog }: Isolate,
+): Promise<Response | { productId: { data: string }; redis: Redis; view: SaleView }> {
   const productId = ProductId.safeParse(c.req.param("productId"));
   if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
   const redis = c.var.redis;
-  let view = memory.publicView(productId.data);
-  if (view === undefined) {
-    view = (await readSaleView(redis, productId.data)) ?? null;
-    memory.rememberPublicView(productId.data, view ?? undefined);
+  const id = productId.data;
+  let view = memory.publicView(id);
+  if (view === undefined && !(await catalog.mayHaveSale(redis, id))) view = null;
+  for (let waited = 0; view === undefined; waited += READ_WAIT_STEP_MS) {
+    if (memory.startPublicRead(id) || waited >= UPSTASH_TIMEOUT_MS) {
+      view =
+        (await catalog.lookUp(
+          id,
+          () => readSaleView(redis, id),
+          (v) => v !== undefined,
+        )) ?? null;
+      memory.rememberPublicView(id, view ?? undefined);
+      break;
+    }
+    view = memory.lastPublicView(id);
+    if (view !== undefined) break;
+    await scheduler.wait(READ_WAIT_STEP_MS);
+    view = memory.publicView(id);
   }
-  if (!view) return c.json({ error: "unknown product", productId: productId.data }, 404);
+  if (!view) return c.json({ error: "unknown product", productId: id }, 404);
   return { productId, redis, view };
 }
 
-export function sales({ memory }: Isolate) {
+export function sales(isolate: Isolate) {
+  const { memory } = isolate;
   return (
     new Hono<EdgeEnv>()
       .get("/:productId", async (c) => {
-        const found = await saleOfPath(c, memory);
+        const found = await saleOfPath(c, isolate);
         if (found instanceof Response) return found;
         const { productId, view } = found;
         // The sale page teaches this isolate the sale's proof-of-work setting, so the attempts that
@@ -74,7 +96,7 @@ export function sales({ memory }: Isolate) {
        * of their places and how to recompute them (common/src/lottery.ts).
        */
       .get("/:productId/prequeue", async (c) => {
-        const found = await saleOfPath(c, memory);
+        const found = await saleOfPath(c, isolate);
         if (found instanceof Response) return found;
         const { productId, redis, view } = found;
         const { prequeue } = view;

@@ -8,7 +8,6 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import { viewLine } from "../gate/gate";
 import { drawIfLead } from "../lottery/draw";
 import type { Isolate } from "../isolate";
-import type { SaleMemory } from "../memory";
 import { STATUS_REFRESH_MS } from "../time-windows";
 import { lineCovers, projectedAdmitted } from "../queue-view";
 import { etaSeconds, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
@@ -26,7 +25,7 @@ const placeOf = (ticket: Ticket) => ({ quantity: ticket.quantity, place: `${tick
  * the line (viewLine), so claims that expired while nobody bought go back at once.
  */
 async function refreshIfStale(
-  memory: SaleMemory,
+  { memory, catalog }: Isolate,
   ctx: { waitUntil(promise: Promise<unknown>): void },
   redis: Redis,
   productId: string,
@@ -35,7 +34,13 @@ async function refreshIfStale(
   const known = memory.view(productId);
   if (known && now - known.seenAt < STATUS_REFRESH_MS) return;
   if (!memory.startRefresh(productId)) return;
-  const outcome = await viewLine(redis, productId, { soldOutFromMemory: memory.takeSoldOutAnswers(productId), filters: memory.filtersWanted(productId) });
+  // A ticket of a sale since deleted: the catalog says so with no command.
+  if (!known && !(await catalog.mayHaveSale(redis, productId))) return;
+  const outcome = await catalog.lookUp(
+    productId,
+    () => viewLine(redis, productId, { soldOutFromMemory: memory.takeSoldOutAnswers(productId), filters: memory.filtersWanted(productId) }),
+    (o) => o.kind !== "unknown",
+  );
   if (outcome.kind === "unknown") return;
   memory.learn(productId, outcome, outcome.filters);
   // At a pre-queue's start the pages waiting for it may be the first to look: the one given the lease draws.
@@ -67,7 +72,7 @@ export const waitingRoom = (isolate: Isolate) => {
           return c.json({ state: "no_ticket", error: "no valid queue ticket for this user and product" }, 403);
 
         const now = Date.now();
-        await refreshIfStale(memory, c.executionCtx, c.var.redis, productId.data, now);
+        await refreshIfStale(isolate, c.executionCtx, c.var.redis, productId.data, now);
         const known = memory.view(productId.data);
         if (memory.hasEnded(productId.data)) return c.json({ state: "ended", productId: productId.data });
         if (ticket.prequeue) {

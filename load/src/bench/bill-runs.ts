@@ -109,7 +109,7 @@ export async function billIdle(t: BillTarget, o: { seconds: number; openSales: n
  * The measured sales leave nothing behind: closed, retired by the relay (so it stops reading
  * them before their keys go), then deleted.
  */
-async function retire(t: BillTarget, redis: Redis, productIds: string[]): Promise<void> {
+export async function retire(t: Pick<BillTarget, "edge" | "adminToken">, redis: Redis, productIds: string[]): Promise<void> {
   for (const productId of productIds) await call(t.edge, `/sales/${productId}/close`, { method: "POST", headers: { authorization: `Bearer ${t.adminToken}` } });
   const outboxes = productIds.map((p) => saleKeys(p).outbox);
   for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(250)) {

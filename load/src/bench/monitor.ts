@@ -12,6 +12,15 @@ import { createInterface } from "node:readline";
  * its CPU in the bench's breakdown); parsing happens after the window.
  */
 
+/** One top-level command as MONITOR printed it: the client's address, the command (lower case), its first arguments and the whole line. */
+export interface MonitorLine {
+  addr: string;
+  command: string;
+  arg1: string | undefined;
+  arg2: string | undefined;
+  line: string;
+}
+
 export const monitorAvailable = (): boolean => spawnSync("redis-cli", ["--version"], { stdio: "ignore" }).status === 0;
 
 export class MonitorCapture {
@@ -82,8 +91,22 @@ export class MonitorCapture {
     return { byCommand, total };
   }
 
+  /**
+   * Top-level commands by whom `classify` says sent them (undefined: nobody counted), for traffic
+   * told apart by what its commands name rather than by connection (the demo's attackers beside
+   * its crowd, all through the same edge).
+   */
+  async tally(classify: (c: MonitorLine) => string | undefined): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for await (const c of this.lines()) {
+      const who = classify(c);
+      if (who !== undefined) counts[who] = (counts[who] ?? 0) + 1;
+    }
+    return counts;
+  }
+
   /** The captured top-level commands (script-internal ones, "[0 lua]", left out). */
-  private async *lines(): AsyncGenerator<{ addr: string; command: string; arg1: string | undefined; arg2: string | undefined; line: string }> {
+  private async *lines(): AsyncGenerator<MonitorLine> {
     const rl = createInterface({ input: createReadStream(this.path), crlfDelay: Infinity });
     for await (const line of rl) {
       // 1795656664.023489 [0 127.0.0.1:55900] "evalsha" "sha" "7" "fg:{p}:sale" …

@@ -5,6 +5,8 @@ import { describeCpu, type CpuUse } from "../bench/cpu";
 import type { RequestRecord, SaleResult } from "../bench/sale";
 import { bottleneck, describeBottleneck, SATURATED_SHARE } from "../bench/saturation";
 import { botKinds, type BotFleetResult } from "../bench/bots";
+import { ATTACK_TARGET_PER_REQUEST, type BurstBill, type TabsResult } from "../attack";
+import { fmtCodes } from "../bench/table";
 import { barChart, htmlPage, htmlTable, lineChart, type LineSeries } from "./svg";
 import { percentile, sortedAscending } from "./stats";
 
@@ -24,6 +26,18 @@ export interface DemoRun {
   bill?: { sale: Bill; idle: Bill };
   /** The bot fleet: what it was answered, units it bought (the gate's ledger), Redis commands it caused (MONITOR; undefined without redis-cli). */
   bots: BotFleetResult & { unitsBought: number; redisCommands: number | undefined; saleRedisCommands: number | undefined };
+  /**
+   * The scalper (one signed-in account, many keys, following the queue) and the bill-attack fleet
+   * (floods that can never buy), beside the crowd: what each got and what each cost (MONITOR,
+   * told apart by what the commands name; `measured` false without redis-cli).
+   */
+  adversaries: {
+    scalper: TabsResult & { sub: string; unitsBought: number; limit: number; redisCommands: number | undefined };
+    attack: BurstBill[];
+    /** Catalog reads outside every burst (made-up ids the fleet's bursts did not send): none expected. */
+    catalogReadsOutside: number | undefined;
+    measured: boolean;
+  };
   /** Every process's CPU while the crowd ran (from /proc): the demo's own clients are this process. */
   cpu?: CpuUse;
   /** DEMO_PREQUEUE=1: the pre-queue's draw, checked from public data against the commitment /init published. */
@@ -106,6 +120,47 @@ export function botRows(bots: DemoRun["bots"]): (string | number)[][] {
       bots.requests,
       `refused ${bots.refused.toLocaleString("en")}, no answer ${bots.errors}, units bought ${bots.unitsBought}, Redis commands spent on them ${bots.redisCommands ?? "n/a (no redis-cli)"} of the sale's ${bots.saleRedisCommands ?? "n/a"}`,
     ],
+  ];
+}
+
+/** Whether the scalper held no more than its limit (places in line, units bought), and every attack cost at most its target. */
+export function adversariesVerdict(run: DemoRun): { scalperHeld: boolean; attacksCheap: boolean } {
+  const { scalper, attack, measured } = run.adversaries;
+  return {
+    scalperHeld: scalper.places.length <= scalper.limit && scalper.unitsBought <= scalper.limit,
+    attacksCheap: measured && attack.every((b) => b.pass),
+  };
+}
+
+/** One row per adversary: what it sent, what it got, what it cost on the bill. */
+export function adversaryRows(run: DemoRun): (string | number)[][] {
+  const { scalper, attack, catalogReadsOutside, measured } = run.adversaries;
+  const cost = (commands: number | undefined, requests: number) =>
+    !measured || commands === undefined ? ["n/a (no redis-cli)", "n/a"] : [commands.toLocaleString("en"), (commands / requests).toFixed(4)];
+  return [
+    ["adversary", "requests", "answers", "got", "billed commands", "per request", "per isolate-second", "target"],
+    [
+      `scalper (1 account, ${scalper.keys} keys, follows the queue)`,
+      scalper.requests,
+      Object.entries(scalper.answers)
+        .sort((a, b) => b[1] - a[1])
+        .map(([answer, n]) => `${answer}×${n}`)
+        .join(", "),
+      `${scalper.places.length} places (${scalper.standby} keys on standby), ${scalper.unitsBought} units`,
+      ...cost(scalper.redisCommands, scalper.requests),
+      "",
+      `≤ ${scalper.limit} place and unit ${scalper.places.length <= scalper.limit && scalper.unitsBought <= scalper.limit ? "OK" : "FAILED"}`,
+    ],
+    ...attack.map((b) => [
+      b.name,
+      b.requests,
+      `${fmtCodes(b.statuses)}${b.errors ? ` errors:${b.errors}` : ""} in ${b.seconds.toFixed(1)} s`,
+      "nothing (cannot buy)",
+      ...cost(b.commands, b.requests),
+      measured ? b.perIsolateSecond.toFixed(2) : "n/a",
+      `≤ ${ATTACK_TARGET_PER_REQUEST}/request or 1/isolate-s ${b.pass ? "OK" : "FAILED"}`,
+    ]),
+    ...(catalogReadsOutside ? [["catalog reads outside the bursts", "", "", "", catalogReadsOutside, "", "", ""]] : []),
   ];
 }
 
@@ -203,6 +258,14 @@ ${run.lottery.placesAgree.toLocaleString("en")} of ${run.lottery.placesChecked.t
 <span class="${run.bots.unitsBought === 0 && !run.bots.redisCommands ? "ok" : "bad"}">${run.bots.unitsBought} units bought by bots, ${run.bots.redisCommands ?? "n/a"} Redis commands spent on them</span>;
 ${run.result.outcomes.bought.toLocaleString("en")} people bought.</p>
 ${htmlTable(botRows(run.bots)[0]!.map(String), botRows(run.bots).slice(1))}
+<h2>Adversaries</h2>
+<p>A scalper (one signed-in account with ${run.adversaries.scalper.keys} Idempotency-Keys, each following the queue like a browser, solving the proof of work)
+and a bill-attack fleet (each route that can never buy flooded in turn, ${(run.adversaries.attack[0]?.requests ?? 0).toLocaleString("en")} requests as fast as they go),
+beside the crowd. Their billed commands are told apart by what they name (MONITOR):
+<span class="${adversariesVerdict(run).scalperHeld ? "ok" : "bad"}">the scalper held ${run.adversaries.scalper.places.length} places and bought ${run.adversaries.scalper.unitsBought} units (limit ${run.adversaries.scalper.limit})</span>;
+<span class="${adversariesVerdict(run).attacksCheap ? "ok" : "bad"}">${adversariesVerdict(run).attacksCheap ? "every attack" : "not every attack"} cost at most ${ATTACK_TARGET_PER_REQUEST} billed commands per request</span>
+(or, for a flood the shared machine slowed down, the edge's bound whatever the rate: a command per isolate per second, two more at its start).</p>
+${htmlTable(adversaryRows(run)[0]!.map(String), adversaryRows(run).slice(1))}
 ${lineChart("Throughput by outcome", throughput(run.records), { xLabel: "seconds since the first buyer", yLabel: "requests per second", markers })}
 ${barChart("Latency distribution of purchase attempts", latencyHistogram(orders), { xLabel: "latency (client side, including connection queueing)", yLabel: "requests" })}
 ${lineChart(
@@ -216,7 +279,7 @@ ${lineChart(
 ${
   run.bill
     ? `<h2>What it cost on Upstash</h2>
-<p>Every command each component sent to redis during the sale (from <code>/init</code> to drained: the crowd's gate calls and waiting-room reads, the origin's confirmations, the relay), counted the way Upstash bills (MONITOR, by connection).</p>
+<p>Every command each component sent to redis during the sale (from <code>/init</code> to drained: the crowd's gate calls and waiting-room reads, the origin's confirmations, the relay, and what the adversaries above cost), counted the way Upstash bills (MONITOR, by connection).</p>
 ${htmlTable(BILL_HEADER, billRows(run))}`
     : ""
 }

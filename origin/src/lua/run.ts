@@ -1,14 +1,26 @@
-import { BILL_KEY, billField, LuaScript, type ScriptEvaluator } from "@fluxgate/common";
+import { BILL_KEY, BILL_WINDOW_MINUTES, billField, LuaScript, type ScriptEvaluator } from "@fluxgate/common";
 import type { Redis } from "ioredis";
 
 /**
- * Every origin script opens the same way: KEYS[1] the bill HASH, ARGV[1] its field, ARGV[2] how
- * many commands to book there (the origin's own count, this call included: common/billing.ts).
- * They are taken off, so each script's own KEYS and ARGV start at 1 as its header says.
+ * Every origin script opens the same way: KEYS[1] the bill HASH, ARGV[1] its field
+ * ("<minute>:<component>"), ARGV[2] how many commands to book there (the origin's own count, this
+ * call included: common/billing.ts). They are taken off, so each script's own KEYS and ARGV start
+ * at 1 as its header says. The minute's first booking takes over its slot in the ring and deletes
+ * the minute that used it before: the hash keeps the last ${BILL_WINDOW_MINUTES} minutes, at one HGET,
+ * HDEL and HSET a minute (not a call), and the running total keeps the rest.
  */
 const BOOK_BILL = `
 local bill, billField, billed = table.remove(KEYS, 1), table.remove(ARGV, 1), tonumber(table.remove(ARGV, 1))
-if billed > 0 then redis.call('HINCRBY', bill, billField, billed) end
+if billed > 0 then
+  local minute, component = string.match(billField, '^(%d+):(%a+)$')
+  redis.call('HINCRBY', bill, component .. ':total', billed)
+  if redis.call('HINCRBY', bill, billField, billed) == billed then
+    local slot = component .. ':slot:' .. (tonumber(minute) % ${BILL_WINDOW_MINUTES})
+    local old = redis.call('HGET', bill, slot)
+    if old and old ~= minute then redis.call('HDEL', bill, old .. ':' .. component) end
+    redis.call('HSET', bill, slot, minute)
+  end
+end
 `;
 
 export const luaScript = (name: string, body: string) => new LuaScript(name, BOOK_BILL + body);
