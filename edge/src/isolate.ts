@@ -1,6 +1,7 @@
 import { DependencyHealth } from "@fluxgate/common";
 import type { MiddlewareHandler } from "hono";
 import { CheckedSolutions } from "./challenge/checked-solutions";
+import { BuyerCalls } from "./purchase/buyer-calls";
 import { ConfigReader } from "./config";
 import type { EdgeEnv } from "./env";
 import { JwksCache } from "./identity/jwks";
@@ -20,6 +21,7 @@ export class Isolate {
   /** Which products have a sale, as this isolate last read it: what a made-up product id is answered from. */
   readonly catalog: ProductCatalog;
   readonly gateCalls: GateCalls;
+  readonly buyerCalls: BuyerCalls;
   readonly jwks: JwksCache;
   readonly tokens: VerifiedTokens;
   readonly solutions: CheckedSolutions;
@@ -34,6 +36,7 @@ export class Isolate {
     this.memory = new SaleMemory(now);
     this.catalog = new ProductCatalog(now);
     this.gateCalls = new GateCalls(now);
+    this.buyerCalls = new BuyerCalls(now);
     this.jwks = new JwksCache(now);
     this.tokens = new VerifiedTokens(now);
     this.solutions = new CheckedSolutions(now);

@@ -211,9 +211,9 @@ function saleBill(
   if (totalCalls !== undefined) commands.edge = totalCalls;
   const fromMinute = Math.floor(createdAt / 60_000);
   for (const component of ORIGIN_COMPONENTS) {
-    const total = booked.totals[component];
     const atStart = originAtStart[component];
-    if (total !== undefined && atStart !== undefined) commands[component] = total - atStart;
+    // Noted at the start (absent totals read as 0 then): absent now, the origin has booked none since.
+    if (atStart !== undefined) commands[component] = (booked.totals[component] ?? 0) - atStart;
     else for (const [minute, row] of booked.minutes) if (minute >= fromMinute) commands[component] += row[component];
     lastMinute[component] = booked.minutes.get(previousMinute)?.[component] ?? 0;
   }

@@ -16,7 +16,7 @@ import type { Answer } from "../memory";
 import { decidePurchase, outcomeOfGate, requestOf, unitsOf, type NeededFact, type PurchaseFacts, type PurchaseOutcome } from "../purchase/decide";
 import type { GateSeat } from "../purchase/gate-calls";
 import { unitsUncovered } from "../queue-view";
-import { PAUSED_RETRY_AFTER_S } from "../time-windows";
+import { GATE_WAIT_MS, PAUSED_RETRY_AFTER_S } from "../time-windows";
 import { etaSeconds, signTicket, TICKET_HEADER, ticketCookie, verifyTicket, type Ticket } from "../tickets";
 
 export const OrderRequest = z.strictObject({
@@ -58,6 +58,7 @@ export function order(isolate: Isolate) {
     const claimant = {};
     let seat: GateSeat | undefined;
     let release: (() => void) | undefined;
+    let buyerTurn: (() => void) | undefined;
     try {
       for (;;) {
         const step = decidePurchase(facts, memory.recall(productId, req.userId, key, claimant), isolate.now());
@@ -73,6 +74,12 @@ export function order(isolate: Isolate) {
           return respond(c, req, facts, key, step.outcome);
         }
         if (step.newcomer) {
+          // The buyer's first new attempt asks Redis; their others decide again from its answer.
+          buyerTurn ??= isolate.buyerCalls.take(productId, req.userId);
+          if (!buyerTurn) {
+            await scheduler.wait(GATE_WAIT_MS);
+            continue;
+          }
           seat ??= gateCalls.join(productId);
           const view = memory.view(productId);
           const turn = gateCalls.start(seat, view && unitsUncovered(view.snapshot));
@@ -87,6 +94,7 @@ export function order(isolate: Isolate) {
       }
     } finally {
       release?.();
+      buyerTurn?.();
       if (seat) gateCalls.leave(seat);
     }
   }
