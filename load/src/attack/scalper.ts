@@ -219,13 +219,15 @@ async function visibleEverywhere(base: URL, productId: string, isolates = 4, tim
 
 /** The sale as the operator's page reads it (GET /admin/sales/:productId), every `everyMs`, while it runs. */
 export function sampleSale(base: URL, adminToken: string, productId: string, everyMs: number) {
+  /** `t`: when the sample was asked for (ms since the sampler started). */
   const samples: { t: number; remaining: number; claimed: number; sold: number }[] = [];
   const t0 = performance.now();
   const timer = setInterval(() => {
+    // When it was asked: the edge read the figures after this (a purchase answered before it surely came first).
+    const t = performance.now() - t0;
     void call(base, `/admin/sales/${productId}`, { headers: { authorization: `Bearer ${adminToken}` } })
       .then((r) => {
-        if (r.status === 200)
-          samples.push({ t: performance.now() - t0, remaining: Number(r.body.remaining), claimed: Number(r.body.claimed), sold: Number(r.body.sold) });
+        if (r.status === 200) samples.push({ t, remaining: Number(r.body.remaining), claimed: Number(r.body.claimed), sold: Number(r.body.sold) });
       })
       .catch(() => undefined);
   }, everyMs);
