@@ -1,6 +1,7 @@
 import { LuaScript } from "@fluxgate/common";
 import { closeSaleLua } from "./close-sale.lua";
 import { drawCommitLua, drawWriteLua } from "./draw.lua";
+import { endHoldLua } from "./end-hold.lua";
 import { gateLua } from "./gate.lua";
 import { initSaleLua } from "./init-sale.lua";
 import { steerSaleLua } from "./steer-sale.lua";
@@ -11,6 +12,7 @@ export const scripts = {
   initSale: new LuaScript("init-sale", initSaleLua),
   closeSale: new LuaScript("close-sale", closeSaleLua),
   steerSale: new LuaScript("steer-sale", steerSaleLua),
+  endHold: new LuaScript("end-hold", endHoldLua),
   drawWrite: new LuaScript("draw-write", drawWriteLua),
   drawCommit: new LuaScript("draw-commit", drawCommitLua),
 };
