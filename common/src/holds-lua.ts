@@ -12,6 +12,13 @@ export interface HoldKeysLua {
   stats: string;
 }
 
+/**
+ * The origin sweeps a quiet sale's expired holds at most this often (its HOLD_SWEEP_INTERVAL_MS
+ * default): the issue's bound of one sweep command per second per sale with expired holds, and
+ * how late after its expiry a hold's units are back when no buyer calls.
+ */
+export const HOLD_SWEEP_INTERVAL_MS = 1_000;
+
 /** How many expired holds one call ends at most (the rest go at the next call, a few ms later). */
 export const HOLDS_ENDED_PER_CALL = 50;
 

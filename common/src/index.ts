@@ -31,7 +31,7 @@ export {
   type BillComponent,
 } from "./billing";
 export { buyerKey, buyerKeyLua, IdemStatus, idemRecordLua, parseIdemRecord, splitBuyerKey, type IdemRecord } from "./idem-record";
-export { HOLDS_ENDED_PER_CALL, holdsLua, type HoldKeysLua } from "./holds-lua";
+export { HOLD_SWEEP_INTERVAL_MS, HOLDS_ENDED_PER_CALL, holdsLua, type HoldKeysLua } from "./holds-lua";
 export { LuaScript, type ScriptEvaluator } from "./lua-script";
 export { orderMessageLua, orderStatusLua, saleStartedLua, saleSteeredLua } from "./message-lua";
 export { parseSaleView, SALE_VIEW_FIELDS, waitingIn, type SaleView } from "./sale-hash";

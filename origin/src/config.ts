@@ -1,4 +1,4 @@
-import { OUTBOXES_KEY, Topics, ConsumerGroups } from "@fluxgate/common";
+import { ConsumerGroups, HOLD_SWEEP_INTERVAL_MS, OUTBOXES_KEY, Topics } from "@fluxgate/common";
 import { brokerList, milliseconds, parseEnv, port } from "@fluxgate/common/node";
 import { z } from "zod";
 
@@ -35,7 +35,7 @@ const OriginEnv = z
      * A sale's expired holds are swept at most once per this when no buyer's call ends them first
      * (the gate ends them on each call): their units are back within this of the expiry.
      */
-    HOLD_SWEEP_INTERVAL_MS: milliseconds(1000, 100),
+    HOLD_SWEEP_INTERVAL_MS: milliseconds(HOLD_SWEEP_INTERVAL_MS, 100),
     /** The set naming every outbox stream; tests point it at a set of their own so they relay only their streams. */
     RELAY_OUTBOXES_KEY: z.string().min(1).default(OUTBOXES_KEY),
   })

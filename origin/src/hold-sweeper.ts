@@ -84,6 +84,8 @@ export function createHoldSweeper(o: HoldSweeperOptions): HoldSweeper {
 
   return {
     saw(event) {
+      // Most events are orders of sales without holds: nothing to schedule.
+      if (event.type === "order" && event.holdExpiresAt === undefined) return;
       schedule.saw(event);
       arm();
     },

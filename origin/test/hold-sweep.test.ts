@@ -4,7 +4,7 @@
  * through the relay; a paid hold costs no sweep.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { type OrderMessage, Outbox, outboxEventsKey, SaleEvent, saleKeys } from "@fluxgate/common";
+import { HOLD_SWEEP_INTERVAL_MS, type OrderMessage, Outbox, outboxEventsKey, SaleEvent, saleKeys } from "@fluxgate/common";
 import type { Admin } from "kafkajs";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,8 +16,6 @@ const topic = `test.origin.holds.${tag}`;
 const registry = `test:origin:${tag}:outboxes`;
 const product = (name: string) => `t-${tag}-${name}`;
 const env = { ORDERS_TOPIC: topic, RELAY_OUTBOXES_KEY: registry, RELAY_MIN_IDLE_MS: "1000", RELAY_READ_INTERVAL_MS: "100", ACK_FLUSH_MS: "100" };
-/** The default: a sale is swept at most once a second. */
-const SWEEP_INTERVAL_MS = 1_000;
 
 let admin: Admin;
 let redis: Redis;
@@ -92,7 +90,7 @@ describe("the origin's sweep of a quiet sale", () => {
 
     await eventually(async () => (await saleHash(productId)).remaining === "1", 5_000, 10);
     const backAfterMs = (await redisNow()) - held.holdExpiresAt!;
-    expect(backAfterMs).toBeLessThan(SWEEP_INTERVAL_MS);
+    expect(backAfterMs).toBeLessThan(HOLD_SWEEP_INTERVAL_MS);
     expect(await saleHash(productId)).toMatchObject({ remaining: "1", held: "0", released: "1" });
     // The buyer's count went back with it, and the hold is gone.
     expect(await redis.hget(saleKeys(productId).buyers, held.userId)).toBe("0");
@@ -103,7 +101,7 @@ describe("the origin's sweep of a quiet sale", () => {
     expect(await metric(url, "fluxgate_origin_hold_sweeps_total")).toBe(1);
     expect(await metric(url, "fluxgate_origin_holds_expired_total")).toBe(1);
     // Nothing pending any more: no further sweep.
-    await sleep(SWEEP_INTERVAL_MS + 200);
+    await sleep(HOLD_SWEEP_INTERVAL_MS + 200);
     expect(await metric(url, "fluxgate_origin_hold_sweeps_total")).toBe(1);
   });
 
@@ -131,7 +129,7 @@ describe("the origin's sweep of a quiet sale", () => {
     });
     expect((await forward(url, paid)).status).toBe(202);
 
-    await sleep(500 + SWEEP_INTERVAL_MS);
+    await sleep(500 + HOLD_SWEEP_INTERVAL_MS);
     expect(await metric(url, "fluxgate_origin_hold_sweeps_total")).toBe(0);
     expect(await saleHash(productId)).toMatchObject({ remaining: "0", paid: "1" });
   });

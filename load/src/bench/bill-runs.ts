@@ -22,7 +22,7 @@ export interface BillTarget {
 }
 
 /** How long after the last confirmation the window stays open, so a relay claim or sweep it set off is counted too. */
-const TAIL_MS = 4_000;
+export const TAIL_MS = 4_000;
 
 export interface OrderBill {
   bill: Bill;
@@ -109,7 +109,7 @@ export async function billIdle(t: BillTarget, o: { seconds: number; openSales: n
  * The measured sales leave nothing behind: closed, retired by the relay (so it stops reading
  * them before their keys go), then deleted.
  */
-async function retire(t: BillTarget, redis: Redis, productIds: string[]): Promise<void> {
+export async function retire(t: BillTarget, redis: Redis, productIds: string[]): Promise<void> {
   for (const productId of productIds) await call(t.edge, `/sales/${productId}/close`, { method: "POST", headers: { authorization: `Bearer ${t.adminToken}` } });
   const outboxes = productIds.map((p) => saleKeys(p).outbox);
   for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(250)) {
@@ -120,7 +120,7 @@ async function retire(t: BillTarget, redis: Redis, productIds: string[]): Promis
 }
 
 /** Waits until the sale's outbox holds nothing: every entry reached Kafka and was confirmed. */
-async function drained(redis: Redis, productId: string, timeoutMs: number): Promise<void> {
+export async function drained(redis: Redis, productId: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await redis.xlen(saleKeys(productId).outbox)) > 0) {
     if (Date.now() > deadline) throw new Error(`the outbox of ${productId} did not drain within ${timeoutMs} ms: is the origin running?`);
