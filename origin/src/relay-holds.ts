@@ -1,5 +1,8 @@
 import type { SaleEvent } from "@fluxgate/common";
 
+/** Ends remembered ahead of their orders, per sale, before the expired ones are dropped. */
+const MAX_ENDED = 10_000;
+
 export interface HoldScheduleOptions {
   /** A sale is swept at most once per this (the bound: one sweep command per second per sale). */
   intervalMs: number;
@@ -27,6 +30,12 @@ interface SaleHolds {
   pending: Map<string, number>;
   /** The same holds by expiry, earliest first; an entry no longer pending (paid, swept) is skipped when met. */
   heap: Hold[];
+  /**
+   * orderId -> expiry of holds whose end came before their order: a payment's forward often
+   * overtakes its order's (both leave the edge at once), and the order must not be held again.
+   * Dropped when the order comes, or once the expiry passed.
+   */
+  ended: Map<string, number>;
   /** When it was last swept (this origin's clock), to keep to one sweep per interval. */
   sweptAt: number;
   sweeping: boolean;
@@ -56,9 +65,13 @@ export class HoldSchedule {
     if (event.type === "order") {
       if (event.holdExpiresAt === undefined) return;
       const sale = this.run(event.productId, event.sale.startedAt);
-      if (sale) this.hold(sale, event.orderId, event.holdExpiresAt);
+      if (!sale || sale.ended.delete(event.orderId)) return;
+      this.hold(sale, event.orderId, event.holdExpiresAt);
     } else if (event.type === "order_status") {
-      this.sales.get(event.productId)?.pending.delete(event.orderId);
+      const sale = this.run(event.productId, event.order.sale.startedAt);
+      if (!sale || sale.pending.delete(event.orderId) || event.order.holdExpiresAt === undefined) return;
+      if (sale.ended.size >= MAX_ENDED) this.forgetEnded(sale, this.o.now() - this.skew);
+      sale.ended.set(event.orderId, event.order.holdExpiresAt);
     } else if (event.type === "sale") {
       this.run(event.productId, event.startedAt);
     }
@@ -101,6 +114,7 @@ export class HoldSchedule {
       const ended = pop(sale.heap);
       if (sale.pending.get(ended.orderId) === ended.expiresAt) sale.pending.delete(ended.orderId);
     }
+    this.forgetEnded(sale, reply.now);
     if (reply.next && !sale.pending.has(reply.next.orderId)) this.hold(sale, reply.next.orderId, reply.next.expiresAt);
   }
 
@@ -155,13 +169,18 @@ export class HoldSchedule {
     return fresh;
   }
 
+  /** Ends whose order never came (another origin produced it) are kept until their expiry passed, no longer. */
+  private forgetEnded(sale: SaleHolds, now: number) {
+    for (const [orderId, expiresAt] of sale.ended) if (expiresAt <= now) sale.ended.delete(orderId);
+  }
+
   private hold(sale: SaleHolds, orderId: string, expiresAt: number) {
     sale.pending.set(orderId, expiresAt);
     push(sale.heap, { orderId, expiresAt });
   }
 
   private empty(startedAt: number): SaleHolds {
-    return { startedAt, pending: new Map(), heap: [], sweptAt: Number.NEGATIVE_INFINITY, sweeping: false, learn: false };
+    return { startedAt, pending: new Map(), heap: [], ended: new Map(), sweptAt: Number.NEGATIVE_INFINITY, sweeping: false, learn: false };
   }
 }
 

@@ -86,6 +86,15 @@ describe("a sale's holds", () => {
     expect(schedule.pending).toBe(0);
   });
 
+  it("cost no sweep when the payment's forward overtakes its order's", () => {
+    const a = held("p", "a", t + 2_000);
+    schedule.saw(ended(a, "paid"));
+    schedule.saw(a);
+    expect(schedule.nextDueAt()).toBeUndefined();
+    t += 10_000;
+    expect(schedule.due()).toEqual([]);
+  });
+
   it("are swept at most once per interval however many expire one after the other", () => {
     for (let i = 0; i < 50; i++) schedule.saw(held("p", `o${i}`, t + 100 + i * 20));
     let sweeps = 0;
