@@ -37,6 +37,7 @@ export default defineProject({
             JWT_AUDIENCE: stack.issuer.audience,
             ADMIN_TOKEN: "test-admin-token",
             TICKET_SECRET: "test-ticket-secret",
+            SHOP_API_TOKEN: "test-shop-token",
             ORIGIN_SIGNING_SECRET: "test-origin-signing-secret",
             // Not the edge's own setting: where the tests find an origin that never answers.
             SILENT_ORIGIN_URL: await silentOrigin(),

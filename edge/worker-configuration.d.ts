@@ -10,6 +10,7 @@ interface __BaseEnv_Env {
 	JWT_COOKIE: string;
 	ADMIN_TOKEN: string;
 	TICKET_SECRET: string;
+	SHOP_API_TOKEN: string;
 	ORIGIN_SIGNING_SECRET: string;
 	UPSTASH_REDIS_REST_URL: string;
 	UPSTASH_REDIS_REST_TOKEN: string;
@@ -27,6 +28,7 @@ declare namespace Cloudflare {
 		JWT_COOKIE: string;
 		ADMIN_TOKEN: string;
 		TICKET_SECRET: string;
+	SHOP_API_TOKEN: string;
 		ORIGIN_SIGNING_SECRET: string;
 		UPSTASH_REDIS_REST_URL: string;
 		UPSTASH_REDIS_REST_TOKEN: string;
@@ -38,7 +40,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ORIGIN_URL" | "IDENTITY" | "JWT_ISSUER" | "JWT_AUDIENCE" | "JWT_JWKS_URL" | "JWT_COOKIE" | "ADMIN_TOKEN" | "TICKET_SECRET" | "ORIGIN_SIGNING_SECRET" | "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ORIGIN_URL" | "IDENTITY" | "JWT_ISSUER" | "JWT_AUDIENCE" | "JWT_JWKS_URL" | "JWT_COOKIE" | "ADMIN_TOKEN" | "SHOP_API_TOKEN" | "TICKET_SECRET" | "ORIGIN_SIGNING_SECRET" | "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">> {}
 }
 declare module "*.html" {
 	const value: string;

@@ -31,6 +31,22 @@ CREATE TABLE public.migrations (
 );
 
 --
+-- Name: order_transitions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.order_transitions (
+    order_id text NOT NULL,
+    status text NOT NULL,
+    by_label text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    kafka_partition integer,
+    kafka_offset bigint,
+    persisted_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT order_transitions_by_label_check CHECK ((by_label = ANY (ARRAY['shop'::text, 'buyer'::text, 'operator'::text, 'expiry'::text]))),
+    CONSTRAINT order_transitions_status_check CHECK ((status = ANY (ARRAY['paid'::text, 'expired'::text, 'cancelled'::text])))
+);
+
+--
 -- Name: orders; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -46,7 +62,11 @@ CREATE TABLE public.orders (
     kafka_partition integer,
     kafka_offset bigint,
     trace_id text,
+    status text DEFAULT 'accepted'::text NOT NULL,
+    hold_expires_at timestamp with time zone,
+    CONSTRAINT orders_held_until CHECK (((status <> 'held'::text) OR (hold_expires_at IS NOT NULL))),
     CONSTRAINT orders_quantity_check CHECK ((quantity > 0)),
+    CONSTRAINT orders_status_known CHECK ((status = ANY (ARRAY['accepted'::text, 'held'::text, 'paid'::text, 'expired'::text, 'cancelled'::text]))),
     CONSTRAINT orders_trace_id_format CHECK ((trace_id ~ '^[0-9a-f]{32}$'::text))
 );
 
@@ -83,11 +103,12 @@ CREATE TABLE public.sales (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     added_stock integer DEFAULT 0 NOT NULL,
+    has_holds boolean DEFAULT false NOT NULL,
     CONSTRAINT sales_added_stock_not_negative CHECK ((added_stock >= 0)),
     CONSTRAINT sales_initial_stock_check CHECK ((initial_stock >= 0)),
     CONSTRAINT sales_per_user_limit_check CHECK ((per_user_limit >= 1)),
     CONSTRAINT sales_stock_at_most_initial_and_added CHECK ((stock <= (initial_stock + added_stock))),
-    CONSTRAINT sales_stock_not_negative CHECK ((stock >= 0))
+    CONSTRAINT sales_stock_not_negative CHECK (((stock >= 0) OR has_holds))
 );
 
 --
@@ -96,6 +117,13 @@ CREATE TABLE public.sales (
 
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_pkey PRIMARY KEY (id);
+
+--
+-- Name: order_transitions order_transitions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_transitions
+    ADD CONSTRAINT order_transitions_pkey PRIMARY KEY (order_id, status);
 
 --
 -- Name: orders orders_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -135,6 +163,13 @@ CREATE INDEX orders_trace_id_idx ON public.orders USING btree (trace_id) WHERE (
 --
 
 CREATE INDEX sales_product_id_idx ON public.sales USING btree (product_id);
+
+--
+-- Name: order_transitions order_transitions_order_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_transitions
+    ADD CONSTRAINT order_transitions_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(order_id);
 
 --
 -- Name: orders orders_sale_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

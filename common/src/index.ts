@@ -3,7 +3,11 @@ export { DependencyHealth, HEALTH_CACHE_MS, healthStatusCode, probeAll, type Dep
 export {
   IdempotencyKey,
   OperatorLabel,
+  ORDER_ENDED_BY,
+  ORDER_ENDINGS,
   OrderMessage,
+  OrderStatus,
+  type OrderEnding,
   ProductId,
   SaleChanges,
   SaleEvent,
@@ -33,8 +37,9 @@ export {
   type BillComponent,
 } from "./billing";
 export { buyerKey, buyerKeyLua, IdemStatus, idemRecordLua, parseIdemRecord, splitBuyerKey, type IdemRecord } from "./idem-record";
+export { HOLD_SWEEP_INTERVAL_MS, HOLDS_ENDED_PER_CALL, holdsLua, type HoldKeysLua } from "./holds-lua";
 export { LuaScript, type ScriptEvaluator } from "./lua-script";
-export { orderMessageLua, saleStartedLua, saleSteeredLua } from "./message-lua";
+export { orderMessageLua, orderStatusLua, saleStartedLua, saleSteeredLua } from "./message-lua";
 export { parseSaleView, SALE_VIEW_FIELDS, waitingIn, type SaleView } from "./sale-hash";
 export {
   drawPlaces,

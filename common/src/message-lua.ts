@@ -12,7 +12,7 @@ type Lua = string;
  * `optional`: a text field left out (key and all) when the Lua value is "". Never the first field.
  * `json`: a Lua string that already is JSON text (the script's own cjson.encode of a table), as is.
  */
-type Json = { text: Lua } | { optional: Lua } | { int: Lua } | { json: Lua } | { fixed: string | number } | { object: Fields };
+type Json = { text: Lua } | { optional: Lua } | { optionalInt: Lua } | { int: Lua } | { json: Lua } | { fixed: string | number } | { object: Fields };
 type Fields = [string, Json][];
 
 const text = (expr: Lua): Json => ({ text: expr });
@@ -30,6 +30,12 @@ function luaJson(fields: Fields): Lua {
     if ("optional" in value) {
       flush();
       parts.push(`(${value.optional} ~= '' and ('${key}' .. cjson.encode(${value.optional})) or '')`);
+      return;
+    }
+    if ("optionalInt" in value) {
+      // 0 leaves the field out (key and all).
+      flush();
+      parts.push(`(${value.optionalInt} ~= 0 and ('${key}' .. string.format('%d', ${value.optionalInt})) or '')`);
       return;
     }
     literal += key;
@@ -61,7 +67,9 @@ const termsJson = (t: TermsLua): Fields => [
 ];
 
 /** An OrderMessage, in Lua. `sale.added`: the units added to the sale so far (the sale hash's `added`). */
-export function orderMessageLua(o: LuaOf<Required<Omit<OrderMessage, "v" | "type" | "sale">>> & { sale: TermsLua }): Lua {
+export function orderMessageLua(
+  o: LuaOf<Required<Omit<OrderMessage, "v" | "type" | "sale" | "holdExpiresAt">>> & { sale: TermsLua; holdExpiresAt?: Lua },
+): Lua {
   return luaJson([
     ["v", { fixed: 1 }],
     ["type", { fixed: "order" }],
@@ -74,8 +82,25 @@ export function orderMessageLua(o: LuaOf<Required<Omit<OrderMessage, "v" | "type
     ["acceptedAt", int(o.acceptedAt)],
     // The sale's terms ride along, so the worker can create the sale even before its (late) sale event.
     ["sale", { object: termsJson(o.sale) }],
+    // 0 (a sale without holds) leaves the field out: the order is final as accepted.
+    ["holdExpiresAt", { optionalInt: o.holdExpiresAt ?? "0" }],
     // "" when the caller sent no trace context: then the order has no traceparent field at all.
     ["traceparent", { optional: o.traceparent }],
+  ]);
+}
+
+/** An OrderStatus, in Lua: `order` is the accepted order's JSON text, as the gate stored it. */
+export function orderStatusLua(s: { orderId: Lua; saleId: Lua; productId: Lua; status: Lua; by: Lua; at: Lua; order: Lua }): Lua {
+  return luaJson([
+    ["v", { fixed: 1 }],
+    ["type", { fixed: "order_status" }],
+    ["orderId", text(s.orderId)],
+    ["saleId", text(s.saleId)],
+    ["productId", text(s.productId)],
+    ["status", text(s.status)],
+    ["by", text(s.by)],
+    ["at", int(s.at)],
+    ["order", { json: s.order }],
   ]);
 }
 

@@ -65,6 +65,12 @@ export const OrderMessage = z.object({
    * or from tools); one that is not a valid version-00 value reads as none — a trace is never a
    * reason to refuse or dead-letter an accepted order.
    */
+  /**
+   * When the sale holds accepted units for payment (its `holdSeconds`): until then (Redis' clock, ms)
+   * the order is "held"; the shop's confirmation makes it "paid", else it expires and its units go
+   * back to the line (an OrderStatus says which). Absent: the order is final as accepted.
+   */
+  holdExpiresAt: z.number().int().positive().optional(),
   traceparent: z
     .string()
     .refine((value) => parseTraceparent(value) !== undefined)
@@ -134,6 +140,34 @@ export const SaleSteered = z
   });
 export type SaleSteered = z.infer<typeof SaleSteered>;
 
+/** How a held order ended: paid (the shop confirmed it in time), expired, or cancelled (by the buyer or the operator). */
+export const ORDER_ENDINGS = ["paid", "expired", "cancelled"] as const;
+export type OrderEnding = (typeof ORDER_ENDINGS)[number];
+/** Who ended it: the shop's payment confirmation, the buyer, the operator, or the clock. */
+export const ORDER_ENDED_BY = ["shop", "buyer", "operator", "expiry"] as const;
+
+/**
+ * A held order's end (or an operator's cancel of a paid one), decided atomically in Redis against
+ * the hold's expiry: one per order and status, on the same path as the order (outbox field `sale`,
+ * origin, Kafka keyed by productId). The worker keeps the order's status and its transitions; an
+ * expired or cancelled order gives its units back to `sales.stock`.
+ */
+export const OrderStatus = z.object({
+  v: z.literal(1),
+  type: z.literal("order_status"),
+  /** The order's, as on every event (Kafka's key, the sale it bears on). */
+  orderId: z.string().min(1).max(64),
+  saleId: z.string().min(1).max(64),
+  productId: ProductId,
+  status: z.enum(ORDER_ENDINGS),
+  by: z.enum(ORDER_ENDED_BY),
+  /** Milliseconds since the epoch, from Redis' clock when it was decided. */
+  at: z.number().int().nonnegative(),
+  /** The order as accepted: the worker creates its row from it if this arrives first. */
+  order: OrderMessage,
+});
+export type OrderStatus = z.infer<typeof OrderStatus>;
+
 /** Everything on the `orders` topic and in the outbox. */
-export const SaleEvent = z.discriminatedUnion("type", [OrderMessage, SaleStarted, SaleSteered]);
+export const SaleEvent = z.discriminatedUnion("type", [OrderMessage, SaleStarted, SaleSteered, OrderStatus]);
 export type SaleEvent = z.infer<typeof SaleEvent>;

@@ -29,6 +29,10 @@ export function saleKeys(productId: string) {
     places: `${p}:places`,
     /** STRING the entries in the order of their places, 40 characters each (what GET /sales/:productId/prequeue publishes). */
     draw: `${p}:draw`,
+    /** ZSET a held order's id -> when its hold expires (Redis' clock, ms): holds-lua.ts. */
+    holds: `${p}:holds`,
+    /** HASH a held order's id -> "<held|paid|expired|cancelled>|<order JSON>", kept after its end. */
+    holdOrders: `${p}:hold-orders`,
     /** HASH an operator control's Idempotency-Key -> its answer (steer-sale.lua): a control applies once. */
     controls: `${p}:controls`,
     /** LIST the sale's latest operator controls, newest first (the operator's page). */

@@ -9,6 +9,8 @@ const optional = <T extends z.ZodType<string>>(schema: T) => z.union([z.literal(
 const EdgeEnv = z.object({
   ORIGIN_URL: z.url({ error: "ORIGIN_URL must be the origin's base URL (wrangler.toml [vars])" }),
   ADMIN_TOKEN: secret("ADMIN_TOKEN", put("ADMIN_TOKEN")),
+  /** The shop's backend confirms payments of held orders with it (POST /sales/:productId/orders/:orderId/pay). */
+  SHOP_API_TOKEN: secret("SHOP_API_TOKEN", put("SHOP_API_TOKEN")),
   TICKET_SECRET: secret("TICKET_SECRET", put("TICKET_SECRET")),
   ORIGIN_SIGNING_SECRET: secret("ORIGIN_SIGNING_SECRET", put("ORIGIN_SIGNING_SECRET")),
   UPSTASH_REDIS_REST_URL: z.url({ error: `UPSTASH_REDIS_REST_URL must be the database's REST URL: ${put("UPSTASH_REDIS_REST_URL")}` }),

@@ -6,6 +6,7 @@ import { serverTiming } from "./http/server-timing";
 import { Isolate } from "./isolate";
 import { admin } from "./routes/admin";
 import { health } from "./routes/health";
+import { holds } from "./routes/holds";
 import { init } from "./routes/init";
 import { order } from "./routes/order";
 import { sales } from "./routes/sales";
@@ -24,6 +25,7 @@ export function createEdge(isolate = new Isolate()) {
     .route("/order", order(isolate))
     .route("/sales", sales(isolate))
     .route("/sales", steer(isolate))
+    .route("/sales", holds(isolate))
     .route("/waiting-room", waitingRoom(isolate));
   app.onError(onError);
   app.notFound(notFound);

@@ -29,6 +29,9 @@ function newerOrSame(a: SaleSnapshot, b: SaleSnapshot): boolean {
   return a.at >= b.at;
 }
 
+/** Nothing left, and nothing held for payment that could come back: "sold out" is final. */
+const finallySoldOut = (snapshot: SaleSnapshot) => snapshot.remaining <= 0 && !snapshot.held;
+
 export interface Answer {
   /** The request the key was first used with (product, buyer, quantity): a retry with another gets 422. */
   request: string;
@@ -274,7 +277,7 @@ export class SaleMemory {
    */
   soldOut(productId: string, claimant?: object): KeyFilter | undefined {
     const s = this.sales.get(productId);
-    if (!s || s.snapshot.remaining > 0 || !s.acceptedKeys) return undefined;
+    if (!s || !finallySoldOut(s.snapshot) || !s.acceptedKeys) return undefined;
     return this.fromMemory(s, SOLD_OUT_MEMORY_MS, RECHECK_MS, claimant) ? s.acceptedKeys : undefined;
   }
 
@@ -319,7 +322,7 @@ export class SaleMemory {
   /** Whether the last view says nothing is left (for waiting pages: no filter needed to say so). */
   saysSoldOut(productId: string): boolean {
     const s = this.sales.get(productId);
-    return s !== undefined && s.snapshot.remaining <= 0 && this.current(s, this.now());
+    return s !== undefined && finallySoldOut(s.snapshot) && this.current(s, this.now());
   }
 
   /** Which filters the next gate call should bring back. */

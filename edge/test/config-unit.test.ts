@@ -7,7 +7,7 @@ const call = (bindings: Record<string, unknown>, path = "/health", headers: Reco
   worker.fetch(new Request(`http://edge${path}`, { headers }), bindings as unknown as Env, createExecutionContext());
 
 describe("configuration", () => {
-  it.each(["ADMIN_TOKEN", "TICKET_SECRET", "ORIGIN_SIGNING_SECRET", "UPSTASH_REDIS_REST_TOKEN"])(
+  it.each(["ADMIN_TOKEN", "SHOP_API_TOKEN", "TICKET_SECRET", "ORIGIN_SIGNING_SECRET", "UPSTASH_REDIS_REST_TOKEN"])(
     "a missing %s is a 500 that names it and says how to set it",
     async (name) => {
       const res = await call({ ...env, [name]: undefined });

@@ -200,7 +200,7 @@ describe("decidePurchase: a buyer at the limit", () => {
 describe("outcomeOfGate", () => {
   const snapshot = view({ remaining: 4, issued: 9, admitted: 3, rate: 2, at: NOW });
   it("turns a numbered place into a ticket of the sale with the people ahead", () => {
-    const reply: GateReply = { kind: "queued", ticket: 9, expired: true, ...snapshot };
+    const reply: GateReply = { kind: "queued", ticket: 9, expired: true, soldOutForNow: false, ...snapshot };
     expect(outcomeOfGate(reply, { productId: "p", quantity: 2 })).toEqual({
       kind: "queued",
       ticket: { productId: "p", saleId: "s1", number: 9, admittedAtIssue: 3, rate: 2, issuedAt: NOW, quantity: 2 },

@@ -110,11 +110,32 @@ ${row(["measured", ...BILL_COMPONENTS.map((c) => (c === "forward" ? "origin forw
 ${row(["---", ...BILL_COMPONENTS.map(() => "---:"), "---:", "---:"])}
 ${row([`billed commands per accepted order (${n(bill.orders.accepted)} orders at ${n(bill.orders.ordersPerSecond)}/s, drained)`, ...BILL_COMPONENTS.map((c) => n(bill.orders.perOrder[c]!, 3)), `**${n(bill.orders.perOrder.total!, 3)}**`, `${fmtUsd(upstashCostUsd(bill.orders.perOrder.total! * 1000))} per 1,000 orders`])}
 ${bill.idle.map((i) => row([`billed commands per second, idle, ${i.openSales} open sales (${i.registered} registered)`, ...BILL_COMPONENTS.map((c) => n(i.perSecond[c]!, 3)), `**${n(i.perSecond.total!, 3)}**`, `${fmtUsd(upstashCostUsd(i.perDay))} per day`])).join("\n")}
+${holdsRows(bill).join("\n")}
 
 ${row(["target", "wanted", "measured", ""])}
 ${row(["---", "---", "---", "---"])}
 ${targetRows(bill.targets).join("\n")}
 `;
+}
+
+/** The bill of a sale with holds: per paid order (gate call + the shop's confirmation) and per hold left to expire. */
+function holdsRows(bill: BillJson): string[] {
+  if (!bill.holds) return [];
+  const { paid, expiry } = bill.holds;
+  return [
+    row([
+      `billed commands per paid order (${n(paid.paid)} held ${paid.holdSeconds} s, each confirmed by the shop; ${paid.sweeps} sweeps)`,
+      ...BILL_COMPONENTS.map((c) => n(paid.perPaidOrder[c]!, 3)),
+      `**${n(paid.perPaidOrder.total!, 3)}**`,
+      `${fmtUsd(upstashCostUsd(paid.perPaidOrder.total! * 1000))} per 1,000 paid orders`,
+    ]),
+    row([
+      `billed commands per expired hold (${n(expiry.held)} held ${expiry.holdSeconds} s, none paid; ${expiry.sweeps} sweeps in ${n(expiry.expiredSeconds, 1)} s)`,
+      ...BILL_COMPONENTS.map((c) => n(expiry.perHold[c]!, 3)),
+      `**${n(expiry.perHold.total!, 3)}**`,
+      `${fmtUsd(upstashCostUsd(expiry.perHold.total! * 1000))} per 1,000 holds`,
+    ]),
+  ];
 }
 
 /** Each bench's section of BENCHMARKS.md, by the heading it starts with (what a partial run replaces). */

@@ -11,6 +11,13 @@
  *             (16) at a time, until the origin confirmed every one: commands per accepted order
  *  2. idle    BILL_IDLE_SECONDS (30) with no sale opened by the bench, then with BILL_IDLE_SALES
  *             (100) open sales nobody buys from: commands per second
+ *  3. paid    BILL_ORDERS buyers on a sale with holds of BILL_HOLD_SECONDS (10), each order confirmed
+ *             by the shop (POST /sales/:productId/orders/:orderId/pay, SHOP_API_TOKEN) as soon as it
+ *             is accepted, until PostgreSQL has them paid and every hold's expiry passed: commands
+ *             per paid order (the gate call + the confirmation, and what else)
+ *  4. expiry  BILL_ORDERS buyers on a sale with holds of BILL_EXPIRY_HOLD_SECONDS (2) nobody pays,
+ *             nobody calling after the last order, until PostgreSQL has them expired: commands per
+ *             hold beyond the gate call (none at the edge), and the origin's sweeps per second
  *
  * Prints a table, writes .fluxgate/bench/bill.json. Exit 1 when a target is missed.
  */
@@ -18,6 +25,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BILL_COMPONENTS, upstashCostUsd, UPSTASH_PAYG_USD_PER_100K_COMMANDS } from "@fluxgate/common";
 import { BILL_TARGETS, billPer, fmtUsd, type BillJson } from "./bench/bill";
+import { billHolds, type HoldsBill } from "./bench/bill-holds";
 import { billIdle, billOrders } from "./bench/bill-runs";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { table } from "./bench/table";
@@ -27,6 +35,8 @@ const settings = {
   connections: intEnv("BILL_CONNECTIONS", 16),
   idleSeconds: intEnv("BILL_IDLE_SECONDS", 30),
   idleSales: intEnv("BILL_IDLE_SALES", 100),
+  holdSeconds: intEnv("BILL_HOLD_SECONDS", 10),
+  expiryHoldSeconds: intEnv("BILL_EXPIRY_HOLD_SECONDS", 2),
 };
 
 const outDir = join(fluxgateHome(), "bench");
@@ -38,20 +48,57 @@ const SECONDS_PER_DAY = 86_400;
 async function main(): Promise<number> {
   const stack = await ensureStack(log);
   const vars = readDevVars();
-  const target = { edge: new URL(stack.edgeUrl), adminToken: vars.ADMIN_TOKEN!, redisUrl: stack.redisUrl, issuer: stack.issuer.url, dir: outDir };
+  const target = {
+    edge: new URL(stack.edgeUrl),
+    adminToken: vars.ADMIN_TOKEN!,
+    shopToken: vars.SHOP_API_TOKEN!,
+    redisUrl: stack.redisUrl,
+    databaseUrl: stack.databaseUrl,
+    originMetricsUrl: stack.originMetricsUrl,
+    issuer: stack.issuer.url,
+    dir: outDir,
+  };
   {
-    log(`[1/3] ${settings.orders} orders through the edge, ${settings.connections} at a time, until the origin confirmed them …`);
+    log(`[1/5] ${settings.orders} orders through the edge, ${settings.connections} at a time, until the origin confirmed them …`);
     const orders = await billOrders(target, { productId: `${runId}-orders`, orders: settings.orders, concurrency: settings.connections });
-    log(`[2/3] idle ${settings.idleSeconds} s, no sale opened by the bench …`);
+    log(`[2/5] idle ${settings.idleSeconds} s, no sale opened by the bench …`);
     const idle0 = await billIdle(target, { seconds: settings.idleSeconds, openSales: 0, runId });
-    log(`[3/3] idle ${settings.idleSeconds} s with ${settings.idleSales} open sales …`);
+    log(`[3/5] idle ${settings.idleSeconds} s with ${settings.idleSales} open sales …`);
     const idleN = await billIdle(target, { seconds: settings.idleSeconds, openSales: settings.idleSales, runId });
-    return report({ orders, idle: [idle0, idleN], edge: target.edge.origin });
+    log(`[4/5] ${settings.orders} orders held ${settings.holdSeconds} s, each confirmed by the shop, until PostgreSQL has them paid …`);
+    const paid = await billHolds(target, {
+      productId: `${runId}-paid`,
+      orders: settings.orders,
+      concurrency: settings.connections,
+      holdSeconds: settings.holdSeconds,
+      pay: true,
+    });
+    log(`[5/5] ${settings.orders} orders held ${settings.expiryHoldSeconds} s that nobody pays, until PostgreSQL has them expired …`);
+    const expiry = await billHolds(target, {
+      productId: `${runId}-expiry`,
+      orders: settings.orders,
+      concurrency: settings.connections,
+      holdSeconds: settings.expiryHoldSeconds,
+      pay: false,
+    });
+    return report({ orders, idle: [idle0, idleN], paid, expiry, edge: target.edge.origin });
   }
 }
 
-function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Awaited<ReturnType<typeof billIdle>>[]; edge: string }): number {
+function report(r: {
+  orders: Awaited<ReturnType<typeof billOrders>>;
+  idle: Awaited<ReturnType<typeof billIdle>>[];
+  paid: HoldsBill;
+  expiry: HoldsBill;
+  edge: string;
+}): number {
   const perOrder = billPer(r.orders.bill, r.orders.accepted);
+  const perPaid = billPer(r.paid.bill, r.paid.paid);
+  const perHold = billPer(r.expiry.bill, r.expiry.accepted);
+  // The edge's commands beyond one gate call per order: what expiry costs at the edge (none: it rides in calls already made).
+  const edgeBeyondGate = (r.expiry.bill.commands.edge - r.expiry.accepted) / r.expiry.accepted;
+  // A sale's sweeps are at least an interval apart: n sweeps are n − 1 intervals over the time it had expired holds.
+  const sweepsPerSecond = Math.max(0, r.expiry.sweeps - 1) / r.expiry.expiredSeconds;
   const cells = (per: Record<string, number>, digits: number) => [...BILL_COMPONENTS.map((c) => per[c]!.toFixed(digits)), per.total!.toFixed(digits)];
   const idleRows = r.idle.map((i) => {
     const per = billPer(i.bill, i.bill.seconds);
@@ -73,9 +120,26 @@ function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Await
         ...cells(per, 3),
         `≤ ${BILL_TARGETS.idlePerSecond}`,
       ]),
+      [
+        `per paid order (${r.paid.paid} held ${settings.holdSeconds} s, each confirmed by the shop, drained)`,
+        ...cells(perPaid, 3),
+        `≤ ${BILL_TARGETS.perPaidOrder}`,
+      ],
+      [
+        `per expired hold (${r.expiry.accepted} held ${settings.expiryHoldSeconds} s, none paid; ${r.expiry.sweeps} origin sweeps)`,
+        ...cells(perHold, 3),
+        "edge = 1 gate call",
+      ],
     ]),
     "",
-    `By command: orders ${JSON.stringify(r.orders.bill.byCommand)}; idle ${idleRows.map(({ i }) => JSON.stringify(i.bill.byCommand)).join(" / ")}`,
+    `By command: orders ${JSON.stringify(r.orders.bill.byCommand)}; idle ${idleRows.map(({ i }) => JSON.stringify(i.bill.byCommand)).join(" / ")}; ` +
+      `paid ${JSON.stringify(r.paid.bill.byCommand)}; expiry ${JSON.stringify(r.expiry.bill.byCommand)}`,
+    `A paid order: the gate call and the shop's confirmation at the edge (${perPaid.edge.toFixed(3)}), the forwards' batched outbox confirmations ` +
+      `(order and payment: ${perPaid.forward.toFixed(3)}), the relay's reads (${perPaid.relay.toFixed(3)}); ${r.paid.sweeps} sweeps (a paid hold sets none off).`,
+    `An expired hold: no edge command beyond its gate call (${edgeBeyondGate.toFixed(3)} per hold: ended inside later gate calls or by the origin's sweeps), ` +
+      `${r.expiry.sweeps} sweeps over the ${r.expiry.expiredSeconds.toFixed(1)} s the sale had expired holds (first expiry to last + one interval; ` +
+      `${sweepsPerSecond.toFixed(2)} intervals/s), ` +
+      `the relay producing the expiries from the outbox (${perHold.relay.toFixed(3)} per hold, sweeps included).`,
     `At Upstash pay-as-you-go ($${UPSTASH_PAYG_USD_PER_100K_COMMANDS} per 100k commands): a 1,000-order sale ${fmtUsd(upstashCostUsd(perOrder.total * 1000))}, ` +
       `idle ${idleRows.map(({ i, perDay }) => `${fmtUsd(upstashCostUsd(perDay))}/day with ${i.openSales} open sales`).join(", ")}`,
   ];
@@ -92,6 +156,24 @@ function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Await
       measured: per.total.toFixed(3),
       pass: per.total <= BILL_TARGETS.idlePerSecond,
     })),
+    {
+      name: "billed commands per paid order (gate call + confirmation, whole system)",
+      target: `≤ ${BILL_TARGETS.perPaidOrder}`,
+      measured: perPaid.total.toFixed(3),
+      pass: perPaid.total <= BILL_TARGETS.perPaidOrder && r.paid.paid === r.paid.sent,
+    },
+    {
+      name: "edge commands per expired hold beyond its gate call",
+      target: "0",
+      measured: edgeBeyondGate.toFixed(3),
+      pass: edgeBeyondGate === 0 && r.expiry.accepted === r.expiry.sent,
+    },
+    {
+      name: "origin sweeps per second per sale with expired holds (intervals between sweeps)",
+      target: `≤ ${BILL_TARGETS.sweepsPerSecondPerSale}`,
+      measured: sweepsPerSecond.toFixed(2),
+      pass: sweepsPerSecond <= BILL_TARGETS.sweepsPerSecondPerSale,
+    },
   ];
   out.push(
     "",
@@ -113,6 +195,18 @@ function report(r: { orders: Awaited<ReturnType<typeof billOrders>>; idle: Await
       perOrder,
     },
     idle: idleRows.map(({ i, per, perDay }) => ({ openSales: i.openSales, registered: i.registered, bill: i.bill, perSecond: per, perDay })),
+    holds: {
+      paid: { holdSeconds: settings.holdSeconds, paid: r.paid.paid, sent: r.paid.sent, sweeps: r.paid.sweeps, bill: r.paid.bill, perPaidOrder: perPaid },
+      expiry: {
+        holdSeconds: settings.expiryHoldSeconds,
+        held: r.expiry.accepted,
+        sweeps: r.expiry.sweeps,
+        expiredSeconds: r.expiry.expiredSeconds,
+        sweepsPerSecond,
+        bill: r.expiry.bill,
+        perHold,
+      },
+    },
     targets,
   };
   writeFileSync(join(outDir, "bill.json"), `${JSON.stringify(json, null, 2)}\n`);

@@ -4,7 +4,8 @@ import { ensureDevVars, stackHome } from "@fluxgate/stack";
 import { describe, expect, inject, it } from "vitest";
 import type {} from "../../stack/test/global-setup";
 import { BILL_TARGETS, billPer, describeBill } from "../src/bench/bill";
-import { billIdle, billOrders, type BillTarget } from "../src/bench/bill-runs";
+import { billHolds, type HoldsBillTarget } from "../src/bench/bill-holds";
+import { billIdle, billOrders } from "../src/bench/bill-runs";
 
 /**
  * The whole system's Upstash bill, counted on the real redis the way Upstash counts (every
@@ -16,9 +17,13 @@ const stack = inject("stack");
 const dir = join(stackHome().root, "bench");
 mkdirSync(dir, { recursive: true });
 const runId = `bill-${Date.now().toString(36)}`;
-const target: BillTarget = {
+const vars = ensureDevVars();
+const target: HoldsBillTarget = {
   edge: new URL(stack.edge.url),
-  adminToken: ensureDevVars().get("ADMIN_TOKEN")!,
+  adminToken: vars.get("ADMIN_TOKEN")!,
+  shopToken: vars.get("SHOP_API_TOKEN")!,
+  databaseUrl: stack.postgres.url,
+  originMetricsUrl: stack.origin.metricsUrl,
   redisUrl: stack.redis.url,
   issuer: stack.issuer.url,
   dir,
@@ -35,6 +40,15 @@ describe("the Upstash bill", { timeout: 240_000 }, () => {
     // Exactly one per order from the edge: an extra edge command shows here, not only in the total.
     expect(run.bill.commands.edge).toBe(1000);
     expect(billPer(run.bill, run.accepted).total).toBeLessThanOrEqual(BILL_TARGETS.perOrder);
+  });
+
+  it("is at most 2.1 commands per paid order of a sale with holds: the gate call and the shop's confirmation, and no sweep", async () => {
+    const run = await billHolds(target, { productId: `${runId}-paid`, orders: 300, concurrency: 16, holdSeconds: 3, pay: true });
+    console.log(`billed commands per paid order: ${describeBill(run.bill, run.paid)}`, run.bill.byCommand);
+    expect(run.paid).toBe(300);
+    expect(run.bill.commands.edge).toBe(2 * 300);
+    expect(run.sweeps).toBe(0);
+    expect(billPer(run.bill, run.paid).total).toBeLessThanOrEqual(BILL_TARGETS.perPaidOrder);
   });
 
   it.each([0, 100])("is at most 0.2 commands per second while idle, with %i open sales", async (openSales) => {

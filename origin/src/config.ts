@@ -1,4 +1,4 @@
-import { OUTBOXES_KEY, Topics, ConsumerGroups } from "@fluxgate/common";
+import { ConsumerGroups, HOLD_SWEEP_INTERVAL_MS, OUTBOXES_KEY, Topics } from "@fluxgate/common";
 import { brokerList, milliseconds, parseEnv, port } from "@fluxgate/common/node";
 import { z } from "zod";
 
@@ -31,6 +31,11 @@ const OriginEnv = z
     RELAY_SWEEP_MS: milliseconds(60_000, 100),
     /** A forward's confirmation waits up to this long to share one command with others (keep well below RELAY_MIN_IDLE_MS). */
     ACK_FLUSH_MS: milliseconds(1000),
+    /**
+     * A sale's expired holds are swept at most once per this when no buyer's call ends them first
+     * (the gate ends them on each call): their units are back within this of the expiry.
+     */
+    HOLD_SWEEP_INTERVAL_MS: milliseconds(HOLD_SWEEP_INTERVAL_MS, 100),
     /** The set naming every outbox stream; tests point it at a set of their own so they relay only their streams. */
     RELAY_OUTBOXES_KEY: z.string().min(1).default(OUTBOXES_KEY),
   })

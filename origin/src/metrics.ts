@@ -43,6 +43,21 @@ export function createMetrics() {
       help: "Relay steps that failed (redis or Kafka away); each is retried",
       registers: [registry],
     }),
+    holdSweeps: new Counter({
+      name: "fluxgate_origin_hold_sweeps_total",
+      help: "Sweeps of a sale's expired holds (one billed command each, at most one per sale per HOLD_SWEEP_INTERVAL_MS)",
+      registers: [registry],
+    }),
+    holdsExpired: new Counter({
+      name: "fluxgate_origin_holds_expired_total",
+      help: "Holds the origin's sweeps ended as expired (their units back in the sale); the gate ends the others on its calls",
+      registers: [registry],
+    }),
+    holdsPending: new Gauge({
+      name: "fluxgate_origin_holds_pending",
+      help: "Held orders the origin knows of whose payment or expiry it has not seen yet",
+      registers: [registry],
+    }),
     backlog: new Gauge({
       name: "fluxgate_origin_outbox_backlog",
       help: "Outbox entries the relay read that no forward or relay confirmed yet",

@@ -82,6 +82,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
     readIntervalMs: config.RELAY_READ_INTERVAL_MS,
     blockMs: config.RELAY_BLOCK_MS,
     sweepMs: config.RELAY_SWEEP_MS,
+    holdSweepMs: config.HOLD_SWEEP_INTERVAL_MS,
     acks,
     tracer,
   });
@@ -96,6 +97,7 @@ export function createOrigin(config: OriginConfig, logger: Logger): Origin {
       logger,
       tracer,
       recent: new RecentForwards(),
+      produced: (event) => relay.saw(event),
     },
     pipeline: { signingSecret: config.ORIGIN_SIGNING_SECRET, admin, topic: config.ORDERS_TOPIC, consumerGroup: config.WORKER_CONSUMER_GROUP, metrics },
     probes: {

@@ -1,7 +1,8 @@
-import { Outbox, outboxEventsKey, RedisClients, saleKeys } from "@fluxgate/common";
+import { Outbox, outboxEventsKey, RedisClients, saleKeys, type SaleEvent } from "@fluxgate/common";
 import type { Redis } from "ioredis";
 import { backoffMs, type Tracer } from "@fluxgate/common/node";
 import type { Logger } from "pino";
+import { createHoldSweeper } from "./hold-sweeper";
 import { claimScript } from "./lua/claim.lua";
 import { CommandCount, runLua } from "./lua/run";
 import { sweepScript } from "./lua/sweep.lua";
@@ -34,6 +35,8 @@ export interface RelayOptions {
   acks?: Pick<AckBatcher, "take" | "add">;
   /** An order's span continues the trace its outbox entry names, as a forward's would. */
   tracer: Tracer;
+  /** A sale's expired holds are swept at most once per this (hold-sweeper.ts). */
+  holdSweepMs: number;
 }
 
 export interface Relay {
@@ -42,6 +45,8 @@ export interface Relay {
   readonly active: boolean;
   /** Entries a forward confirmed (the origin's ack batcher tells): no need to check on them. */
   confirmed(ids: IdsByStream): void;
+  /** An event a forward produced: the holds it starts or ends are the hold sweeper's to know. */
+  saw(event: SaleEvent): void;
   /** Ends the loops after the batch in flight is produced and confirmed. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -75,6 +80,9 @@ type ClaimReply = Array<[number, Array<[Buffer, Buffer[] | null] | null>]>;
  *
  * What to claim, sweep and retire, and when, is decided by relay-tracker.ts (unit-tested on a
  * clock of its own); this is the I/O around it: the reads, the scripts, Kafka, the timers.
+ *
+ * Beside it, the hold sweeper (hold-sweeper.ts) ends the expired holds of sales no buyer calls,
+ * from what the orders produced here and by the forwards say; its commands are booked as the relay's.
  */
 export function createRelay(o: RelayOptions): Relay {
   const logger = o.logger.child({ component: "relay" });
@@ -133,11 +141,14 @@ export function createRelay(o: RelayOptions): Relay {
 
   const updateBacklog = () => o.metrics.backlog.set(tracker.backlog);
 
+  const holds = createHoldSweeper({ redis: control, count, metrics: o.metrics, logger, intervalMs: o.holdSweepMs, failed, recovered });
+
   async function deliver(entries: OutboxEntry[]) {
     for (const entry of entries.filter((e) => e.field !== Outbox.orderField && e.field !== Outbox.saleField)) {
       logger.warn({ stream: entry.stream, id: entry.id, field: entry.field }, "outbox entry without an order or sale field; produced as is");
     }
-    const events = entries.map((e) => outgoingEvent(o.tracer, readEvent(e.value), productIdOfOutbox(e.stream)!, e.value, e.id, "relay"));
+    const parsed = entries.map((e) => readEvent(e.value));
+    const events = entries.map((e, i) => outgoingEvent(o.tracer, parsed[i], productIdOfOutbox(e.stream)!, e.value, e.id, "relay"));
     const messages = events.map((e) => e.message);
     try {
       await o.producer.produce(messages);
@@ -149,6 +160,7 @@ export function createRelay(o: RelayOptions): Relay {
     }
     settleEvents(events, logger);
     o.metrics.produced.inc({ source: "relay" }, messages.length);
+    for (const event of parsed) if (event) holds.saw(event);
     logger.info({ count: messages.length, streams: [...new Set(entries.map((e) => e.stream))] }, "relayed outbox entries no forward confirmed");
     const done: IdsByStream = new Map();
     for (const e of entries) done.set(e.stream, [...(done.get(e.stream) ?? []), e.id]);
@@ -173,7 +185,10 @@ export function createRelay(o: RelayOptions): Relay {
       return { stream, state: state.toString() as OutboxState };
     });
     const { added, retired, broken } = tracker.swept(found);
-    for (const stream of retired) logger.info({ stream }, "sale ended and its outbox is empty: retired, no longer read");
+    for (const stream of retired) {
+      logger.info({ stream }, "sale ended and its outbox is empty: retired, no longer read");
+      holds.forget(productIdOfOutbox(stream)!);
+    }
     for (const stream of broken) logger.warn({ stream, registry: o.registryKey }, "registered key is no stream; ignored");
     updateBacklog();
     if (added && blocked && readerId !== undefined) {
@@ -228,6 +243,8 @@ export function createRelay(o: RelayOptions): Relay {
         if (needSweep) {
           await sweep(tracker.streams);
           tracker.resynced();
+          // Started (or lost track): the holds of the sales read are learnt from Redis, one sweep each.
+          holds.learn(tracker.streams.map((s) => productIdOfOutbox(s)!));
           schedule();
           needSweep = false;
         }
@@ -323,6 +340,9 @@ export function createRelay(o: RelayOptions): Relay {
       tracker.confirmed(ids);
       updateBacklog();
     },
+    saw(event) {
+      holds.saw(event);
+    },
     stop() {
       stopped ??= (async () => {
         stopping = true;
@@ -332,6 +352,7 @@ export function createRelay(o: RelayOptions): Relay {
         reader.disconnect();
         await reading;
         await settling.catch(() => undefined);
+        await holds.stop();
         await control.quit().catch(() => control.disconnect());
       })();
       return stopped;

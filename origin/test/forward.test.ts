@@ -17,10 +17,11 @@ import {
   metric,
   newRedis,
   order,
+  orderStatus,
   sale,
   signedHealth,
-  steered,
   startOrigin,
+  steered,
   topicSize,
   uniqueTag,
 } from "./helpers";
@@ -120,6 +121,19 @@ describe("a signed forward", () => {
     const res = await forward(url, body, { outboxId });
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ status: "produced", type: "sale_steered", saleId: `${productId}-sale`, version: 2, outboxId });
+    await eventually(async () => (await redis.xlen(saleKeys(productId).outbox)) === 0, 2_000);
+    await eventually(() => reader.of(productId).length === 1);
+    expect(reader.of(productId)[0]).toMatchObject({ key: productId, value: body });
+  });
+
+  it("carries a held order's end the same way", async () => {
+    const productId = product("status");
+    const body = orderStatus(productId, 1, "paid");
+    const outboxId = await outboxAdd(productId, body, Outbox.saleField);
+
+    const res = await forward(url, body, { outboxId });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ status: "produced", type: "order_status", orderId: `${productId}-order-1`, orderStatus: "paid", outboxId });
     await eventually(async () => (await redis.xlen(saleKeys(productId).outbox)) === 0, 2_000);
     await eventually(() => reader.of(productId).length === 1);
     expect(reader.of(productId)[0]).toMatchObject({ key: productId, value: body });
@@ -282,6 +296,23 @@ describe("a forward that is refused produces nothing", () => {
     expect(await redis.xrange(saleKeys(productId).outbox, outboxId, outboxId)).toHaveLength(1);
   });
 
+  it.each([
+    ["an unknown status", { status: "refunded" }, "status"],
+    ["an unknown author", { by: "bank" }, "by"],
+    ["no order inside", { order: undefined }, "order"],
+    ["an order inside that is not one", { order: { orderId: "x" } }, "order"],
+  ])("400 for a held order's end with %s, saying why; its outbox entry stays", async (_, patch, why) => {
+    const before = await topicSize(admin, topic);
+    const body = orderStatus(productId, 1, "expired", patch);
+    const outboxId = await outboxAdd(productId, body, Outbox.saleField);
+    const res = await forward(url, body, { outboxId });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    expect((await res.json()) as { error: string }).toEqual({ error: expect.stringContaining(why) });
+    expect(await topicSize(admin, topic)).toBe(before);
+    expect(await redis.xrange(saleKeys(productId).outbox, outboxId, outboxId)).toHaveLength(1);
+  });
+
   it("400 for a body that is not JSON", async () => {
     const before = await topicSize(admin, topic);
     const res = await forward(url, "orderId=1&productId=x");
@@ -340,12 +371,12 @@ describe("operations", () => {
 
   it("GET /metrics counts what was produced and refused", async () => {
     // The copies above (10 + 1 + 2) are counted apart, never as produced.
-    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(212);
+    expect(await metric(url, 'fluxgate_origin_produced_total{source="forward"}')).toBe(213);
     expect(await metric(url, "fluxgate_origin_forward_replays_total")).toBe(13);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="unauthorized"}')).toBe(7);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="too_large"}')).toBe(2);
     expect(await metric(url, 'fluxgate_origin_rejected_total{reason="not_json"}')).toBe(1);
-    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="invalid_event"}')).toBe(2 + 5);
+    expect(await metric(url, 'fluxgate_origin_rejected_total{reason="invalid_event"}')).toBe(2 + 5 + 4);
     expect(await metric(url, 'fluxgate_origin_produce_failures_total{source="forward"}')).toBe(0);
   });
 

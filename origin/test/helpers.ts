@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { OUTBOX_ID_HEADER, signedHeaders, type OrderMessage, type SaleStarted, type SaleSteered } from "@fluxgate/common";
+import { OUTBOX_ID_HEADER, signedHeaders, type OrderMessage, type OrderStatus, type SaleStarted, type SaleSteered } from "@fluxgate/common";
 import { kafkaBrokersFromEnv } from "@fluxgate/common/node";
 import { Kafka, logLevel, type Admin, type Consumer, type IHeaders } from "kafkajs";
 import { Redis } from "ioredis";
@@ -85,6 +85,23 @@ export function order(productId: string, n: number, extra: Partial<OrderMessage>
     ...extra,
   };
   return JSON.stringify(message);
+}
+
+/** How the product's held order `n` ended, as Redis writes it (the order, with its hold, inside); `extra` may break it. */
+export function orderStatus(productId: string, n: number, status: OrderStatus["status"], extra: Partial<Record<keyof OrderStatus, unknown>> = {}): string {
+  const held = JSON.parse(order(productId, n, { holdExpiresAt: Date.now() + 60_000 })) as OrderMessage;
+  const message: OrderStatus = {
+    v: 1,
+    type: "order_status",
+    orderId: held.orderId,
+    saleId: held.saleId,
+    productId,
+    status,
+    by: status === "paid" ? "shop" : status === "expired" ? "expiry" : "operator",
+    at: Date.now(),
+    order: held,
+  };
+  return JSON.stringify({ ...message, ...extra });
 }
 
 export function sale(productId: string, quantity = 10): string {

@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ackScript } from "../src/lua/ack.lua";
 import { claimScript } from "../src/lua/claim.lua";
+import { holdsSweepScript } from "../src/lua/holds-sweep.lua";
 import { CommandCount, runLua } from "../src/lua/run";
 import { sweepScript } from "../src/lua/sweep.lua";
 import { tickScript } from "../src/lua/tick.lua";
@@ -39,7 +40,7 @@ afterAll(async () => {
 });
 
 describe("the origin's Lua scripts", () => {
-  it.each([ackScript, claimScript, sweepScript, tickScript])("$name: SCRIPT LOAD yields its SHA-1", async (script) => {
+  it.each([ackScript, claimScript, holdsSweepScript, sweepScript, tickScript])("$name: SCRIPT LOAD yields its SHA-1", async (script) => {
     expect(await redis.script("LOAD", script.lua)).toBe(script.sha);
   });
 

@@ -9,7 +9,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MessageHeaders } from "../src/message";
 import type { Origin } from "../src/origin";
-import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, sale, startOrigin, steered, uniqueTag } from "./helpers";
+import { collectTopic, createTopic, eventually, forward, kafka, metric, newRedis, order, orderStatus, sale, startOrigin, steered, uniqueTag } from "./helpers";
 
 const tag = uniqueTag();
 const topic = `test.origin.relay.${tag}`;
@@ -152,6 +152,22 @@ describe("the outbox relay", () => {
     for (const origin of origins.splice(0)) await origin.stop();
   });
 
+  it("delivers a held order's end no forward confirmed (the gate's and the sweep's expiries), in stream order", async () => {
+    await start();
+    const h = product("holds");
+    const stream = await outboxOf(h);
+    const [held, expired, paid] = [order(h, 1, { holdExpiresAt: Date.now() + 1_000 }), orderStatus(h, 1, "expired"), orderStatus(h, 2, "paid")];
+    await redis.xadd(stream, "*", Outbox.orderField, held);
+    await redis.xadd(stream, "*", Outbox.saleField, expired);
+    await redis.xadd(stream, "*", Outbox.saleField, paid);
+
+    await eventually(() => reader.of(h).length === 3);
+    expect(reader.of(h).map((m) => m.value)).toEqual([held, expired, paid]);
+    expect(reader.of(h)[1]).toMatchObject({ key: h, headers: { [MessageHeaders.source]: "relay" } });
+    await eventually(async () => (await redis.xlen(stream)) === 0);
+    for (const origin of origins.splice(0)) await origin.stop();
+  });
+
   it("keeps relaying the good streams when one registered key is broken", async () => {
     const { url } = await start();
     const broken = await outboxOf(product("broken"));
@@ -187,9 +203,13 @@ describe("the outbox relay", () => {
     await eventually(async () => (await redis.xlen(streamD)) === 0);
   });
 
-  it("stops polling the outbox of a finished sale, and keeps the ones still selling", async () => {
+  it("stops polling the outbox of a finished sale, and keeps the ones still selling or holding units for payment", async () => {
     const done = product("done");
     const selling = product("selling");
+    // No unit free, one held: its expiry or payment is still to come through this outbox.
+    const holding = product("holding");
+    await redis.hset(saleKeys(holding).sale, "held", "1");
+    const holdingStream = await outboxOf(holding, 0);
     // The gate appends a sale's last order in the same call that takes its last unit.
     const last = order(done, 1);
     await redis.xadd(saleKeys(done).outbox, "*", Outbox.orderField, last);
@@ -200,5 +220,6 @@ describe("the outbox relay", () => {
     expect(reader.of(done).map((m) => m.value)).toEqual([last]);
     expect(await redis.xlen(doneStream)).toBe(0);
     expect(await redis.sismember(registry, sellingStream)).toBe(1);
+    expect(await redis.sismember(registry, holdingStream)).toBe(1);
   });
 });

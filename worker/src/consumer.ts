@@ -37,6 +37,9 @@ const rejected = (error: unknown, index: number): BatchResult => ({
   stockRaised: 0,
   persisted: [],
   duplicates: 0,
+  transitionsRecorded: 0,
+  unitsReleased: 0,
+  conflicts: [],
   dead: [{ index, reason: "rejected", detail: error instanceof Error ? error.message : String(error) }],
   stockConflicts: 0,
 });
@@ -96,6 +99,9 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
         stockRaised: left.stockRaised + right.stockRaised,
         persisted: [...left.persisted, ...right.persisted],
         duplicates: left.duplicates + right.duplicates,
+        transitionsRecorded: left.transitionsRecorded + right.transitionsRecorded,
+        unitsReleased: left.unitsReleased + right.unitsReleased,
+        conflicts: [...left.conflicts, ...right.conflicts],
         dead: [...left.dead, ...right.dead],
         stockConflicts: left.stockConflicts + right.stockConflicts,
       };
@@ -151,6 +157,9 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
     metrics.sales.inc(result.salesCreated);
     metrics.controls.inc(result.controlsRecorded);
     metrics.stockRaised.inc(result.stockRaised);
+    metrics.transitions.inc(result.transitionsRecorded);
+    metrics.unitsReleased.inc(result.unitsReleased);
+    metrics.transitionConflicts.inc(result.conflicts.length);
     metrics.stockConflicts.inc(result.stockConflicts);
     for (const d of result.dead) metrics.dlq.inc({ reason: d.reason });
     for (const o of result.persisted) metrics.latency.observe(Math.max(0, committedAt - o.acceptedAt.getTime()) / 1000);
@@ -160,6 +169,9 @@ export function createOrderConsumer({ kafka, pool, producer, config, metrics, lo
         "sent to the dead-letter topic",
       );
     if (result.controlsRecorded > 0) logger.info({ partition: batch.partition, controls: result.controlsRecorded }, "sale controls recorded");
+    // Redis decides each end atomically, so this is a bug upstream or a hand-made message: kept, for a human to look at.
+    for (const c of result.conflicts)
+      logger.warn({ partition: batch.partition, ...c }, "order transition cannot follow the order's status: recorded, status unchanged");
     logger.debug(
       { partition: batch.partition, messages: batch.messages.length, persisted: result.persisted.length, duplicates: result.duplicates },
       "batch committed",

@@ -47,6 +47,21 @@ export function createMetrics() {
       help: "Times a sale's stock was raised to the added level an event or order carried",
       registers: [registry],
     }),
+    transitions: new Counter({
+      name: "fluxgate_worker_order_transitions_total",
+      help: "Held orders' ends (paid, expired, cancelled) recorded in order_transitions",
+      registers: [registry],
+    }),
+    unitsReleased: new Counter({
+      name: "fluxgate_worker_units_released_total",
+      help: "Units expired or cancelled orders gave back to their sale's stock",
+      registers: [registry],
+    }),
+    transitionConflicts: new Counter({
+      name: "fluxgate_worker_transition_conflicts_total",
+      help: "Order transitions that could not follow the order's status (recorded, status unchanged)",
+      registers: [registry],
+    }),
     dlq: new Counter<"reason">({
       name: "fluxgate_worker_dlq_total",
       help: "Messages sent to the dead-letter topic, by reason",

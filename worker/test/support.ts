@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import type { OrderMessage, SaleStarted, SaleSteered } from "@fluxgate/common";
+import type { OrderMessage, OrderStatus, SaleStarted, SaleSteered } from "@fluxgate/common";
 import { kafkaBrokersFromEnv, LOCAL_DATABASE_URL } from "@fluxgate/common/node";
 import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type Producer } from "kafkajs";
 import pg from "pg";
@@ -143,8 +143,24 @@ export function steered(of: SaleStarted, version: number, action: SaleSteered["a
   };
 }
 
+/** A held order of `of` (its hold ends `holdMs` after acceptance), as the gate of a sale with holds writes it. */
+export const heldOrder = (of: Parameters<typeof order>[0], holdMs = 30_000, overrides: Partial<OrderMessage> = {}): OrderMessage => {
+  const o = order(of, overrides);
+  return { ...o, holdExpiresAt: o.acceptedAt + holdMs };
+};
+
+/** How a held order ended, as Redis writes it (it carries the order as accepted). */
+export function orderStatus(
+  held: OrderMessage,
+  status: OrderStatus["status"],
+  by: OrderStatus["by"] = status === "paid" ? "shop" : status === "expired" ? "expiry" : "buyer",
+): OrderStatus {
+  const { orderId, saleId, productId } = held;
+  return { v: 1, type: "order_status", orderId, saleId, productId, status, by, at: Date.now(), order: held };
+}
+
 /** A message as the origin produces it (keyed by product), or raw bytes for the broken ones. */
-export type Outgoing = SaleStarted | OrderMessage | SaleSteered | { key: string; raw: string | null; headers?: IHeaders };
+export type Outgoing = SaleStarted | OrderMessage | SaleSteered | OrderStatus | { key: string; raw: string | null; headers?: IHeaders };
 
 export async function produce(sandbox: Sandbox, events: Outgoing[], chunk = 2000) {
   for (let i = 0; i < events.length; i += chunk) {

@@ -1,4 +1,4 @@
-import { buyerKeyLua, idemRecordLua, orderMessageLua } from "@fluxgate/common";
+import { buyerKeyLua, holdsLua, idemRecordLua, orderMessageLua } from "@fluxgate/common";
 import { DRAW_LEASE_MS, STATS_WINDOW_SECONDS } from "../time-windows";
 import { GATE_REPLY_LUA } from "./reply";
 
@@ -22,6 +22,7 @@ import { GATE_REPLY_LUA } from "./reply";
  * KEYS[12] places       HASH    pre-queue entry -> place in line (the draw writes it at the start)
  * KEYS[13] lottery      HASH    the lottery's secrets: salt (of the entries), seed
  * KEYS[14] ledger       HASH    per buyer: "p:<userId>" -> their one place in line, "k:<userId>" -> their accepted keys
+ * KEYS[15] holds        ZSET    held order -> when its hold expires; KEYS[16] holdOrders HASH (common/src/holds-lua.ts)
  * ARGV[1] idempotencyKey  "" to only look: expire claims, move the watermark, answer "view"
  * ARGV[2] requestHash     hex SHA-256 of the request's productId, userId and quantity
  * ARGV[3] userId
@@ -42,7 +43,8 @@ import { GATE_REPLY_LUA } from "./reply";
  * "lead": this caller draws the line, see lottery/draw.ts | "drawn"), startsAt), where a and b are:
  *   accepted   a = order JSON, b = outbox entry id
  *   replay     a = status, b = payload (the first outcome of this Idempotency-Key)
- *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late
+ *   queued     a = ticket number, b = "expired" when an admitted ticket came back too late, "held" when
+ *              no unit is free but some are held for payment and may come back ("sold out for now")
  *   sold_out | insufficient   a = payload
  *   limit_reached  a = payload, b = the buyer's accepted keys, one a line (a retry of one of them still gets its order)
  *   not_started a = startsAt (ms);  view (no key);  ended;  conflict;  unknown (no sale: nothing else is returned)
@@ -70,7 +72,7 @@ import { GATE_REPLY_LUA } from "./reply";
 export const gateLua = `
 local sale, idem, buyers, outbox, marks, claims, stats, acceptedKeys, queuedKeys =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local ledger = KEYS[14]
+local ledger, holds, holdOrders = KEYS[14], KEYS[15], KEYS[16]
 local key, requestHash, userId = ARGV[1], ARGV[2], ARGV[3]
 -- The key as this buyer's: another buyer's same key is another record.
 local mine = ${buyerKeyLua("userId", "key")}
@@ -84,7 +86,7 @@ local traceparent = ARGV[10] or ''
 local f = redis.call('HMGET', sale, 'saleId', 'remaining', 'rate', 'burst', 'perUserLimit', 'startsAt',
   'tokens', 'refilledAt', 'issued', 'admitted', 'ticketTtlMs', 'claimed', 'expired', 'acceptedBytes', 'queuedBytes',
   'quantity', 'createdAt', 'endsAt', 'powDifficulty', 'prequeueOpensAt', 'prequeued', 'drawn', 'drawLeaseUntil',
-  'pausedAt', 'pausedMs', 'settingsVersion', 'added')
+  'pausedAt', 'pausedMs', 'settingsVersion', 'added', 'holdMs', 'held')
 local saleId = f[1]
 if not saleId then return {'unknown'} end
 local remaining, rate, burst, perUserLimit = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
@@ -104,6 +106,15 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- while the sale is paused (steer-sale.lua keeps it continuous across a pause).
 local clock = now - pausedMs
 
+-- Holds whose payment window closed end here, before anything is decided: their units are back
+-- in the stock for this very attempt (and the line's claims take them first).
+local holdMs, held = tonumber(f[28]) or 0, tonumber(f[29]) or 0
+${holdsLua({ sale: "sale", holds: "holds", holdOrders: "holdOrders", buyers: "buyers", idem: "idem", outbox: "outbox", stats: "stats" })}
+if held > 0 and sweepHolds(now) > 0 then
+  local back = redis.call('HMGET', sale, 'remaining', 'held')
+  remaining, held = tonumber(back[1]), tonumber(back[2])
+end
+
 -- Bloom filter: 14 bit positions (KEY_FILTER_HASHES) from the key's SHA-1 (double hashing), only the
 -- low 7 bits of each byte, so the filter travels as ASCII text (edge/src/gate/key-filter.ts reads it).
 local function addKey(filter, bytes, member)
@@ -117,7 +128,7 @@ local function addKey(filter, bytes, member)
 end
 
 local counted = {accepted = 'accepted', queued = 'throttled', sold_out = 'sold_out', limit_reached = 'limit_reached', prequeued = 'prequeued'}
-local secondFields = {'accepted', 'throttled', 'sold_out', 'limit_reached', 'prequeued', 'calls', 'remaining', 'waiting', 'claimed'}
+local secondFields = {'accepted', 'throttled', 'sold_out', 'limit_reached', 'prequeued', 'calls', 'remaining', 'waiting', 'claimed', 'held', 'paid', 'expired', 'cancelled'}
 local function reply(outcome, a, b)
   -- Per-second counters and levels for the operator's live page, in the same call.
   local second = math.floor(now / 1000)
@@ -139,7 +150,7 @@ local function reply(outcome, a, b)
     redis.call('HSET', stats, slot, sec)
   end
   if soldOutFromMemory > 0 then redis.call('HINCRBY', stats, sec .. ':sold_out', soldOutFromMemory) end
-  redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted, sec .. ':claimed', claimed)
+  redis.call('HSET', stats, sec .. ':remaining', remaining, sec .. ':waiting', issued - admitted, sec .. ':claimed', claimed, sec .. ':held', held)
   -- The accepted keys are final once nothing is left or the sale ended: only then is the filter worth keeping.
   local accepted = ''
   if filters % 2 == 1 and (remaining <= 0 or (endsAt > 0 and now >= endsAt) or pausedAt > 0) then accepted = acceptedBytes .. ':' .. (redis.call('GET', acceptedKeys) or '') end
@@ -234,7 +245,11 @@ if now < startsAt then
   redis.call('HSET', idem, mine, ${idemRecordLua("requestHash", "'prequeued'", "entry")})
   return reply('prequeued', entry, redis.call('HLEN', prequeue))
 end
-if remaining <= 0 then return reply('sold_out') end
+-- Sold out only when no unit can come back: while some are held for payment, "sold out for now"
+-- (the attempt keeps or takes its place in line, and a released unit goes to the line).
+if remaining <= 0 and held <= 0 then return reply('sold_out') end
+local heldNote = nil
+if remaining <= 0 then heldNote = 'held' end
 
 local function units(from, to)
   local s = redis.call('GETRANGE', claims, from, to)
@@ -335,7 +350,7 @@ if live then
   if place > admitted then
     if not seen then addKey(queuedKeys, queuedBytes, mine) end
     save()
-    return reply('queued', place)
+    return reply('queued', place, heldNote)
   end
   byPlace = true
 else
@@ -347,7 +362,7 @@ else
     return reply('challenge', powDifficulty, refused)
   end
   -- A place that expired unused: the buyer may line up again, at the back.
-  local note = nil
+  local note = heldNote
   if placeUnits > 0 then note = 'expired' end
   if issued > admitted then
     -- Others are waiting: a fresh arrival queues behind them, whatever the bucket holds.
@@ -375,6 +390,9 @@ end
 redis.call('HINCRBY', buyers, userId, quantity)
 local accepted = redis.call('HGET', ledger, keysField)
 redis.call('HSET', ledger, keysField, accepted and (accepted .. '\\n' .. key) or key)
+-- With holds, the units are the buyer's until the payment window closes (holds-lua.ts ends it).
+local holdExpiresAt = 0
+if holdMs > 0 then holdExpiresAt = now + holdMs end
 local order = ${orderMessageLua({
   orderId: "orderId",
   saleId: "saleId",
@@ -384,9 +402,15 @@ local order = ${orderMessageLua({
   idempotencyKey: "key",
   acceptedAt: "now",
   sale: { quantity: "f[16]", perUserLimit: "f[5]", startedAt: "f[17]", added: "(tonumber(f[27]) or 0)" },
+  holdExpiresAt: "holdExpiresAt",
   traceparent: "traceparent",
 })}
 local entry = redis.call('XADD', outbox, '*', 'order', order)
+if holdExpiresAt > 0 then
+  redis.call('ZADD', holds, holdExpiresAt, orderId)
+  redis.call('HSET', holdOrders, orderId, 'held|' .. order)
+  held = redis.call('HINCRBY', sale, 'held', quantity)
+end
 redis.call('HSET', idem, mine, ${idemRecordLua("requestHash", "'accepted'", "order")})
 addKey(acceptedKeys, acceptedBytes, mine)
 save()

@@ -42,6 +42,8 @@ export interface SaleSnapshot {
   paused?: boolean;
   /** The sale's settings version (each operator control raises it); 0 before any. */
   version?: number;
+  /** Units held for payment: while any are, "no unit left" is not final (they may come back). */
+  held?: number;
 }
 
 /** Filters the gate sent back with its answer (see KeyFilter). */
@@ -68,7 +70,8 @@ type GateDecision =
   | ({ kind: "ended" } & SaleSnapshot)
   /** The line as it stands now, moved on (expired claims returned): a look without an attempt. */
   | ({ kind: "view" } & SaleSnapshot)
-  | ({ kind: "queued"; ticket: number; expired: boolean } & SaleSnapshot)
+  /** `soldOutForNow`: no unit is free now, but some are held for payment and may come back. */
+  | ({ kind: "queued"; ticket: number; expired: boolean; soldOutForNow: boolean } & SaleSnapshot)
   | ({ kind: "accepted"; order: string; outboxId: string } & SaleSnapshot)
   /** A final outcome decided earlier for the same Idempotency-Key (accepted or limit_reached). */
   | ({ kind: "replay"; status: string; payload: string } & SaleSnapshot)
@@ -100,6 +103,8 @@ export const gateKeys = (k: SaleKeys) => [
   k.places,
   k.lottery,
   k.ledger,
+  k.holds,
+  k.holdOrders,
 ];
 
 /** One purchase attempt through the gate script: exactly one Redis command. */
@@ -133,6 +138,7 @@ export async function passGate(redis: Pick<Redis, "evalsha" | "eval">, attempt: 
     prequeueOpensAt: reply.prequeueOpensAt,
     paused: reply.paused === 1,
     version: reply.version,
+    held: reply.held,
   };
   const decision: GateReply = { ...decide(reply.kind, snapshot, reply.a, reply.b), powDifficulty: reply.powDifficulty };
   if (reply.draw) decision.draw = reply.draw;
@@ -157,7 +163,7 @@ function decide(kind: GateReplyFields["kind"], snapshot: SaleSnapshot, a: string
     case "drawing":
       return { kind, entry: a, ...snapshot };
     case "queued":
-      return { kind, ticket: Number(a), expired: b === "expired", ...snapshot };
+      return { kind, ticket: Number(a), expired: b === "expired", soldOutForNow: b === "held", ...snapshot };
     case "accepted":
       return { kind, order: a, outboxId: b, ...snapshot };
     case "replay":

@@ -18,6 +18,8 @@ export const initSaleKeys = (k: SaleKeys) => [
   k.ledger,
   k.controls,
   k.events,
+  k.holds,
+  k.holdOrders,
   CATALOG_KEYS.products,
   CATALOG_KEYS.version,
   BILL_KEY,
@@ -50,9 +52,11 @@ export const originAtStartField = (component: "forward" | "relay") => `originAtS
  * KEYS[14] ledger       HASH
  * KEYS[15] controls     HASH
  * KEYS[16] events       LIST
- * KEYS[17] catalog      SET     every product with a sale (common/redis-keys.ts CATALOG_KEYS)
- * KEYS[18] catalogVersion STRING  changes when a product joins the catalog
- * KEYS[19] bill         HASH    the origin's booked commands (common/billing.ts): their totals now
+ * KEYS[17] holds        ZSET
+ * KEYS[18] holdOrders   HASH
+ * KEYS[19] catalog      SET     every product with a sale (common/redis-keys.ts CATALOG_KEYS)
+ * KEYS[20] catalogVersion STRING  changes when a product joins the catalog
+ * KEYS[21] bill         HASH    the origin's booked commands (common/billing.ts): their totals now
  * ARGV[1] saleId
  * ARGV[2] quantity
  * ARGV[3] ratePerSecond  may be fractional (one admission every few seconds)
@@ -68,12 +72,13 @@ export const originAtStartField = (component: "forward" | "relay") => `originAtS
  * ARGV[13] commitment    SHA-256 of the lottery's seed (public)
  * ARGV[14] seed          the lottery's seed (secret until the line is drawn)
  * ARGV[15] salt          the entries' salt (secret)
+ * ARGV[16] holdMs        how long an accepted order is held for payment, 0 = accepted is final
  *
  * Returns { createdAt (Redis' clock, ms), sale event JSON, outbox entry id }.
  */
 export const initSaleLua = `
 -- UNLINK: the old run's keys may be large (a pre-queue of 100,000); redis frees them in the background.
-redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16])
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Accepted keys are at most the stock; queued keys run a few times that. 7 usable bits a byte, at most 1 MiB.
@@ -81,6 +86,7 @@ local bitsPerKey = tonumber(ARGV[9])
 local function bytesFor(keys) return math.ceil(math.min(math.max(keys * bitsPerKey, 1024), 7 * 1048576) / 7) end
 redis.call('HSET', KEYS[1], 'saleId', ARGV[1], 'quantity', ARGV[2], 'remaining', ARGV[2], 'rate', ARGV[3],
   'burst', ARGV[4], 'perUserLimit', ARGV[5], 'startsAt', ARGV[6], 'ticketTtlMs', ARGV[7], 'endsAt', ARGV[10] or 0, 'powDifficulty', ARGV[11] or 0,
+  'holdMs', ARGV[16] or 0, 'held', 0, 'paid', 0, 'released', 0,
   'tokens', ARGV[4], 'refilledAt', now, 'issued', 0, 'admitted', 0, 'claimed', 0, 'expired', 0, 'createdAt', now,
   'acceptedBytes', bytesFor(tonumber(ARGV[2])), 'queuedBytes', bytesFor(4 * tonumber(ARGV[2])))
 local prequeueOpensAt = tonumber(ARGV[12] or '0') or 0
@@ -91,9 +97,9 @@ end
 local event = ${saleStartedLua({ saleId: "ARGV[1]", productId: "ARGV[8]", quantity: "ARGV[2]", perUserLimit: "ARGV[5]", startedAt: "now" })}
 local entry = redis.call('XADD', KEYS[6], '*', 'sale', event)
 -- The origin's running totals now: this sale's share of them is what they grow by from here (stats.ts).
-local origin = redis.call('HMGET', KEYS[19], '${billTotalField("forward")}', '${billTotalField("relay")}')
+local origin = redis.call('HMGET', KEYS[21], '${billTotalField("forward")}', '${billTotalField("relay")}')
 redis.call('HSET', KEYS[7], '${originAtStartField("forward")}', origin[1] or 0, '${originAtStartField("relay")}', origin[2] or 0)
 -- A new product changes the catalog's version (to this run's saleId, unique), so isolates fetch it again.
-if redis.call('SADD', KEYS[17], ARGV[8]) == 1 then redis.call('SET', KEYS[18], ARGV[1]) end
+if redis.call('SADD', KEYS[19], ARGV[8]) == 1 then redis.call('SET', KEYS[20], ARGV[1]) end
 return {now, event, entry}
 `;

@@ -52,6 +52,8 @@ const FIELDS = {
   paused: ["pausedAt > 0 and 1 or 0", count],
   /** The sale's settings version: every operator control raises it (an isolate drops what an older one implied). */
   version: ["settingsVersion", count],
+  /** Units held for payment now (they come back to the stock if the hold expires or is cancelled). */
+  held: ["held", count],
 } as const;
 
 type Fields = typeof FIELDS;

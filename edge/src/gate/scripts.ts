@@ -2,6 +2,7 @@ import { LuaScript } from "@fluxgate/common";
 import { catalogLua } from "./catalog.lua";
 import { closeSaleLua } from "./close-sale.lua";
 import { drawCommitLua, drawWriteLua } from "./draw.lua";
+import { endHoldLua } from "./end-hold.lua";
 import { gateLua } from "./gate.lua";
 import { initSaleLua } from "./init-sale.lua";
 import { steerSaleLua } from "./steer-sale.lua";
@@ -13,6 +14,7 @@ export const scripts = {
   closeSale: new LuaScript("close-sale", closeSaleLua),
   steerSale: new LuaScript("steer-sale", steerSaleLua),
   catalog: new LuaScript("catalog", catalogLua),
+  endHold: new LuaScript("end-hold", endHoldLua),
   drawWrite: new LuaScript("draw-write", drawWriteLua),
   drawCommit: new LuaScript("draw-commit", drawCommitLua),
 };

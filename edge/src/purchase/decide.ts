@@ -71,8 +71,13 @@ export type PurchaseOutcome =
   | { kind: "challenge"; problem: ChallengeProblem }
   | { kind: "unknown_product" }
   | { kind: "not_started"; startsAt: number; prequeueOpensAt: number }
-  /** A place in line (a numbered ticket, or number 0 on standby), `ahead` people before it. */
-  | { kind: "queued"; ticket: Ticket; ahead: number; expired?: boolean; standby?: boolean }
+  /**
+   * A place in line (a numbered ticket, or number 0 on standby), `ahead` people before it;
+   * `soldOutForNow`: no unit is free, but some are held for payment and may come back.
+   */
+  | { kind: "queued"; ticket: Ticket; ahead: number; expired?: boolean; standby?: boolean; soldOutForNow?: boolean }
+  /** The key's order was held, and the hold ended unpaid (expired, or cancelled). */
+  | { kind: "order_ended"; status: "expired" | "cancelled"; order: string }
   | { kind: "prequeued"; ticket: Ticket; entries?: number; drawing: boolean; at: number }
   | { kind: "insufficient"; payload: string }
   /** The buyer bought the limit, or asks for more than it leaves; `acceptedKeys` when the gate said (a newline list). */
@@ -249,12 +254,14 @@ export function outcomeOfGate(reply: GateReply, place: PlaceOf): PurchaseOutcome
         ticket: placeTicket(place, reply, reply.ticket, reply.admitted, reply.at),
         ahead: Math.max(0, reply.ticket - reply.admitted),
         expired: reply.expired,
+        ...(reply.soldOutForNow ? { soldOutForNow: true } : {}),
       };
     case "accepted":
       return { kind: "accepted", saleId: reply.saleId, order: reply.order, forward: { outboxId: reply.outboxId } };
     case "replay":
-      return reply.status === "accepted"
-        ? { kind: "accepted", saleId: reply.saleId, order: reply.payload }
-        : { kind: "limit_reached", saleId: reply.saleId, payload: reply.payload };
+      if (reply.status === "accepted") return { kind: "accepted", saleId: reply.saleId, order: reply.payload };
+      // The key's order was held and its hold ended unpaid: the retry is told, and may order again.
+      if (reply.status === "expired" || reply.status === "cancelled") return { kind: "order_ended", status: reply.status, order: reply.payload };
+      return { kind: "limit_reached", saleId: reply.saleId, payload: reply.payload };
   }
 }

@@ -1,6 +1,6 @@
 import { healthStatusCode, probeAll } from "@fluxgate/common";
 import { Hono } from "hono";
-import { timingSafeEqual } from "hono/utils/buffer";
+import { bearerIs } from "../http/admin-auth";
 import type { EdgeEnv } from "../env";
 import { fetchOrigin } from "../forward";
 import { identityMode } from "../identity";
@@ -26,11 +26,6 @@ export const health = (isolate: Isolate) =>
       }),
     );
     const status = healthStatusCode(report);
-    if (!(await isAdmin(c.req.header("authorization"), config.ADMIN_TOKEN))) return c.json({ status: report.status }, status);
+    if (!(await bearerIs(c.req.header("authorization"), config.ADMIN_TOKEN))) return c.json({ status: report.status }, status);
     return c.json({ ...report, identity: identityMode(config) }, status);
   });
-
-async function isAdmin(authorization: string | undefined, adminToken: string): Promise<boolean> {
-  const token = authorization?.match(/^Bearer (.+)$/)?.[1];
-  return token !== undefined && (await timingSafeEqual(token, adminToken));
-}

@@ -24,6 +24,11 @@ const InitRequest = z
     ticketTtlSeconds: SaleSettings.ticketTtlSeconds.default(60),
     /** Proof-of-work bits each fresh attempt must bring (2^bits hashes on average), 0 = off. */
     powDifficulty: z.number().int().min(0).max(32).default(0),
+    /**
+     * How long an accepted order's units are held for payment (the shop confirms it: POST
+     * /sales/:productId/orders/:orderId/pay); unpaid, they go back to the line. 0: accepted is final.
+     */
+    holdSeconds: z.number().int().min(0).max(86_400).default(0),
     /** When early arrivals start entering the pre-queue, whose places a verifiable draw gives at startsAt. */
     prequeueOpensAt: z.iso.datetime({ offset: true }).optional(),
   })
@@ -75,6 +80,7 @@ export const init = ({ memory, catalog }: Isolate) =>
         commitment,
         prequeueOpensAt ? seed : "",
         prequeueOpensAt ? newLotterySeed() : "",
+        req.holdSeconds * 1000,
       ]);
       // Waited for, unlike an order's: the sale event should be in Kafka before the sale's first order.
       // If the origin cannot take it now the relay delivers it, and the worker holds early orders.
@@ -97,6 +103,7 @@ export const init = ({ memory, catalog }: Isolate) =>
         prequeueOpensAt,
         paused: false,
         version: 0,
+        held: 0,
       });
       catalog.learn(req.productId);
       memory.learnPowRequirement(req.productId, saleId, req.powDifficulty);
@@ -111,6 +118,7 @@ export const init = ({ memory, catalog }: Isolate) =>
         ticketTtlSeconds: req.ticketTtlSeconds,
         endsAt: endsAt ? new Date(endsAt).toISOString() : null,
         powDifficulty: req.powDifficulty,
+        holdSeconds: req.holdSeconds,
         ...(prequeueOpensAt ? { prequeueOpensAt: new Date(prequeueOpensAt).toISOString(), commitment } : {}),
         saleEvent: delivered ? "delivered" : "queued",
       });

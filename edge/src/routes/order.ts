@@ -175,6 +175,19 @@ export function order(isolate: Isolate) {
         return final(outcome.saleId, 409, { status: "sold_out", productId });
       case "ended":
         return final(outcome.saleId, 409, { status: "ended", productId });
+      case "order_ended": {
+        // Not remembered: a retry of the key asks Redis, which keeps saying it.
+        const o = JSON.parse(outcome.order) as { orderId: string };
+        return c.json(
+          {
+            status: outcome.status,
+            productId,
+            orderId: o.orderId,
+            error: `this order's hold ${outcome.status === "expired" ? "expired unpaid" : "was cancelled"}: order again with a new Idempotency-Key`,
+          },
+          409,
+        );
+      }
       case "paused":
         // Not final: nothing is remembered, and the buyer's place (if any) waits for the resume.
         return c.json({ status: "paused", productId, retryAfterSeconds: PAUSED_RETRY_AFTER_S }, 503, { "retry-after": String(PAUSED_RETRY_AFTER_S) });
@@ -218,7 +231,7 @@ export function order(isolate: Isolate) {
         return final(outcome.saleId, 200, acceptedBody(outcome.order));
       case "queued": {
         const token = await giveTicket(c, req, outcome.ticket);
-        const extra = outcome.standby ? { standby: true } : { expired: outcome.expired ?? false };
+        const extra = outcome.standby ? { standby: true } : { expired: outcome.expired ?? false, ...(outcome.soldOutForNow ? { soldOutForNow: true } : {}) };
         return c.json(
           { status: "queued", productId, position: outcome.ahead, etaSeconds: etaSeconds(outcome.ahead, outcome.ticket.rate), ...extra, ticket: token },
           302,
@@ -245,7 +258,7 @@ const replay = (c: Context, answer: Answer) => c.json(answer.body, answer.status
 
 /** The 200 a buyer gets, built from the order itself so a replay answers byte for byte the same. */
 function acceptedBody(order: string) {
-  const o = JSON.parse(order) as { orderId: string; productId: string; userId: string; quantity: number; acceptedAt: number };
+  const o = JSON.parse(order) as { orderId: string; productId: string; userId: string; quantity: number; acceptedAt: number; holdExpiresAt?: number };
   return {
     status: "accepted",
     orderId: o.orderId,
@@ -253,6 +266,8 @@ function acceptedBody(order: string) {
     userId: o.userId,
     quantity: o.quantity,
     acceptedAt: new Date(o.acceptedAt).toISOString(),
+    // With holds, the units are the buyer's until then: the shop's payment must confirm it before.
+    ...(o.holdExpiresAt ? { holdExpiresAt: new Date(o.holdExpiresAt).toISOString() } : {}),
   };
 }
 

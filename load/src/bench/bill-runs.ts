@@ -22,7 +22,7 @@ export interface BillTarget {
 }
 
 /** How long after the last confirmation the window stays open, so a relay claim or sweep it set off is counted too. */
-const TAIL_MS = 4_000;
+export const TAIL_MS = 4_000;
 
 export interface OrderBill {
   bill: Bill;
@@ -120,7 +120,7 @@ export async function retire(t: Pick<BillTarget, "edge" | "adminToken">, redis: 
 }
 
 /** Waits until the sale's outbox holds nothing: every entry reached Kafka and was confirmed. */
-async function drained(redis: Redis, productId: string, timeoutMs: number): Promise<void> {
+export async function drained(redis: Redis, productId: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await redis.xlen(saleKeys(productId).outbox)) > 0) {
     if (Date.now() > deadline) throw new Error(`the outbox of ${productId} did not drain within ${timeoutMs} ms: is the origin running?`);

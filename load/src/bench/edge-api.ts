@@ -19,6 +19,7 @@ export function edgeBindings(stack: StackInfo, vars: Record<string, string>, ide
     UPSTASH_REDIS_REST_TOKEN: stack.bridgeToken,
     ADMIN_TOKEN: vars.ADMIN_TOKEN!,
     TICKET_SECRET: vars.TICKET_SECRET!,
+    SHOP_API_TOKEN: vars.SHOP_API_TOKEN!,
     ORIGIN_SIGNING_SECRET: vars.ORIGIN_SIGNING_SECRET!,
   };
 }

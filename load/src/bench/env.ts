@@ -11,6 +11,10 @@ export interface StackInfo {
   bridgeUrl: string;
   bridgeToken: string;
   originUrl: string;
+  /** The origin's Prometheus /metrics (its hold sweeps, for one). */
+  originMetricsUrl: string;
+  /** The worker's database: where a bench sees what reached PostgreSQL. */
+  databaseUrl: string;
   /** The stack's dev identity issuer (the tokens' iss; its JWKS and token endpoints). */
   issuer: { url: string; jwksUrl: string; audience: string };
   /** The stack's own edge (EDGE_ISOLATES isolates behind a round-robin). */
@@ -23,7 +27,16 @@ export interface StackInfo {
  */
 export async function ensureStack(log: (line: string) => void): Promise<StackInfo> {
   const s = await up(stackConfig(), log);
-  return { redisUrl: s.redis.url, bridgeUrl: s.bridge.url, bridgeToken: s.bridge.token, originUrl: s.origin.url, issuer: s.issuer, edgeUrl: s.edge.url };
+  return {
+    redisUrl: s.redis.url,
+    bridgeUrl: s.bridge.url,
+    bridgeToken: s.bridge.token,
+    originUrl: s.origin.url,
+    originMetricsUrl: s.origin.metricsUrl,
+    databaseUrl: s.postgres.url,
+    issuer: s.issuer,
+    edgeUrl: s.edge.url,
+  };
 }
 
 /** The local secrets (.dev.vars), as the stack keeps them: written from .dev.vars.example when missing. */

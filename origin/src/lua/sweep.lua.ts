@@ -10,8 +10,8 @@ import { luaScript } from "./run";
  *   hands back the entries pending for minIdleMs (XAUTOCLAIM): a forward that never confirmed and
  *   that this relay no longer tracks (a restart), or a relay instance that died holding them;
  * - the bill's minutes older than a day are dropped;
- * - the outbox of a sale that ended (gone, sold out, past its endsAt) and that holds nothing
- *   more is retired: out of the registry, so no relay reads it again. Atomic with /init's
+ * - the outbox of a sale that ended (gone, sold out, past its endsAt), with no unit held for
+ *   payment (its end is still to come) and that holds nothing more is retired: out of the registry, so no relay reads it again. Atomic with /init's
  *   init-sale script, so a sale restarted meanwhile is never retired.
  *
  * KEYS[1]      registry SET of outbox streams
@@ -46,8 +46,9 @@ local out = {}
 for p = 1, (#KEYS - 2) / 2 do
   local stream, sale = KEYS[2 * p + 1], KEYS[2 * p + 2]
   local kind = redis.call('TYPE', stream)['ok']
-  local f = redis.call('HMGET', sale, 'remaining', 'endsAt')
-  local ended = (not f[1]) or tonumber(f[1]) <= 0 or (tonumber(f[2] or '0') > 0 and now >= tonumber(f[2]))
+  local f = redis.call('HMGET', sale, 'remaining', 'endsAt', 'held')
+  -- Units held for payment are not gone: their expiry or payment is still to be relayed.
+  local ended = (not f[1]) or ((tonumber(f[1]) <= 0 or (tonumber(f[2] or '0') > 0 and now >= tonumber(f[2]))) and tonumber(f[3] or '0') <= 0)
   if kind ~= 'stream' and kind ~= 'none' then
     out[#out + 1] = {p, 'broken', {}}
   elseif ended and (kind == 'none' or redis.call('XLEN', stream) == 0) then

@@ -24,6 +24,8 @@ export interface OrdersDeps {
   tracer: Tracer;
   /** The forwards answered in the replay window: a copy is not produced again. */
   recent: RecentForwards;
+  /** After Kafka acknowledged an event (the hold sweeper learns the holds it starts and ends). */
+  produced?(event: SaleEvent): void;
 }
 
 /** Set on the answer to a copy of a forward already handled (nothing was produced for it). */
@@ -69,15 +71,18 @@ export function ordersRoute(deps: OrdersDeps): Hono {
     }
     settleEvents([outgoing], logger);
     deps.metrics.produced.inc({ source: "forward" });
+    deps.produced?.(event);
 
     if (outboxId !== undefined) deps.acks.add(saleKeys(event.productId).outbox, outboxId);
 
     const id =
       event.type === "order"
         ? { orderId: event.orderId }
-        : event.type === "sale_steered"
-          ? { saleId: event.saleId, version: event.version }
-          : { saleId: event.saleId };
+        : event.type === "order_status"
+          ? { orderId: event.orderId, orderStatus: event.status }
+          : event.type === "sale_steered"
+            ? { saleId: event.saleId, version: event.version }
+            : { saleId: event.saleId };
     return { status: 202, body: { status: "produced", type: event.type, productId: event.productId, ...id, topic: deps.topic, outboxId } };
   };
 

@@ -49,6 +49,7 @@ export async function startEdge(stack: StackState, isolates = 4, opts: { originU
       ...wranglerVars(),
       ADMIN_TOKEN: adminToken,
       TICKET_SECRET: "isolates-ticket-secret",
+      SHOP_API_TOKEN: "isolates-shop-token",
       ORIGIN_SIGNING_SECRET: vars.get("ORIGIN_SIGNING_SECRET")!,
       UPSTASH_REDIS_REST_URL: counter.url,
       UPSTASH_REDIS_REST_TOKEN: stack.bridge.token,
