@@ -24,6 +24,9 @@ export const MAX_NAMED_PRODUCTS = 10_000;
 function newerOrSame(a: SaleSnapshot, b: SaleSnapshot): boolean {
   // An operator's control (a restock, a resume) moves the sale the other way: its version says which is newer.
   if ((a.version ?? 0) !== (b.version ?? 0)) return (a.version ?? 0) > (b.version ?? 0);
+  // With holds, units come back when a hold ends: Redis' clock says which reply is newer (its
+  // scripts run one at a time).
+  if ((a.held ?? 0) > 0 || (b.held ?? 0) > 0) return a.at >= b.at;
   if (a.remaining !== b.remaining) return a.remaining < b.remaining;
   if (a.issued !== b.issued) return a.issued > b.issued;
   return a.at >= b.at;

@@ -29,8 +29,8 @@ describe("the gate's reply (reply.ts) against gate.lua's reply()", () => {
     const returned = new Set([...gateLua.matchAll(/reply\('([a-z_]+)'/g)].map((m) => m[1]));
     const decodable: readonly string[] = GATE_OUTCOMES;
     expect([...returned].sort()).toEqual([...decodable].sort());
-    for (const kind of decodable) expect(() => decodeGateReply([kind, "s", 1, 1, 1, "1", 1, "", "", 0, "", "", 0, 0, 0, "", 0, 0, 0])).not.toThrow();
-    expect(() => decodeGateReply(["surprise", "s", 1, 1, 1, "1", 1, "", "", 0, "", "", 0, 0, 0, "", 0, 0, 0])).toThrow();
+    for (const kind of decodable) expect(() => decodeGateReply([kind, "s", 1, 1, 1, "1", 1, "", "", 0, "", "", 0, 0, 0, "", 0, 0, 0, 0])).not.toThrow();
+    expect(() => decodeGateReply(["surprise", "s", 1, 1, 1, "1", 1, "", "", 0, "", "", 0, 0, 0, "", 0, 0, 0, 0])).toThrow();
     expect(() => decodeGateReply(["accepted", "s", 1])).toThrow();
   });
 

@@ -122,27 +122,39 @@ describe("holds: after accepted", () => {
   it("ends each of 1,000 holds exactly one way when confirmations race their expiry", { timeout: 60_000 }, async () => {
     const productId = uniqueProduct("hold-race");
     const n = 1_000;
-    await initSale({ productId, quantity: n, holdSeconds: 2, ratePerSecond: 1_000_000, burst: 1_000_000 });
+    await initSale({ productId, quantity: n, holdSeconds: 5, ratePerSecond: 1_000_000, burst: 1_000_000 });
     const buyers = Array.from({ length: n }, (_, i) => `racer-${i}`);
     const accepted: Accepted[] = [];
     for (let i = 0; i < n; i += 100) accepted.push(...(await Promise.all(buyers.slice(i, i + 100).map((u) => buy(productId, u)))));
-    // Fire every confirmation around the moment the holds expire.
-    const expiresAt = Math.min(...accepted.map((a) => Date.parse(a.holdExpiresAt!)));
-    await scheduler.wait(Math.max(0, expiresAt - Date.now() - 150));
-    const answers = await Promise.all(
-      accepted.map((a) => pay(productId, a.orderId).then(async (r) => ({ orderId: a.orderId, status: r.status, body: await r.json<{ status: string }>() }))),
-    );
+    // Fire every confirmation at the median expiry: the holds accepted earlier expire first, those
+    // near the middle race their confirmation.
+    const expiries = accepted.map((a) => Date.parse(a.holdExpiresAt!)).sort((a, b) => a - b);
+    await scheduler.wait(Math.max(0, expiries[n / 2]! - Date.now()));
+    // As a shop's backend does: a 503 (the database did not answer in time) is retried; the retry
+    // answers what the first call decided, if it ran.
+    const confirm = async (orderId: string) => {
+      for (;;) {
+        const r = await pay(productId, orderId);
+        if (r.status !== 503) return { orderId, status: r.status, body: await r.json<{ status: string }>() };
+        await scheduler.wait(Number(r.headers.get("retry-after") ?? 1) * 1000);
+      }
+    };
+    const answers = await Promise.all(accepted.map((a) => confirm(a.orderId)));
     const paid = answers.filter((a) => a.status === 200 && a.body.status === "paid").map((a) => a.orderId);
     const expired = answers.filter((a) => a.status === 409 && a.body.status === "expired").map((a) => a.orderId);
-    expect(paid.length + expired.length).toBe(n);
-    // The confirmations straddle the expiry: both ends happen (1,000 calls take longer than 150 ms).
+    expect(answers.filter((a) => !paid.includes(a.orderId) && !expired.includes(a.orderId))).toEqual([]);
+    // The confirmations straddle the expiries: both ends happen.
     expect(paid.length).toBeGreaterThan(0);
     expect(expired.length).toBeGreaterThan(0);
-    // Each order has one end in the outbox, the same one its confirmation was told.
-    const ends = await statuses(productId);
-    expect(ends).toHaveLength(n);
-    const endOf = new Map(ends.map((s) => [s.order.orderId, s.status]));
+    // Each order ended the one way its confirmation was told (the outbox is drained by the relay:
+    // PostgreSQL's side of this is stack/test/holds-race.test.ts).
+    const records = (await redis.hgetall(saleKeys(productId).holdOrders)) as unknown as string[];
+    const endOf = new Map<string, string>();
+    for (let i = 0; i < records.length; i += 2) endOf.set(records[i]!, records[i + 1]!.slice(0, records[i + 1]!.indexOf("|")));
+    expect(endOf.size).toBe(n);
     expect(paid.every((id) => endOf.get(id) === "paid") && expired.every((id) => endOf.get(id) === "expired")).toBe(true);
+    const counts = (await redis.hmget(saleKeys(productId).sale, "paid", "released")) as unknown as string[];
+    expect(counts.map(Number)).toEqual([paid.length, expired.length]);
     // And the stock: every expired unit is back, every paid one sold.
     expect(await sale(productId)).toMatchObject({ remaining: expired.length });
     expect(await held(productId)).toBe(0);

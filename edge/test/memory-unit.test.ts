@@ -109,6 +109,20 @@ describe("SaleMemory (one isolate)", () => {
   });
 });
 
+describe("SaleMemory: holds", () => {
+  it("takes a view where held units came back as newer (by Redis' clock), and never says 'sold out' while units are held", () => {
+    const { memory } = isolate();
+    memory.learn("p", view({ remaining: 0, held: 1, at: 10 }), { acceptedKeys: empty(), queuedKeys: undefined });
+    expect(memory.soldOut("p")).toBeUndefined();
+    expect(memory.saysSoldOut("p")).toBe(false);
+    memory.learn("p", view({ remaining: 1, held: 0, at: 20 }));
+    expect(memory.view("p")?.snapshot.remaining).toBe(1);
+    // An older reply, resolved late, does not take the unit away again.
+    memory.learn("p", view({ remaining: 0, held: 1, at: 15 }));
+    expect(memory.view("p")?.snapshot.remaining).toBe(1);
+  });
+});
+
 describe("SaleMemory: the request that takes a re-check", () => {
   it("keeps it however often that request recalls on its way to Redis, while the others answer from memory", () => {
     const { memory, tick } = isolate();

@@ -11,7 +11,7 @@ import { GATE_REPLY_LUA } from "./reply";
  * KEYS[4] outbox        STREAM  accepted orders (field "order", with their traceparent), relayed to Kafka by the origin
  * KEYS[5] marks         ZSET    watermark checkpoints (score: ms, member: watermark) to expire admitted tickets
  * KEYS[6] claims        STRING  byte n = units ticket n asks for; set to 0 once it is used
- * KEYS[7] stats         HASH    "<second>:accepted|throttled|sold_out|limit_reached|prequeued|calls" -> count,
+ * KEYS[7] stats         HASH    "<second>:accepted|admitted|throttled|sold_out|limit_reached|prequeued|calls|paid|expired|cancelled" -> count,
  *                               "<second>:remaining|waiting|claimed" -> level, for the operator's live page, the
  *                               last STATS_WINDOW_SECONDS only ("slot:<second % window>" -> the second using it);
  *                               "total:calls" -> gate calls since the sale started (the bill)
@@ -128,7 +128,7 @@ local function addKey(filter, bytes, member)
 end
 
 local counted = {accepted = 'accepted', queued = 'throttled', sold_out = 'sold_out', limit_reached = 'limit_reached', prequeued = 'prequeued'}
-local secondFields = {'accepted', 'throttled', 'sold_out', 'limit_reached', 'prequeued', 'calls', 'remaining', 'waiting', 'claimed', 'held', 'paid', 'expired', 'cancelled'}
+local secondFields = {'accepted', 'admitted', 'throttled', 'sold_out', 'limit_reached', 'prequeued', 'calls', 'remaining', 'waiting', 'claimed', 'held', 'paid', 'expired', 'cancelled'}
 local function reply(outcome, a, b)
   -- Per-second counters and levels for the operator's live page, in the same call.
   local second = math.floor(now / 1000)
@@ -290,6 +290,8 @@ if backlog > 0 and available >= 1 and (prequeueOpensAt == 0 or drawn) then
     admitted = admitted + step
     available = available - step
     redis.call('ZADD', marks, clock, admitted)
+    -- Admissions per second: what the bucket let through (the accepted series lags it by each buyer's next call).
+    redis.call('HINCRBY', stats, string.format('%d', math.floor(now / 1000)) .. ':admitted', step)
   end
 end
 tokens = math.min(burst, available)

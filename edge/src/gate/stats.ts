@@ -18,6 +18,8 @@ export interface SecondStats {
   /** Unix time, seconds. */
   t: number;
   accepted: number;
+  /** Places the line's watermark passed (the bucket's admissions): accepted follows, at each buyer's next call. */
+  admitted: number;
   throttled: number;
   soldOut: number;
   limitReached: number;
@@ -111,6 +113,7 @@ export async function readStats(
     const value = Number(flat[i + 1]);
     if (field === "calls") row.calls = value;
     if (field === "accepted") row.accepted = value;
+    else if (field === "admitted") row.admitted = value;
     else if (field === "throttled") row.throttled = value;
     else if (field === "waiting") row.queued = value;
     else if (field === "sold_out") row.soldOut = value;
@@ -177,6 +180,7 @@ async function readControl(redis: Pick<Redis, "hmget" | "lrange">, productId: st
 const emptySecond = (t: number): SecondStats => ({
   t,
   accepted: 0,
+  admitted: 0,
   throttled: 0,
   soldOut: 0,
   limitReached: 0,

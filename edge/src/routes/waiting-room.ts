@@ -99,7 +99,9 @@ export const waitingRoom = (isolate: Isolate) => {
         if (known && known.snapshot.saleId !== ticket.saleId)
           return c.json({ state: "expired", productId: productId.data, error: "the sale was restarted: order again", ...placeOf(ticket) });
 
-        const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining) } : {};
+        // No unit free, but some held for payment: "sold out for now" (they may come back to the line).
+        const forNow = known && known.snapshot.remaining <= 0 && (known.snapshot.held ?? 0) > 0 ? { soldOutForNow: true, held: known.snapshot.held } : {};
+        const remaining = known ? { remaining: Math.max(0, known.snapshot.remaining), ...forNow } : {};
         const view = known?.snapshot ?? {
           admitted: ticket.admittedAtIssue,
           issued: Number.MAX_SAFE_INTEGER,

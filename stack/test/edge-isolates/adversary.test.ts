@@ -65,7 +65,8 @@ describe("a scalper on 4 isolates", () => {
     const replies: Reply<OrderReply>[] = [];
     for (const key of keys) replies.push(await order(edge, { productId, userId: scalper }, { key }));
     expect(new Set(replies.map((r) => r.isolate)).size).toBe(4);
-    expect(replies.every((r) => r.status === 302 || r.status === 409)).toBe(true);
+    // A place (302), the limit (409), or, on a loaded machine, "try again" (503): never an order.
+    expect(replies.filter((r) => ![302, 409, 503].includes(r.status)).map((r) => [r.status, r.body])).toEqual([]);
     const places = new Set(replies.flatMap((r) => (r.body.ticket ? [ticketNumber(r.body.ticket)] : [])).filter((n) => n > 0));
     expect(places.size).toBeLessThanOrEqual(1);
 
