@@ -109,7 +109,7 @@ export async function order(body: unknown, opts: OrderOptions = {}): Promise<Res
 
 export async function sale(productId: string) {
   const res = await call(`/sales/${productId}`);
-  return res.json<{ quantity: number; remaining: number; sold: number; queued: number }>();
+  return res.json<{ quantity: number; added: number; remaining: number; sold: number; queued: number }>();
 }
 
 /**

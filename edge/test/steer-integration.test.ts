@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { SaleEvent, saleKeys } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, initSale, order, signedIn, uniqueProduct } from "./helpers";
+import { ADMIN, call, initSale, order, sale, signedIn, uniqueProduct } from "./helpers";
 
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
 
@@ -139,5 +139,7 @@ describe("steering a live sale", () => {
     expect((await order({ productId, userId: "restocked-2" })).status).toBe(200);
     expect((await order({ productId, userId: "restocked-3" })).status).toBe(409);
     expect(await admin(productId)).toMatchObject({ sold: 3, remaining: 0 });
+    // The public sale page counts the added units too (quantity stays the stock at the start).
+    expect(await sale(productId)).toMatchObject({ quantity: 1, added: 2, sold: 3, remaining: 0 });
   });
 });
