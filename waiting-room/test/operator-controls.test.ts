@@ -107,7 +107,7 @@ describe("the operator steering a sale from the live page", () => {
     expect((await stockInRedis(productId, [])).remaining).toBe(24);
 
     // Every control once, newest first, with who sent it and what it changed.
-    const rows = await page.locator("#control-log tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? "")));
+    const rows = await page.locator("#control-log tr").evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (td) => td.textContent ?? "")));
     expect(rows.map(([, who, action, what, v]) => [who, action, what, v])).toEqual([
       ["ops-jane", "update", "+5 units (5 added in all)", "4"],
       ["ops-jane", "update", "rate 7/s", "3"],
