@@ -161,6 +161,25 @@ describe("decidePurchase", () => {
     expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" } }), nothing(), NOW)).toEqual({ kind: "call_gate", newcomer: true });
   });
 
+  it("looks at a paused sale without the key of a newcomer who did no work, when its view is past the re-check", async () => {
+    const stale = { snapshot: view({ remaining: 3, paused: true }), seenAt: NOW - 1000 };
+    // This attempt took the re-check (memory.paused is none for it): no work, no reason to send its key.
+    const pow = nothing({ powDifficulty: 10, view: stale });
+    const skipper = await facts({ ticket: null, proof: { kind: "none" } });
+    expect(decidePurchase(skipper, pow, NOW)).toEqual({ kind: "need", fact: "look" });
+    // Looked already (the look found no sale, or no filter): the gate decides, as before.
+    expect(decidePurchase({ ...skipper, looked: true }, pow, NOW)).toEqual({ kind: "call_gate", newcomer: true });
+    // Work done, a sale without proof of work, a paid key the filter may hold, a place in line: the gate, with the key.
+    const solved = await facts({ ticket: null, proof: { kind: "solved", argument: "s1|10|id|9" } });
+    expect(decidePurchase(solved, pow, NOW)).toEqual({ kind: "call_gate", newcomer: true, challenge: "s1|10|id|9" });
+    expect(decidePurchase(skipper, nothing({ view: stale }), NOW)).toEqual({ kind: "call_gate", newcomer: true });
+    expect(decidePurchase(skipper, nothing({ powDifficulty: 10, view: stale, paused: filterOf(await probeKey("k")) }), NOW)).toEqual({
+      kind: "call_gate",
+      newcomer: true,
+    });
+    expect(decidePurchase(await facts({ ticket: ticket({ number: 2 }), proof: { kind: "none" } }), pow, NOW)).toEqual({ kind: "call_gate", newcomer: false });
+  });
+
   it("lets a pre-queue ticket holder through to the gate with neither proof of work nor standby", async () => {
     const covered = view({ remaining: 1, issued: 5, prequeueOpensAt: 1 });
     const memory = nothing({ powDifficulty: 10, standby: { snapshot: covered, queuedKeys: filterOf() } });

@@ -25,6 +25,8 @@ export interface PurchaseFacts {
   ticket?: Ticket | "invalid" | null;
   /** The proof of work sent with the attempt, checked in this isolate. */
   proof?: Proof;
+  /** The isolate looked at the sale for this attempt (a keyless gate call: routes/order.ts), so it does not again. */
+  looked?: boolean;
 }
 
 /** The units an attempt buys when neither the body nor a ticket names them. */
@@ -53,7 +55,8 @@ export function requestOf(facts: Pick<PurchaseFacts, "productId" | "userId" | "a
 
 export type Proof = { kind: "none" } | { kind: "solved"; argument: string } | { kind: "problem"; problem: ChallengeProblem };
 
-export type NeededFact = "keyProbe" | "buyerProbe" | "ticket" | "proof";
+/** `look`: a fresh view of the sale, from a gate call without the buyer's key (it decides nothing for them). */
+export type NeededFact = "keyProbe" | "buyerProbe" | "ticket" | "proof" | "look";
 
 /** Everything a purchase attempt can be answered, before it is written as HTTP (routes/order.ts). */
 export type PurchaseOutcome =
@@ -136,6 +139,12 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
   // Asked from memory only while a fresh view says units are left: otherwise the gate answers,
   // and it says "sold out" (or "ended") before it asks for any work.
   if (facts.proof.kind === "none" && memory.powDifficulty > 0 && stillSelling(memory.view, now)) return answer({ kind: "challenge", problem: "required" });
+  // A paused view past its re-check, which this attempt took (memory.paused is none for it): one
+  // with no work done cannot buy whatever Redis says, so its key is no reason to ask. The isolate
+  // looks at the sale without it instead (the same one command) and decides again: "paused" while
+  // it lasts, the challenge once resumed. A flood of attempts that skip the work then costs at
+  // most that look per PAUSED_RECHECK_MS, and none is spent in their name.
+  if (facts.proof.kind === "none" && memory.powDifficulty > 0 && memory.view?.snapshot.paused && !memory.paused && !facts.looked) return need("look");
   const challenge = facts.proof.kind === "solved" ? facts.proof.argument : undefined;
 
   // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.

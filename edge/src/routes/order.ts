@@ -11,6 +11,7 @@ import { jsonBody } from "../http/json-body";
 import { buyerOf, identity } from "../identity";
 import type { Isolate } from "../isolate";
 import { logEvent } from "../log";
+import { lookAtSale } from "../look-at-sale";
 import { drawIfLead } from "../lottery/draw";
 import type { Answer } from "../memory";
 import { decidePurchase, outcomeOfGate, requestOf, unitsOf, type NeededFact, type PurchaseFacts, type PurchaseOutcome } from "../purchase/decide";
@@ -47,7 +48,10 @@ export function order(isolate: Isolate) {
     if (fact === "keyProbe") facts.keyProbe = await probeKey(buyerKey(facts.userId, key));
     else if (fact === "buyerProbe") facts.buyerProbe = await probeKey(`u:${facts.userId}`);
     else if (fact === "ticket") facts.ticket = await presentedTicket(c, secret, facts);
-    else facts.proof = await proofOf(c, secret, facts.userId, facts.productId, isolate.solutions);
+    else if (fact === "look") {
+      facts.looked = true;
+      await lookAtSale(memory, c.executionCtx, c.var.redis, facts.productId);
+    } else facts.proof = await proofOf(c, secret, facts.userId, facts.productId, isolate.solutions);
   }
 
   /** Decided from memory when it can be; else one gate call (a newcomer first waits for a seat's turn). */

@@ -5,8 +5,7 @@ import { getCookie } from "hono/cookie";
 import { buyerOf, identity } from "../identity";
 import type { EdgeEnv } from "../env";
 import type { Redis } from "@upstash/redis/cloudflare";
-import { viewLine } from "../gate/gate";
-import { drawIfLead } from "../lottery/draw";
+import { lookAtSale } from "../look-at-sale";
 import type { Isolate } from "../isolate";
 import type { SaleMemory } from "../memory";
 import { STATUS_REFRESH_MS } from "../time-windows";
@@ -23,7 +22,7 @@ const placeOf = (ticket: Ticket) => ({ quantity: ticket.quantity, place: `${tick
 /**
  * At most one refresh per sale per isolate at a time, and only when the view is stale: thousands
  * of waiting pages polling cost Redis one command a second, not one per poll. The refresh moves
- * the line (viewLine), so claims that expired while nobody bought go back at once.
+ * the line (lookAtSale), so claims that expired while nobody bought go back at once.
  */
 async function refreshIfStale(
   memory: SaleMemory,
@@ -35,11 +34,7 @@ async function refreshIfStale(
   const known = memory.view(productId);
   if (known && now - known.seenAt < STATUS_REFRESH_MS) return;
   if (!memory.startRefresh(productId)) return;
-  const outcome = await viewLine(redis, productId, { soldOutFromMemory: memory.takeSoldOutAnswers(productId), filters: memory.filtersWanted(productId) });
-  if (outcome.kind === "unknown") return;
-  memory.learn(productId, outcome, outcome.filters);
-  // At a pre-queue's start the pages waiting for it may be the first to look: the one given the lease draws.
-  drawIfLead(ctx, redis, productId, outcome);
+  await lookAtSale(memory, ctx, redis, productId);
 }
 
 export const waitingRoom = (isolate: Isolate) => {
