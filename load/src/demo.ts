@@ -222,7 +222,7 @@ async function main(): Promise<number> {
   // Attribution: the gate's EVALSHA carries the buyer's sub and key, both BOT_PREFIXed for bots.
   const botCommands = monitor ? (await monitor.count([productId], `"${BOT_PREFIX}`)).total : undefined;
   const saleCommands = monitor ? (await monitor.count([productId])).total : undefined;
-  monitor?.discard();
+  if (!process.env.DEMO_KEEP_MONITOR) monitor?.discard();
   const botUnits = await unitsBoughtBy(state.redis.url, productId, BOT_PREFIX);
 
   console.log("\nWaiting for the pipeline to drain (Kafka → PostgreSQL) …");

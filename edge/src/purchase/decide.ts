@@ -136,15 +136,20 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
   if (ticket?.prequeue) return { kind: "call_gate", newcomer: true };
   if (!facts.proof) return need("proof");
   if (facts.proof.kind === "problem") return answer({ kind: "challenge", problem: facts.proof.problem });
-  // Asked from memory only while a fresh view says units are left: otherwise the gate answers,
-  // and it says "sold out" (or "ended") before it asks for any work.
-  if (facts.proof.kind === "none" && memory.powDifficulty > 0 && stillSelling(memory.view, now)) return answer({ kind: "challenge", problem: "required" });
-  // A paused view past its re-check, which this attempt took (memory.paused is none for it): one
-  // with no work done cannot buy whatever Redis says, so its key is no reason to ask. The isolate
-  // looks at the sale without it instead (the same one command) and decides again: "paused" while
-  // it lasts, the challenge once resumed. A flood of attempts that skip the work then costs at
-  // most that look per PAUSED_RECHECK_MS, and none is spent in their name.
-  if (facts.proof.kind === "none" && memory.powDifficulty > 0 && memory.view?.snapshot.paused && !memory.paused && !facts.looked) return need("look");
+  if (facts.proof.kind === "none" && memory.powDifficulty > 0) {
+    // Asked for the work from memory only while a fresh view says units are left: a sold-out,
+    // ended or paused sale says so before it asks for any work.
+    if (stillSelling(memory.view, now)) return answer({ kind: "challenge", problem: "required" });
+    // Memory cannot say which (no view, a stale one, or one past the re-check this attempt took),
+    // but the attempt cannot buy whatever Redis says: no work was done. Its key is no reason to
+    // ask: the isolate looks at the sale without it (the one command the gate call would have
+    // been) and decides again from the fresh view. Nothing is written or spent in the name of
+    // attempts that skip the work, and where a re-check is claimed (sold out, ended, paused) a
+    // flood of them costs that one look per window. A key a filter may hold (a paid buyer's
+    // retry) goes to the gate, which knows it.
+    const keyMayBeKnown = memory.soldOut ?? memory.ended ?? memory.paused;
+    if (!facts.looked && !keyMayBeKnown) return need("look");
+  }
   const challenge = facts.proof.kind === "solved" ? facts.proof.argument : undefined;
 
   // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.
