@@ -148,7 +148,7 @@ describe("decidePurchase", () => {
     const unsure = [nothing({ powDifficulty: 10 }), nothing({ powDifficulty: 10, view: { snapshot: view({ remaining: 0 }), seenAt: NOW } })];
     unsure.push(nothing({ powDifficulty: 10, view: { snapshot: view({ remaining: 3 }), seenAt: NOW - FRESH_VIEW_MS - 1 } }));
     for (const memory of unsure) {
-      expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" } }), memory, NOW)).toEqual({ kind: "need", fact: "look" });
+      expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" } }), memory, NOW)).toEqual({ kind: "look" });
       // Looked, and memory still cannot say (the look found no sale): the gate answers.
       expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" }, looked: true }), memory, NOW)).toEqual({ kind: "call_gate", newcomer: true });
     }
@@ -171,7 +171,7 @@ describe("decidePurchase", () => {
       const stale = { snapshot, seenAt: NOW - 1000 };
       // This attempt took the re-check (the filter answer is none for it): no work, no reason to send its key.
       const pow = nothing({ powDifficulty: 10, view: stale });
-      expect(decidePurchase(skipper, pow, NOW)).toEqual({ kind: "need", fact: "look" });
+      expect(decidePurchase(skipper, pow, NOW)).toEqual({ kind: "look" });
       // Looked already (the look found no sale, or no filter): the gate decides.
       expect(decidePurchase({ ...skipper, looked: true }, pow, NOW)).toEqual({ kind: "call_gate", newcomer: true });
       // Work done, or a sale without proof of work: the gate, with the key.

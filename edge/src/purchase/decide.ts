@@ -25,7 +25,7 @@ export interface PurchaseFacts {
   ticket?: Ticket | "invalid" | null;
   /** The proof of work sent with the attempt, checked in this isolate. */
   proof?: Proof;
-  /** The isolate looked at the sale for this attempt (a keyless gate call: routes/order.ts), so it does not again. */
+  /** The isolate looked at the sale for this attempt (the step "look"), so it does not again. */
   looked?: boolean;
 }
 
@@ -55,8 +55,7 @@ export function requestOf(facts: Pick<PurchaseFacts, "productId" | "userId" | "a
 
 export type Proof = { kind: "none" } | { kind: "solved"; argument: string } | { kind: "problem"; problem: ChallengeProblem };
 
-/** `look`: a fresh view of the sale, from a gate call without the buyer's key (it decides nothing for them). */
-export type NeededFact = "keyProbe" | "buyerProbe" | "ticket" | "proof" | "look";
+export type NeededFact = "keyProbe" | "buyerProbe" | "ticket" | "proof";
 
 /** Everything a purchase attempt can be answered, before it is written as HTTP (routes/order.ts). */
 export type PurchaseOutcome =
@@ -89,7 +88,13 @@ export type PurchaseStep =
    * Only Redis can answer: one gate call. A newcomer (no numbered ticket) first takes a seat in
    * the isolate's queue for gate calls (purchase/gate-calls.ts); a ticket holder goes at once.
    */
-  | { kind: "call_gate"; newcomer: boolean; challenge?: string };
+  | { kind: "call_gate"; newcomer: boolean; challenge?: string }
+  /**
+   * Only a fresh view can answer, and this attempt's key is no reason to ask: a look at the sale
+   * without it (a gate call with no key, one command), in the newcomers' queue for gate calls like
+   * theirs, then the attempt is decided again.
+   */
+  | { kind: "look" };
 
 const need = (fact: NeededFact): PurchaseStep => ({ kind: "need", fact });
 const answer = (outcome: PurchaseOutcome): PurchaseStep => ({ kind: "answer", outcome });
@@ -142,13 +147,12 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
     if (stillSelling(memory.view, now)) return answer({ kind: "challenge", problem: "required" });
     // Memory cannot say which (no view, a stale one, or one past the re-check this attempt took),
     // but the attempt cannot buy whatever Redis says: no work was done. Its key is no reason to
-    // ask: the isolate looks at the sale without it (the one command the gate call would have
-    // been) and decides again from the fresh view. Nothing is written or spent in the name of
-    // attempts that skip the work, and where a re-check is claimed (sold out, ended, paused) a
-    // flood of them costs that one look per window. A key a filter may hold (a paid buyer's
-    // retry) goes to the gate, which knows it.
+    // ask: the isolate looks at the sale without it (in place of the gate call, in the same queue
+    // for calls) and decides again from the fresh view. Nothing is written or spent in the name
+    // of attempts that skip the work. A key a filter may hold (a paid buyer's retry) goes to the
+    // gate, which knows it.
     const keyMayBeKnown = memory.soldOut ?? memory.ended ?? memory.paused;
-    if (!facts.looked && !keyMayBeKnown) return need("look");
+    if (!facts.looked && !keyMayBeKnown) return { kind: "look" };
   }
   const challenge = facts.proof.kind === "solved" ? facts.proof.argument : undefined;
 

@@ -48,10 +48,7 @@ export function order(isolate: Isolate) {
     if (fact === "keyProbe") facts.keyProbe = await probeKey(buyerKey(facts.userId, key));
     else if (fact === "buyerProbe") facts.buyerProbe = await probeKey(`u:${facts.userId}`);
     else if (fact === "ticket") facts.ticket = await presentedTicket(c, secret, facts);
-    else if (fact === "look") {
-      facts.looked = true;
-      await lookAtSale(memory, c.executionCtx, c.var.redis, facts.productId);
-    } else facts.proof = await proofOf(c, secret, facts.userId, facts.productId, isolate.solutions);
+    else facts.proof = await proofOf(c, secret, facts.userId, facts.productId, isolate.solutions);
   }
 
   /** Decided from memory when it can be; else one gate call (a newcomer first waits for a seat's turn). */
@@ -76,7 +73,7 @@ export function order(isolate: Isolate) {
           }
           return respond(c, req, facts, key, step.outcome);
         }
-        if (step.newcomer) {
+        if (step.kind === "look" || step.newcomer) {
           seat ??= gateCalls.join(productId);
           const view = memory.view(productId);
           const turn = gateCalls.start(seat, view && unitsUncovered(view.snapshot));
@@ -86,6 +83,16 @@ export function order(isolate: Isolate) {
           }
           release = turn.release;
           seat = undefined;
+        }
+        if (step.kind === "look") {
+          facts.looked = true;
+          try {
+            await lookAtSale(memory, c.executionCtx, c.var.redis, productId);
+          } finally {
+            release?.();
+            release = undefined;
+          }
+          continue;
         }
         return await callGate(c, req, key, facts, step.challenge);
       }
