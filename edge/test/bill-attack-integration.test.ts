@@ -3,7 +3,8 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { createEdge } from "../src/index";
 import { Isolate } from "../src/isolate";
-import { PUBLIC_VIEW_MS } from "../src/time-windows";
+import { MAX_NEWCOMER_CALLS } from "../src/purchase/gate-calls";
+import { FRESH_VIEW_MS, PUBLIC_VIEW_MS } from "../src/time-windows";
 import { call, countRedisCommands, initSale, order, signedIn, uniqueProduct } from "./helpers";
 
 /** Requests that can never take stock, sent as a flood from one signed-in account: what they cost on the bill. */
@@ -19,6 +20,23 @@ describe("what cannot buy costs no billed command per request", { timeout: 30_00
     expect(commands).toBeLessThanOrEqual(8);
     const again = await countRedisCommands(() => Promise.all(Array.from({ length: 50 }, () => order({ productId }, { as: "flooder" }).then((r) => r.status))));
     expect(again.commands).toBe(0);
+  });
+
+  it("attempts that skip the proof of work, on an isolate whose view went stale: a few looks at the sale, none in their name", async () => {
+    const productId = uniqueProduct("skip-work");
+    await initSale({ productId, quantity: 100, powDifficulty: 10 });
+    // The sale page teaches this isolate the proof of work; then its view goes stale.
+    expect((await call(`/sales/${productId}`)).status).toBe(200);
+    await scheduler.wait(FRESH_VIEW_MS + 100);
+    const headers = await signedIn("skipper");
+    const { result, commands, sent } = await countRedisCommands(() =>
+      Promise.all(Array.from({ length: 50 }, () => order({ productId, userId: "skipper" }, { headers }).then((r) => r.status))),
+    );
+    expect(new Set(result)).toEqual(new Set([401]));
+    // Looks take the newcomers' queue for gate calls: the first fresh view answers the rest.
+    expect(commands).toBeGreaterThan(0);
+    expect(commands).toBeLessThanOrEqual(MAX_NEWCOMER_CALLS);
+    expect(JSON.stringify(sent)).not.toContain("skipper");
   });
 
   it("the public sale view, of a sale or of a made-up product: one read per product per isolate per second", async () => {

@@ -143,11 +143,15 @@ describe("decidePurchase", () => {
       kind: "answer",
       outcome: { kind: "challenge", problem: "required" },
     });
-    // Without a fresh view that says units are left, the gate answers: it says "sold out" before asking for work.
+    // Without a fresh view that says units are left, the isolate looks at the sale (without the
+    // key: an attempt with no work done cannot buy) and decides again; it says "sold out" before asking for work.
     const unsure = [nothing({ powDifficulty: 10 }), nothing({ powDifficulty: 10, view: { snapshot: view({ remaining: 0 }), seenAt: NOW } })];
     unsure.push(nothing({ powDifficulty: 10, view: { snapshot: view({ remaining: 3 }), seenAt: NOW - FRESH_VIEW_MS - 1 } }));
-    for (const memory of unsure)
-      expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" } }), memory, NOW)).toEqual({ kind: "call_gate", newcomer: true });
+    for (const memory of unsure) {
+      expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" } }), memory, NOW)).toEqual({ kind: "look" });
+      // Looked, and memory still cannot say (the look found no sale): the gate answers.
+      expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" }, looked: true }), memory, NOW)).toEqual({ kind: "call_gate", newcomer: true });
+    }
     expect(decidePurchase(await facts({ ticket: null, proof: { kind: "problem", problem: "forged" } }), nothing(), NOW)).toEqual({
       kind: "answer",
       outcome: { kind: "challenge", problem: "forged" },
@@ -159,6 +163,31 @@ describe("decidePurchase", () => {
     });
     // No setting known and nothing sent: the gate decides (and teaches the isolate the setting).
     expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" } }), nothing(), NOW)).toEqual({ kind: "call_gate", newcomer: true });
+  });
+
+  it("looks at a sold-out, ended or paused sale without the key of a newcomer who did no work, when it took the re-check", async () => {
+    const skipper = await facts({ ticket: null, proof: { kind: "none" } });
+    for (const snapshot of [view({ remaining: 3, paused: true }), view({ remaining: 0 }), view({ remaining: 3, endsAt: NOW - 1 })]) {
+      const stale = { snapshot, seenAt: NOW - 1000 };
+      // This attempt took the re-check (the filter answer is none for it): no work, no reason to send its key.
+      const pow = nothing({ powDifficulty: 10, view: stale });
+      expect(decidePurchase(skipper, pow, NOW)).toEqual({ kind: "look" });
+      // Looked already (the look found no sale, or no filter): the gate decides.
+      expect(decidePurchase({ ...skipper, looked: true }, pow, NOW)).toEqual({ kind: "call_gate", newcomer: true });
+      // Work done, or a sale without proof of work: the gate, with the key.
+      const solved = await facts({ ticket: null, proof: { kind: "solved", argument: "s1|10|id|9" } });
+      expect(decidePurchase(solved, pow, NOW)).toEqual({ kind: "call_gate", newcomer: true, challenge: "s1|10|id|9" });
+      expect(decidePurchase(skipper, nothing({ view: stale }), NOW)).toEqual({ kind: "call_gate", newcomer: true });
+    }
+    // A paid key a fresh filter may hold (its retry) goes to the gate, which knows it.
+    const paused = nothing({ powDifficulty: 10, view: { snapshot: view({ paused: true }), seenAt: NOW }, paused: filterOf(await probeKey("k")) });
+    expect(decidePurchase(skipper, paused, NOW)).toEqual({ kind: "call_gate", newcomer: true });
+    // A place in line: the gate, with its ticket (the line may have reached it).
+    const stalePause = nothing({ powDifficulty: 10, view: { snapshot: view({ paused: true }), seenAt: NOW - 1000 } });
+    expect(decidePurchase(await facts({ ticket: ticket({ number: 2 }), proof: { kind: "none" } }), stalePause, NOW)).toEqual({
+      kind: "call_gate",
+      newcomer: false,
+    });
   });
 
   it("lets a pre-queue ticket holder through to the gate with neither proof of work nor standby", async () => {

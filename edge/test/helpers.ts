@@ -109,7 +109,7 @@ export async function order(body: unknown, opts: OrderOptions = {}): Promise<Res
 
 export async function sale(productId: string) {
   const res = await call(`/sales/${productId}`);
-  return res.json<{ quantity: number; remaining: number; sold: number; queued: number }>();
+  return res.json<{ quantity: number; added: number; remaining: number; sold: number; queued: number }>();
 }
 
 /**
@@ -117,22 +117,26 @@ export async function sale(productId: string) {
  * Upstash REST API (the worker runs in this same isolate, so the spy sees its fetches); and its
  * fetches of the issuer's JWKS.
  */
-export async function countRedisCommands<T>(fn: () => Promise<T>): Promise<{ result: T; commands: number; jwksFetches: number }> {
+export async function countRedisCommands<T>(fn: () => Promise<T>): Promise<{ result: T; commands: number; jwksFetches: number; sent: unknown[] }> {
   let commands = 0;
   let jwksFetches = 0;
+  /** Every command, as sent (a pipeline's one by one): its name and arguments. */
+  const sent: unknown[] = [];
   const original = globalThis.fetch;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const request = new Request(input, init);
     if (request.url === env.JWT_JWKS_URL) jwksFetches++;
     if (request.url.startsWith(env.UPSTASH_REDIS_REST_URL)) {
       const body = JSON.parse(await request.clone().text()) as unknown[];
-      commands += new URL(request.url).pathname === "/" ? 1 : body.length;
+      const single = new URL(request.url).pathname === "/";
+      commands += single ? 1 : body.length;
+      sent.push(...(single ? [body] : body));
     }
     return original(request);
   });
   try {
     const result = await fn();
-    return { result, commands, jwksFetches };
+    return { result, commands, jwksFetches, sent };
   } finally {
     spy.mockRestore();
   }

@@ -7,7 +7,8 @@ import { env } from "cloudflare:workers";
 import { SaleEvent, saleKeys } from "@fluxgate/common";
 import { Redis } from "@upstash/redis/cloudflare";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, initSale, order, signedIn, uniqueProduct } from "./helpers";
+import { PAUSED_RECHECK_MS } from "../src/time-windows";
+import { ADMIN, call, countRedisCommands, initSale, order, sale, signedIn, uniqueProduct } from "./helpers";
 
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
 
@@ -92,6 +93,33 @@ describe("steering a live sale", () => {
     expect((await outboxEvents(productId)).map((e) => e.action)).toEqual(["pause", "resume"]);
   });
 
+  it("spends no command in the name of attempts that skip the proof of work while paused: one look at the sale per re-check", async () => {
+    const productId = uniqueProduct("pause-pow");
+    await initSale({ productId, quantity: 5, powDifficulty: 10 });
+    // The sale page teaches this isolate the sale's proof of work, as a shop's product page would.
+    expect((await call(`/sales/${productId}`)).status).toBe(200);
+    await steered(await steer(productId, "pause"));
+    const headers = await signedIn("skipper");
+    const spanMs = 1_200;
+    const { result, commands, sent } = await countRedisCommands(async () => {
+      const statuses: number[] = [];
+      for (const until = Date.now() + spanMs; Date.now() < until; await scheduler.wait(50))
+        statuses.push((await order({ productId, userId: "skipper" }, { headers })).status);
+      return statuses;
+    });
+    expect(new Set(result)).toEqual(new Set([503]));
+    // The paused view is looked at again past each PAUSED_RECHECK_MS, without anyone's key.
+    expect(commands).toBeGreaterThan(0);
+    expect(commands).toBeLessThanOrEqual(Math.ceil(spanMs / PAUSED_RECHECK_MS) + 1);
+    expect(JSON.stringify(sent)).not.toContain("skipper");
+    // Resumed: the next look says so, and the same attempt is asked for the work, from memory.
+    await steered(await steer(productId, "resume"));
+    await scheduler.wait(PAUSED_RECHECK_MS + 50);
+    const after = await order({ productId, userId: "skipper" }, { headers });
+    expect(after.status).toBe(401);
+    expect(await after.json()).toMatchObject({ status: "challenge" });
+  });
+
   it("applies a control once per Idempotency-Key (a retry answers the same), and says when nothing changed", async () => {
     const productId = uniqueProduct("once");
     await initSale({ productId, quantity: 5 });
@@ -139,5 +167,7 @@ describe("steering a live sale", () => {
     expect((await order({ productId, userId: "restocked-2" })).status).toBe(200);
     expect((await order({ productId, userId: "restocked-3" })).status).toBe(409);
     expect(await admin(productId)).toMatchObject({ sold: 3, remaining: 0 });
+    // The public sale page counts the added units too (quantity stays the stock at the start).
+    expect(await sale(productId)).toMatchObject({ quantity: 1, added: 2, sold: 3, remaining: 0 });
   });
 });

@@ -4,10 +4,11 @@
  * the edge, beside a bot fleet that tries without valid tokens or without solving, a scalper (one
  * signed-in account with 50 keys following the queue like a browser) and a bill-attack fleet
  * (floods of requests that can never buy: load/src/attack); mid-sale the worker is killed (kill -9)
- * and brought back; then the pipeline drains, the audit checks every layer, and a report with
- * charts is written. Exits 0 only when nothing was oversold, lost or duplicated, bots bought
- * nothing and cost Redis nothing, the scalper held no more than its limit, and every attack cost
- * at most its target per request.
+ * and brought back, and the operator pauses the sale for a moment; once it sells out the operator
+ * adds stock for the people still in line. Then the pipeline drains, the audit checks every layer,
+ * and a report with charts is written. Exits 0 only when nothing was oversold, lost or duplicated,
+ * nothing was accepted while paused, bots bought nothing and cost Redis nothing, the scalper held
+ * no more than its limit, and every attack cost at most its target per request.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
@@ -30,16 +31,21 @@ import {
   BILL_HEADER,
   billRows,
   botRows,
+  controlsTable,
   cpuNote,
+  isToldPaused,
   latencyTable,
   outcomeTable,
   renderDemoReport,
+  steeringClean,
   type DemoRun,
 } from "./report/demo-report";
 import { cpuBetween, sampleCpu } from "./bench/cpu";
 import { ATTACK_TARGET_PER_REQUEST, attackRoutes, billBursts, cleanUpAttack, prepareAttack, runAttackFleet, runTabs, type AttackTarget } from "./attack";
 import { redisServerPid } from "./bench/redis-pid";
 import { table } from "./bench/table";
+import { DemoOperator, type DemoEvent } from "./demo-steering";
+import type { Buyer } from "./bench/sale";
 
 const config = stackConfig();
 const runId = Date.now().toString(36);
@@ -55,6 +61,12 @@ const settings = {
   killAtSoldShare: 0.3,
   /** ...and bring it back this much later. */
   downForMs: 3_000,
+  /** The operator pauses the sale once this share of the stock is sold... */
+  pauseAtSoldShare: 0.6,
+  /** ...for this long (nothing may be accepted meanwhile; nobody loses their place). */
+  pauseForMs: 3_000,
+  /** Units the operator adds once the sale sells out: 5% of the stock, at least 5. */
+  restockUnits: Math.max(5, Math.round(intEnv("DEMO_STOCK", scenario.stock) * 0.05)),
   /** After the drain, how long the bill of an idle system is measured. */
   idleSeconds: intEnv("DEMO_IDLE_SECONDS", 30),
   /** Proof-of-work bits each fresh attempt must bring (2^bits SHA-256 on average; the people solve it). */
@@ -143,11 +155,15 @@ async function main(): Promise<number> {
 
   const records: RequestRecord[] = [];
   const samples: DemoRun["samples"] = [];
-  const events: DemoRun["events"] = [];
+  const events: DemoEvent[] = [];
+  const buyers = new Map<string, Buyer>();
   const started = performance.now();
   const since = () => Math.round(performance.now() - started);
   let sold = 0;
   let chaos: Promise<void> | undefined;
+  const operator = new DemoOperator(edge, adminToken, productId, since, events);
+  let pausing: Promise<void> | undefined;
+  let restocking: Promise<void> | undefined;
 
   // The sale as the operator sees it, twice a second; it also decides when to pull the plug.
   // The sale page, as the shop shows it before the drop, once on every isolate: an isolate learns
@@ -167,6 +183,7 @@ async function main(): Promise<number> {
         sold = s.sold;
         if (s.queued >= 100) lineFormed();
         if (!chaos && sold >= settings.stock * settings.killAtSoldShare) chaos = killAndRestartWorker(config, events, since, settings.downForMs);
+        if (!pausing && sold >= settings.stock * settings.pauseAtSoldShare) pausing = operator.pauseFor(settings.pauseForMs);
       })
       .catch(() => undefined);
   }, 500);
@@ -214,7 +231,12 @@ async function main(): Promise<number> {
     connections: settings.connections,
     deadlineMs: 300_000,
     runId,
-    onRequest: (r) => records.push(r),
+    onRequest: (r) => {
+      records.push(r);
+      // The first "sold out" anyone is told: the operator adds stock while people still wait in line.
+      if (!restocking && r.outcome === "sold_out") restocking = operator.restock(settings.restockUnits);
+    },
+    onBuyer: (b) => buyers.set(`${runId}-u${b.index}`, b),
     onProgress: (finished, requests) => bar.update(finished, { requests, sold, event: events.at(-1)?.label ?? "" }),
   });
   const fleet = await bots;
@@ -222,6 +244,7 @@ async function main(): Promise<number> {
   lineFormed();
   (await scalper).stop();
   const [scalperTabs, bursts] = await Promise.all([(await scalper).done, attack]);
+  await Promise.all([pausing, restocking]);
   const cpu = cpuBetween(cpu0, sampleCpu(), await redisServerPid(state.redis.url));
   clearInterval(sampler);
   bar.stop();
@@ -241,7 +264,7 @@ async function main(): Promise<number> {
   const saleCommands = monitor ? (await monitor.count([productId])).total : undefined;
   const scalperCommands = monitor ? (await monitor.count([productId], `"${scalperSub}"`)).total : undefined;
   const attackBill = monitor ? await billBursts(monitor, routes, bursts, isolates) : undefined;
-  monitor?.discard();
+  if (!process.env.DEMO_KEEP_MONITOR) monitor?.discard();
   const botUnits = await unitsBoughtBy(state.redis.url, productId, BOT_PREFIX);
   const scalperUnits = await unitsBoughtBy(state.redis.url, productId, scalperSub);
   await cleanUpAttack(attackTarget, fixtures);
@@ -258,6 +281,11 @@ async function main(): Promise<number> {
     bill = { sale, idle: await idleMeter.stop() };
   }
 
+  const steering = report.saleId
+    ? await operator.outcome(state.postgres.url, report.saleId, buyers, records.filter(isToldPaused).length)
+    : { problems: ["the audit found no sale to read the controls of"] };
+  if (!steering.pause && !pausing) steering.problems.push(`the sale was never paused: it sold ${sold} of ${settings.stock} by the last sample`);
+  if (!steering.restock && !restocking) steering.problems.push("the sale was never restocked: nobody was told it sold out");
   const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands, saleRedisCommands: saleCommands };
   const lottery = settings.prequeue ? await checkPrequeue(edge, productId, commitment ?? "", result.prequeued) : undefined;
   const run: DemoRun = {
@@ -269,6 +297,7 @@ async function main(): Promise<number> {
     records,
     samples,
     events,
+    steering,
     audit: report,
     bill,
     bots: botReport,
@@ -288,7 +317,13 @@ async function main(): Promise<number> {
   const botsHeldOff = botUnits === 0 && fleet.bought === 0 && (botCommands ?? 0) === 0;
   const { scalperHeld, attacksCheap } = adversariesVerdict(run);
   if (killed) console.log(`\nFAILED: ${killed}.`);
-  else console.log(clean ? "\nOK: nothing oversold, lost or duplicated; PostgreSQL's stock = initial − sold." : "\nFAILED: see the audit above.");
+  else console.log(clean ? "\nOK: nothing oversold, lost or duplicated; PostgreSQL's stock = initial + added − sold." : "\nFAILED: see the audit above.");
+  const steered = steeringClean(steering);
+  console.log(
+    steered
+      ? "OK: nothing accepted while the sale was paused; the restock and every control are in PostgreSQL's sale_events."
+      : `FAILED: the operator's controls — ${steering.pause && steering.pause.acceptedWhilePaused > 0 ? `${steering.pause.acceptedWhilePaused} orders accepted while paused; ` : ""}${steering.problems.join("; ") || "see the controls table above"}.`,
+  );
   console.log(botsHeldOff ? "OK: bots bought nothing and cost Redis nothing." : "FAILED: bots got through, or cost Redis commands (see the bot fleet table).");
   console.log(
     scalperHeld
@@ -304,7 +339,7 @@ async function main(): Promise<number> {
     console.log(
       lottery.ok ? "OK: the pre-queue's draw verified from public data, and every place given is the draw's." : "FAILED: the pre-queue's draw did not verify.",
     );
-  return clean && !killed && botsHeldOff && scalperHeld && attacksCheap && (lottery?.ok ?? true) ? 0 : 1;
+  return clean && !killed && botsHeldOff && scalperHeld && attacksCheap && steered && (lottery?.ok ?? true) ? 0 : 1;
 }
 
 /**
@@ -369,6 +404,9 @@ function printSummary(run: DemoRun): void {
   const a = run.audit;
   const [header, rows] = outcomeTable(run);
   console.log(table([header, ...rows]));
+  console.log("\nThe operator's controls");
+  const [controlsHeader, controlsRows] = controlsTable(run);
+  console.log(table([controlsHeader, ...controlsRows]));
   if (run.bill) console.log(table([BILL_HEADER, ...billRows(run)]));
   else console.log("(no redis-cli: the Upstash bill was not measured)");
   const l = a.latencyMs;

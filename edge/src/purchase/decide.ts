@@ -25,6 +25,8 @@ export interface PurchaseFacts {
   ticket?: Ticket | "invalid" | null;
   /** The proof of work sent with the attempt, checked in this isolate. */
   proof?: Proof;
+  /** The isolate looked at the sale for this attempt (the step "look"), so it does not again. */
+  looked?: boolean;
 }
 
 /** The units an attempt buys when neither the body nor a ticket names them. */
@@ -91,7 +93,13 @@ export type PurchaseStep =
    * Only Redis can answer: one gate call. A newcomer (no numbered ticket) first takes a seat in
    * the isolate's queue for gate calls (purchase/gate-calls.ts); a ticket holder goes at once.
    */
-  | { kind: "call_gate"; newcomer: boolean; challenge?: string };
+  | { kind: "call_gate"; newcomer: boolean; challenge?: string }
+  /**
+   * Only a fresh view can answer, and this attempt's key is no reason to ask: a look at the sale
+   * without it (a gate call with no key, one command), in the newcomers' queue for gate calls like
+   * theirs, then the attempt is decided again.
+   */
+  | { kind: "look" };
 
 const need = (fact: NeededFact): PurchaseStep => ({ kind: "need", fact });
 const answer = (outcome: PurchaseOutcome): PurchaseStep => ({ kind: "answer", outcome });
@@ -138,9 +146,19 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
   if (ticket?.prequeue) return { kind: "call_gate", newcomer: true };
   if (!facts.proof) return need("proof");
   if (facts.proof.kind === "problem") return answer({ kind: "challenge", problem: facts.proof.problem });
-  // Asked from memory only while a fresh view says units are left: otherwise the gate answers,
-  // and it says "sold out" (or "ended") before it asks for any work.
-  if (facts.proof.kind === "none" && memory.powDifficulty > 0 && stillSelling(memory.view, now)) return answer({ kind: "challenge", problem: "required" });
+  if (facts.proof.kind === "none" && memory.powDifficulty > 0) {
+    // Asked for the work from memory only while a fresh view says units are left: a sold-out,
+    // ended or paused sale says so before it asks for any work.
+    if (stillSelling(memory.view, now)) return answer({ kind: "challenge", problem: "required" });
+    // Memory cannot say which (no view, a stale one, or one past the re-check this attempt took),
+    // but the attempt cannot buy whatever Redis says: no work was done. Its key is no reason to
+    // ask: the isolate looks at the sale without it (in place of the gate call, in the same queue
+    // for calls) and decides again from the fresh view. Nothing is written or spent in the name
+    // of attempts that skip the work. A key a filter may hold (a paid buyer's retry) goes to the
+    // gate, which knows it.
+    const keyMayBeKnown = memory.soldOut ?? memory.ended ?? memory.paused;
+    if (!facts.looked && !keyMayBeKnown) return { kind: "look" };
+  }
   const challenge = facts.proof.kind === "solved" ? facts.proof.argument : undefined;
 
   // Standby: the line ahead already covers the stock, so no numbered place (and no Redis call) yet.

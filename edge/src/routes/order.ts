@@ -11,6 +11,7 @@ import { jsonBody } from "../http/json-body";
 import { buyerOf, identity } from "../identity";
 import type { Isolate } from "../isolate";
 import { logEvent } from "../log";
+import { lookAtSale } from "../look-at-sale";
 import { drawIfLead } from "../lottery/draw";
 import type { Answer } from "../memory";
 import { decidePurchase, outcomeOfGate, requestOf, unitsOf, type NeededFact, type PurchaseFacts, type PurchaseOutcome } from "../purchase/decide";
@@ -73,13 +74,15 @@ export function order(isolate: Isolate) {
           }
           return respond(c, req, facts, key, step.outcome);
         }
-        if (step.newcomer) {
+        if (step.kind === "call_gate" && step.newcomer) {
           // The buyer's first new attempt asks Redis; their others decide again from its answer.
           buyerTurn ??= isolate.buyerCalls.take(productId, req.userId);
           if (!buyerTurn) {
             await scheduler.wait(GATE_WAIT_MS);
             continue;
           }
+        }
+        if (step.kind === "look" || step.newcomer) {
           seat ??= gateCalls.join(productId);
           const view = memory.view(productId);
           const turn = gateCalls.start(seat, view && unitsUncovered(view.snapshot));
@@ -89,6 +92,16 @@ export function order(isolate: Isolate) {
           }
           release = turn.release;
           seat = undefined;
+        }
+        if (step.kind === "look") {
+          facts.looked = true;
+          try {
+            await lookAtSale(isolate, c.executionCtx, c.var.redis, productId);
+          } finally {
+            release?.();
+            release = undefined;
+          }
+          continue;
         }
         return await callGate(c, req, key, facts, step.challenge);
       }

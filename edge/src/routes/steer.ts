@@ -9,6 +9,7 @@ import { adminOnly } from "../http/admin-auth";
 import { jsonBody } from "../http/json-body";
 import type { Isolate } from "../isolate";
 import { logEvent } from "../log";
+import { lookAtSale } from "../look-at-sale";
 import { OperatorHeader, SaleSettings } from "../sale-settings";
 
 const SaleChanges = z
@@ -46,7 +47,8 @@ interface SteerReply {
  * carry (no command of its own). An Idempotency-Key binds a control, so one sent to two isolates
  * at once, or retried, applies once.
  */
-export function steer({ memory }: Isolate) {
+export function steer(isolate: Isolate) {
+  const { memory } = isolate;
   async function control(c: Context<EdgeEnv>, action: Action, changes: Record<string, number>): Promise<Response> {
     const productId = ProductId.safeParse(c.req.param("productId"));
     if (!productId.success) return c.json({ error: productId.error.issues[0]?.message ?? "bad productId" }, 400);
@@ -73,8 +75,12 @@ export function steer({ memory }: Isolate) {
       await forwardToOrigin(c.var.config, event, outboxId);
       logEvent("info", "sale steered", { productId: productId.data, action, by: by.data, changes: body });
     }
-    // This isolate knows at once; the others from the version in their next gate reply.
-    if (outcome === "applied") memory.forget(productId.data);
+    // This isolate knows at once (a look at the sale, so no attempt's own key is what teaches it);
+    // the others from the version in their next gate reply.
+    if (outcome === "applied") {
+      memory.forget(productId.data);
+      await lookAtSale(isolate, c.executionCtx, redis, productId.data);
+    }
     const sale = JSON.parse(reply!) as SteerReply;
     return c.json({
       productId: productId.data,

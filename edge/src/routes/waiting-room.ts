@@ -5,8 +5,7 @@ import { getCookie } from "hono/cookie";
 import { buyerOf, identity } from "../identity";
 import type { EdgeEnv } from "../env";
 import type { Redis } from "@upstash/redis/cloudflare";
-import { viewLine } from "../gate/gate";
-import { drawIfLead } from "../lottery/draw";
+import { lookAtSale } from "../look-at-sale";
 import type { Isolate } from "../isolate";
 import { STATUS_REFRESH_MS } from "../time-windows";
 import { lineCovers, projectedAdmitted } from "../queue-view";
@@ -22,7 +21,7 @@ const placeOf = (ticket: Ticket) => ({ quantity: ticket.quantity, place: `${tick
 /**
  * At most one refresh per sale per isolate at a time, and only when the view is stale: thousands
  * of waiting pages polling cost Redis one command a second, not one per poll. The refresh moves
- * the line (viewLine), so claims that expired while nobody bought go back at once.
+ * the line (lookAtSale), so claims that expired while nobody bought go back at once.
  */
 async function refreshIfStale(
   { memory, catalog }: Isolate,
@@ -36,15 +35,7 @@ async function refreshIfStale(
   if (!memory.startRefresh(productId)) return;
   // A ticket of a sale since deleted: the catalog says so with no command.
   if (!known && !(await catalog.mayHaveSale(redis, productId))) return;
-  const outcome = await catalog.lookUp(
-    productId,
-    () => viewLine(redis, productId, { soldOutFromMemory: memory.takeSoldOutAnswers(productId), filters: memory.filtersWanted(productId) }),
-    (o) => o.kind !== "unknown",
-  );
-  if (outcome.kind === "unknown") return;
-  memory.learn(productId, outcome, outcome.filters);
-  // At a pre-queue's start the pages waiting for it may be the first to look: the one given the lease draws.
-  drawIfLead(ctx, redis, productId, outcome);
+  await lookAtSale({ memory, catalog }, ctx, redis, productId);
 }
 
 export const waitingRoom = (isolate: Isolate) => {

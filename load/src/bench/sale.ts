@@ -13,7 +13,9 @@ import { edgeMsOf } from "./server-timing";
  * Idempotency-Key and body); stop on 200 (bought) or 409 (sold out / limit reached); a 302 keeps
  * it polling. Before a pre-queue's start a 202 "prequeued" takes it to the page, which counts
  * down and offers Buy in the 1.5 s after the start (status "started"); a 202 with `drawing` (the
- * places are being drawn) is asked again a second later.
+ * places are being drawn) is asked again a second later. While the operator has paused the sale,
+ * an order answered 503 "paused" is sent again with its key after Retry-After, and a "paused"
+ * status is polled again every 2 s (+ jitter), as the page does.
  *
  * Plain undici: one Pool of `connections` keep-alive sockets bounds the concurrency (requests
  * beyond it wait in the pool's queue, as a browser's would in its connection limit).
@@ -41,7 +43,17 @@ export interface SaleOptions {
   /** Every request as it completes: for reports that chart the sale over time. */
   onRequest?: (record: RequestRecord) => void;
   /** Every buyer as it ends: when it first asked (ms since the first arrival) and how it ended. */
-  onBuyer?: (buyer: { index: number; arrivedMs: number; outcome: BuyerOutcome }) => void;
+  onBuyer?: (buyer: Buyer) => void;
+}
+
+export interface Buyer {
+  index: number;
+  arrivedMs: number;
+  outcome: BuyerOutcome;
+  /** When the edge gave the buyer its place in line (the first ticket with a number: Redis' clock, ms), if it ever had one. */
+  placeIssuedAt: number | undefined;
+  /** When its order was accepted (the 200's acceptedAt: Redis' clock, ms), if it bought. */
+  acceptedAt: number | undefined;
 }
 
 export interface RequestRecord {
@@ -79,6 +91,7 @@ interface Reply {
   body: Record<string, unknown>;
   cookie: string | undefined;
   location: string | undefined;
+  retryAfter: string | undefined;
 }
 
 export async function runSale(o: SaleOptions): Promise<SaleResult> {
@@ -138,7 +151,14 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
       if (pair.startsWith(`${cookieName}=`)) cookie = pair;
     }
     const location = res.headers.location;
-    return { status: res.statusCode, body: parsed, cookie, location: typeof location === "string" ? location : undefined };
+    const retryAfter = res.headers["retry-after"];
+    return {
+      status: res.statusCode,
+      body: parsed,
+      cookie,
+      location: typeof location === "string" ? location : undefined,
+      retryAfter: typeof retryAfter === "string" ? retryAfter : undefined,
+    };
   }
 
   function end(outcome: BuyerOutcome, detail?: string) {
@@ -159,6 +179,8 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     let cookie: string | undefined;
     let attempts = 0;
     let entered: SaleResult["prequeued"][number] | undefined;
+    let placeIssuedAt: number | undefined;
+    let acceptedAt: number | undefined;
     const jitter = () => o.pollMs + Math.random() * 250;
     // The page's wait for a pre-queue's start: back in the 1.5 s after it, spread (the place does not depend on it).
     const untilStart = (body: Record<string, unknown>) => Number(body.secondsToStart ?? 0) * 1000 + Math.random() * 1500;
@@ -166,7 +188,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     await sleep(Math.max(0, start + (i * o.arrivalMs) / o.buyers - performance.now()));
     const arrivedMs = performance.now() - start;
     const done = (outcome: BuyerOutcome, detail?: string) => {
-      o.onBuyer?.({ index: i, arrivedMs, outcome });
+      o.onBuyer?.({ index: i, arrivedMs, outcome, placeIssuedAt, acceptedAt });
       end(outcome, detail);
     };
     let next: "order" | "poll" = "order";
@@ -182,6 +204,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
         if (r.status === 200) {
           orderIds.push(String(r.body.orderId));
           lastAcceptedAt = performance.now();
+          acceptedAt = Date.parse(String(r.body.acceptedAt));
           return done("bought");
         }
         if (r.status === 409) {
@@ -203,7 +226,9 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
         }
         if (r.status === 302) {
           if (r.cookie) cookie = r.cookie;
-          if (entered && entered.place === undefined) entered.place = readTicketPayload(String(r.body.ticket))?.number;
+          const ticket = readTicketPayload(String(r.body.ticket));
+          if (entered && entered.place === undefined) entered.place = ticket?.number;
+          if (placeIssuedAt === undefined && ticket && ticket.number > 0) placeIssuedAt = ticket.issuedAt;
           // The browser follows the redirect to the waiting-room page (fetch does the same from the page).
           const target = new URL(r.location ?? `/waiting-room?productId=${encodeURIComponent(o.productId)}`, o.base);
           await send("page", "GET", target.pathname + target.search, cookie ? { cookie } : {});
@@ -221,6 +246,10 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
           delay = 2_000;
           continue;
         }
+        if (r.status === 503 && r.body.status === "paused") {
+          delay = Math.min(30, Math.max(1, Number(r.retryAfter) || 2)) * 1000;
+          continue;
+        }
         return done("error", `${r.status} ${JSON.stringify(r.body)}`);
       }
       const s = await send("status", "GET", statusPath, cookie ? { cookie, ...(auth ?? {}) } : (auth ?? {}));
@@ -232,6 +261,10 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
       }
       if (state === "prequeued") {
         delay = untilStart(s.body);
+        continue;
+      }
+      if (state === "paused") {
+        delay = 2_000 + Math.random() * 250;
         continue;
       }
       if (state === "your_turn" || state === "started" || state === "no_ticket" || state === "expired") {

@@ -7,7 +7,8 @@ import { bottleneck, describeBottleneck, SATURATED_SHARE } from "../bench/satura
 import { botKinds, type BotFleetResult } from "../bench/bots";
 import { ATTACK_TARGET_PER_REQUEST, type BurstBill, type TabsResult } from "../attack";
 import { fmtCodes } from "../bench/table";
-import { barChart, htmlPage, htmlTable, lineChart, type LineSeries } from "./svg";
+import type { DemoEvent, DemoSteering } from "../demo-steering";
+import { barChart, htmlPage, htmlTable, lineChart, type Band, type LineSeries } from "./svg";
 import { percentile, sortedAscending } from "./stats";
 
 export interface DemoRun {
@@ -20,7 +21,9 @@ export interface DemoRun {
   records: RequestRecord[];
   /** GET /sales twice a second: ms since the start, stock left, people in line. */
   samples: { t: number; remaining: number; queued: number }[];
-  events: { t: number; label: string }[];
+  events: DemoEvent[];
+  /** The operator's controls: a pause mid-drop, a restock once sold out (load/src/demo-steering.ts). */
+  steering: DemoSteering;
   audit: AuditReport;
   /** The Upstash bill of the sale (/init to drained) and of an idle window after it; undefined without redis-cli. */
   bill?: { sale: Bill; idle: Bill };
@@ -45,6 +48,8 @@ export interface DemoRun {
 }
 
 const isOrder = (r: RequestRecord) => r.kind === "order" || r.kind === "order (retry)";
+/** A purchase attempt answered 503 "paused" (the operator had paused the sale). */
+export const isToldPaused = (r: RequestRecord) => isOrder(r) && r.status === 503 && r.outcome === "paused";
 
 /**
  * Latency per outcome, as the clients observed it (including their own queueing: the connection
@@ -66,6 +71,7 @@ export function latencyTable(run: DemoRun): [string[], (string | number)[][]] {
       rowOf("accepted (200)", (r) => isOrder(r) && r.status === 200),
       rowOf("queued (302)", (r) => isOrder(r) && r.status === 302),
       rowOf("challenged (401: solved, sent again)", (r) => isOrder(r) && r.status === 401),
+      rowOf("paused (503: sent again after Retry-After)", isToldPaused),
       rowOf("sold out / limit (409)", (r) => isOrder(r) && r.status === 409),
       rowOf("waiting-room polls", (r) => r.kind === "status"),
     ],
@@ -84,12 +90,11 @@ export function cpuNote(run: DemoRun): string {
   );
 }
 
-/** The bot fleet's table, for the console and the report: a header row, one row per kind, the totals. */
 /** Buyers' outcomes and the audit in one row, for the console summary and the report. */
 export function outcomeTable(run: DemoRun): [string[], (string | number)[][]] {
   const a = run.audit;
   return [
-    ["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "PostgreSQL stock"],
+    ["buyers", "bought", "told sold out", "unfinished", "oversold", "lost", "duplicates", "accepted while paused", "PostgreSQL stock"],
     [
       [
         run.result.buyers,
@@ -99,12 +104,47 @@ export function outcomeTable(run: DemoRun): [string[], (string | number)[][]] {
         a.oversold,
         a.lost,
         a.duplicates,
+        run.steering.pause ? run.steering.pause.acceptedWhilePaused : "not paused",
         `${a.postgres.stock} (= ${a.redis.initial}${a.redis.added ? ` + ${a.redis.added} added` : ""} − ${a.redis.sold})${a.stockConsistent ? "" : " MISMATCH"}`,
       ],
     ],
   ];
 }
 
+/** Nothing accepted while paused, the restock made, every control applied and in PostgreSQL's audit trail. */
+export function steeringClean(steering: DemoSteering): boolean {
+  return steering.pause?.acceptedWhilePaused === 0 && steering.restock !== undefined && steering.problems.length === 0;
+}
+
+const inSeconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The operator's controls during the drop and what each did, for the console summary and the report. */
+export function controlsTable(run: DemoRun): [string[], (string | number)[][]] {
+  const { pause, restock } = run.steering;
+  return [
+    ["control (by the demo)", "at", "what", "outcome"],
+    [
+      pause
+        ? [
+            "pause",
+            inSeconds(pause.t),
+            `paused for ${inSeconds(pause.pausedMs)} (resumed at ${inSeconds(pause.resumedT)})`,
+            `${pause.acceptedWhilePaused} orders accepted while paused; ${pause.toldPaused.toLocaleString("en")} attempts answered 503 paused, sent again after Retry-After`,
+          ]
+        : ["pause", "-", "never paused", "-"],
+      restock
+        ? [
+            "restock",
+            inSeconds(restock.t),
+            `+${restock.units} units once sold out`,
+            `${restock.sold} of ${restock.units} sold: ${restock.toLine} to people already in line, ${restock.toNewcomers} to newcomers`,
+          ]
+        : ["restock", "-", "never restocked", "-"],
+    ],
+  ];
+}
+
+/** The bot fleet's table, for the console and the report: a header row, one row per kind, the totals. */
 export function botRows(bots: DemoRun["bots"]): (string | number)[][] {
   const statuses = (counts: Record<string, number>) =>
     Object.entries(counts)
@@ -187,7 +227,8 @@ const colors = { accepted: "#146c2e", queued: "#b06000", soldOut: "#a50e0e", pol
 
 /** Requests per second of each outcome, one point per second. */
 function throughput(records: RequestRecord[]): LineSeries[] {
-  const seconds = Math.ceil(Math.max(1, ...records.map((r) => r.t)) / 1000);
+  // A loop, not Math.max(...records): a crowd's hundred thousand records overflow the call stack as arguments.
+  const seconds = Math.ceil(records.reduce((latest, r) => Math.max(latest, r.t), 1) / 1000);
   const count = (match: (r: RequestRecord) => boolean) => {
     const perSecond = new Array<number>(seconds + 1).fill(0);
     for (const r of records) if (match(r)) perSecond[Math.floor(r.t / 1000)]!++;
@@ -219,7 +260,11 @@ function latencyHistogram(records: RequestRecord[]) {
 }
 
 export function renderDemoReport(run: DemoRun): string {
-  const markers = run.events.map((e) => ({ x: e.t / 1000, label: e.label }));
+  // A pause is a band over the charts; every other event a marker.
+  const markers = run.events.filter((e) => !e.kind).map((e) => ({ x: e.t / 1000, label: e.label }));
+  const pause = run.steering.pause;
+  const bands: Band[] = pause ? [{ from: pause.t / 1000, to: pause.resumedT / 1000, label: `paused ${inSeconds(pause.pausedMs)}` }] : [];
+  const steered = steeringClean(run.steering);
   const orders = run.records.filter(isOrder);
   const a = run.audit;
   const clean = auditClean(a);
@@ -233,7 +278,7 @@ export function renderDemoReport(run: DemoRun): string {
 <h1>Flux-Gate demo — ${run.productId}</h1>
 <p>${run.settings.stock.toLocaleString("en")} units, ${run.settings.buyers.toLocaleString("en")} buyers arriving over ${run.settings.arrivalSeconds} s,
 admitted at ${run.settings.ratePerSecond}/s, through the edge on ${run.edge}. ${chaos}
-Result: <span class="${clean ? "ok" : "bad"}">${clean ? "nothing oversold, lost or duplicated; PostgreSQL's stock = initial − sold" : "INCONSISTENT"}</span>.</p>
+Result: <span class="${clean ? "ok" : "bad"}">${clean ? "nothing oversold, lost or duplicated; PostgreSQL's stock = initial + added − sold" : "INCONSISTENT"}</span>.</p>
 <p>Real path, edge → origin → Kafka → worker, from PostgreSQL's own timestamps (<code>persisted_at − accepted_at</code>):
 ${l ? `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms over ${l.orders.toLocaleString("en")} orders` : "no order persisted"}.</p>
 <p>Client p50/p99: what the demo's clients observed, their own queueing included (connection pool, event loop, the
@@ -243,6 +288,16 @@ queueing on this machine, not the edge.</p>
 ${htmlTable(...latencyTable(run))}
 ${run.cpu ? `<p>${cpuNote(run)}.</p>` : ""}
 ${htmlTable(...outcomeTable(run))}
+<h2>The operator's controls</h2>
+<p>Mid-drop the demo paused the sale through the edge's API (<code>POST /sales/${run.productId}/pause</code>, then <code>/resume</code>,
+each with an Idempotency-Key and <code>X-Operator: demo</code>); once it sold out, it added stock (<code>PATCH /sales/${run.productId}</code>
+<code>{"addStock"}</code>), which goes to the people in line first. The pause is the shaded band on the charts, the restock a marker.
+<span class="${steered ? "ok" : "bad"}">${
+    steered
+      ? "Nothing was accepted while paused, and every control is in PostgreSQL's sale_events"
+      : `NOT AS IT SHOULD BE${run.steering.problems.length ? `: ${run.steering.problems.join("; ")}` : ""}`
+  }</span>.</p>
+${htmlTable(...controlsTable(run))}
 ${
   run.lottery
     ? `<h2>Pre-queue and its lottery</h2>
@@ -266,7 +321,7 @@ beside the crowd. Their billed commands are told apart by what they name (MONITO
 <span class="${adversariesVerdict(run).attacksCheap ? "ok" : "bad"}">${adversariesVerdict(run).attacksCheap ? "every attack" : "not every attack"} cost at most ${ATTACK_TARGET_PER_REQUEST} billed commands per request</span>
 (or, for a flood the shared machine slowed down, the edge's bound whatever the rate: a command per isolate per second, two more at its start).</p>
 ${htmlTable(adversaryRows(run)[0]!.map(String), adversaryRows(run).slice(1))}
-${lineChart("Throughput by outcome", throughput(run.records), { xLabel: "seconds since the first buyer", yLabel: "requests per second", markers })}
+${lineChart("Throughput by outcome", throughput(run.records), { xLabel: "seconds since the first buyer", yLabel: "requests per second", markers, bands })}
 ${barChart("Latency distribution of purchase attempts", latencyHistogram(orders), { xLabel: "latency (client side, including connection queueing)", yLabel: "requests" })}
 ${lineChart(
   "Stock and queue length",
@@ -274,7 +329,7 @@ ${lineChart(
     { name: "stock remaining", color: colors.stock, points: run.samples.map((s) => [s.t / 1000, s.remaining]) },
     { name: "waiting in line", color: colors.line, points: run.samples.map((s) => [s.t / 1000, s.queued]) },
   ],
-  { xLabel: "seconds since the first buyer", yLabel: "units / people", markers },
+  { xLabel: "seconds since the first buyer", yLabel: "units / people", markers, bands },
 )}
 ${
   run.bill

@@ -13,6 +13,13 @@ export interface Marker {
   label: string;
 }
 
+/** A stretch of the x axis to shade (e.g. a pause), from `from` to `to`. */
+export interface Band {
+  from: number;
+  to: number;
+  label: string;
+}
+
 const W = 760;
 const H = 260;
 const PAD = { left: 56, right: 16, top: 28, bottom: 36 };
@@ -33,9 +40,9 @@ function legend(series: { name: string; color: string }[]): string {
     .join("");
 }
 
-/** Lines over a shared x axis (seconds), with optional vertical markers for events. */
-export function lineChart(title: string, series: LineSeries[], opts: { xLabel: string; yLabel: string; markers?: Marker[] }): string {
-  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+/** Lines over a shared x axis (seconds), with optional vertical markers for events and shaded bands behind the lines. */
+export function lineChart(title: string, series: LineSeries[], opts: { xLabel: string; yLabel: string; markers?: Marker[]; bands?: Band[] }): string {
+  const xs = [...series.flatMap((s) => s.points.map((p) => p[0])), ...(opts.bands ?? []).map((b) => b.to)];
   const xMax = Math.max(1, ...xs);
   const yMax = niceMax(Math.max(0, ...series.flatMap((s) => s.points.map((p) => p[1]))));
   const x = (v: number) => PAD.left + (v / xMax) * (W - PAD.left - PAD.right);
@@ -62,7 +69,13 @@ export function lineChart(title: string, series: LineSeries[], opts: { xLabel: s
         `<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${PAD.top}" y2="${H - PAD.bottom}" stroke="#a50e0e" stroke-dasharray="4 3"/><text x="${x(m.x) + 4}" y="${PAD.top + 12}" font-size="11" fill="#a50e0e">${esc(m.label)}</text>`,
     )
     .join("");
-  return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">${legend(series)}${grid}${ticks}${lines}${marks}
+  const shaded = (opts.bands ?? [])
+    .map(
+      (b) =>
+        `<rect x="${x(b.from).toFixed(1)}" y="${PAD.top}" width="${Math.max(2, x(b.to) - x(b.from)).toFixed(1)}" height="${H - PAD.top - PAD.bottom}" fill="#b06000" opacity="0.18"><title>${esc(b.label)}</title></rect><text x="${(x(b.from) + 4).toFixed(1)}" y="${H - PAD.bottom - 6}" font-size="11" fill="#b06000">${esc(b.label)}</text>`,
+    )
+    .join("");
+  return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">${legend(series)}${shaded}${grid}${ticks}${lines}${marks}
 <text x="${(W + PAD.left) / 2}" y="${H - 4}" font-size="12" text-anchor="middle">${esc(opts.xLabel)}</text>
 <text x="14" y="${H / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${H / 2})">${esc(opts.yLabel)}</text></svg></figure>`;
 }
