@@ -34,14 +34,56 @@ export const stackCli = (env: NodeJS.ProcessEnv, command: "up" | "down" | "statu
 
 const admin = () => ({ authorization: `Bearer ${ensureDevVars().get("ADMIN_TOKEN")}`, "content-type": "application/json" });
 
-/** `/init` as the operator calls it; `ratePerSecond` paces admissions, so a sale lasts about quantity / rate seconds. */
-export async function startSale(state: StackState, productId: string, quantity: number, ratePerSecond = 150): Promise<void> {
+/**
+ * `/init` as the operator calls it; `ratePerSecond` paces admissions, so a sale lasts about
+ * quantity / rate seconds. With `holdSeconds`, each accepted order is held that long for the shop's payment.
+ */
+export async function startSale(state: StackState, productId: string, quantity: number, ratePerSecond = 150, holdSeconds = 0): Promise<void> {
   const res = await fetch(`${state.edge.url}/init`, {
     method: "POST",
     headers: admin(),
-    body: JSON.stringify({ productId, quantity, ratePerSecond, burst: 20 }),
+    body: JSON.stringify({ productId, quantity, ratePerSecond, burst: 20, ...(holdSeconds > 0 ? { holdSeconds } : {}) }),
   });
   expect(res.status).toBe(200);
+}
+
+/** What a buyer's 200 said: their order and, in a sale with holds, until when its units are theirs. */
+export interface AcceptedOrder {
+  /** The buyer's number in the crowd (`buyer-<n>`). */
+  buyer: number;
+  orderId: string;
+  holdExpiresAt?: string;
+}
+
+export interface Confirmation {
+  orderId: string;
+  /** 200 (paid) or 409 (expired, cancelled); anything else is a failure. */
+  status: number;
+  told: string;
+  /** When the answer arrived (Date.now()). */
+  at: number;
+}
+
+/**
+ * The shop's backend confirming a payment (POST …/pay with SHOP_API_TOKEN) as a shop does: until
+ * it gets a final answer, after the Retry-After of a 503, or a moment after a dropped connection.
+ */
+export async function confirmPayment(state: StackState, productId: string, orderId: string, attempts = 40): Promise<Confirmation> {
+  const shop = { authorization: `Bearer ${ensureDevVars().get("SHOP_API_TOKEN")}` };
+  let last = "no answer";
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      const res = await fetch(`${state.edge.url}/sales/${productId}/orders/${orderId}/pay`, { method: "POST", headers: shop });
+      const body = (await res.json().catch(() => ({}))) as { status?: string; error?: string };
+      if (res.status !== 503) return { orderId, status: res.status, told: body.status ?? body.error ?? "", at: Date.now() };
+      last = `503 ${body.status}`;
+      await sleep(Number(res.headers.get("retry-after") ?? 1) * 1000);
+    } catch (error) {
+      last = String(error);
+      await sleep(250);
+    }
+  }
+  throw new Error(`the shop never got an answer for ${orderId}: ${last}`);
 }
 
 export interface CrowdOutcomes {
@@ -61,12 +103,26 @@ export interface CrowdOutcomes {
   unanswered: number;
 }
 
-/** Buyers who keep trying (with their ticket) until they bought or were told it is sold out. */
-export const crowd = (state: StackState, productId: string, buyers: number, spreadMs: number): Promise<CrowdOutcomes> =>
-  startCrowd(state, productId, buyers, spreadMs).done;
+/**
+ * Buyers who keep trying (with their ticket) until they bought or were told it is sold out;
+ * `onAccepted` hears each 200 as it arrives (to pay for it).
+ */
+export const crowd = (
+  state: StackState,
+  productId: string,
+  buyers: number,
+  spreadMs: number,
+  onAccepted?: (order: AcceptedOrder) => void,
+): Promise<CrowdOutcomes> => startCrowd(state, productId, buyers, spreadMs, onAccepted).done;
 
 /** The same crowd, with its outcomes readable while it buys (to act when part of the stock is sold). */
-export function startCrowd(state: StackState, productId: string, buyers: number, spreadMs: number): { outcomes: CrowdOutcomes; done: Promise<CrowdOutcomes> } {
+export function startCrowd(
+  state: StackState,
+  productId: string,
+  buyers: number,
+  spreadMs: number,
+  onAccepted?: (order: AcceptedOrder) => void,
+): { outcomes: CrowdOutcomes; done: Promise<CrowdOutcomes> } {
   const outcomes: CrowdOutcomes = {
     accepted: 0,
     soldOut: 0,
@@ -77,10 +133,17 @@ export function startCrowd(state: StackState, productId: string, buyers: number,
     acceptedAt: [],
     unanswered: 0,
   };
-  return { outcomes, done: buy(state, productId, buyers, spreadMs, outcomes).then(() => outcomes) };
+  return { outcomes, done: buy(state, productId, buyers, spreadMs, outcomes, onAccepted).then(() => outcomes) };
 }
 
-async function buy(state: StackState, productId: string, buyers: number, spreadMs: number, outcomes: CrowdOutcomes): Promise<void> {
+async function buy(
+  state: StackState,
+  productId: string,
+  buyers: number,
+  spreadMs: number,
+  outcomes: CrowdOutcomes,
+  onAccepted?: (order: AcceptedOrder) => void,
+): Promise<void> {
   // Signed in with this stack's dev issuer, as the shop's customers are.
   const signIn = await fetch(`${state.issuer.url}/tokens`, {
     method: "POST",
@@ -108,7 +171,9 @@ async function buy(state: StackState, productId: string, buyers: number, spreadM
           });
           if (res.status === 200) {
             outcomes.acceptedAt.push(Date.now());
-            return void outcomes.accepted++;
+            outcomes.accepted++;
+            const { orderId, holdExpiresAt } = (await res.json()) as { orderId: string; holdExpiresAt?: string };
+            return onAccepted?.({ buyer: i, orderId, ...(holdExpiresAt ? { holdExpiresAt } : {}) });
           }
           if (res.status === 409) return void outcomes.soldOut++;
           if (res.status === 302) ticket = res.headers.get("x-queue-ticket") ?? ticket;
@@ -132,12 +197,16 @@ async function buy(state: StackState, productId: string, buyers: number, spreadM
   );
 }
 
-/** Audits until nothing is missing from PostgreSQL (the pipeline drained) or `timeoutMs` passed; returns the last report. */
+/**
+ * Audits until nothing is missing from PostgreSQL (the pipeline drained: every order there, each in
+ * the status it has at the edge) or `timeoutMs` passed; returns the last report.
+ */
 export async function drained(state: StackState, productId: string, timeoutMs = 90_000): Promise<AuditReport> {
   const targets = { redisUrl: state.redis.url, databaseUrl: state.postgres.url, kafkaBrokers: state.kafka.brokers };
   const deadline = Date.now() + timeoutMs;
   let report = await audit(targets, productId).catch(() => undefined);
-  while ((!report || report.lost > 0 || !report.stockConsistent) && Date.now() < deadline) {
+  const pending = (r: AuditReport) => r.lost > 0 || !r.stockConsistent || r.holds.statusMismatches > 0 || !r.holds.heldAgrees;
+  while ((!report || pending(report)) && Date.now() < deadline) {
     await sleep(1000);
     report = await audit(targets, productId).catch(() => report);
   }
@@ -145,9 +214,13 @@ export async function drained(state: StackState, productId: string, timeoutMs = 
   return report;
 }
 
-/** Nothing oversold, lost or duplicated, the whole stock sold, and PostgreSQL's stock = initial − sold. */
+/**
+ * Nothing oversold, lost or duplicated, the whole stock sold, PostgreSQL's stock = initial − sold,
+ * and every hold (a sale's holdSeconds) ended one way, the same on both sides.
+ */
 export function expectClean(report: AuditReport, quantity: number): void {
   expect({ oversold: report.oversold, lost: report.lost, duplicates: report.duplicates }).toEqual({ oversold: 0, lost: 0, duplicates: 0 });
+  expect(report.holds).toEqual({ redisBalanced: true, heldAgrees: true, paidAndReleased: 0, statusMismatches: 0 });
   expect(report.redis.sold).toBe(quantity);
   expect(report.postgres.stock).toBe(report.redis.initial + report.redis.added - report.redis.sold);
   expect(report.stockConsistent).toBe(true);

@@ -1,16 +1,27 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launch, screenshot } from "../../waiting-room/test/browser";
 import { stackConfig } from "../src/config";
-import { runningDaemon, sleep } from "../src/daemon";
+import { groupAlive, runningDaemon, sleep } from "../src/daemon";
 import { stopKafka } from "../src/kafka";
 import { ensureDevVars } from "../src/secrets";
 import { stopService } from "../src/services";
 import { readState, type StackState } from "../src/state";
-import { chaosEnv, crowd as crowdOn, drained as drainedOn, expectClean, stackCli, startSale as startSaleOn } from "./chaos-sale";
+import {
+  type AcceptedOrder,
+  chaosEnv,
+  type Confirmation,
+  confirmPayment,
+  crowd as crowdOn,
+  drained as drainedOn,
+  expectClean,
+  stackCli,
+  startSale as startSaleOn,
+} from "./chaos-sale";
 import { shareKafkaJars } from "./kafka-jars";
 
 /**
@@ -51,6 +62,14 @@ const startSale = (productId: string, quantity: number) => startSaleOn(state, pr
 const crowd = (productId: string, buyers: number, spreadMs: number) => crowdOn(state, productId, buyers, spreadMs);
 const drained = (productId: string) => drainedOn(state, productId);
 
+/** `kill -9` of a part's whole process group, as a crash would: nothing flushed, nothing acknowledged. */
+async function crash(name: "worker" | "origin"): Promise<void> {
+  const daemon = runningDaemon(config.home, name)!;
+  process.kill(-daemon.pid, "SIGKILL");
+  while (groupAlive(daemon.pid)) await sleep(50);
+  expect(runningDaemon(config.home, name)).toBeUndefined();
+}
+
 describe("chaos during a sale", { timeout: 300_000 }, () => {
   beforeAll(async () => {
     await shareKafkaJars(home);
@@ -76,6 +95,80 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
     const outcomes = await selling;
     expect(outcomes.accepted).toBe(200);
     expectClean(await drained(productId), 200);
+  });
+
+  it("holds of 2 s, four buyers in five paid by the shop: kill -9 the worker, then the origin, while holds expire and payments arrive; each order ends one way, the one its buyer and shop were told, on every layer", async () => {
+    const productId = `chaos-holds-${Date.now().toString(36)}`;
+    const quantity = 150;
+    const holdSeconds = 2;
+    // 10 admissions a second: the first units sell for 15 s, long enough for both crashes and their
+    // restarts (`npm run up` takes 5–10 s on a busy machine), and the no-shows' units come back to the line all along.
+    await startSaleOn(state, productId, quantity, 10, holdSeconds);
+    const orders: AcceptedOrder[] = [];
+    const noShows = new Set<string>();
+    const confirmations: Promise<Confirmation>[] = [];
+    const selling = crowdOn(state, productId, 300, 3000, (order) => {
+      orders.push(order);
+      // One buyer in five never pays; the others' payments reach the shop within a second.
+      if (order.buyer % 5 === 4) return void noShows.add(order.orderId);
+      confirmations.push(sleep(200 + Math.random() * 800).then(() => confirmPayment(state, productId, order.orderId)));
+    });
+    const down: Record<"worker" | "origin", { from: number; to: number }> = { worker: { from: 0, to: 0 }, origin: { from: 0, to: 0 } };
+    for (const name of ["worker", "origin"] as const) {
+      await sleep(1500);
+      down[name].from = Date.now();
+      await crash(name);
+      await sleep(2000);
+      await up();
+      down[name].to = Date.now();
+    }
+    const outcomes = await selling;
+    const answers = await Promise.all(confirmations);
+    expect({ unexpected: outcomes.unexpected, unanswered: outcomes.unanswered }).toEqual({ unexpected: {}, unanswered: 0 });
+    expect(answers.filter((a) => !((a.status === 200 && a.told === "paid") || (a.status === 409 && a.told === "expired")))).toEqual([]);
+    // The crashes came while holds expired and payments arrived: each outage saw both.
+    const during = (at: number, name: "worker" | "origin") => at >= down[name].from && at <= down[name].to;
+    for (const name of ["worker", "origin"] as const) {
+      expect({
+        name,
+        paid: answers.some((a) => a.told === "paid" && during(a.at, name)),
+        expired: orders.some((o) => noShows.has(o.orderId) && during(Date.parse(o.holdExpiresAt!), name)),
+      }).toEqual({ name, paid: true, expired: true });
+    }
+
+    // Once the last hold's expiry passed (and the origin's sweep or a gate call had a second to end it), drained.
+    const lastExpiry = Math.max(...orders.map((o) => Date.parse(o.holdExpiresAt!)));
+    await sleep(Math.max(0, lastExpiry + 1000 - Date.now()));
+    const report = await drained(productId);
+    expectClean(report, quantity);
+    const paid = answers.filter((a) => a.told === "paid").length;
+    // Every unit ended paid: those the no-shows (and late payments) gave back were bought by others.
+    expect(paid).toBe(quantity);
+    expect(report).toMatchObject({
+      redis: { held: 0, paid, released: orders.length - paid, remaining: 0, acceptedOrders: orders.length },
+      // One order and one end per order in Kafka (copies aside): never both paid and expired.
+      kafka: { distinctOrders: orders.length, distinctStatuses: orders.length },
+      postgres: { orders: orders.length, byStatus: { held: 0, paid, expired: orders.length - paid }, stock: report.redis.remaining },
+    });
+    expect(orders.length).toBeGreaterThan(quantity);
+
+    // Each buyer's and shop's answer is what PostgreSQL keeps: paid ↔ 200 paid, expired ↔ 409 expired
+    // or never paid; one transition to it, however often the crashes made it travel.
+    const told = new Map<string, string>([...[...noShows].map((id) => [id, "expired"] as const), ...answers.map((a) => [a.orderId, a.told] as const)]);
+    const db = new pg.Client({ connectionString: state.postgres.url });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ order_id: string; status: string; transitions: string[] }>(
+        `select o.order_id, o.status, array_agg(t.status) as transitions
+           from orders o left join order_transitions t using (order_id)
+          where o.sale_id = $1 group by o.order_id, o.status`,
+        [report.saleId],
+      );
+      expect(rows.map((r) => r.order_id).sort()).toEqual(orders.map((o) => o.orderId).sort());
+      expect(rows.filter((r) => told.get(r.order_id) !== r.status || r.transitions.length !== 1 || r.transitions[0] !== r.status)).toEqual([]);
+    } finally {
+      await db.end();
+    }
   });
 
   it("stop the origin mid-sale, keep selling, restart it: the relay delivers what the forward missed", async () => {
