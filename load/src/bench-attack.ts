@@ -126,6 +126,8 @@ async function main(): Promise<number> {
         keyPrefix: fixtures.prefix,
         keys: settings.scalperKeys,
         deadlineMs: settings.scalperDeadlineSeconds * 1000,
+        redisUrl: target.redisUrl,
+        scalperSub,
       });
     } finally {
       clearInterval(tick);

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { CHALLENGE_SOLUTION_HEADER, readTicketPayload } from "@fluxgate/common";
+import { CHALLENGE_SOLUTION_HEADER, readTicketPayload, saleKeys } from "@fluxgate/common";
+import { Redis } from "ioredis";
 import { Pool } from "undici";
 import { call, initSale } from "../bench/edge-api";
 
@@ -241,6 +242,34 @@ export function sampleSale(base: URL, adminToken: string, productId: string, eve
 }
 
 /**
+ * What one buyer holds in a sale, read in Redis every `everyMs` (the bench's own connection, not
+ * the edge's bill): the units they bought and the claim of their one place in line (the ledger's
+ * `p:<userId>`; 0 once it is spent). Their sum is what the gate keeps at most `perUserLimit`.
+ */
+export function sampleHoldings(redisUrl: string, productId: string, userId: string, everyMs: number) {
+  const redis = new Redis(redisUrl, { connectionName: "fluxgate-bench-sampler" });
+  const k = saleKeys(productId);
+  const read = `local p = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local claim = 0
+if p > 0 then claim = string.byte(redis.call('GETRANGE', KEYS[2], p, p)) or 0 end
+return {tonumber(redis.call('HGET', KEYS[3], string.sub(ARGV[1], 3)) or '0'), claim}`;
+  const samples: { bought: number; claim: number }[] = [];
+  const timer = setInterval(() => {
+    // The userId only inside "p:<userId>": MONITOR counts the buyer's own commands by the bare name.
+    void (redis.eval(read, 3, k.ledger, k.claims, k.buyers, `p:${userId}`) as Promise<[number, number]>)
+      .then(([bought, claim]) => samples.push({ bought, claim }))
+      .catch(() => undefined);
+  }, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      redis.disconnect();
+      return samples;
+    },
+  };
+}
+
+/**
  * The scalper test of issue 21: a small sale opens, its first buyer takes the token, then one
  * account with many keys takes its places (no key of it has bought yet, so the limit does not
  * stop it), and an honest buyer arrives right behind. What the account holds (places, units), and
@@ -250,7 +279,7 @@ export interface ScalperScenario {
   productId: string;
   sale: { quantity: number; perUserLimit: number; ratePerSecond: number; ticketTtlSeconds: number };
   scalper: TabsResult;
-  /** Most units the scalper held at once: bought, plus its admitted tickets' claims (the operator's `claimed` before the honest buyer's turn). */
+  /** Most units the scalper held at once: bought, plus its place's claim (read in Redis: sampleHoldings). */
   unitsHeld: number;
   honest: { position: number | undefined; waitedMs: number | undefined; targetMs: number; outcome: string; pass: boolean };
   claimedPeak: number;
@@ -269,6 +298,9 @@ export async function scalperScenario(o: {
   keys: number;
   deadlineMs: number;
   sale?: ScalperScenario["sale"];
+  /** Where the scalper's holdings are read (its sub names it in the sale's ledger). */
+  redisUrl: string;
+  scalperSub: string;
 }): Promise<ScalperScenario> {
   const sale = o.sale ?? { quantity: 6, perUserLimit: 1, ratePerSecond: 1, ticketTtlSeconds: 60 };
   await initSale(o.base, o.adminToken, { productId: o.productId, ...sale });
@@ -281,6 +313,7 @@ export async function scalperScenario(o: {
   });
   if (opened.status !== 200) throw new Error(`the sale's first buyer could not buy: ${opened.status} ${JSON.stringify(opened.body)}`);
   const sampler = sampleSale(o.base, o.adminToken, o.productId, 500);
+  const holdings = sampleHoldings(o.redisUrl, o.productId, o.scalperSub, 100);
   const scalper = runTabs({
     base: o.base,
     productId: o.productId,
@@ -305,12 +338,10 @@ export async function scalperScenario(o: {
   scalper.stop();
   const scalperResult = await scalper.done;
   const samples = sampler.stop();
+  const held = holdings.stop();
   const tab = honestResult.tabs[0]!;
-  // Clocks: the sampler's, the scalper's and the honest buyer's starts differ by a few ms.
-  const honestTurn = tab.admittedMs !== undefined ? honest.startedAt - sampler.startedAt + tab.admittedMs : Number.POSITIVE_INFINITY;
-  const boughtBy = (t: number) => scalper.boughtAt.filter((b) => scalper.startedAt - sampler.startedAt + b <= t).length;
-  // Until the honest buyer's turn every claim is the scalper's.
-  const unitsHeld = Math.max(boughtBy(Number.POSITIVE_INFINITY), ...samples.filter((s) => s.t < honestTurn).map((s) => boughtBy(s.t) + s.claimed));
+  // Read in one script each time: what it bought and what its place claims, never another buyer's claim.
+  const unitsHeld = Math.max(scalper.boughtAt.length, ...held.map((h) => h.bought + h.claim));
   const position = tab.position ?? 0;
   const targetMs = (position / sale.ratePerSecond + 2) * 1000;
   return {
