@@ -82,6 +82,12 @@ export function order(isolate: Isolate) {
             continue;
           }
         }
+        // One look per isolate and sale in a re-check window (RECHECK_MS), shared with the waiting
+        // room's refreshes: meanwhile an attempt that did no work is asked for it, from memory. (A
+        // paused view's looks are paced by its own re-check, PAUSED_RECHECK_MS.)
+        const pausedView = memory.view(productId)?.snapshot.paused;
+        if (step.kind === "look" && !pausedView && !memory.startRefresh(productId))
+          return respond(c, req, facts, key, { kind: "challenge", problem: "required" });
         if (step.kind === "look" || step.newcomer) {
           seat ??= gateCalls.join(productId);
           const view = memory.view(productId);
