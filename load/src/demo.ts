@@ -250,8 +250,10 @@ async function main(): Promise<number> {
     runId,
     onRequest: (r) => {
       records.push(r);
-      // The first "sold out" anyone is told: the operator adds stock while people still wait in line.
-      if (!restocking && r.outcome === "sold_out") restocking = operator.restock(settings.restockUnits);
+      // The first "sold out" anyone is told: the operator adds stock while people still wait in line. With
+      // holds, "sold out" is final only once every unit is paid for and the line has gone home: the
+      // operator adds stock at the first "sold out for now" (every unit free is held), while it waits.
+      if (!restocking && (r.outcome === "sold_out" || r.soldOutForNow)) restocking = operator.restock(settings.restockUnits);
     },
     onBuyer: (b) => {
       buyers.set(`${runId}-u${b.index}`, b);

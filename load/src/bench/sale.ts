@@ -69,6 +69,8 @@ export interface RequestRecord {
   ms: number;
   /** The edge's own time (its Server-Timing header: wall time across I/O, not CPU); undefined when it did not say. */
   edgeMs: number | undefined;
+  /** Told "sold out for now": no unit free, some held for payment that may come back (a sale with holds). */
+  soldOutForNow?: boolean;
 }
 
 export interface SaleResult {
@@ -142,6 +144,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
       outcome: (parsed.status ?? parsed.state) as string | undefined,
       ms: t1 - t0,
       edgeMs: edgeMsOf(res.headers["server-timing"]),
+      ...(parsed.soldOutForNow === true ? { soldOutForNow: true } : {}),
     });
     const k = byKind[kind];
     k.count++;
