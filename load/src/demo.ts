@@ -33,6 +33,8 @@ import {
   botRows,
   controlsTable,
   cpuNote,
+  holdsSummary,
+  holdsVerdict,
   isToldPaused,
   latencyTable,
   outcomeTable,
@@ -45,6 +47,7 @@ import { ATTACK_TARGET_PER_REQUEST, attackRoutes, billBursts, cleanUpAttack, pre
 import { redisServerPid } from "./bench/redis-pid";
 import { table } from "./bench/table";
 import { DemoOperator, type DemoEvent } from "./demo-steering";
+import { DemoShop, readHoldHistory, until } from "./demo-holds";
 import type { Buyer } from "./bench/sale";
 
 const config = stackConfig();
@@ -90,6 +93,12 @@ const settings = {
    */
   prequeue: process.env.DEMO_PREQUEUE === "1",
   prequeueShare: Number(process.env.DEMO_PREQUEUE_SHARE ?? 0.6),
+  /** Each accepted order is held this long for payment (DEMO_HOLD_SECONDS; 0: accepted is final). */
+  holdSeconds: intEnv("DEMO_HOLD_SECONDS", 4),
+  /** The share of the buyers who get a hold and never pay (DEMO_NO_SHOW): their units go back to the line. */
+  noShow: Number(process.env.DEMO_NO_SHOW ?? 0.2),
+  /** After the crowd, how long the demo keeps people coming until every unit is paid for. */
+  settleSeconds: intEnv("DEMO_SETTLE_SECONDS", 120),
 };
 
 async function main(): Promise<number> {
@@ -97,7 +106,8 @@ async function main(): Promise<number> {
   const state = await up(config, (line) => console.log(`  ${line}`));
   // The stack's edge: the deployable bundle on workerd, EDGE_ISOLATES isolates behind a round-robin.
   const edge = new URL(state.edge.url);
-  const adminToken = ensureDevVars().get("ADMIN_TOKEN")!;
+  const devVars = ensureDevVars();
+  const adminToken = devVars.get("ADMIN_TOKEN")!;
   const productId = productIdFor(scenario, runId);
   const billDir = join(config.home.root, "demo");
   mkdirSync(billDir, { recursive: true });
@@ -137,6 +147,7 @@ async function main(): Promise<number> {
       ratePerSecond: settings.ratePerSecond,
       burst: Math.max(1, Math.round(settings.ratePerSecond / 10)),
       powDifficulty: settings.powDifficulty,
+      holdSeconds: settings.holdSeconds,
       ...prequeueWindow,
     }),
   });
@@ -153,11 +164,17 @@ async function main(): Promise<number> {
   // Every Redis command of the sale, to tell which a bot caused (their subs start with BOT_PREFIX).
   const monitor = monitorAvailable() ? await MonitorCapture.start(state.redis.url, join(config.home.root, "demo", `monitor-${runId}.log`)) : undefined;
 
+  // The shop's backend: it confirms the payment of each hold but the no-shows'.
+  const shop = new DemoShop(edge, devVars.get("SHOP_API_TOKEN")!, productId, settings);
+  const onHold = (b: Buyer) => {
+    if (b.orderId && b.holdExpiresAt !== undefined) shop.accepted(b.orderId, b.holdExpiresAt);
+  };
   const records: RequestRecord[] = [];
   const samples: DemoRun["samples"] = [];
   const events: DemoEvent[] = [];
   const buyers = new Map<string, Buyer>();
   const started = performance.now();
+  const startedAtMs = Date.now();
   const since = () => Math.round(performance.now() - started);
   let sold = 0;
   let chaos: Promise<void> | undefined;
@@ -233,10 +250,15 @@ async function main(): Promise<number> {
     runId,
     onRequest: (r) => {
       records.push(r);
-      // The first "sold out" anyone is told: the operator adds stock while people still wait in line.
-      if (!restocking && r.outcome === "sold_out") restocking = operator.restock(settings.restockUnits);
+      // The first "sold out" anyone is told: the operator adds stock while people still wait in line. With
+      // holds, "sold out" is final only once every unit is paid for and the line has gone home: the
+      // operator adds stock at the first "sold out for now" (every unit free is held), while it waits.
+      if (!restocking && (r.outcome === "sold_out" || r.soldOutForNow)) restocking = operator.restock(settings.restockUnits);
     },
-    onBuyer: (b) => buyers.set(`${runId}-u${b.index}`, b),
+    onBuyer: (b) => {
+      buyers.set(`${runId}-u${b.index}`, b);
+      onHold(b);
+    },
     onProgress: (finished, requests) => bar.update(finished, { requests, sold, event: events.at(-1)?.label ?? "" }),
   });
   const fleet = await bots;
@@ -245,6 +267,7 @@ async function main(): Promise<number> {
   (await scalper).stop();
   const [scalperTabs, bursts] = await Promise.all([(await scalper).done, attack]);
   await Promise.all([pausing, restocking]);
+  const latecomers = settings.holdSeconds > 0 ? await sellEveryUnit(state, productId, shop, onHold, records) : undefined;
   const cpu = cpuBetween(cpu0, sampleCpu(), await redisServerPid(state.redis.url));
   clearInterval(sampler);
   bar.stop();
@@ -287,6 +310,10 @@ async function main(): Promise<number> {
   if (!steering.pause && !pausing) steering.problems.push(`the sale was never paused: it sold ${sold} of ${settings.stock} by the last sample`);
   if (!steering.restock && !restocking) steering.problems.push("the sale was never restocked: nobody was told it sold out");
   const botReport = { ...fleet, unitsBought: botUnits, redisCommands: botCommands, saleRedisCommands: saleCommands };
+  const holds =
+    settings.holdSeconds > 0 && report.saleId
+      ? { ...(await readHoldHistory(state.postgres.url, report.saleId, startedAtMs)), shop: shop.tally, latecomers: latecomers! }
+      : undefined;
   const lottery = settings.prequeue ? await checkPrequeue(edge, productId, commitment ?? "", result.prequeued) : undefined;
   const run: DemoRun = {
     productId,
@@ -309,6 +336,7 @@ async function main(): Promise<number> {
     },
     cpu,
     ...(lottery ? { lottery } : {}),
+    ...(holds ? { holds } : {}),
   };
   printSummary(run);
   const path = writeReport(run);
@@ -335,11 +363,72 @@ async function main(): Promise<number> {
       ? `OK: every bill attack cost at most ${ATTACK_TARGET_PER_REQUEST} billed commands per request (or, slowed by the machine, a command per isolate per second).`
       : `FAILED: a bill attack cost more than ${ATTACK_TARGET_PER_REQUEST} billed commands per request and a command per isolate per second, or was not measured (see the adversaries table).`,
   );
+  const holdsOk = holdsVerdict(run);
+  if (run.holds)
+    console.log(
+      holdsOk.ok
+        ? "OK: every unit was sold to someone who paid, and no unit was both paid and released."
+        : `FAILED: the holds — ${holdsOk.problems.join("; ")}.`,
+    );
   if (lottery)
     console.log(
       lottery.ok ? "OK: the pre-queue's draw verified from public data, and every place given is the draw's." : "FAILED: the pre-queue's draw did not verify.",
     );
-  return clean && !killed && botsHeldOff && scalperHeld && attacksCheap && steered && (lottery?.ok ?? true) ? 0 : 1;
+  return clean && !killed && botsHeldOff && scalperHeld && attacksCheap && steered && holdsOk.ok && (lottery?.ok ?? true) ? 0 : 1;
+}
+
+/**
+ * After the crowd, a sale with holds may still have units held (no-shows' holds not expired yet)
+ * or free again with the line gone home: people keep coming (waves of latecomers, the shop paying
+ * for them as for the crowd) until every unit is paid for, or DEMO_SETTLE_SECONDS pass.
+ */
+async function sellEveryUnit(
+  state: Awaited<ReturnType<typeof up>>,
+  productId: string,
+  shop: DemoShop,
+  onHold: (b: Buyer) => void,
+  records: RequestRecord[],
+): Promise<NonNullable<DemoRun["holds"]>["latecomers"]> {
+  const edge = new URL(state.edge.url);
+  const redis = new Redis(state.redis.url);
+  const latecomers = { waves: 0, people: 0, bought: 0, unitsLeft: 0, heldLeft: 0 };
+  const deadline = Date.now() + settings.settleSeconds * 1000;
+  try {
+    const sale = async () => (await redis.hmget(saleKeys(productId).sale, "remaining", "held")).map(Number) as [number, number];
+    for (;;) {
+      await shop.settled();
+      // Held units come back or get paid within a hold: wait them out first.
+      await until(async () => (await sale())[1] === 0, deadline);
+      const [remaining, held] = await sale();
+      Object.assign(latecomers, { unitsLeft: remaining, heldLeft: held });
+      if ((remaining === 0 && held === 0) || Date.now() > deadline) return latecomers;
+      const wave = `${runId}-late${++latecomers.waves}`;
+      const people = remaining * 2 + 5;
+      console.log(`  ${remaining} units free again and the line gone: ${people} latecomers come for them`);
+      const tokens = await mintTokens(
+        state.issuer.url,
+        Array.from({ length: people }, (_, i) => `${wave}-u${i}`),
+      );
+      const result = await runSale({
+        base: edge,
+        auth: (userId) => ({ authorization: `Bearer ${tokens.get(userId)}` }),
+        solve: solveInNode,
+        productId,
+        buyers: people,
+        arrivalMs: 1_000,
+        pollMs: scenario.pollSeconds * 1000,
+        connections: settings.connections,
+        deadlineMs: Math.max(1_000, deadline - Date.now()),
+        runId: wave,
+        onRequest: (r) => records.push(r),
+        onBuyer: onHold,
+      });
+      latecomers.people += people;
+      latecomers.bought += result.outcomes.bought;
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /**
@@ -419,6 +508,10 @@ function printSummary(run: DemoRun): void {
   console.log("\nEvents");
   for (const e of run.events) console.log(`  ${(e.t / 1000).toFixed(1).padStart(6)} s  ${e.label}`);
   if (run.events.length === 0) console.log("  none");
+  if (run.holds) {
+    console.log(`\nHolds of ${run.settings.holdSeconds} s for payment (${Math.round((run.settings.noShow ?? 0) * 100)}% of the buyers never pay)`);
+    for (const line of holdsSummary(run)) console.log(`  ${line}`);
+  }
   if (run.lottery) {
     const d = run.lottery;
     console.log(

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { botKinds } from "../src/bench/bots";
 import type { RequestRecord } from "../src/bench/sale";
 import type { DemoSteering } from "../src/demo-steering";
-import { controlsTable, outcomeTable, renderDemoReport, steeringClean, type DemoRun } from "../src/report/demo-report";
+import { holdHistory } from "../src/demo-holds";
+import { controlsTable, holdsVerdict, outcomeTable, renderDemoReport, steeringClean, type DemoRun } from "../src/report/demo-report";
 
 const steered: DemoSteering = {
   pause: { t: 4_000, resumedT: 7_100, pausedMs: 3_100, acceptedWhilePaused: 0, toldPaused: 120 },
@@ -133,6 +134,61 @@ describe("the demo's report of the operator's controls", () => {
     expect(controlsTable(demoRun({ problems: [] }, 10))[1]).toEqual([
       ["pause", "-", "never paused", "-"],
       ["restock", "-", "never restocked", "-"],
+    ]);
+  });
+});
+
+describe("the demo's holds", () => {
+  const t0 = 1_000_000;
+  // Three holds: one paid, two expired; the units of the expiries bought again 300 ms and 1.2 s later.
+  const accepted = [
+    { status: "paid", quantity: 1, at: t0 + 100 },
+    { status: "expired", quantity: 1, at: t0 + 200 },
+    { status: "expired", quantity: 1, at: t0 + 300 },
+    { status: "paid", quantity: 1, at: t0 + 4_500 },
+    { status: "paid", quantity: 1, at: t0 + 5_400 },
+  ];
+  const ends = [
+    { orderId: "a", status: "paid", quantity: 1, at: t0 + 900 },
+    { orderId: "b", status: "expired", quantity: 1, at: t0 + 4_200 },
+    { orderId: "c", status: "expired", quantity: 1, at: t0 + 4_200 },
+    { orderId: "d", status: "paid", quantity: 1, at: t0 + 5_000 },
+    { orderId: "e", status: "paid", quantity: 1, at: t0 + 6_000 },
+  ];
+
+  it("gives each expiry the next acceptance after it, once, and the held level per second", () => {
+    const h = holdHistory(accepted, ends, t0);
+    expect(h.rebuyMs).toMatchObject({ count: 2, max: 1_200, unmatched: 0 });
+    expect(h.perSecond.map((s) => s.held)).toEqual([2, 2, 2, 2, 1, 1, 0]);
+    expect(h.perSecond[4]).toMatchObject({ expired: 2, paid: 0 });
+    expect(h.orders).toEqual({ held: 0, paid: 3, expired: 2, cancelled: 0 });
+    // An expiry with no order after it: a unit nobody bought again.
+    expect(holdHistory(accepted.slice(0, 3), ends.slice(0, 3), t0).rebuyMs).toMatchObject({ count: 0, unmatched: 2 });
+  });
+
+  it("fails the demo for a unit both paid and released, or one not paid for at the end", () => {
+    const history = holdHistory(accepted, ends, t0);
+    const withHolds = (redis: Partial<DemoRun["audit"]["redis"]>, paidAndReleased = 0): DemoRun => {
+      const run = demoRun(steered, 10);
+      return {
+        ...run,
+        settings: { ...run.settings, holdSeconds: 4, noShow: 0.2 },
+        audit: { ...run.audit, redis: { ...run.audit.redis, ...redis }, holds: { ...run.audit.holds, paidAndReleased } },
+        holds: {
+          ...history,
+          shop: { holds: 5, noShows: 2, paid: 3, toldExpired: 0, failed: 0, failures: [] },
+          latecomers: { waves: 0, people: 0, bought: 0, unitsLeft: 0, heldLeft: 0 },
+        },
+      };
+    };
+    const sold = withHolds({ initial: 1000, added: 50, remaining: 0, held: 0, paid: 1050, released: 2 });
+    expect(holdsVerdict(sold)).toEqual({ ok: true, problems: [] });
+    expect(renderDemoReport(sold)).toContain("Held, paid and expired per second");
+    expect(holdsVerdict(withHolds({ initial: 1000, added: 50, remaining: 0, held: 0, paid: 1050, released: 2 }, 1)).problems).toEqual([
+      "1 orders both paid and released",
+    ]);
+    expect(holdsVerdict(withHolds({ initial: 1000, added: 50, remaining: 3, held: 1, paid: 1046, released: 2 })).problems).toEqual([
+      "4 of 1050 units not sold to people who paid (3 free, 1 held)",
     ]);
   });
 });

@@ -6,6 +6,8 @@ const state = readState(stackConfig().home)!;
 
 export const edgeUrl = state.edge.url;
 export const adminToken = ensureDevVars().get("ADMIN_TOKEN")!;
+/** The shop backend's secret: it confirms held orders' payments. */
+export const shopToken = ensureDevVars().get("SHOP_API_TOKEN")!;
 
 export const createdProducts = new Set<string>();
 export function uniqueProduct(name: string): string {
@@ -60,8 +62,8 @@ export async function apiOrder(productId: string, userId: string, ticket?: strin
     },
     body: JSON.stringify({ productId, userId }),
   });
-  const body = (await res.json()) as { status: string; ticket?: string };
-  return { code: res.status, outcome: body.status, ticket: body.ticket };
+  const body = (await res.json()) as { status: string; ticket?: string; orderId?: string };
+  return { code: res.status, outcome: body.status, ticket: body.ticket, orderId: body.orderId };
 }
 
 /**

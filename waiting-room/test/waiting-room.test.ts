@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launch, screenshot } from "./browser";
-import { adminToken, apiOrder, createdProducts, edgeUrl, forgetSales, initSale, signIn, stockInRedis, tokenFor, uniqueProduct } from "./edge-api";
+import { adminToken, apiOrder, createdProducts, edgeUrl, forgetSales, initSale, shopToken, signIn, stockInRedis, tokenFor, uniqueProduct } from "./edge-api";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -293,7 +293,28 @@ describe("the waiting room in a browser", () => {
     await expect(page.locator("#sold").textContent()).resolves.toBe("12");
     await expect(page.locator("#rates path").count()).resolves.toBeGreaterThan(0);
     await expect(page.locator("#identity").textContent()).resolves.toContain("verified sign-ins");
+    // Accepted is final in this sale: no holds to show.
+    expect(await page.locator("#holds").isVisible()).toBe(false);
     await screenshot(page, "7-operator");
+    await page.close();
+  });
+
+  it("shows the operator a hold as held, then paid once the shop confirms it", async () => {
+    const productId = uniqueProduct("wr-ops-holds");
+    await initSale({ productId, quantity: 5, holdSeconds: 60 });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(`${edgeUrl}/admin?productId=${productId}#token=${adminToken}`);
+    await page.locator("#hold-seconds", { hasText: "60" }).waitFor({ timeout: 5000 });
+    const { code, orderId } = await apiOrder(productId, "holder");
+    expect(code).toBe(200);
+    await page.locator("#held", { hasText: /^1$/ }).waitFor({ timeout: 5000 });
+    await expect(page.locator("#paid").textContent()).resolves.toBe("0");
+    const paid = await fetch(`${edgeUrl}/sales/${productId}/orders/${orderId}/pay`, { method: "POST", headers: { authorization: `Bearer ${shopToken}` } });
+    expect(paid.status).toBe(200);
+    await page.locator("#paid", { hasText: /^1$/ }).waitFor({ timeout: 5000 });
+    await expect(page.locator("#held").textContent()).resolves.toBe("0");
+    await expect(page.locator("#hold-chart path").count()).resolves.toBeGreaterThan(0);
+    await screenshot(page, "7b-operator-holds");
     await page.close();
   });
 

@@ -30,6 +30,12 @@ export interface SecondStats {
   remaining: number | null;
   queued: number | null;
   claimed: number | null;
+  /** Held orders' ends this second (common/src/holds-lua.ts counts one per order). */
+  paid: number;
+  expired: number;
+  cancelled: number;
+  /** Units held for payment at the second's last gate call (a level, carried forward like remaining). */
+  held: number | null;
 }
 
 export interface SaleStats {
@@ -50,6 +56,20 @@ export interface SaleStats {
   prequeue?: { opensAt: string; entries: number; drawn: boolean; commitment: string };
   /** What the operator steered: the sale's state and settings now, and its latest controls (newest first). */
   control: SaleControl;
+  /** After "accepted": present only when the sale holds accepted units for payment (its holdSeconds). */
+  holds?: SaleHolds;
+}
+
+export interface SaleHolds {
+  holdSeconds: number;
+  /** Units held for payment now (the sale hash), paid and released (expired or cancelled) since the start. */
+  held: number;
+  paid: number;
+  released: number;
+  /** Held orders that were paid, expired or were cancelled, over the series (the stats window). */
+  paidOrders: number;
+  expiredOrders: number;
+  cancelledOrders: number;
 }
 
 export interface SaleControl {
@@ -98,7 +118,7 @@ export async function readStats(
   const remaining = Math.max(0, sale.remaining);
   const flat = ((await redis.hgetall(k.stats)) ?? []) as unknown as string[];
   const billed = ((await redis.hgetall(BILL_KEY)) ?? []) as unknown as string[];
-  const control = await readControl(redis, productId, sale.added);
+  const { control, hold } = await readControl(redis, productId, sale.added);
   const bySecond = new Map<number, SecondStats>();
   let totalCalls: number | undefined;
   const originAtStart: Partial<Record<OriginComponent, number>> = {};
@@ -121,6 +141,10 @@ export async function readStats(
     else if (field === "prequeued") row.prequeued = value;
     else if (field === "remaining") row.remaining = value;
     else if (field === "claimed") row.claimed = value;
+    else if (field === "held") row.held = value;
+    else if (field === "paid") row.paid = value;
+    else if (field === "expired") row.expired = value;
+    else if (field === "cancelled") row.cancelled = value;
     bySecond.set(t, row);
   }
   // Levels are written only in seconds with a gate call: carry the last one forward.
@@ -128,10 +152,15 @@ export async function readStats(
   // Up to now, not only to the last decision, so a quiet sale still shows time passing.
   const last = Math.max(seconds.at(-1) ?? 0, Math.floor(Date.now() / 1000));
   const series: SecondStats[] = [];
-  let level = { remaining: quantity, queued: 0, claimed: 0 };
+  let level = { remaining: quantity, queued: 0, claimed: 0, held: 0 };
   for (let t = Math.max(seconds[0] ?? last, last - Math.min(windowSeconds, STATS_WINDOW_SECONDS) + 1); t <= last; t++) {
     const row = bySecond.get(t) ?? emptySecond(t);
-    level = { remaining: row.remaining ?? level.remaining, queued: row.queued ?? level.queued, claimed: row.claimed ?? level.claimed };
+    level = {
+      remaining: row.remaining ?? level.remaining,
+      queued: row.queued ?? level.queued,
+      claimed: row.claimed ?? level.claimed,
+      held: row.held ?? level.held,
+    };
     series.push({ ...row, ...level });
   }
   const sold = quantity + sale.added - remaining;
@@ -158,15 +187,46 @@ export async function readStats(
         }
       : {}),
     control,
+    ...(hold.holdMs > 0
+      ? {
+          holds: {
+            holdSeconds: hold.holdMs / 1000,
+            held: hold.held,
+            paid: hold.paid,
+            released: hold.released,
+            paidOrders: sum(series, "paid"),
+            expiredOrders: sum(series, "expired"),
+            cancelledOrders: sum(series, "cancelled"),
+          },
+        }
+      : {}),
   };
 }
 
-async function readControl(redis: Pick<Redis, "hmget" | "lrange">, productId: string, added: number): Promise<SaleControl> {
+const sum = (series: SecondStats[], field: "paid" | "expired" | "cancelled") => series.reduce((n, s) => n + s[field], 0);
+
+/** The sale's settings beyond the view (one HMGET): the operator's controls, and its holds' counters. */
+async function readControl(
+  redis: Pick<Redis, "hmget" | "lrange">,
+  productId: string,
+  added: number,
+): Promise<{ control: SaleControl; hold: { holdMs: number; held: number; paid: number; released: number } }> {
   const k = saleKeys(productId);
-  const [pausedAt, version, burst, ticketTtlMs, endsAt] = ((await redis.hmget(k.sale, "pausedAt", "settingsVersion", "burst", "ticketTtlMs", "endsAt")) ??
-    []) as unknown as (string | null)[];
+  const [pausedAt, version, burst, ticketTtlMs, endsAt, holdMs, held, paid, released] = ((await redis.hmget(
+    k.sale,
+    "pausedAt",
+    "settingsVersion",
+    "burst",
+    "ticketTtlMs",
+    "endsAt",
+    "holdMs",
+    "held",
+    "paid",
+    "released",
+  )) ?? []) as unknown as (string | null)[];
   const events = ((await redis.lrange(k.events, 0, 19)) ?? []) as string[];
-  return {
+  const hold = { holdMs: Number(holdMs ?? 0), held: Number(held ?? 0), paid: Number(paid ?? 0), released: Number(released ?? 0) };
+  const control = {
     status: Number(pausedAt ?? 0) > 0 ? "paused" : "running",
     version: Number(version ?? 0),
     added,
@@ -174,7 +234,8 @@ async function readControl(redis: Pick<Redis, "hmget" | "lrange">, productId: st
     endsAt: Number(endsAt ?? 0) > 0 ? new Date(Number(endsAt)).toISOString() : null,
     ticketTtlSeconds: Number(ticketTtlMs ?? 0) / 1000,
     events: events.map((e) => JSON.parse(e) as unknown),
-  };
+  } satisfies SaleControl;
+  return { control, hold };
 }
 
 const emptySecond = (t: number): SecondStats => ({
@@ -189,6 +250,10 @@ const emptySecond = (t: number): SecondStats => ({
   remaining: null,
   queued: null,
   claimed: null,
+  paid: 0,
+  expired: 0,
+  cancelled: 0,
+  held: null,
 });
 
 /**

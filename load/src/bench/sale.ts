@@ -54,6 +54,9 @@ export interface Buyer {
   placeIssuedAt: number | undefined;
   /** When its order was accepted (the 200's acceptedAt: Redis' clock, ms), if it bought. */
   acceptedAt: number | undefined;
+  /** Its order, and when its hold for payment ends (Redis' clock, ms) in a sale with holds. */
+  orderId?: string;
+  holdExpiresAt?: number;
 }
 
 export interface RequestRecord {
@@ -66,6 +69,8 @@ export interface RequestRecord {
   ms: number;
   /** The edge's own time (its Server-Timing header: wall time across I/O, not CPU); undefined when it did not say. */
   edgeMs: number | undefined;
+  /** Told "sold out for now": no unit free, some held for payment that may come back (a sale with holds). */
+  soldOutForNow?: boolean;
 }
 
 export interface SaleResult {
@@ -139,6 +144,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
       outcome: (parsed.status ?? parsed.state) as string | undefined,
       ms: t1 - t0,
       edgeMs: edgeMsOf(res.headers["server-timing"]),
+      ...(parsed.soldOutForNow === true ? { soldOutForNow: true } : {}),
     });
     const k = byKind[kind];
     k.count++;
@@ -181,6 +187,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     let entered: SaleResult["prequeued"][number] | undefined;
     let placeIssuedAt: number | undefined;
     let acceptedAt: number | undefined;
+    let accepted: Pick<Buyer, "orderId" | "holdExpiresAt"> = {};
     const jitter = () => o.pollMs + Math.random() * 250;
     // The page's wait for a pre-queue's start: back in the 1.5 s after it, spread (the place does not depend on it).
     const untilStart = (body: Record<string, unknown>) => Number(body.secondsToStart ?? 0) * 1000 + Math.random() * 1500;
@@ -188,7 +195,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
     await sleep(Math.max(0, start + (i * o.arrivalMs) / o.buyers - performance.now()));
     const arrivedMs = performance.now() - start;
     const done = (outcome: BuyerOutcome, detail?: string) => {
-      o.onBuyer?.({ index: i, arrivedMs, outcome, placeIssuedAt, acceptedAt });
+      o.onBuyer?.({ index: i, arrivedMs, outcome, placeIssuedAt, acceptedAt, ...accepted });
       end(outcome, detail);
     };
     let next: "order" | "poll" = "order";
@@ -205,6 +212,7 @@ export async function runSale(o: SaleOptions): Promise<SaleResult> {
           orderIds.push(String(r.body.orderId));
           lastAcceptedAt = performance.now();
           acceptedAt = Date.parse(String(r.body.acceptedAt));
+          accepted = { orderId: String(r.body.orderId), ...(r.body.holdExpiresAt ? { holdExpiresAt: Date.parse(String(r.body.holdExpiresAt)) } : {}) };
           return done("bought");
         }
         if (r.status === 409) {

@@ -8,6 +8,7 @@ import { botKinds, type BotFleetResult } from "../bench/bots";
 import { ATTACK_TARGET_PER_REQUEST, type BurstBill, type TabsResult } from "../attack";
 import { fmtCodes } from "../bench/table";
 import type { DemoEvent, DemoSteering } from "../demo-steering";
+import type { HoldHistory, ShopTally } from "../demo-holds";
 import { barChart, htmlPage, htmlTable, lineChart, type Band, type LineSeries } from "./svg";
 import { percentile, sortedAscending } from "./stats";
 
@@ -16,7 +17,17 @@ export interface DemoRun {
   runId: string;
   /** What ran the edge: the stack's workerd isolates behind a round-robin. */
   edge: string;
-  settings: { stock: number; buyers: number; ratePerSecond: number; arrivalSeconds: number; connections: number; powDifficulty: number; botRequests: number };
+  settings: {
+    stock: number;
+    buyers: number;
+    ratePerSecond: number;
+    arrivalSeconds: number;
+    connections: number;
+    powDifficulty: number;
+    botRequests: number;
+    holdSeconds?: number;
+    noShow?: number;
+  };
   result: SaleResult;
   records: RequestRecord[];
   /** GET /sales twice a second: ms since the start, stock left, people in line. */
@@ -45,6 +56,42 @@ export interface DemoRun {
   cpu?: CpuUse;
   /** DEMO_PREQUEUE=1: the pre-queue's draw, checked from public data against the commitment /init published. */
   lottery?: { entries: number; ok: boolean; problems: string[]; placesChecked: number; placesAgree: number; commitment: string };
+  /** A sale with holds (DEMO_HOLD_SECONDS): their history in PostgreSQL, what the shop did, and the latecomers who bought units the line left. */
+  holds?: HoldHistory & {
+    shop: ShopTally;
+    latecomers: { waves: number; people: number; bought: number; unitsLeft: number; heldLeft: number };
+  };
+}
+
+/** A sale with holds is sold when every unit is paid for, and none was both paid and released (the audit's holds). */
+export function holdsVerdict(run: DemoRun): { ok: boolean; problems: string[] } {
+  if (!run.holds) return { ok: true, problems: [] };
+  const r = run.audit.redis;
+  const problems: string[] = [];
+  if (run.audit.holds.paidAndReleased > 0) problems.push(`${run.audit.holds.paidAndReleased} orders both paid and released`);
+  if (r.remaining > 0 || r.held > 0 || r.paid !== r.initial + r.added)
+    problems.push(`${r.initial + r.added - r.paid} of ${r.initial + r.added} units not sold to people who paid (${r.remaining} free, ${r.held} held)`);
+  return { ok: problems.length === 0, problems };
+}
+
+/** The holds in a few lines, for the console and the report. */
+export function holdsSummary(run: DemoRun): string[] {
+  const h = run.holds;
+  if (!h) return [];
+  const r = run.audit.redis;
+  const s = h.shop;
+  const w = h.rebuyMs;
+  return [
+    `units: ${r.held} held now, ${r.paid.toLocaleString("en")} paid, ${r.released.toLocaleString("en")} released (${h.orders.expired.toLocaleString("en")} holds expired, ${h.orders.cancelled} cancelled)`,
+    `the shop: ${s.holds.toLocaleString("en")} holds, ${s.noShows.toLocaleString("en")} buyers never paid, ${s.paid.toLocaleString("en")} payments confirmed, ${s.toldExpired} told expired (refund), ${s.failed} without an answer` +
+      (s.failures.length ? ` (e.g. ${s.failures[0]})` : ""),
+    `a released unit was bought again after (expiry → next acceptance, PostgreSQL): p50 ${inSeconds(w.p50)}, p99 ${inSeconds(w.p99)}, max ${inSeconds(w.max)} over ${w.count.toLocaleString("en")} units` +
+      (w.unmatched ? `; ${w.unmatched} never bought again` : ""),
+    h.latecomers.waves
+      ? `latecomers (the line had gone home): ${h.latecomers.waves} waves, ${h.latecomers.people} people, ${h.latecomers.bought} bought`
+      : "no latecomers needed: the line took every released unit",
+    `audit: ${run.audit.holds.paidAndReleased} orders both paid and released; free + held + paid = initial + added: ${run.audit.holds.redisBalanced ? "yes" : "NO"}`,
+  ];
 }
 
 const isOrder = (r: RequestRecord) => r.kind === "order" || r.kind === "order (retry)";
@@ -223,7 +270,7 @@ export const BILL_HEADER = [
   `cost at $${UPSTASH_PAYG_USD_PER_100K_COMMANDS}/100k`,
 ];
 
-const colors = { accepted: "#146c2e", queued: "#b06000", soldOut: "#a50e0e", polls: "#0b57d0", stock: "#0b57d0", line: "#7b1fa2" };
+const colors = { accepted: "#146c2e", queued: "#b06000", soldOut: "#a50e0e", polls: "#0b57d0", stock: "#0b57d0", line: "#7b1fa2", held: "#8d6e00" };
 
 /** Requests per second of each outcome, one point per second. */
 function throughput(records: RequestRecord[]): LineSeries[] {
@@ -331,6 +378,26 @@ ${lineChart(
   ],
   { xLabel: "seconds since the first buyer", yLabel: "units / people", markers, bands },
 )}
+${
+  run.holds
+    ? `<h2>After "accepted": holds for payment</h2>
+<p>Each accepted order was held ${run.settings.holdSeconds} s for payment; the shop confirmed it (<code>POST /sales/${run.productId}/orders/:orderId/pay</code>)
+unless the buyer was one of the ${Math.round((run.settings.noShow ?? 0) * 100)}% who never pay: their holds expired and the units went back to the people in line.
+<span class="${holdsVerdict(run).ok ? "ok" : "bad"}">${holdsVerdict(run).ok ? "Every unit was sold to someone who paid; none was both paid and released" : `NOT AS IT SHOULD BE: ${holdsVerdict(run).problems.join("; ")}`}</span>.</p>
+<ul>${holdsSummary(run)
+        .map((line) => `<li>${line}</li>`)
+        .join("")}</ul>
+${lineChart(
+  "Held, paid and expired per second (PostgreSQL)",
+  [
+    { name: "units held", color: colors.held, points: run.holds.perSecond.map((p) => [p.t, p.held]) },
+    { name: "paid/s", color: colors.accepted, points: run.holds.perSecond.map((p) => [p.t, p.paid]) },
+    { name: "expired/s", color: colors.soldOut, points: run.holds.perSecond.map((p) => [p.t, p.expired]) },
+  ],
+  { xLabel: "seconds since the first buyer", yLabel: "units / orders per second", markers, bands },
+)}`
+    : ""
+}
 ${
   run.bill
     ? `<h2>What it cost on Upstash</h2>
