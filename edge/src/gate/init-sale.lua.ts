@@ -88,7 +88,8 @@ redis.call('HSET', KEYS[1], 'saleId', ARGV[1], 'quantity', ARGV[2], 'remaining',
   'burst', ARGV[4], 'perUserLimit', ARGV[5], 'startsAt', ARGV[6], 'ticketTtlMs', ARGV[7], 'endsAt', ARGV[10] or 0, 'powDifficulty', ARGV[11] or 0,
   'holdMs', ARGV[16] or 0, 'held', 0, 'paid', 0, 'released', 0,
   'tokens', ARGV[4], 'refilledAt', now, 'issued', 0, 'admitted', 0, 'claimed', 0, 'expired', 0, 'createdAt', now,
-  'acceptedBytes', bytesFor(tonumber(ARGV[2])), 'queuedBytes', bytesFor(4 * tonumber(ARGV[2])))
+  -- With holds, units an expired hold gave back sell again: room for twice the stock's accepted keys.
+  'acceptedBytes', bytesFor(tonumber(ARGV[2]) * ((tonumber(ARGV[16] or '0') or 0) > 0 and 2 or 1)), 'queuedBytes', bytesFor(4 * tonumber(ARGV[2])))
 local prequeueOpensAt = tonumber(ARGV[12] or '0') or 0
 if prequeueOpensAt > 0 then
   redis.call('HSET', KEYS[1], 'prequeueOpensAt', prequeueOpensAt, 'commitment', ARGV[13], 'prequeueEntries', 0)
