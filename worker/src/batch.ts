@@ -190,7 +190,8 @@ export async function processBatch(pool: pg.Pool, input: BatchInput): Promise<Ba
   });
 }
 
-const NOTHING: BatchResult = {
+/** A batch that changed nothing (what a skipped or rejected batch reports, with its dead letters). */
+export const NOTHING: BatchResult = {
   salesCreated: 0,
   controlsRecorded: 0,
   stockRaised: 0,

@@ -3,7 +3,7 @@ import { backoffMs, endSpan, type Span, type Tracer } from "@fluxgate/common/nod
 import type { Batch, Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { processBatch, type BatchResult } from "./batch";
+import { NOTHING, processBatch, type BatchResult } from "./batch";
 import type { WorkerConfig } from "./config";
 import { sendDeadLetters } from "./dlq";
 import type { WorkerMetrics } from "./metrics";
@@ -32,16 +32,8 @@ export interface WorkerHooks {
 export const isPoison = (error: unknown) => typeof error === "object" && error !== null && /^2[23]/.test(String((error as { code?: unknown }).code ?? ""));
 
 const rejected = (error: unknown, index: number): BatchResult => ({
-  salesCreated: 0,
-  controlsRecorded: 0,
-  stockRaised: 0,
-  persisted: [],
-  duplicates: 0,
-  transitionsRecorded: 0,
-  unitsReleased: 0,
-  conflicts: [],
+  ...NOTHING,
   dead: [{ index, reason: "rejected", detail: error instanceof Error ? error.message : String(error) }],
-  stockConflicts: 0,
 });
 
 export interface OrderConsumerDeps {
