@@ -1,12 +1,15 @@
 import { env } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { Redis } from "@upstash/redis/cloudflare";
 import { CHALLENGE_SOLUTION_HEADER, saleKeys, solves } from "@fluxgate/common";
 import { describe, expect, it } from "vitest";
 import { issueChallenge } from "../src/challenge";
+import { createEdge } from "../src/index";
+import { Isolate } from "../src/isolate";
 import { initSaleKeys } from "../src/gate/init-sale.lua";
 import { scripts } from "../src/gate/scripts";
 import { KEY_FILTER_BITS_PER_KEY } from "../src/gate/key-filter";
-import { countRedisCommands, initSale, order, sale, uniqueProduct } from "./helpers";
+import { countRedisCommands, initSale, order, sale, signedIn, uniqueProduct } from "./helpers";
 
 const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, automaticDeserialization: false });
 
@@ -25,6 +28,17 @@ async function challenged(productId: string, as: string): Promise<Challenged> {
 }
 
 const withSolution = (solution: string) => ({ [CHALLENGE_SOLUTION_HEADER]: solution });
+
+/** Another isolate of the same edge (its own memory), as a retry on Cloudflare usually finds. */
+function isolateApp(): (path: string, init?: RequestInit) => Promise<Response> {
+  const app = createEdge(new Isolate());
+  return async (path, init = {}) => {
+    const ctx = createExecutionContext();
+    const res = await app.fetch(new Request(`http://edge${path}`, { redirect: "manual", ...init }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  };
+}
 
 describe("proof of work when the operator asks for it (powDifficulty)", { timeout: 30_000 }, () => {
   it("an attempt without a solution gets a challenge for free; solved, the same order goes through", async () => {
@@ -125,6 +139,51 @@ describe("proof of work when the operator asks for it (powDifficulty)", { timeou
     const plain = uniqueProduct("no-pow");
     await initSale({ productId: plain, quantity: 1 });
     expect((await order({ productId: plain }, { as: "anyone" })).status).toBe(200);
+  });
+  it("a paid buyer's retry without the work, on a sold-out sale, is asked for it from memory; solved, it gets its 200", async () => {
+    const productId = uniqueProduct("pow-paid-retry");
+    await initSale({ productId, quantity: 1, powDifficulty: 8 });
+    const { challenge } = await challenged(productId, "payer");
+    const key = crypto.randomUUID();
+    const first = await order({ productId }, { as: "payer", key, headers: withSolution(await solve(challenge!, 8)) });
+    expect(first.status).toBe(200);
+    const { orderId } = await first.json<{ orderId: string }>();
+    // The retry lands on another isolate, which knows the sale from its page. The accepted-keys
+    // filter holds the key: that isolate cannot tell a retry from a false positive, so neither
+    // goes to Redis in the name of no work.
+    const other = isolateApp();
+    expect((await other(`/sales/${productId}`)).status).toBe(200);
+    const retryOn = async (headers: Record<string, string> = {}) =>
+      other("/order", {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": key, ...(await signedIn("payer")), ...headers },
+        body: JSON.stringify({ productId }),
+      });
+    const retry = await countRedisCommands(() => retryOn());
+    expect(retry.result.status).toBe(401);
+    expect(JSON.stringify(retry.sent)).not.toContain("payer");
+    const { challenge: again } = await retry.result.json<Challenged>();
+    const solved = await retryOn(withSolution(await solve(again!, 8)));
+    expect(solved.status).toBe(200);
+    expect(await solved.json()).toMatchObject({ orderId });
+  });
+
+  it("'sold out for now' (units held for payment): attempts without the work cost no command in their name", async () => {
+    const productId = uniqueProduct("pow-held");
+    await initSale({ productId, quantity: 1, powDifficulty: 8, holdSeconds: 30 });
+    const { challenge } = await challenged(productId, "holder");
+    expect((await order({ productId }, { as: "holder", headers: withSolution(await solve(challenge!, 8)) })).status).toBe(200);
+    const headers = await signedIn("no-work");
+    const { result, sent } = await countRedisCommands(() =>
+      Promise.all(Array.from({ length: 20 }, () => order({ productId }, { as: "no-work", headers }).then((r) => r.status))),
+    );
+    expect(new Set(result)).toEqual(new Set([401]));
+    expect(JSON.stringify(sent)).not.toContain("no-work");
+    // Solved, the attempt gets a place in line and is told units may come back.
+    const { challenge: fresh } = await challenged(productId, "no-work");
+    const waiting = await order({ productId }, { as: "no-work", headers: withSolution(await solve(fresh!, 8)) });
+    expect(waiting.status).toBe(302);
+    expect(await waiting.json()).toMatchObject({ soldOutForNow: true });
   });
 });
 

@@ -149,8 +149,12 @@ describe("decidePurchase", () => {
     unsure.push(nothing({ powDifficulty: 10, view: { snapshot: view({ remaining: 3 }), seenAt: NOW - FRESH_VIEW_MS - 1 } }));
     for (const memory of unsure) {
       expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" } }), memory, NOW)).toEqual({ kind: "look" });
-      // Looked, and memory still cannot say (the look found no sale): the gate answers.
-      expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" }, looked: true }), memory, NOW)).toEqual({ kind: "call_gate", newcomer: true });
+      // Looked, and memory still cannot say (e.g. "sold out for now", where the gate asks a
+      // newcomer for work too): the work is asked for from memory, never a gate call in the name of no work.
+      expect(decidePurchase(await facts({ ticket: null, proof: { kind: "none" }, looked: true }), memory, NOW)).toEqual({
+        kind: "answer",
+        outcome: { kind: "challenge", problem: "required" },
+      });
     }
     expect(decidePurchase(await facts({ ticket: null, proof: { kind: "problem", problem: "forged" } }), nothing(), NOW)).toEqual({
       kind: "answer",
@@ -172,16 +176,22 @@ describe("decidePurchase", () => {
       // This attempt took the re-check (the filter answer is none for it): no work, no reason to send its key.
       const pow = nothing({ powDifficulty: 10, view: stale });
       expect(decidePurchase(skipper, pow, NOW)).toEqual({ kind: "look" });
-      // Looked already (the look found no sale, or no filter): the gate decides.
-      expect(decidePurchase({ ...skipper, looked: true }, pow, NOW)).toEqual({ kind: "call_gate", newcomer: true });
+      // Looked already, and memory still cannot say: asked for the work, from memory.
+      expect(decidePurchase({ ...skipper, looked: true }, pow, NOW)).toEqual({ kind: "answer", outcome: { kind: "challenge", problem: "required" } });
       // Work done, or a sale without proof of work: the gate, with the key.
       const solved = await facts({ ticket: null, proof: { kind: "solved", argument: "s1|10|id|9" } });
       expect(decidePurchase(solved, pow, NOW)).toEqual({ kind: "call_gate", newcomer: true, challenge: "s1|10|id|9" });
       expect(decidePurchase(skipper, nothing({ view: stale }), NOW)).toEqual({ kind: "call_gate", newcomer: true });
     }
-    // A paid key a fresh filter may hold (its retry) goes to the gate, which knows it.
+    // A key a fresh filter may hold (a paid buyer's retry, or a false positive): asked for the
+    // work from memory, not sent to the gate in the name of no work; solved, it goes to the gate,
+    // which replays a key it knows.
     const paused = nothing({ powDifficulty: 10, view: { snapshot: view({ paused: true }), seenAt: NOW }, paused: filterOf(await probeKey("k")) });
-    expect(decidePurchase(skipper, paused, NOW)).toEqual({ kind: "call_gate", newcomer: true });
+    expect(decidePurchase(skipper, paused, NOW)).toEqual({ kind: "answer", outcome: { kind: "challenge", problem: "required" } });
+    const solvedRetry = await facts({ ticket: null, proof: { kind: "solved", argument: "s1|10|id|9" } });
+    expect(decidePurchase(solvedRetry, paused, NOW)).toEqual({ kind: "call_gate", newcomer: true, challenge: "s1|10|id|9" });
+    const soldOut = nothing({ powDifficulty: 10, view: { snapshot: view({ remaining: 0 }), seenAt: NOW }, soldOut: filterOf(await probeKey("k")) });
+    expect(decidePurchase(skipper, soldOut, NOW)).toEqual({ kind: "answer", outcome: { kind: "challenge", problem: "required" } });
     // A place in line: the gate, with its ticket (the line may have reached it).
     const stalePause = nothing({ powDifficulty: 10, view: { snapshot: view({ paused: true }), seenAt: NOW - 1000 } });
     expect(decidePurchase(await facts({ ticket: ticket({ number: 2 }), proof: { kind: "none" } }), stalePause, NOW)).toEqual({

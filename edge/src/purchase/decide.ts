@@ -154,10 +154,14 @@ export function decidePurchase(facts: PurchaseFacts, memory: Recall, now: number
     // but the attempt cannot buy whatever Redis says: no work was done. Its key is no reason to
     // ask: the isolate looks at the sale without it (in place of the gate call, in the same queue
     // for calls) and decides again from the fresh view. Nothing is written or spent in the name
-    // of attempts that skip the work. A key a filter may hold (a paid buyer's retry) goes to the
-    // gate, which knows it.
+    // of attempts that skip the work: where the look left memory unsure ("sold out for now", for
+    // which the gate asks a newcomer for work too), or a key filter may hold the key (a paid
+    // buyer's retry, or one of the filter's false positives, which a bot fleet's thousands of keys
+    // find), the work is asked for from memory; the solved retry then goes to the gate, which
+    // replays a key it knows before it looks at the work.
     const keyMayBeKnown = memory.soldOut ?? memory.ended ?? memory.paused;
     if (!facts.looked && !keyMayBeKnown) return { kind: "look" };
+    return answer({ kind: "challenge", problem: "required" });
   }
   const challenge = facts.proof.kind === "solved" ? facts.proof.argument : undefined;
 
