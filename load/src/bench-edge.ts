@@ -51,7 +51,7 @@ import { cpuBetween, sampleCpu } from "./bench/cpu";
 import { call, edgeBindings, initSale } from "./bench/edge-api";
 import { buildEdge, luaCommandsIn, startIsolates, type RunningIsolates } from "./bench/edge-bundle";
 import { orderRequest, PATH_SALES, type Identity, type PathName } from "./bench/edge-floods";
-import { report, type EdgeBenchSettings, type PathResult, type RedisWindow, type SaleRun } from "./bench/edge-report";
+import { ONE_CALL, report, type EdgeBenchSettings, type PathResult, type RedisWindow, type SaleRun } from "./bench/edge-report";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { codeVersion } from "./bench/git";
 import { mintTokens } from "./bench/identity";
@@ -164,7 +164,7 @@ async function startEdge(o: Omit<Parameters<typeof startIsolates>[0], "isolates"
 }
 
 interface Flood {
-  name: "hello world" | "sold-out" | "gate" | "accepted" | "throttled";
+  name: PathResult["name"];
   identity: Identity | "-";
   description: string;
   edge: Edge;
@@ -290,6 +290,15 @@ async function main(): Promise<number> {
   const identities: Identity[] = ["jwt", "anonymous"];
   const edges = new Map<Identity, Edge>();
   const hello = await startEdge({ script: `export default { fetch() { return new Response("hello world") } }`, logPath });
+  // The floor of one Redis call: the runtime's subrequest to the same bridge, with no code of ours around it.
+  const oneCall = await startEdge({
+    script: `export default { async fetch(request, env) {
+      const reply = await fetch(env.UPSTASH_REDIS_REST_URL, { method: "POST", headers: { authorization: "Bearer " + env.UPSTASH_REDIS_REST_TOKEN }, body: '["PING"]' });
+      return new Response(await reply.text(), { status: reply.status });
+    } }`,
+    bindings: { UPSTASH_REDIS_REST_URL: stack.bridgeUrl, UPSTASH_REDIS_REST_TOKEN: stack.bridgeToken },
+    logPath,
+  });
   const products: string[] = [];
   const product = (name: string) => {
     const p = `${runId}-${name}`;
@@ -317,6 +326,7 @@ async function main(): Promise<number> {
       await buyOnceEach(edge, sales.gate, identity, pool(gateSubs, identity));
       const buyers = pool(subs, identity);
       const soldOutRequest = orderRequest(sales.soldOut, identity, buyers, `${runId}-${id}so`);
+      const gateRequest = orderRequest(sales.gate, identity, pool(gateSubs, identity), `${runId}-${id}ga`);
       if (identity === "jwt") {
         floods.push({
           name: "hello world",
@@ -325,6 +335,14 @@ async function main(): Promise<number> {
           edge: hello,
           productId: undefined,
           request: soldOutRequest,
+        });
+        floods.push({
+          name: ONE_CALL,
+          identity: "-",
+          description: "inline worker: one REST call (PING) to the same bridge per request; sent the gate path's requests",
+          edge: oneCall,
+          productId: undefined,
+          request: gateRequest,
         });
         const throttled = product("j-throttled");
         await initSale(edge.url, admin, { productId: throttled, ...PATH_SALES.throttled });
@@ -354,7 +372,7 @@ async function main(): Promise<number> {
           description: "POST /order by a buyer past the limit: 1 EVALSHA, 409",
           edge,
           productId: sales.gate,
-          request: orderRequest(sales.gate, identity, pool(gateSubs, identity), `${runId}-${id}ga`),
+          request: gateRequest,
         },
         {
           name: "accepted",
@@ -376,10 +394,12 @@ async function main(): Promise<number> {
     for (const f of floods.slice(1)) paths.push(medianRound(results.get(f)!));
     if (throttledFlood) paths.push(await measure(ctx, throttledFlood, "[once]"));
     await hello.dispose();
+    await oneCall.dispose();
 
     if (settings.sale.enabled) sale = await wholeSale(ctx, edges.get("anonymous")!, admin, product("sale"));
   } finally {
     await hello.dispose().catch(() => undefined);
+    await oneCall.dispose().catch(() => undefined);
     for (const edge of edges.values()) await edge.dispose().catch(() => undefined);
   }
 

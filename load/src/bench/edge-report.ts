@@ -49,8 +49,15 @@ export interface RedisWindow {
   mine: { edge: Record<string, number>; total: number; origin: Record<string, number>; originTotal: number } | undefined;
 }
 
+/**
+ * "one Upstash call": an inline worker that makes one REST call (PING) to the same bridge per
+ * request and answers its reply. The floor of any path that asks Redis once: what the runtime's
+ * subrequest costs here, before any code of ours.
+ */
+export const ONE_CALL = "one Upstash call";
+
 export interface PathResult {
-  name: "hello world" | "sold-out" | "gate" | "accepted" | "throttled";
+  name: "hello world" | typeof ONE_CALL | "sold-out" | "gate" | "accepted" | "throttled";
   identity: Identity | "-";
   description: string;
   load: WrkResult;
@@ -204,10 +211,26 @@ function pathJson(p: PathResult, hello: PathResult): PathJson {
     cpuCores: p.cpu.cores,
     cpuPeak: p.cpu.peak,
     cpuOthers: p.cpu.others,
-    polluted: p.name !== "hello world" && polluted(p.redis, p.commands),
+    polluted: p.name !== "hello world" && p.name !== ONE_CALL && polluted(p.redis, p.commands),
     redisOwn: p.redis.mine,
     commandstats: p.redis.usage,
   };
+}
+
+/**
+ * What one Redis call costs the runtime before any code of ours, and how far the gate path (signed
+ * in) is above it: a ratio target below the floor's own ratio is out of reach for any code.
+ */
+export function floorNote(paths: PathJson[]): string | undefined {
+  const floor = paths.find((p) => p.name === ONE_CALL);
+  const gate = paths.find((p) => p.name === "gate" && p.identity === "jwt");
+  if (!floor || !gate || floor.ratioToHello === null) return undefined;
+  return (
+    `The floor of a path with one Redis call (${ONE_CALL}: hello world plus one REST call to the same bridge): ` +
+    `${fmtRatio(floor.ratioToHello)} hello world's throughput at ${fmtInt(floor.workerdCpuMicrosPerRequest)} µs of workerd CPU per request (${fmtRatio(floor.cpuRatioToHello ?? NaN)} hello world's). ` +
+    `The gate path (signed in) runs at ${fmtRatio(gate.rps / floor.rps)} the floor's throughput and ${fmtRatio(gate.workerdCpuMicrosPerRequest / floor.workerdCpuMicrosPerRequest)} its CPU: ` +
+    `${fmtInt(gate.workerdCpuMicrosPerRequest - floor.workerdCpuMicrosPerRequest)} µs per request are the edge's own code.`
+  );
 }
 
 /** The targets a run can be held to: throughput and CPU × hello world (signed in), Redis commands per path, the whole sale's. */
@@ -396,7 +419,7 @@ export function report(
         `${p.latencyMs.p99} ms`,
         `${fmtInt(p.workerdCpuMicrosPerRequest)} µs`,
         p.cpuRatioToHello !== null ? fmtRatio(p.cpuRatioToHello) : "-",
-        p.name === "hello world" ? "0 (no Redis)" : p.redisCommandsPerRequest.toFixed(4),
+        p.name === "hello world" ? "0 (no Redis)" : p.name === ONE_CALL ? "1 (PING)" : p.redisCommandsPerRequest.toFixed(4),
         fmtCodes(p.statusCodes) + (p.errors ? ` errors:${p.errors}` : "") + (p.timeouts ? ` timeouts:${p.timeouts}` : ""),
         `${p.generator.cores.toFixed(2)}/${p.generator.threads}${p.generator.saturated ? " SATURATED" : ""}`,
         describeBottleneck(p.bottleneck, availableParallelism()),
@@ -404,6 +427,8 @@ export function report(
     ]),
   );
   for (const p of paths.filter((x) => x.ratioRefused)) out.push(`  ${p.name} (${p.identity}): no ratio — ${p.ratioRefused}`);
+  const floor = floorNote(paths);
+  if (floor) out.push("", floor);
   out.push("");
   out.push("CPU during each path's median window (cores busy, from /proc; 'other' = processes outside the system under test):");
   for (const p of all) out.push(`  ${`${p.name} (${p.identity})`.padEnd(22)} ${describeCpu(p.cpu)}`);
