@@ -334,9 +334,12 @@ export class SaleMemory {
     if (!s) return { accepted: true, queued: true };
     const t = this.now();
     // Refreshed when the view knows of tickets the filter does not, or at half the freshness standby
-    // needs; one request at a time asks (not every request in flight).
+    // needs; one request at a time asks (not every request in flight). Only while the line covers
+    // the stock, the one time standby reads it: a line far from it would bring the filter (up to
+    // 1 MiB for a huge stock) every second for nothing, and the gate call that first shows the line
+    // covering it is followed by one that asks.
     const behind = !s.queuedKeys || s.queuedKeys.issued < s.snapshot.issued || t - s.queuedKeys.at > FRESH_VIEW_MS / 2;
-    const queued = s.snapshot.remaining > 0 && behind && t - s.queuedKeysAskedAt > RECHECK_MS;
+    const queued = s.snapshot.remaining > 0 && lineCovers(s.snapshot) && behind && t - s.queuedKeysAskedAt > RECHECK_MS;
     if (queued) s.queuedKeysAskedAt = t;
     return { accepted: !s.acceptedKeys, queued };
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { snapshot } from "./snapshot";
 import { KeyFilter } from "../src/gate/key-filter";
 import { MAX_BUYERS_AT_LIMIT, MAX_NAMED_PRODUCTS, SaleMemory } from "../src/memory";
-import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, PAUSED_RECHECK_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
+import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, PAUSED_RECHECK_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "../src/time-windows";
 
 /** One isolate's memory on a clock the test moves by hand: no sleeps. */
 function isolate() {
@@ -74,6 +74,19 @@ describe("SaleMemory (one isolate)", () => {
     expect(memory.filtersWanted("p").queued).toBe(false);
     tick(FRESH_VIEW_MS + 1);
     expect(memory.standby("p")).toBeUndefined();
+  });
+
+  it("asks for the queued-keys filter only while the line covers the stock (standby's one use of it)", () => {
+    const { memory, tick } = isolate();
+    // A line far shorter than the stock (a huge sale, a slow rate): no filter, however the line grows.
+    memory.learn("p", view({ remaining: 1_000_000, issued: 3, admitted: 1 }));
+    expect(memory.filtersWanted("p").queued).toBe(false);
+    tick(RECHECK_MS + 1);
+    memory.learn("p", view({ remaining: 1_000_000, issued: 40, admitted: 1 }));
+    expect(memory.filtersWanted("p").queued).toBe(false);
+    // The line now takes every unit left: the next gate call brings the filter, and standby can use it.
+    memory.learn("p", view({ remaining: 30, issued: 40, admitted: 1 }));
+    expect(memory.filtersWanted("p").queued).toBe(true);
   });
 
   it("at a pre-queue's start puts nobody on standby from a filter older than the start, even while a newer one is on its way", () => {

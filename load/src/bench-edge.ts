@@ -12,10 +12,12 @@
  *  1. hello world   an inline worker behind the same router and isolates, sent the very requests
  *                   of the sold-out path (the generator does the same work): the ceiling
  *  2. sold-out      POST /order on a sale with no stock: answered from isolate memory
- *  3. gate          a buyer past the per-buyer limit: one EVALSHA per request, 409
+ *  2b. one Upstash call  hello world plus one REST call (PING) to the same bridge: the floor of
+ *                   any path that asks Redis once, before any code of ours
+ *  3. gate          a newcomer while a line waits (a tiny rate, a non-empty queue): one EVALSHA
+ *                   per request, 302 + ticket
  *  4. accepted      huge stock: one EVALSHA per request, 200, and the forward to the origin
- *  5. throttled     a sale with a tiny rate and a non-empty queue: every request 302 + ticket
- *  6. whole sale    SALE_STOCK units, SALE_BUYERS browser-like buyers (order → waiting room →
+ *  5. whole sale    SALE_STOCK units, SALE_BUYERS browser-like buyers (order → waiting room →
  *                   poll status → order again), run to the end (undici, bounded pool)
  *
  * 1-4 run in BENCH_ROUNDS alternating rounds, signed in (IDENTITY=jwt, the default: a token of
@@ -91,8 +93,8 @@ const settings: EdgeBenchSettings = {
 };
 /** Buyers each flood rotates over: enough that no per-buyer limit (1,000 on the accepted sale) is reached. */
 const POOL = 1_000;
-/** Buyers past the limit on the gate path: each bought once before the flood. */
-const GATE_POOL = 200;
+/** The two buyers who form the gate sale's line before its flood (seedQueue). */
+const SEED_POOL = 2;
 
 const outDir = join(fluxgateHome(), "bench");
 mkdirSync(outDir, { recursive: true });
@@ -211,36 +213,22 @@ function medianRound(rounds: PathResult[]): PathResult {
   return { ...median, rounds: rounds.map((r) => r.load.rps) };
 }
 
-/** Buyers who bought their one unit of the gate sale: from then on each attempt is one EVALSHA answered 409. */
-async function buyOnceEach(edge: Edge, productId: string, identity: Identity, buyers: readonly WrkBuyer[]): Promise<void> {
-  const statuses: Record<number, number> = {};
-  for (let i = 0; i < buyers.length; i += 16) {
-    await Promise.all(
-      buyers.slice(i, i + 16).map(async (b) => {
-        const r = await call(edge.url, "/order", {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "idempotency-key": `${runId}-first-${b.sub}`,
-            ...(identity === "jwt" ? { authorization: `Bearer ${b.token}` } : {}),
-          },
-          body: JSON.stringify(identity === "jwt" ? { productId } : { productId, userId: b.sub }),
-        });
-        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-      }),
-    );
-  }
-  if (statuses[200] !== buyers.length) throw new Error(`gate path setup: each buyer's first order should be accepted, got ${JSON.stringify(statuses)}`);
-}
-
-/** Makes the throttled sale's queue non-empty: the first order takes the only token, the second queues. */
-async function seedQueue(edge: Edge, request: WrkRequest, buyers: readonly WrkBuyer[]): Promise<void> {
+/** Makes the gate sale's line non-empty: the first order takes the only token, the second queues. */
+async function seedQueue(edge: Edge, productId: string, identity: Identity, buyers: readonly WrkBuyer[]): Promise<void> {
   const statuses: number[] = [];
-  for (const b of buyers.slice(0, 2)) {
-    const headers = { ...request.headers, authorization: `Bearer ${b.token}`, "idempotency-key": `${runId}-seed-${b.sub}` };
-    statuses.push((await call(edge.url, "/order", { method: "POST", headers, body: request.body! })).status);
+  for (const b of buyers) {
+    const r = await call(edge.url, "/order", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "idempotency-key": `${runId}-seed-${b.sub}`,
+        ...(identity === "jwt" ? { authorization: `Bearer ${b.token}` } : {}),
+      },
+      body: JSON.stringify(identity === "jwt" ? { productId } : { productId, userId: b.sub }),
+    });
+    statuses.push(r.status);
   }
-  if (statuses[1] !== 302) throw new Error(`throttled setup: expected 200 then 302, got ${statuses.join(", ")}`);
+  if (statuses.join() !== "200,302") throw new Error(`gate path setup: expected 200 then 302, got ${statuses.join(", ")}`);
 }
 
 // ---------------------------------------------------------------- main
@@ -283,8 +271,8 @@ async function main(): Promise<number> {
 
   // The buyers sign in before the drop, as a shop's customers do: minting is outside every window.
   const subs = Array.from({ length: POOL }, (_, i) => `${runId}-b${i}`);
-  const gateSubs = Array.from({ length: GATE_POOL }, (_, i) => `${runId}-g${i}`);
-  const tokens = await mintTokens(stack.issuer.url, [...subs, ...gateSubs]);
+  const seedSubs = Array.from({ length: SEED_POOL }, (_, i) => `${runId}-s${i}`);
+  const tokens = await mintTokens(stack.issuer.url, [...subs, ...seedSubs]);
   const pool = (list: string[], identity: Identity): WrkBuyer[] => list.map((sub) => ({ sub, token: identity === "jwt" ? tokens.get(sub)! : "" }));
 
   const identities: Identity[] = ["jwt", "anonymous"];
@@ -310,23 +298,22 @@ async function main(): Promise<number> {
   let sale: SaleRun | undefined;
   try {
     const floods: Flood[] = [];
-    let throttledFlood: Flood | undefined;
     for (const identity of identities) {
       const edge = await startEdge({ scriptPath: built.scriptPath, bindings: edgeBindings(stack, vars, identity), logPath });
       edges.set(identity, edge);
       const health = await call(edge.url, "/health");
       if (health.status !== 200) throw new Error(`edge /health answered ${health.status}: ${JSON.stringify(health.body)}`);
       const id = identity === "jwt" ? "j" : "a";
-      const sales: Record<Exclude<PathName, "throttled">, string> = {
+      const sales: Record<PathName, string> = {
         soldOut: product(`${id}-soldout`),
         gate: product(`${id}-gate`),
         accepted: product(`${id}-accepted`),
       };
       for (const [path, productId] of Object.entries(sales)) await initSale(edge.url, admin, { productId, ...PATH_SALES[path as PathName] });
-      await buyOnceEach(edge, sales.gate, identity, pool(gateSubs, identity));
+      await seedQueue(edge, sales.gate, identity, pool(seedSubs, identity));
       const buyers = pool(subs, identity);
       const soldOutRequest = orderRequest(sales.soldOut, identity, buyers, `${runId}-${id}so`);
-      const gateRequest = orderRequest(sales.gate, identity, pool(gateSubs, identity), `${runId}-${id}ga`);
+      const gateRequest = orderRequest(sales.gate, identity, buyers, `${runId}-${id}ga`);
       if (identity === "jwt") {
         floods.push({
           name: "hello world",
@@ -344,18 +331,6 @@ async function main(): Promise<number> {
           productId: undefined,
           request: gateRequest,
         });
-        const throttled = product("j-throttled");
-        await initSale(edge.url, admin, { productId: throttled, ...PATH_SALES.throttled });
-        const request = orderRequest(throttled, identity, buyers, `${runId}-jth`);
-        await seedQueue(edge, request, pool(gateSubs.slice(0, 2), identity));
-        throttledFlood = {
-          name: "throttled",
-          identity,
-          description: "POST /order, rate 0.001/s, queue non-empty: 302 + ticket",
-          edge,
-          productId: throttled,
-          request,
-        };
       }
       floods.push(
         {
@@ -369,7 +344,7 @@ async function main(): Promise<number> {
         {
           name: "gate",
           identity,
-          description: "POST /order by a buyer past the limit: 1 EVALSHA, 409",
+          description: "POST /order by a newcomer while a line waits: 1 EVALSHA, 302 + ticket",
           edge,
           productId: sales.gate,
           request: gateRequest,
@@ -392,7 +367,6 @@ async function main(): Promise<number> {
     }
     helloResult = medianRound(results.get(floods[0]!)!);
     for (const f of floods.slice(1)) paths.push(medianRound(results.get(f)!));
-    if (throttledFlood) paths.push(await measure(ctx, throttledFlood, "[once]"));
     await hello.dispose();
     await oneCall.dispose();
 

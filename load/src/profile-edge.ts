@@ -1,6 +1,6 @@
 /**
  * `npm run -w load profile:edge -- <path> [seconds]` — where workerd spends its CPU on one edge
- * path (sold-out | accepted | throttled | hello), under the same autocannon flood as
+ * path (sold-out | accepted | gate | hello), under the same autocannon flood as
  * `bench:edge`: a V8 CPU profile taken through Miniflare's inspector. Prints self and inclusive
  * time per function and writes the raw profile to .fluxgate/bench/<path>.cpuprofile (opens in
  * Chrome DevTools). The bundle is built unminified so functions keep their names. Profiling slows
@@ -12,7 +12,8 @@ import { Redis } from "ioredis";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { flood } from "./bench/cannon";
-import { edgeBindings, initSale, orderFlood, pathSetups, seedQueue } from "./bench/edge-api";
+import { edgeBindings, initSale, orderFlood, seedQueue } from "./bench/edge-api";
+import { PATH_SALES } from "./bench/edge-floods";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { Inspector, summarize } from "./bench/profile";
 import { table } from "./bench/table";
@@ -21,7 +22,7 @@ import { buildEdge, startIsolates } from "./bench/edge-bundle";
 const path = process.argv[2] ?? "accepted";
 const seconds = Number(process.argv[3] ?? 5);
 const connections = intEnv("BENCH_CONNECTIONS", 32);
-if (!["sold-out", "accepted", "throttled", "hello"].includes(path)) throw new Error(`unknown path ${path}: sold-out | accepted | throttled | hello`);
+if (!["sold-out", "accepted", "gate", "hello"].includes(path)) throw new Error(`unknown path ${path}: sold-out | accepted | gate | hello`);
 
 const freePort = () =>
   new Promise<number>((resolve, reject) => {
@@ -59,14 +60,14 @@ const productId = `${run}-${path}`;
 try {
   let f = { method: "GET" as const, path: "/" } as Parameters<typeof flood>[1];
   if (path === "sold-out") {
-    await initSale(worker.url, vars.ADMIN_TOKEN!, { productId, ...pathSetups.soldOut });
+    await initSale(worker.url, vars.ADMIN_TOKEN!, { productId, ...PATH_SALES.soldOut });
     f = orderFlood(productId, run, false);
-  } else if (path === "throttled") {
-    await initSale(worker.url, vars.ADMIN_TOKEN!, { productId, ...pathSetups.throttled });
+  } else if (path === "gate") {
+    await initSale(worker.url, vars.ADMIN_TOKEN!, { productId, ...PATH_SALES.gate });
     await seedQueue(worker.url, productId, `${run}-seed`);
     f = orderFlood(productId, run, true);
   } else if (path === "accepted") {
-    await initSale(worker.url, vars.ADMIN_TOKEN!, { productId, ...pathSetups.accepted });
+    await initSale(worker.url, vars.ADMIN_TOKEN!, { productId, ...PATH_SALES.accepted });
     f = orderFlood(productId, run, true);
   }
   await flood(worker.url, path === "sold-out" || path === "hello" ? f : orderFlood(productId, `${run}-w`, true), { connections, seconds: 1 });

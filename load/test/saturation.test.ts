@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { CpuUse } from "../src/bench/cpu";
 import { bottleneck, describeBottleneck, generatorUse, ratioOrRefusal } from "../src/bench/saturation";
 
-const cpu = (cores: Record<string, number>, peak: Record<string, number> = cores): CpuUse => ({ seconds: 5, cores, peak, others: {}, capacity: 2 });
+const cpu = (cores: Record<string, number>, peak: Record<string, number> = cores, steal = 0): CpuUse => ({
+  seconds: 5,
+  cores,
+  peak,
+  others: {},
+  capacity: 2,
+  steal,
+});
 
 describe("saturation", () => {
   it("calls a one-thread wrk at 0.9 core saturated, and two threads at 1.8", () => {
@@ -30,5 +37,14 @@ describe("saturation", () => {
     expect(describeBottleneck(b, 2)).toBe("machine full 4.50/2, busiest workerd (bench) 0.60");
     const w = bottleneck(cpu({ "workerd (bench)": 0.99, "wrk (load gen)": 0.5 }));
     expect(describeBottleneck(w, 2)).toBe("workerd (bench) 0.99 (saturated)");
+  });
+
+  it("counts the cores a hypervisor took: the machine is full sooner, and the window is marked noisy", () => {
+    // 1.2 cores busy of 2, but 0.7 stolen: nobody could have had more.
+    const b = bottleneck(cpu({ "workerd (bench)": 0.8, bridge: 0.4 }, { "workerd (bench)": 0.8, bridge: 0.4 }, 0.7));
+    expect(b).toMatchObject({ machineFull: true, steal: 0.7 });
+    expect(describeBottleneck(b, 2)).toBe("machine full 1.20/2, busiest workerd (bench) 0.80, steal 0.70 (noisy)");
+    // A little steal is no note.
+    expect(describeBottleneck(bottleneck(cpu({ "workerd (bench)": 0.99 }, undefined, 0.05)), 2)).toBe("workerd (bench) 0.99 (saturated)");
   });
 });

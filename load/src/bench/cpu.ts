@@ -100,6 +100,8 @@ export interface CpuSample {
   /** Seconds since boot (/proc/uptime), to tell processes born inside a window. */
   uptime: number;
   procs: Map<number, Proc>;
+  /** The machine's steal ticks (/proc/stat): time the hypervisor gave our vCPUs to someone else. */
+  steal: number;
 }
 
 const uptime = () => {
@@ -110,7 +112,17 @@ const uptime = () => {
   }
 };
 
-export const sampleCpu = (): CpuSample => ({ at: performance.now(), uptime: uptime(), procs: readProcs() });
+/** The "steal" column of /proc/stat's cpu line (the 8th value), 0 where there is none. */
+const stealTicks = () => {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    return Number(line.trim().split(/\s+/)[8] ?? 0) || 0;
+  } catch {
+    return 0;
+  }
+};
+
+export const sampleCpu = (): CpuSample => ({ at: performance.now(), uptime: uptime(), procs: readProcs(), steal: stealTicks() });
 
 /** A short name for a process outside the system under test: its program and, for node/java, its script. */
 function shortName(cmd: string): string {
@@ -128,6 +140,11 @@ export interface CpuUse {
   /** The biggest consumers inside "other" (other sessions' tests, tools…): noise on a shared machine. */
   others: Record<string, number>;
   capacity: number;
+  /**
+   * Cores the hypervisor took away (steal) over the window: on a shared VM every process then ran
+   * slower than its own CPU says, so a window with much of it measures the neighbours too.
+   */
+  steal: number;
 }
 
 /** Cores used per part between two samples (1.0 = one core fully busy), plus the machine's total. */
@@ -161,7 +178,8 @@ export function cpuBetween(a: CpuSample, b: CpuSample, redisPid?: number): CpuUs
       .slice(0, 3)
       .filter(([, v]) => v >= 0.05),
   );
-  return { seconds, cores, peak, others: topOthers, capacity: availableParallelism() };
+  const steal = Math.round(((b.steal - a.steal) / TICKS_PER_SECOND / seconds) * 100) / 100;
+  return { seconds, cores, peak, others: topOthers, capacity: availableParallelism(), steal: Math.max(0, steal) };
 }
 
 export function describeCpu(c: CpuUse): string {
@@ -176,5 +194,5 @@ export function describeCpu(c: CpuUse): string {
             .join(", ")})`
         : `${k} ${v.toFixed(2)}`,
     );
-  return `${total.toFixed(2)}/${c.capacity} cores: ${parts.join(", ")}`;
+  return `${total.toFixed(2)}/${c.capacity} cores: ${parts.join(", ")}${c.steal >= 0.01 ? `; the hypervisor took ${c.steal.toFixed(2)} (steal)` : ""}`;
 }

@@ -70,15 +70,7 @@ export function orderFlood(productId: string, prefix: string, distinct: boolean,
   };
 }
 
-/** The sales each path needs, set up so that every measured request takes that path. */
-export const pathSetups = {
-  soldOut: { quantity: 0 },
-  /** rate 0.001/s, burst 1: one buyer takes the only token, the next queues; then issued > admitted queues every fresh arrival. */
-  throttled: { quantity: 1_000_000_000, ratePerSecond: 0.001, burst: 1 },
-  accepted: { quantity: 1_000_000_000, ratePerSecond: 1_000_000, burst: 1_000_000 },
-} as const;
-
-/** Makes the throttled sale's queue non-empty: the first order takes the only token, the second queues. */
+/** Makes the gate sale's line non-empty: the first order takes the only token, the second queues. */
 export async function seedQueue(base: URL, productId: string, prefix: string): Promise<void> {
   const seed = orderFlood(productId, prefix, true).vary!;
   const statuses: number[] = [];
@@ -86,5 +78,5 @@ export async function seedQueue(base: URL, productId: string, prefix: string): P
     const v = seed(i);
     statuses.push((await call(base, "/order", { method: "POST", headers: { "content-type": "application/json", ...v.headers }, body: v.body })).status);
   }
-  if (statuses[1] !== 302) throw new Error(`throttled setup: expected 200 then 302, got ${statuses.join(", ")}`);
+  if (statuses[1] !== 302) throw new Error(`gate path setup: expected 200 then 302, got ${statuses.join(", ")}`);
 }

@@ -57,7 +57,7 @@ export interface RedisWindow {
 export const ONE_CALL = "one Upstash call";
 
 export interface PathResult {
-  name: "hello world" | typeof ONE_CALL | "sold-out" | "gate" | "accepted" | "throttled";
+  name: "hello world" | typeof ONE_CALL | "sold-out" | "gate" | "accepted";
   identity: Identity | "-";
   description: string;
   load: WrkResult;
@@ -269,7 +269,7 @@ function pathTargets(paths: PathJson[], seconds: number, isolates: number): Targ
         kind: "redis",
       });
     } else if (p.name === "gate" || p.name === "accepted") {
-      const answer = p.name === "gate" ? "409" : "200";
+      const answer = p.name === "gate" ? "302" : "200";
       // wrk stops with up to one request per connection in flight: those reach the edge too.
       targets.push({
         name: tag,

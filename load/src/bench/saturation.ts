@@ -38,7 +38,12 @@ export interface Bottleneck {
   /** All processes together at ≥ 90% of the machine's cores: everyone waited for a core. */
   machineFull: boolean;
   machineCores: number;
+  /** Cores the hypervisor took (CpuUse.steal). */
+  steal: number;
 }
+
+/** Above this much steal (cores) a window is marked: the machine's neighbours slowed it, whatever its own CPU says. */
+export const NOISY_STEAL = 0.1;
 
 /** Which process was at 100% (or nearest to it) in a window. */
 export function bottleneck(cpu: CpuUse): Bottleneck {
@@ -46,13 +51,16 @@ export function bottleneck(cpu: CpuUse): Bottleneck {
     .filter(([name]) => name !== "other")
     .sort((a, b) => b[1] - a[1])[0] ?? ["none", 0];
   const machineCores = Object.values(cpu.cores).reduce((a, b) => a + b, 0);
-  return { part, cores, saturated: cores >= SATURATED_SHARE, machineFull: machineCores >= SATURATED_SHARE * cpu.capacity, machineCores };
+  // Cores taken by the hypervisor were not there for anyone: the machine is full sooner.
+  const machineFull = machineCores + cpu.steal >= SATURATED_SHARE * cpu.capacity;
+  return { part, cores, saturated: cores >= SATURATED_SHARE, machineFull, machineCores, steal: cpu.steal };
 }
 
 /** "workerd (bench) 0.98 (saturated)", "machine full 1.93/2, busiest workerd (bench) 0.71". */
 export function describeBottleneck(b: Bottleneck, capacity: number): string {
   const busiest = `${b.part} ${b.cores.toFixed(2)}${b.saturated ? " (saturated)" : ""}`;
-  return b.machineFull && !b.saturated ? `machine full ${b.machineCores.toFixed(2)}/${capacity}, busiest ${busiest}` : busiest;
+  const stolen = b.steal >= NOISY_STEAL ? `, steal ${b.steal.toFixed(2)} (noisy)` : "";
+  return (b.machineFull && !b.saturated ? `machine full ${b.machineCores.toFixed(2)}/${capacity}, busiest ${busiest}` : busiest) + stolen;
 }
 
 /**
