@@ -3,7 +3,7 @@ import { LRUCache } from "lru-cache";
 import { ExpiringCache } from "./expiring-cache";
 import type { GateFilters, SaleSnapshot } from "./gate/gate";
 import type { KeyFilter } from "./gate/key-filter";
-import { lineCovers } from "./queue-view";
+import { lineCovers, unitsUncovered } from "./queue-view";
 import { FRESH_VIEW_MS, NEGATIVE_MEMORY_MS, PAUSED_RECHECK_MS, PUBLIC_VIEW_MS, RECHECK_MS, SOLD_OUT_MEMORY_MS } from "./time-windows";
 
 /** Final answers kept per sale; the oldest go first. */
@@ -328,18 +328,24 @@ export class SaleMemory {
     return s !== undefined && finallySoldOut(s.snapshot) && this.current(s, this.now());
   }
 
-  /** Which filters the next gate call should bring back. */
-  filtersWanted(productId: string): { accepted: boolean; queued: boolean } {
+  /**
+   * Which filters the next gate call should bring back. `issuing`: a purchase attempt, which may
+   * take a place in line; the filter its call brings back then already holds it.
+   */
+  filtersWanted(productId: string, issuing = false): { accepted: boolean; queued: boolean } {
     const s = this.sales.get(productId);
     if (!s) return { accepted: true, queued: true };
     const t = this.now();
-    // Refreshed when the view knows of tickets the filter does not, or at half the freshness standby
-    // needs; one request at a time asks (not every request in flight). Only while the line covers
-    // the stock, the one time standby reads it: a line far from it would bring the filter (up to
-    // 1 MiB for a huge stock) every second for nothing, and the gate call that first shows the line
-    // covering it is followed by one that asks.
+    // Refreshed when the view knows of tickets the filter does not (or soon will: an attempt that
+    // may take a place), or at half the freshness standby needs; one request at a time asks (not
+    // every request in flight). Only once the line covers
+    // half the units left: standby reads the filter only when it covers them all, and a line far
+    // from that would bring it (up to 1 MiB for a huge stock) every second for nothing. Not later
+    // than half: newcomers wait for a gate call while the line covers the stock, so the filter
+    // that lets them stand by must already be here when it does.
     const behind = !s.queuedKeys || s.queuedKeys.issued < s.snapshot.issued || t - s.queuedKeys.at > FRESH_VIEW_MS / 2;
-    const queued = s.snapshot.remaining > 0 && lineCovers(s.snapshot) && behind && t - s.queuedKeysAskedAt > RECHECK_MS;
+    const lineNear = unitsUncovered(s.snapshot) <= s.snapshot.remaining / 2;
+    const queued = s.snapshot.remaining > 0 && lineNear && (behind || issuing) && t - s.queuedKeysAskedAt > RECHECK_MS;
     if (queued) s.queuedKeysAskedAt = t;
     return { accepted: !s.acceptedKeys, queued };
   }

@@ -76,7 +76,7 @@ describe("SaleMemory (one isolate)", () => {
     expect(memory.standby("p")).toBeUndefined();
   });
 
-  it("asks for the queued-keys filter only while the line covers the stock (standby's one use of it)", () => {
+  it("asks for the queued-keys filter only once the line covers half the units left (standby needs it when it covers them all)", () => {
     const { memory, tick } = isolate();
     // A line far shorter than the stock (a huge sale, a slow rate): no filter, however the line grows.
     memory.learn("p", view({ remaining: 1_000_000, issued: 3, admitted: 1 }));
@@ -84,9 +84,15 @@ describe("SaleMemory (one isolate)", () => {
     tick(RECHECK_MS + 1);
     memory.learn("p", view({ remaining: 1_000_000, issued: 40, admitted: 1 }));
     expect(memory.filtersWanted("p").queued).toBe(false);
-    // The line now takes every unit left: the next gate call brings the filter, and standby can use it.
-    memory.learn("p", view({ remaining: 30, issued: 40, admitted: 1 }));
+    // Waiting people cover half the units left: the next gate call brings the filter, before standby needs it.
+    memory.learn("p", view({ remaining: 78, issued: 40, admitted: 1 }));
     expect(memory.filtersWanted("p").queued).toBe(true);
+    // Brought back: a look needs no newer one, but an attempt that may take a place asks again,
+    // so the filter holds the last place before the line covers the stock.
+    memory.learn("p", view({ remaining: 78, issued: 40, admitted: 1 }), { acceptedKeys: undefined, queuedKeys: empty() });
+    expect(memory.filtersWanted("p").queued).toBe(false);
+    expect(memory.filtersWanted("p", true).queued).toBe(true);
+    expect(memory.filtersWanted("p", true).queued).toBe(false);
   });
 
   it("at a pre-queue's start puts nobody on standby from a filter older than the start, even while a newer one is on its way", () => {

@@ -137,7 +137,7 @@ export function order(isolate: Isolate) {
     const orderId = crypto.randomUUID();
     const attempt = {
       soldOutFromMemory: memory.takeSoldOutAnswers(productId),
-      filters: memory.filtersWanted(productId),
+      filters: memory.filtersWanted(productId, true),
       productId,
       userId: req.userId,
       quantity,
