@@ -12,8 +12,9 @@
  *  1. hello world   an inline worker behind the same router and isolates, sent the very requests
  *                   of the sold-out path (the generator does the same work): the ceiling
  *  2. sold-out      POST /order on a sale with no stock: answered from isolate memory
- *  2b. one Upstash call  hello world plus one REST call (PING) to the same bridge: the floor of
- *                   any path that asks Redis once, before any code of ours
+ *  2b. floors       hello world plus one REST call (PING) to the same bridge (the gate path's
+ *                   subrequest), and plus that and a GET of the origin's /health (the accepted
+ *                   path's two): what the runtime's subrequests cost before any code of ours
  *  3. gate          a newcomer while a line waits (a tiny rate, a non-empty queue): one EVALSHA
  *                   per request, 302 + ticket
  *  4. accepted      huge stock: one EVALSHA per request, 200, and the forward to the origin
@@ -53,7 +54,7 @@ import { cpuBetween, sampleCpu } from "./bench/cpu";
 import { call, edgeBindings, initSale } from "./bench/edge-api";
 import { buildEdge, luaCommandsIn, startIsolates, type RunningIsolates } from "./bench/edge-bundle";
 import { orderRequest, PATH_SALES, type Identity, type PathName } from "./bench/edge-floods";
-import { ONE_CALL, report, type EdgeBenchSettings, type PathResult, type RedisWindow, type SaleRun } from "./bench/edge-report";
+import { ONE_CALL, TWO_CALLS, report, type EdgeBenchSettings, type PathResult, type RedisWindow, type SaleRun } from "./bench/edge-report";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
 import { codeVersion } from "./bench/git";
 import { mintTokens } from "./bench/identity";
@@ -287,6 +288,18 @@ async function main(): Promise<number> {
     bindings: { UPSTASH_REDIS_REST_URL: stack.bridgeUrl, UPSTASH_REDIS_REST_TOKEN: stack.bridgeToken },
     logPath,
   });
+  // The accepted path's floor: that call, then one to the origin (as its forward does).
+  const twoCalls = await startEdge({
+    script: `export default { async fetch(request, env) {
+      const reply = await fetch(env.UPSTASH_REDIS_REST_URL, { method: "POST", headers: { authorization: "Bearer " + env.UPSTASH_REDIS_REST_TOKEN }, body: '["PING"]' });
+      const text = await reply.text();
+      const origin = await fetch(env.ORIGIN_URL + "/health");
+      await origin.arrayBuffer();
+      return new Response(text, { status: reply.status });
+    } }`,
+    bindings: { UPSTASH_REDIS_REST_URL: stack.bridgeUrl, UPSTASH_REDIS_REST_TOKEN: stack.bridgeToken, ORIGIN_URL: stack.originUrl },
+    logPath,
+  });
   const products: string[] = [];
   const product = (name: string) => {
     const p = `${runId}-${name}`;
@@ -331,6 +344,14 @@ async function main(): Promise<number> {
           productId: undefined,
           request: gateRequest,
         });
+        floods.push({
+          name: TWO_CALLS,
+          identity: "-",
+          description: "inline worker: that REST call, then a GET of the origin's /health; sent the accepted path's requests",
+          edge: twoCalls,
+          productId: undefined,
+          request: orderRequest(sales.accepted, identity, buyers, `${runId}-${id}fl`),
+        });
       }
       floods.push(
         {
@@ -369,11 +390,13 @@ async function main(): Promise<number> {
     for (const f of floods.slice(1)) paths.push(medianRound(results.get(f)!));
     await hello.dispose();
     await oneCall.dispose();
+    await twoCalls.dispose();
 
     if (settings.sale.enabled) sale = await wholeSale(ctx, edges.get("anonymous")!, admin, product("sale"));
   } finally {
     await hello.dispose().catch(() => undefined);
     await oneCall.dispose().catch(() => undefined);
+    await twoCalls.dispose().catch(() => undefined);
     for (const edge of edges.values()) await edge.dispose().catch(() => undefined);
   }
 

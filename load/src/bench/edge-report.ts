@@ -50,14 +50,24 @@ export interface RedisWindow {
 }
 
 /**
- * "one Upstash call": an inline worker that makes one REST call (PING) to the same bridge per
- * request and answers its reply. The floor of any path that asks Redis once: what the runtime's
- * subrequest costs here, before any code of ours.
+ * The floors: inline workers that make the subrequests a path makes and nothing else, behind the
+ * same router and isolates. "one Upstash call": one REST call (PING) to the same bridge per
+ * request, the floor of the gate path; "two calls": that, then a GET of the origin's /health,
+ * the floor of the accepted path (its gate call and its forward). What the runtime's subrequests
+ * cost here, before any code of ours.
  */
 export const ONE_CALL = "one Upstash call";
+export const TWO_CALLS = "two calls (Upstash, origin)";
+const FLOORS = [
+  { name: ONE_CALL, of: "gate", calls: "one REST call to the same bridge" },
+  { name: TWO_CALLS, of: "accepted", calls: "that and one call to the origin" },
+] as const;
+const isFloor = (name: string) => FLOORS.some((f) => f.name === name);
+/** What a row's Redis column says for a reference worker (hello world, a floor), or undefined for a path of the edge. */
+export const referenceCommands = (name: string): string | undefined => (name === "hello world" ? "0 (no Redis)" : isFloor(name) ? "1 (PING)" : undefined);
 
 export interface PathResult {
-  name: "hello world" | typeof ONE_CALL | "sold-out" | "gate" | "accepted";
+  name: "hello world" | typeof ONE_CALL | typeof TWO_CALLS | "sold-out" | "gate" | "accepted";
   identity: Identity | "-";
   description: string;
   load: WrkResult;
@@ -211,26 +221,31 @@ function pathJson(p: PathResult, hello: PathResult): PathJson {
     cpuCores: p.cpu.cores,
     cpuPeak: p.cpu.peak,
     cpuOthers: p.cpu.others,
-    polluted: p.name !== "hello world" && p.name !== ONE_CALL && polluted(p.redis, p.commands),
+    polluted: referenceCommands(p.name) === undefined && polluted(p.redis, p.commands),
     redisOwn: p.redis.mine,
     commandstats: p.redis.usage,
   };
 }
 
 /**
- * What one Redis call costs the runtime before any code of ours, and how far the gate path (signed
- * in) is above it: a ratio target below the floor's own ratio is out of reach for any code.
+ * What the runtime's subrequests cost before any code of ours, and how far the gate and accepted
+ * paths (signed in) are above their floors: a ratio target below a floor's own ratio is out of
+ * reach for any code.
  */
 export function floorNote(paths: PathJson[]): string | undefined {
-  const floor = paths.find((p) => p.name === ONE_CALL);
-  const gate = paths.find((p) => p.name === "gate" && p.identity === "jwt");
-  if (!floor || !gate || floor.ratioToHello === null) return undefined;
-  return (
-    `The floor of a path with one Redis call (${ONE_CALL}: hello world plus one REST call to the same bridge): ` +
-    `${fmtRatio(floor.ratioToHello)} hello world's throughput at ${fmtInt(floor.workerdCpuMicrosPerRequest)} µs of workerd CPU per request (${fmtRatio(floor.cpuRatioToHello ?? NaN)} hello world's). ` +
-    `The gate path (signed in) runs at ${fmtRatio(gate.rps / floor.rps)} the floor's throughput and ${fmtRatio(gate.workerdCpuMicrosPerRequest / floor.workerdCpuMicrosPerRequest)} its CPU: ` +
-    `${fmtInt(gate.workerdCpuMicrosPerRequest - floor.workerdCpuMicrosPerRequest)} µs per request are the edge's own code.`
-  );
+  const lines: string[] = [];
+  for (const f of FLOORS) {
+    const floor = paths.find((p) => p.name === f.name);
+    const path = paths.find((p) => p.name === f.of && p.identity === "jwt");
+    if (!floor || !path || floor.ratioToHello === null) continue;
+    lines.push(
+      `The floor of the ${f.of} path (${f.name}: hello world plus ${f.calls}): ${fmtRatio(floor.ratioToHello)} hello world's throughput at ` +
+        `${fmtInt(floor.workerdCpuMicrosPerRequest)} µs of workerd CPU per request (${fmtRatio(floor.cpuRatioToHello ?? NaN)} hello world's). ` +
+        `The ${f.of} path (signed in) runs at ${fmtRatio(path.rps / floor.rps)} the floor's throughput and ${fmtRatio(path.workerdCpuMicrosPerRequest / floor.workerdCpuMicrosPerRequest)} its CPU: ` +
+        `${fmtInt(path.workerdCpuMicrosPerRequest - floor.workerdCpuMicrosPerRequest)} µs per request are the edge's own code.`,
+    );
+  }
+  return lines.length ? lines.join("\n") : undefined;
 }
 
 /** The targets a run can be held to: throughput and CPU × hello world (signed in), Redis commands per path, the whole sale's. */
@@ -419,7 +434,7 @@ export function report(
         `${p.latencyMs.p99} ms`,
         `${fmtInt(p.workerdCpuMicrosPerRequest)} µs`,
         p.cpuRatioToHello !== null ? fmtRatio(p.cpuRatioToHello) : "-",
-        p.name === "hello world" ? "0 (no Redis)" : p.name === ONE_CALL ? "1 (PING)" : p.redisCommandsPerRequest.toFixed(4),
+        referenceCommands(p.name) ?? p.redisCommandsPerRequest.toFixed(4),
         fmtCodes(p.statusCodes) + (p.errors ? ` errors:${p.errors}` : "") + (p.timeouts ? ` timeouts:${p.timeouts}` : ""),
         `${p.generator.cores.toFixed(2)}/${p.generator.threads}${p.generator.saturated ? " SATURATED" : ""}`,
         describeBottleneck(p.bottleneck, availableParallelism()),

@@ -1,4 +1,4 @@
-import { floorNote, mark, ONE_CALL, type EdgeJson, type PathJson } from "./edge-report";
+import { floorNote, mark, ONE_CALL, referenceCommands, TWO_CALLS, type EdgeJson, type PathJson } from "./edge-report";
 import { describeBottleneck } from "./saturation";
 import { fmtNumber as n, markdownRow as row } from "./table";
 
@@ -41,7 +41,7 @@ function pathRows(j: EdgeJson): string {
         target(p),
         `${p.latencyMs.p50} / ${p.latencyMs.p99} ms`,
         `${n(p.workerdCpuMicrosPerRequest)} µs (${n(p.cpuRatioToHello ?? NaN, 2)}×)${cpuTarget(p)}`,
-        p.name === "hello world" ? "—" : p.name === ONE_CALL ? "1 (PING)" : n(p.redisCommandsPerRequest, 3),
+        referenceCommands(p.name) ?? n(p.redisCommandsPerRequest, 3),
         `${n(p.generator.cores, 2)} of ${p.generator.threads}${p.generator.saturated ? " **saturated**" : ""}`,
         describeBottleneck(p.bottleneck, j.machine.cores),
       ]),
@@ -90,14 +90,15 @@ same machine, to the router worker and ${j.build.runtime}, and back; the edge's 
 REST → redis-server), its forward to the stack's origin. ${s.seconds} s per window, ${s.rounds} alternating rounds of every path, the median
 round shown. Hello world is an inline worker behind the same router and isolates, sent exactly the sold-out path's
 requests (the generator does the same work per request); "${ONE_CALL}" is the same plus one REST call (PING) to the
-bridge per request, sent the gate path's requests: the floor of any path that asks Redis once. Signed in (\`jwt\`, the default): a token of the stack's dev
+bridge per request, sent the gate path's requests (the floor of any path that asks Redis once), and "${TWO_CALLS}" that
+plus a GET of the origin's /health, sent the accepted path's (the floor of a gate call and a forward). Signed in (\`jwt\`, the default): a token of the stack's dev
 issuer per buyer, verified on every request; \`anonymous\` (the body names the buyer) for reference. Every request has a
 fresh Idempotency-Key. CPU from /proc over each window's steady part: workerd's per request, wrk's (a ratio is refused
 when wrk was at ≥ 90% of its threads), and the busiest single process (workerd runs all isolates of a process on one thread,
 so at ~1.0 it is the ceiling).
 
 ${pathRows(j)}
-${floorNote(j.paths) ? `\n${floorNote(j.paths)}\n` : ""}
+${floorNote(j.paths) ? `\n${floorNote(j.paths)?.replaceAll("\n", "\n\n")}\n` : ""}
 ${row(["target", "wanted", "measured", ""])}
 ${row(["---", "---", "---", "---"])}
 ${j.targets.map((t) => row([t.name, t.target, t.measured, mark(t.pass)])).join("\n")}
