@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { Agent, request } from "undici";
 import { BillMeter, type Bill } from "./bill";
-import { drained, retire, TAIL_MS, type BillTarget } from "./bill-runs";
+import { billBuyer, drained, orderAsBuyer, retire, TAIL_MS, type BillTarget } from "./bill-runs";
 import { initSale } from "./edge-api";
 
 /**
@@ -83,7 +83,7 @@ export async function billHolds(
   try {
     const tokens = await mintTokens(
       t.issuer,
-      Array.from({ length: o.orders }, (_, n) => `${o.productId}-u${n}`),
+      Array.from({ length: o.orders }, (_, n) => billBuyer(o.productId, n)),
     );
     await drained(redis, o.productId, timeoutMs);
     const sweepsBefore = await originSweeps(t.originMetricsUrl);
@@ -94,16 +94,7 @@ export async function billHolds(
     const expiries: number[] = [];
     const buyer = async () => {
       for (let n = next++; n < o.orders; n = next++) {
-        const res = await request(new URL("/order", t.edge), {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${tokens.get(`${o.productId}-u${n}`)}`,
-            "content-type": "application/json",
-            "idempotency-key": `${o.productId}-k${n}`,
-          },
-          body: JSON.stringify({ productId: o.productId, userId: `${o.productId}-u${n}` }),
-          dispatcher,
-        });
+        const res = await orderAsBuyer(t, o.productId, n, tokens, dispatcher);
         if (res.statusCode !== 200) {
           await res.body.dump();
           continue;

@@ -33,6 +33,23 @@ export interface OrderBill {
   sellingSeconds: number;
 }
 
+/** The bill runs' buyer number `n` of a sale: `<productId>-u<n>`, signed in with its token, its own Idempotency-Key. */
+export const billBuyer = (productId: string, n: number) => `${productId}-u${n}`;
+
+/** Buyer `n`'s one order (POST /order) on the edge, signed in with the token minted for billBuyer(productId, n). */
+export function orderAsBuyer(t: BillTarget, productId: string, n: number, tokens: Map<string, string>, dispatcher: Agent) {
+  return request(new URL("/order", t.edge), {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${tokens.get(billBuyer(productId, n))}`,
+      "content-type": "application/json",
+      "idempotency-key": `${productId}-k${n}`,
+    },
+    body: JSON.stringify({ productId, userId: billBuyer(productId, n) }),
+    dispatcher,
+  });
+}
+
 /** `orders` distinct buyers through POST /order (`concurrency` at a time) on a sale of exactly that stock, drained. */
 export async function billOrders(t: BillTarget, o: { productId: string; orders: number; concurrency: number; drainTimeoutMs?: number }): Promise<OrderBill> {
   await initSale(t.edge, t.adminToken, { productId: o.productId, quantity: o.orders, ratePerSecond: 1_000_000, burst: 1_000_000 });
@@ -42,7 +59,7 @@ export async function billOrders(t: BillTarget, o: { productId: string; orders: 
     // /init's own commands (and its sale event's confirmation) stay out of the window; so does signing in.
     const tokens = await mintTokens(
       t.issuer,
-      Array.from({ length: o.orders }, (_, n) => `${o.productId}-u${n}`),
+      Array.from({ length: o.orders }, (_, n) => billBuyer(o.productId, n)),
     );
     await drained(redis, o.productId, o.drainTimeoutMs ?? 30_000);
     const meter = await BillMeter.start(t.redisUrl, t.dir, `orders-${o.productId}`);
@@ -50,16 +67,7 @@ export async function billOrders(t: BillTarget, o: { productId: string; orders: 
     let accepted = 0;
     const buyer = async () => {
       for (let n = next++; n < o.orders; n = next++) {
-        const res = await request(new URL("/order", t.edge), {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${tokens.get(`${o.productId}-u${n}`)}`,
-            "content-type": "application/json",
-            "idempotency-key": `${o.productId}-k${n}`,
-          },
-          body: JSON.stringify({ productId: o.productId, userId: `${o.productId}-u${n}` }),
-          dispatcher,
-        });
+        const res = await orderAsBuyer(t, o.productId, n, tokens, dispatcher);
         await res.body.dump();
         if (res.statusCode === 200) accepted++;
       }
