@@ -53,6 +53,12 @@ export interface AcceptedOrder {
   buyer: number;
   orderId: string;
   holdExpiresAt?: string;
+  /**
+   * Set when the buyer first heard of the order from a retry that found its hold already ended
+   * ("expired"): the 200 never reached them (the edge's Redis call was cut after the gate took the
+   * order, and its 503 said to come back after the hold's few seconds), so they could never pay.
+   */
+  endedBeforeHeard?: string;
 }
 
 export interface Confirmation {
@@ -105,7 +111,8 @@ export interface CrowdOutcomes {
 
 /**
  * Buyers who keep trying (with their ticket) until they bought or were told it is sold out;
- * `onAccepted` hears each 200 as it arrives (to pay for it).
+ * `onAccepted` hears each 200 as it arrives (to pay for it), and each order of the buyer's a retry
+ * found already ended (a 409 naming it: see `AcceptedOrder.endedBeforeHeard`).
  */
 export const crowd = (
   state: StackState,
@@ -175,7 +182,12 @@ async function buy(
             const { orderId, holdExpiresAt } = (await res.json()) as { orderId: string; holdExpiresAt?: string };
             return onAccepted?.({ buyer: i, orderId, ...(holdExpiresAt ? { holdExpiresAt } : {}) });
           }
-          if (res.status === 409) return void outcomes.soldOut++;
+          if (res.status === 409) {
+            const { orderId, status } = (await res.json()) as { orderId?: string; status: string };
+            // The buyer's own order, whose hold ended before any answer with it reached them.
+            if (orderId) return onAccepted?.({ buyer: i, orderId, endedBeforeHeard: status });
+            return void outcomes.soldOut++;
+          }
           if (res.status === 302) ticket = res.headers.get("x-queue-ticket") ?? ticket;
           if (res.status === 503) {
             outcomes.unavailable++;

@@ -109,8 +109,9 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
     const confirmations: Promise<Confirmation>[] = [];
     const selling = crowdOn(state, productId, 300, 3000, (order) => {
       orders.push(order);
-      // One buyer in five never pays; the others' payments reach the shop within a second.
-      if (order.buyer % 5 === 4) return void noShows.add(order.orderId);
+      // One buyer in five never pays; the others' payments reach the shop within a second. A buyer
+      // whose 200 was lost to a cut Redis call and whose retry came after the hold's 2 s never could.
+      if (order.buyer % 5 === 4 || order.endedBeforeHeard) return void noShows.add(order.orderId);
       confirmations.push(sleep(200 + Math.random() * 800).then(() => confirmPayment(state, productId, order.orderId)));
     });
     const down: Record<"worker" | "origin", { from: number; to: number }> = { worker: { from: 0, to: 0 }, origin: { from: 0, to: 0 } };
@@ -132,12 +133,12 @@ describe("chaos during a sale", { timeout: 300_000 }, () => {
       expect({
         name,
         paid: answers.some((a) => a.told === "paid" && during(a.at, name)),
-        expired: orders.some((o) => noShows.has(o.orderId) && during(Date.parse(o.holdExpiresAt!), name)),
+        expired: orders.some((o) => noShows.has(o.orderId) && o.holdExpiresAt !== undefined && during(Date.parse(o.holdExpiresAt), name)),
       }).toEqual({ name, paid: true, expired: true });
     }
 
     // Once the last hold's expiry passed (and the origin's sweep or a gate call had a second to end it), drained.
-    const lastExpiry = Math.max(...orders.map((o) => Date.parse(o.holdExpiresAt!)));
+    const lastExpiry = Math.max(...orders.flatMap((o) => (o.holdExpiresAt ? [Date.parse(o.holdExpiresAt)] : [])));
     await sleep(Math.max(0, lastExpiry + 1000 - Date.now()));
     const report = await drained(productId);
     expectClean(report, quantity);
