@@ -6,9 +6,9 @@
  * First the ceiling: wrk (the edge bench's generator, bench/wrk.ts) sends accepted-path orders as
  * fast as they are answered for BENCH_REAL_CEILING_SECONDS (5 s), with every process's CPU, so the
  * ceiling comes with what bounds it (the process at 100%). Once that sale has drained into
- * PostgreSQL, a steady BENCH_REAL_SHARE (80%) of the ceiling for BENCH_REAL_SECONDS (10 s)
- * (autocannon's rate limit, in this process: far below its own ceiling). BENCH_REAL_RATE fixes the
- * rate instead.
+ * PostgreSQL, a steady BENCH_REAL_SHARE (80%) of the ceiling for BENCH_REAL_SECONDS (10 s): evenly
+ * spaced arrivals, open loop (bench/paced.ts, in this process: far below its own ceiling).
+ * BENCH_REAL_RATE fixes the rate instead.
  *
  * The latency is PostgreSQL's own: persisted_at (the worker's transaction start) − accepted_at
  * (Redis' clock when the gate took the stock), the figure the audit reports. Where the time goes
@@ -23,14 +23,16 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { SaleEvent, Topics } from "@fluxgate/common";
-import { audit, auditClean, readState, stackConfig } from "@fluxgate/stack";
+import { type AuditReport, audit, auditClean, readState, stackConfig } from "@fluxgate/stack";
 import cliProgress from "cli-progress";
 import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
 import { loadavg } from "node:os";
 import { redisServerPid } from "./bench/redis-pid";
-import { flood } from "./bench/cannon";
-import { cpuBetween, describeCpu, sampleCpu } from "./bench/cpu";
+import { paced } from "./bench/paced";
+import type { LoadStep } from "./bench/realpath-section";
+import type { CannonResult } from "./bench/cannon";
+import { type CpuUse, cpuBetween, describeCpu, sampleCpu } from "./bench/cpu";
 import { initSale, orderFlood } from "./bench/edge-api";
 import { orderRequest, PATH_SALES } from "./bench/edge-floods";
 import { ensureStack, fluxgateHome, intEnv, readDevVars } from "./bench/env";
@@ -45,6 +47,8 @@ const settings = {
   /** A fixed rate (orders/s); unset: BENCH_REAL_SHARE of the ceiling measured first. */
   fixedRate: process.env.BENCH_REAL_RATE ? intEnv("BENCH_REAL_RATE", 0) : undefined,
   share: Number(process.env.BENCH_REAL_SHARE ?? 0.8),
+  /** Lighter shares of the ceiling measured first, each as the judged run (BENCH_REAL_STEPS="0.4,0.6"; "" for none). */
+  steps: (process.env.BENCH_REAL_STEPS ?? "0.4,0.6").split(",").filter(Boolean).map(Number),
   ceilingSeconds: intEnv("BENCH_REAL_CEILING_SECONDS", 5),
   seconds: intEnv("BENCH_REAL_SECONDS", 10),
   // Enough that the client never caps the rate: at 1,000/s and ~200 ms per answer, ~200 are busy.
@@ -53,6 +57,8 @@ const settings = {
   ceilingConnections: intEnv("BENCH_CONNECTIONS", 32),
 };
 const targetP99Ms = 200;
+/** Distinct buyers minted per second of the ceiling's run: above any accepted-path rate here (~300/s). */
+const CEILING_BUYERS_PER_SECOND = 1_000;
 const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -86,6 +92,33 @@ async function producedAt(brokers: string[], productId: string, saleId: string, 
     await admin.disconnect();
   }
   return at;
+}
+
+/** One steady run: its sale, what the paced sender got, the CPU meanwhile and the audit after the drain. */
+interface SteadyRun {
+  rate: number;
+  productId: string;
+  saleId: string;
+  sent: CannonResult;
+  cpu: CpuUse;
+  accepted: number;
+  persisted: number;
+  report: AuditReport;
+}
+
+/** A steady run as the curve of latency by load shows it. */
+function loadStep(r: SteadyRun): LoadStep {
+  const busiest = bottleneck(r.cpu);
+  return {
+    rate: r.rate,
+    achieved: r.accepted / r.sent.seconds,
+    clientMs: { p50: r.sent.latencyMs.p50, p99: r.sent.latencyMs.p99 },
+    latencyMs: r.report.latencyMs,
+    machineCores: busiest.machineCores,
+    steal: r.cpu.steal,
+    busiest: { part: busiest.part, cores: busiest.cores },
+    generatorCores: generatorUse(r.cpu, 1, "bench (load gen)").cores,
+  };
 }
 
 const stats = (values: number[]) => {
@@ -126,26 +159,33 @@ async function main() {
   const redisPid = await redisServerPid(state.redis.url);
   const db = new pg.Pool({ connectionString: state.postgres.url, max: 2 });
   try {
-    // 1. The ceiling: accepted orders as fast as the stack answers them, signed-in buyers rotated
-    // (a per-buyer limit of 1,000), a fresh key each; its sale drains before the measured run.
+    // 1. The ceiling: accepted orders as fast as the stack answers them, a fresh key each, and, as
+    // in the measured run, every order a buyer the edge has not seen (a token verified once per
+    // isolate makes a returning buyer cheaper: a ceiling of returning buyers is not this run's).
+    // Its sale drains before the measured run.
     let ceiling: Record<string, unknown> | undefined;
     let rate = settings.fixedRate;
     if (rate === undefined) {
       requireWrk();
       const productId = `bench-realpath-${run}-ceiling`;
       const saleId = await initSale(edge.url, admin, { productId, ...PATH_SALES.accepted });
-      const subs = Array.from({ length: 1_000 }, (_, n) => `${run}-c${n}`);
-      const tokens = await mintTokens(stack.issuer.url, subs);
-      const request = orderRequest(
-        productId,
-        "jwt",
-        subs.map((sub) => ({ sub, token: tokens.get(sub)! })),
-        `${run}-c`,
-      );
+      const buyers = async (label: string, count: number) => {
+        const subs = Array.from({ length: count }, (_, n) => `${run}-${label}${n}`);
+        const tokens = await mintTokens(stack.issuer.url, subs);
+        return orderRequest(
+          productId,
+          "jwt",
+          subs.map((sub) => ({ sub, token: tokens.get(sub)! })),
+          `${run}-${label}`,
+        );
+      };
       const wrk = { connections: settings.ceilingConnections, redisPid };
-      await runWrk(edge.url, request, { ...wrk, seconds: 1 });
+      await runWrk(edge.url, await buyers("w", CEILING_BUYERS_PER_SECOND), { ...wrk, seconds: 1 });
+      const request = await buyers("c", CEILING_BUYERS_PER_SECOND * settings.ceilingSeconds);
       log(`ceiling: wrk on the accepted path for ${settings.ceilingSeconds} s …`);
       const r = await runWrk(edge.url, request, { ...wrk, seconds: settings.ceilingSeconds });
+      if (r.result.sent > request.buyers!.length)
+        throw new Error(`the ceiling sent ${r.result.sent} orders for ${request.buyers!.length} buyers: raise CEILING_BUYERS_PER_SECOND`);
       const accepted = r.result.statusCodes["200"] ?? 0;
       const rps = accepted / r.result.seconds;
       const b = bottleneck(r.cpu);
@@ -173,44 +213,46 @@ async function main() {
       rate = Math.max(1, Math.round(rps * settings.share));
     }
 
-    // 2. The measured run: a steady rate, every request a distinct buyer.
-    const total = rate * settings.seconds;
-    const productId = `bench-realpath-${run}`;
-    const saleId = await initSale(edge.url, admin, {
-      productId,
-      quantity: total * 2,
-      ratePerSecond: 1_000_000,
-      burst: 1_000_000,
-    });
-    log(
-      `bench:realpath run ${run}: ${total.toLocaleString("en")} orders at ${rate}/s${ceiling ? ` (${Math.round(settings.share * 100)}% of the ceiling)` : ""} through ${edge.url.origin} (the stack's edge, workerd isolates) → ${stack.originUrl} → Kafka → worker`,
-    );
-
-    // The buyers sign in before the drop, as a shop's customers do: the flood measures the sale.
-    const tokens = await mintTokens(
-      stack.issuer.url,
-      Array.from({ length: total }, (_, n) => `${run}-u${n}`),
-    );
-    const bar = new cliProgress.SingleBar(
-      { format: "orders   [{bar}] {value}/{total} answered", hideCursor: true, stream: process.stderr },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(total, 0);
-    const cpu0 = sampleCpu();
-    const sent = await flood(edge.url, orderFlood(productId, run, true, tokens), {
-      connections: settings.connections,
-      seconds: settings.seconds,
-      amount: total,
-      rate,
-      onTick: (n) => bar.update(n),
-    });
-    const cpu = cpuBetween(cpu0, sampleCpu(), redisPid);
-    bar.update(sent.requests);
-    bar.stop();
-    const accepted = sent.statusCodes["200"] ?? 0;
-    const persisted = await persistedCount(db, saleId, accepted, "persist");
-
-    const report = await audit({ redisUrl: state.redis.url, databaseUrl: state.postgres.url, kafkaBrokers: state.kafka.brokers }, productId);
+    // 2. The measured runs: a steady rate, every request a distinct buyer; first the lighter
+    // steps (where the latency's knee is), then the judged share.
+    const measure = async (at: number, label: string): Promise<SteadyRun> => {
+      const total = at * settings.seconds;
+      const id = label.replace("%", "pc");
+      const productId = `bench-realpath-${run}-${id}`;
+      const saleId = await initSale(edge.url, admin, { productId, quantity: total * 2, ratePerSecond: 1_000_000, burst: 1_000_000 });
+      log(
+        `bench:realpath run ${run}: ${total.toLocaleString("en")} orders at ${at}/s (${label}) through ${edge.url.origin} (the stack's edge, workerd isolates) → ${stack.originUrl} → Kafka → worker`,
+      );
+      // The buyers sign in before the drop, as a shop's customers do: the flood measures the sale.
+      const tokens = await mintTokens(
+        stack.issuer.url,
+        Array.from({ length: total }, (_, n) => `${run}${id}-u${n}`),
+      );
+      const bar = new cliProgress.SingleBar(
+        { format: `${label.padEnd(8)} [{bar}] {value}/{total} answered`, hideCursor: true, stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(total, 0);
+      const cpu0 = sampleCpu();
+      const sent = await paced(edge.url, orderFlood(productId, `${run}${id}`, true, tokens), {
+        connections: settings.connections,
+        amount: total,
+        rate: at,
+        onTick: (n) => bar.update(n),
+      });
+      const cpu = cpuBetween(cpu0, sampleCpu(), redisPid);
+      bar.update(sent.requests);
+      bar.stop();
+      const accepted = sent.statusCodes["200"] ?? 0;
+      const persisted = await persistedCount(db, saleId, accepted, "persist");
+      const report = await audit({ redisUrl: state.redis.url, databaseUrl: state.postgres.url, kafkaBrokers: state.kafka.brokers }, productId);
+      return { rate: at, productId, saleId, sent, cpu, accepted, persisted, report };
+    };
+    const steps: SteadyRun[] = [];
+    if (ceiling)
+      for (const share of settings.steps) steps.push(await measure(Math.max(1, Math.round(Number(ceiling.rps) * share)), `${Math.round(share * 100)}%`));
+    const judged = await measure(rate, ceiling ? `${Math.round(settings.share * 100)}%` : "fixed");
+    const { productId, saleId, sent, cpu, accepted, report } = judged;
     const rows = (
       await db.query<{ order_id: string; accepted: string; persisted: string }>(
         "SELECT order_id, (extract(epoch from accepted_at) * 1000)::float8 AS accepted, (extract(epoch from persisted_at) * 1000)::float8 AS persisted FROM orders WHERE sale_id = $1",
@@ -228,11 +270,12 @@ async function main() {
     const achievedRate = accepted / sent.seconds;
     const rateReached = achievedRate >= 0.95 * rate;
     const ok = real !== null && real.p99 < targetP99Ms && rateReached;
-    const correct = auditClean(report) && persisted === accepted;
+    const correct = [...steps, judged].every((r) => auditClean(r.report) && r.persisted === r.accepted);
     const busiest = bottleneck(cpu);
-    // autocannon runs in this process: its CPU is the bench's.
+    // The paced sender runs in this process: its CPU is the bench's.
     const generator = generatorUse(cpu, 1, "bench (load gen)");
     const asked = ceiling ? `${rate}/s (${Math.round(settings.share * 100)}% of the ${Math.round(Number(ceiling.rps))}/s ceiling)` : `${rate}/s`;
+    const byLoad = [...steps, judged].map(loadStep);
 
     console.log(
       [
@@ -243,10 +286,24 @@ async function main() {
             ]
           : []),
         "",
+        "By load (each a steady run of its own, lightest first; the last is the judged one):",
+        table([
+          ["asked", "achieved", "client p50 / p99", "accepted → persisted p50 / p99", "machine CPU", "busiest", "generator"],
+          ...byLoad.map((b) => [
+            `${b.rate}/s${ceiling ? ` (${Math.round((b.rate / Number(ceiling.rps)) * 100)}%)` : ""}`,
+            `${Math.round(b.achieved)}/s`,
+            `${b.clientMs.p50} / ${b.clientMs.p99} ms`,
+            b.latencyMs ? `${b.latencyMs.p50} / ${b.latencyMs.p99} ms` : "-",
+            `${b.machineCores.toFixed(2)}/${cpu.capacity}`,
+            `${b.busiest.part} ${b.busiest.cores.toFixed(2)}`,
+            b.generatorCores.toFixed(2),
+          ]),
+        ]),
+        "",
         table([
           ["load", "requests", "accepted (200)", "achieved rate", "client p50", "client p99", "errors"],
           [
-            `${asked} for ${settings.seconds} s, ${settings.connections} connections`,
+            `${asked} for ${settings.seconds} s, evenly spaced, ≤ ${settings.connections} connections`,
             sent.requests,
             accepted,
             `${Math.round(accepted / sent.seconds)}/s`,
@@ -255,7 +312,7 @@ async function main() {
             sent.errors + sent.timeouts,
           ],
         ]),
-        `CPU meanwhile: ${describeCpu(cpu)}; at its peak: ${describeBottleneck(busiest, cpu.capacity)}; generator (autocannon in this process) ${generator.cores.toFixed(2)} core${generator.saturated ? " SATURATED" : ""}`,
+        `CPU meanwhile: ${describeCpu(cpu)}; at its peak: ${describeBottleneck(busiest, cpu.capacity)}; generator (paced sender in this process) ${generator.cores.toFixed(2)} core${generator.saturated ? " SATURATED" : ""}`,
         "",
         table([
           ["segment (per order)", "p50", "p99", "max"],
@@ -303,6 +360,7 @@ async function main() {
           generator,
           latencyMs: real,
           segments,
+          byLoad,
           audit: report,
           target: {
             name: ceiling ? `real path p99 at ${Math.round(settings.share * 100)}% of the ceiling` : `real path p99 at ${rate}/s`,

@@ -24,7 +24,8 @@ export interface CannonResult {
 }
 
 /**
- * Floods `base` with autocannon's programmatic API, in this process. A fixed request is
+ * Floods `base` with autocannon's programmatic API, in this process, as fast as it is answered
+ * (a steady rate is bench/paced.ts: autocannon's rate limit sends each second's share at once). A fixed request is
  * serialized once by autocannon; a varied one (distinct userId + Idempotency-Key) is rebuilt
  * per request in setupRequest, which costs the load generator a little CPU.
  */
@@ -35,8 +36,7 @@ export async function flood(
     connections: number;
     seconds: number;
     amount?: number;
-    onTick?: (done: number) => void /** Requests per second over all connections (a steady rate instead of as fast as possible). */;
-    rate?: number;
+    onTick?: (done: number) => void;
   },
 ): Promise<CannonResult> {
   let n = 0;
@@ -64,7 +64,6 @@ export async function flood(
         // so what Redis saw in the window belongs exactly to the requests counted.
         ...(options.amount ? { amount: options.amount } : { duration: options.seconds }),
         pipelining: 1,
-        ...(options.rate ? { overallRate: options.rate } : {}),
         timeout: 10,
         requests: [request],
       },
