@@ -171,7 +171,8 @@ ${reproduce}`;
 } else {
   const fresh = sections.filter((x) => benches.includes(x.bench)).map((x) => ({ heading: x.heading, text: x.render() }));
   md = spliceSections(readFileSync(file, "utf8"), fresh);
-  const note = `Sections naming their own commit were re-measured since with \`npm run bench -- ${benches.map((b) => b.slice(6)).join(" ")}\` (${version}).`;
+  // Each section names its own commit: the note points there, whichever partial run came last.
+  const note = "Sections naming their own commit were re-measured since with `npm run bench -- <bench>` (e.g. `npm run bench -- edge realpath`).";
   md = md.replace(/\nSections naming their own commit were re-measured since[^\n]*\n/, "\n").replace(/\n\n## /, `\n${note}\n\n## `);
 }
 writeFileSync(file, md);
