@@ -20,23 +20,26 @@ async function recorder(delayMs: (n: number) => number): Promise<{ base: URL; ar
 
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
 
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
 describe("paced: a steady rate, open loop", () => {
   it("spreads the requests evenly over the second instead of sending each second's share at once", async () => {
     const { base, arrivals } = await recorder(() => 0);
     const r = await paced(base, { method: "GET", path: "/" }, { rate: 50, amount: 40, connections: 16 });
     expect(r.statusCodes).toEqual({ 200: 40 });
-    const g = gaps(arrivals);
-    // 20 ms apart on average; autocannon's rate limit would put all 50 of a second within a few ms.
-    expect((arrivals.at(-1)! - arrivals[0]!) / g.length).toBeGreaterThan(15);
-    expect(g.filter((gap) => gap < 5).length).toBeLessThan(g.length / 4);
+    // 20 ms apart; autocannon's rate limit put all of a second's 50 within a few ms. (A busy test
+    // machine's late timer sends a few at once: the span and the median gap stay.)
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(0.8 * 39 * 20);
+    expect(median(gaps(arrivals))).toBeGreaterThan(10);
   });
 
-  it("keeps sending while an answer is slow, and counts that answer's wait from when it was due", async () => {
-    const { base, arrivals } = await recorder((n) => (n === 5 ? 300 : 0));
-    const r = await paced(base, { method: "GET", path: "/" }, { rate: 50, amount: 20, connections: 16 });
-    // The requests after the slow one arrived on time (a closed loop would have waited for it).
-    expect(arrivals[10]! - arrivals[5]!).toBeLessThan(150);
+  it("counts a request's wait from when it was due: those stuck behind a slow answer show it", async () => {
+    // One connection: the requests due while the 6th is answered (300 ms) wait for it.
+    const { base } = await recorder((n) => (n === 5 ? 300 : 0));
+    const r = await paced(base, { method: "GET", path: "/" }, { rate: 50, amount: 20, connections: 1 });
+    expect(r.statusCodes).toEqual({ 200: 20 });
+    // Timed from the write, only the slow one would pass 200 ms; from the due time, the next ones do too.
+    expect(r.latencyMs.p90).toBeGreaterThanOrEqual(200);
     expect(r.latencyMs.max).toBeGreaterThanOrEqual(290);
-    expect(r.latencyMs.p50).toBeLessThan(50);
   });
 });
